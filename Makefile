@@ -1,0 +1,107 @@
+# ramm top-level Makefile. `make help` lists the targets.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+PYTHON ?= python3
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wcast-qual -Wsign-compare -Wformat=2 -Wundef -Wvla
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ibroker -MMD -MP
+
+GLIB_CFLAGS = $(shell pkg-config --cflags glib-2.0 json-c)
+GLIB_LIBS = $(shell pkg-config --libs glib-2.0 json-c)
+JSONC_CFLAGS = $(shell pkg-config --cflags json-c)
+JSONC_LIBS = $(shell pkg-config --libs json-c)
+
+# The pure parts of the broker: linked into rammd, ramm-sim later, the unit
+# tests and the fuzzers.
+BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c
+RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
+	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c
+RAMMCTL_SRC := broker/rammctl.c broker/linebuf.c
+AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c
+HOG_SRC := tests/lab/ramm-hog.c
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/$(2)/%.o,$(1))
+
+all: $(BUILD)/rammd $(BUILD)/rammctl $(BUILD)/ramm-agent $(BUILD)/ramm-hog
+
+$(BUILD)/obj/host/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/guest/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (guest)"
+	$(Q)$(CC) $(CFLAGS) $(JSONC_CFLAGS) -c -o $@ $<
+
+$(BUILD)/rammd: $(call obj,$(RAMMD_SRC),host)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) -lm
+
+$(BUILD)/rammctl: $(call obj,$(RAMMCTL_SRC),host)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(JSONC_LIBS)
+
+# The guest side runs inside a busybox initramfs: link statically.
+$(BUILD)/ramm-agent: $(call obj,$(AGENT_SRC),guest)
+	@echo "  LD      $@ (static)"
+	$(Q)$(CC) -static $(LDFLAGS) -o $@ $^ $(JSONC_LIBS) -lm
+
+$(BUILD)/ramm-hog: $(call obj,$(HOG_SRC),guest)
+	@echo "  LD      $@ (static)"
+	$(Q)$(CC) -static $(LDFLAGS) -o $@ $^
+
+$(BUILD)/test_%: tests/unit/test_%.c $(call obj,$(BROKER_CORE) guest-agent/bid_model.c,host)
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) $(CFLAGS) $(GLIB_CFLAGS) -o $@ $^ $(GLIB_LIBS) -lcmocka -lm
+
+deps:
+	bash tests/lab/deps.sh
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+lab: all
+	$(Q)$(PYTHON) tests/lab/lab.py build-initramfs
+
+test: all unit lab
+	$(PYTHON) tests/e2e/run_all.py
+
+demo: all lab
+	$(PYTHON) tests/e2e/demo.py
+
+bench: all lab
+	$(PYTHON) tests/e2e/bench.py
+
+install: $(BUILD)/rammd $(BUILD)/rammctl
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/rammd $(DESTDIR)$(PREFIX)/sbin/rammd
+	install -m 0755 $(BUILD)/rammctl $(DESTDIR)$(PREFIX)/bin/rammctl
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "make deps    install build/test/demo packages (apt-get, idempotent)"
+	@echo "make         build rammd, rammctl, ramm-agent, ramm-hog into $(BUILD)/"
+	@echo "make test    unit tests, then lab tests against real QEMU guests"
+	@echo "make demo    three guests, rammd, shifting demand"
+	@echo "make bench   demand-to-plug latency, split into decision and plug time"
+
+.PHONY: all deps unit lab test demo bench install clean help
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,457 @@
+#!/usr/bin/env python3
+"""The ramm lab: real QEMU guests with virtio-mem, booted in seconds.
+
+A lab guest is the host's own Debian kernel plus a busybox initramfs that
+holds the virtio modules, ramm-agent and ramm-hog. Each guest gets, in one
+run directory (short, under /tmp, because unix socket paths are limited to
+108 bytes):
+
+  NAME.qmp      QMP socket for rammd (the broker's only QMP connection)
+  NAME.labqmp   a second QMP socket for the tests to query and watch
+  NAME.agent    chardev socket behind the guest port org.ramm.agent.0
+  NAME.lab      chardev socket behind org.ramm.lab.0: the guest runs a shell
+                loop on it, which is how Guest.run() executes commands
+  NAME.console  the serial console (kernel log)
+
+The names follow the convention rammd's directory scan expects
+(`NAME.qmp` + `NAME.agent`), the same one it uses for Proxmox's
+/var/run/qemu-server/VMID.qmp.
+
+Every process the lab starts is tracked by PID and stopped in Lab.close(),
+which runs on normal exit, on an exception, and on SIGINT/SIGTERM.
+
+As a command:  lab.py build-initramfs   (builds build/lab/initramfs.cpio.gz)
+"""
+
+import glob
+import gzip
+import json
+import lzma
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(REPO, "build")
+LAB_BUILD = os.path.join(BUILD, "lab")
+INITRAMFS = os.path.join(LAB_BUILD, "initramfs.cpio.gz")
+GUEST_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
+                 "virtio_pci_legacy_dev", "virtio_pci", "virtio_mem",
+                 "virtio_console"]
+MIB = 1024 * 1024
+DONE_MARK = "@@RAMM-LAB@@"
+
+INIT_SCRIPT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /run /tmp
+for m in %(modules)s; do insmod /lib/modules/$m.ko || echo "lab: insmod $m failed"; done
+
+port_dev() {
+	for d in /sys/class/virtio-ports/*; do
+		[ "$(cat $d/name 2>/dev/null)" = "$1" ] && echo /dev/${d##*/}
+	done
+}
+i=0
+while [ -z "$(port_dev org.ramm.lab.0)" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+LAB=$(port_dev org.ramm.lab.0)
+
+if ! grep -q 'ramm.agent=0' /proc/cmdline; then
+	/bin/ramm-agent --pidfile /run/ramm-agent.pid >/run/ramm-agent.log 2>&1 &
+fi
+echo "lab: ready on $LAB"
+
+# The command loop: "ID COMMAND" in, output then "@@RAMM-LAB@@ ID RC" out.
+# read returns EOF while the host side is not connected; wait and retry.
+while true; do
+	exec 3<>$LAB
+	while read -r id cmd <&3; do
+		eval "$cmd" >&3 2>&3 </dev/null
+		printf '\n%(mark)s %%s %%d\n' "$id" "$?" >&3
+	done
+	exec 3>&-
+	sleep 0.1
+done
+"""
+
+
+def log(msg):
+    print("lab: " + msg, file=sys.stderr, flush=True)
+
+
+def kernel_version():
+    """The newest kernel that has both /boot/vmlinuz-VER and /lib/modules/VER.
+
+    RAMM_LAB_KERNEL=VER picks one explicitly."""
+    forced = os.environ.get("RAMM_LAB_KERNEL")
+    if forced:
+        return forced
+    found = []
+    for path in glob.glob("/boot/vmlinuz-*"):
+        ver = path[len("/boot/vmlinuz-"):]
+        if os.path.isdir("/lib/modules/" + ver):
+            found.append(ver)
+    if not found:
+        raise RuntimeError("no kernel in /boot with modules; run `make deps`")
+
+    def key(v):
+        return [int(x) if x.isdigit() else x for x in re.split(r"[.-]", v)]
+    return sorted(found, key=key)[-1]
+
+
+def _module_bytes(ver, name):
+    hits = glob.glob("/lib/modules/%s/kernel/**/%s.ko*" % (ver, name), recursive=True)
+    if not hits:
+        raise RuntimeError("module %s not found for kernel %s" % (name, ver))
+    path = hits[0]
+    with open(path, "rb") as f:
+        data = f.read()
+    if path.endswith(".xz"):
+        return lzma.decompress(data)
+    if path.endswith(".zst"):
+        return subprocess.run(["zstd", "-dc", path], check=True,
+                              stdout=subprocess.PIPE).stdout
+    return data
+
+
+def build_initramfs(out=INITRAMFS, extra_files=None):
+    """Build the guest initramfs; returns its path. Fails loudly if a part
+    is missing. extra_files maps guest path -> host path."""
+    ver = kernel_version()
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    out_dir = os.path.dirname(out)
+    os.makedirs(out_dir, exist_ok=True)
+    stage = tempfile.mkdtemp(prefix="initramfs-", dir=out_dir)
+    try:
+        for d in ("bin", "dev", "proc", "sys", "run", "tmp", "lib/modules"):
+            os.makedirs(os.path.join(stage, d), exist_ok=True)
+        shutil.copy(busybox, os.path.join(stage, "bin/busybox"))
+        for prog in ("ramm-agent", "ramm-hog"):
+            src = os.path.join(BUILD, prog)
+            if not os.path.exists(src):
+                raise RuntimeError("%s missing: run `make` first" % src)
+            shutil.copy(src, os.path.join(stage, "bin", prog))
+        for mod in GUEST_MODULES:
+            with open(os.path.join(stage, "lib/modules", mod + ".ko"), "wb") as f:
+                f.write(_module_bytes(ver, mod))
+        for guest_path, host_path in (extra_files or {}).items():
+            dst = os.path.join(stage, guest_path.lstrip("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy(host_path, dst)
+        init = os.path.join(stage, "init")
+        with open(init, "w") as f:
+            f.write(INIT_SCRIPT % {"modules": " ".join(GUEST_MODULES),
+                                   "mark": DONE_MARK})
+        os.chmod(init, 0o755)
+        files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=stage,
+                               check=True, stdout=subprocess.PIPE).stdout
+        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=stage,
+                              input=files, check=True, stdout=subprocess.PIPE).stdout
+        tmp = out + ".tmp"
+        with gzip.open(tmp, "wb", compresslevel=1) as f:
+            f.write(cpio)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out
+
+
+def accel():
+    """KVM only where the CPU has vmx/svm (see LAB-NOTES), TCG otherwise."""
+    forced = os.environ.get("RAMM_LAB_ACCEL")
+    if forced:
+        return forced
+    with open("/proc/cpuinfo") as f:
+        flags = f.read()
+    if re.search(r"\b(vmx|svm)\b", flags) and os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "kvm"
+    return "tcg"
+
+
+class Qmp:
+    """A minimal synchronous QMP client; events are kept in .events."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.events = []
+        self._read_msg()  # greeting
+        self.execute("qmp_capabilities")
+
+    def _read_msg(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("QMP closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def execute(self, cmd, **args):
+        msg = {"execute": cmd}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            reply = self._read_msg()
+            if "event" in reply:
+                self.events.append(reply)
+                continue
+            if "error" in reply:
+                raise RuntimeError("QMP %s: %s" % (cmd, reply["error"]))
+            return reply["return"]
+
+    def close(self):
+        self.sock.close()
+
+
+class Guest:
+    """One running lab guest. Create through Lab.boot()."""
+
+    def __init__(self, lab, name, boot_mib, vmem_mib, vmem_max_mib, block_mib,
+                 agent, cmdline_extra):
+        self.lab = lab
+        self.name = name
+        self.boot_mib = boot_mib
+        self.vmem_max_mib = vmem_max_mib
+        d = lab.dir
+        self.qmp_path = os.path.join(d, name + ".qmp")
+        self.labqmp_path = os.path.join(d, name + ".labqmp")
+        self.agent_path = os.path.join(d, name + ".agent")
+        self.lab_path = os.path.join(d, name + ".lab")
+        self.console_path = os.path.join(d, name + ".console")
+        append = "console=ttyS0 memhp_default_state=online_movable loglevel=4 panic=-1"
+        if not agent:
+            append += " ramm.agent=0"
+        if cmdline_extra:
+            append += " " + cmdline_extra
+        argv = [
+            "qemu-system-x86_64", "-accel", accel(), "-smp", "1",
+            "-m", "%dM,maxmem=%dM" % (boot_mib, boot_mib + vmem_max_mib + 1024),
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-kernel", "/boot/vmlinuz-" + lab.kernel, "-initrd", lab.initramfs,
+            "-append", append,
+            "-serial", "file:" + self.console_path,
+            "-object", "memory-backend-ram,id=vmem0,size=%dM" % vmem_max_mib,
+            "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=%dM,block-size=%dM"
+            % (vmem_mib, block_mib),
+            "-device", "virtio-serial-pci,id=vser0",
+            "-chardev", "socket,id=agent0,path=%s,server=on,wait=off" % self.agent_path,
+            "-device", "virtserialport,chardev=agent0,name=org.ramm.agent.0",
+            "-chardev", "socket,id=lab0,path=%s,server=on,wait=off" % self.lab_path,
+            "-device", "virtserialport,chardev=lab0,name=org.ramm.lab.0",
+            "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
+            "-qmp", "unix:%s,server=on,wait=off" % self.labqmp_path,
+        ]
+        self.proc = lab.spawn(argv, os.path.join(d, name + ".qemu.log"))
+        self._lab_sock = None
+        self._lab_buf = b""
+        self._next_id = 1
+        self.qmp = None
+
+    # --- command channel -------------------------------------------------
+    def _connect_lab(self, deadline):
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s: QEMU exited with %s; see %s" %
+                                   (self.name, self.proc.returncode, self.console_path))
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.lab_path)
+                self._lab_sock = s
+                return
+            except OSError:
+                s.close()
+                if time.time() > deadline:
+                    raise TimeoutError("%s: lab socket never appeared" % self.name)
+                time.sleep(0.05)
+
+    def run(self, cmd, timeout=60, check=True):
+        """Run a shell command in the guest; returns (rc, output).
+
+        The command must be one line. Background jobs must redirect their
+        output away from the channel (e.g. `>/run/x.log 2>&1 &`)."""
+        if "\n" in cmd:
+            raise ValueError("guest commands are single lines")
+        deadline = time.time() + timeout
+        if self._lab_sock is None:
+            self._connect_lab(deadline)
+        cid = self._next_id
+        self._next_id += 1
+        self._lab_sock.sendall(("%d %s\n" % (cid, cmd)).encode())
+        mark = ("\n%s %d " % (DONE_MARK, cid)).encode()
+        while mark not in self._lab_buf or not self._lab_buf.split(mark, 1)[1].count(b"\n"):
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("%s: `%s` did not finish in %ss" % (self.name, cmd, timeout))
+            self._lab_sock.settimeout(left)
+            try:
+                chunk = self._lab_sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise ConnectionError("%s: lab channel closed" % self.name)
+            self._lab_buf += chunk
+        out, rest = self._lab_buf.split(mark, 1)
+        rc_text, self._lab_buf = rest.split(b"\n", 1)
+        rc = int(rc_text)
+        text = out.decode(errors="replace")
+        if check and rc != 0:
+            raise RuntimeError("%s: `%s` failed (%d): %s" % (self.name, cmd, rc, text))
+        return rc, text
+
+    def wait_ready(self, timeout=90):
+        """Wait until the guest's shell loop answers."""
+        deadline = time.time() + timeout
+        self._connect_lab(deadline)
+        while True:
+            try:
+                self.run("true", timeout=max(1, min(5, deadline - time.time())))
+                return
+            except TimeoutError:
+                if time.time() > deadline:
+                    raise
+                # The first line may have been sent before the guest opened
+                # its port; a fresh connection resynchronises.
+                self._lab_sock.close()
+                self._lab_sock = None
+                self._lab_buf = b""
+                self._connect_lab(deadline)
+
+    # --- observations ----------------------------------------------------
+    def meminfo_kib(self, field="MemTotal"):
+        _, out = self.run("grep '^%s:' /proc/meminfo" % field)
+        return int(out.split()[1])
+
+    def lab_qmp(self):
+        if self.qmp is None:
+            self.qmp = Qmp(self.labqmp_path)
+        return self.qmp
+
+    def vmem(self):
+        """virtio-mem device state from query-memory-devices (bytes)."""
+        for dev in self.lab_qmp().execute("query-memory-devices"):
+            if dev["type"] == "virtio-mem":
+                return dev["data"]
+        raise RuntimeError("%s: no virtio-mem device" % self.name)
+
+    def total_mib(self):
+        """Boot memory plus plugged virtio-mem, in MiB, as QMP reports it."""
+        return self.boot_mib + self.vmem()["size"] // MIB
+
+    def hog(self, mib, step_mib=16, step_ms=100):
+        """Start (or retarget) ramm-hog in the guest at @mib MiB."""
+        rc, _ = self.run("test -p /run/ramm-hog.ctl", check=False)
+        if rc != 0:
+            self.run("ramm-hog run --step-mib %d --step-ms %d --target %d "
+                     ">/run/ramm-hog.log 2>&1 &" % (step_mib, step_ms, mib))
+            for _ in range(100):
+                if self.run("test -p /run/ramm-hog.ctl", check=False)[0] == 0:
+                    return
+                time.sleep(0.05)
+            raise RuntimeError("%s: ramm-hog did not start" % self.name)
+        self.run("ramm-hog set %d" % mib)
+
+    def hog_status(self):
+        _, out = self.run("ramm-hog status", check=False)
+        return dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+
+
+class Lab:
+    """A set of guests and helper processes, all stopped by PID on close."""
+
+    def __init__(self, initramfs=INITRAMFS):
+        self.kernel = kernel_version()
+        self.initramfs = initramfs
+        if not os.path.exists(initramfs):
+            build_initramfs(initramfs)
+        self.dir = tempfile.mkdtemp(prefix="ramm-lab-", dir="/tmp")
+        self.procs = []
+        self.guests = {}
+        self._old_handlers = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, _frame):
+        log("signal %d: stopping everything" % signum)
+        self.close()
+        sys.exit(128 + signum)
+
+    def spawn(self, argv, log_path, env=None):
+        """Start a process whose PID this lab owns and will stop."""
+        logf = open(log_path, "ab")
+        proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+        logf.close()
+        self.procs.append(proc)
+        return proc
+
+    def boot(self, name, boot_mib=256, vmem_mib=256, vmem_max_mib=1024,
+             block_mib=2, agent=True, cmdline_extra=""):
+        g = Guest(self, name, boot_mib, vmem_mib, vmem_max_mib, block_mib,
+                  agent, cmdline_extra)
+        self.guests[name] = g
+        return g
+
+    def boot_all(self, specs, timeout=120):
+        """Boot several guests in parallel; specs: list of (name, kwargs)."""
+        guests = [self.boot(name, **kw) for name, kw in specs]
+        for g in guests:
+            g.wait_ready(timeout)
+        return guests
+
+    def stop(self, proc, timeout=10):
+        """Stop one of our processes: SIGTERM, then SIGKILL, by PID."""
+        if proc.poll() is None:
+            try:
+                proc.terminate()
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def close(self):
+        for g in self.guests.values():
+            if g.qmp:
+                g.qmp.close()
+                g.qmp = None
+        for proc in reversed(list(self.procs)):
+            self.stop(proc)
+        if os.environ.get("RAMM_LAB_KEEP") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+        for sig, h in self._old_handlers.items():
+            signal.signal(sig, h)
+        self._old_handlers = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[1] == "build-initramfs":
+        path = build_initramfs()
+        log("built %s for kernel %s" % (path, kernel_version()))
+        return 0
+    print("usage: lab.py build-initramfs", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
