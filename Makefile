@@ -27,7 +27,7 @@ JSONC_LIBS = $(shell pkg-config --libs json-c)
 BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c
 RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
 	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c
-RAMMCTL_SRC := broker/rammctl.c broker/linebuf.c
+RAMMCTL_SRC := broker/rammctl.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c
 HOG_SRC := tests/lab/ramm-hog.c
 
@@ -101,6 +101,8 @@ help:
 	@echo "make test    unit tests, then lab tests against real QEMU guests"
 	@echo "make demo    three guests, rammd, shifting demand"
 	@echo "make bench   demand-to-plug latency, split into decision and plug time"
+
+.SECONDARY:
 
 .PHONY: all deps unit lab test demo bench install clean help
 

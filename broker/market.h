@@ -42,33 +42,65 @@ struct market_result {
 
 /*
  * market_clear - compute every guest's target allocation.
- * @params: supply and stability knobs.
- * @guests: @n_guests guests; read only.
+ * @params: supply and stability knobs; read only.
+ * @guests: @n_guests guests; read only, not kept after the call.
  * @targets: caller-owned array of @n_guests entries, written with each guest's
  *           target units above its floor.
  * @result: caller-owned; written with the price and totals.
  *
- * Ranking: each unit a guest bids for at price p > 0 ranks by p, plus
- * @move_cost if the guest already holds that unit. Supply goes to the highest
- * ranks, within each guest's [lo, hi] window, where
+ * Unit k (k = 1..cap) of a guest is bid at the price of the step covering it,
+ * 0 beyond the curve. Each guest has a window [lo, hi]:
  * lo = current - min(current, max_unplug) and hi = min(cap, current + max_plug)
- * (frozen guests: lo = hi = min(current, cap)). Units bid at price 0 are never
- * allocated above lo. If the lo's alone exceed supply, reserved units are
- * dropped starting from the lowest bid (frozen guests' units last). The price
- * is the highest raw bid that supply left unserved, or 0.
+ * (frozen guests: lo = hi = min(current, cap)). A guest above its cap gets
+ * lo = hi = cap: the cap wins over the unplug limit.
  *
- * Cost: O(S log S) time and O(S) scratch memory, S = total bid steps.
+ * Units 1..lo are kept whatever they are bid at. The units in (lo, hi] bid at
+ * a price p > 0 compete for the rest of supply: each ranks by p, plus
+ * @move_cost if the guest already holds it (index <= current), and the
+ * highest ranks are served. Rank ties go to incumbent units, then to the
+ * lower guest index. Units bid at price 0 are never allocated above lo.
+ * Since prices never rise along a curve, each guest is served a prefix of its
+ * units. A frozen guest has no usable bid: its curve is not read (nor
+ * validated) and it adds nothing to demand.
  *
- * Returns 0 on success. On -EINVAL (a curve with increasing prices, a step
- * of 0 units, a price above RAMM_MAX_PRICE, too many steps, NULL arrays) or
- * -ENOMEM, @targets and @result are left untouched.
+ * If the lo's alone exceed supply, reserved units are dropped until they
+ * fit, starting from the lowest bid (among equal bids, the higher guest index
+ * first); frozen guests' units go last, higher guest index first. Targets
+ * never go below 0, and with no supply every target is 0.
+ *
+ * The price is the highest raw bid (no move-cost bonus) among units in a
+ * window that were bid at p > 0 and left unserved - including reserved units
+ * dropped above - or 0 when supply is not binding.
+ *
+ * Then changes smaller than @quantum_units are skipped: a guest whose target
+ * grew by less is put back to current (that only frees supply); then, in
+ * guest index order, a guest whose target shrank by less is put back to
+ * current if the sum of targets still fits supply. A guest above its cap is
+ * never put back. The price is that of the clearing before this step.
+ *
+ * With unchanged bids, no rate limits and current = the previous targets,
+ * the targets come out the same: incumbents only gain from the move cost.
+ * The sum of targets never exceeds supply.
+ *
+ * Cost: O(S + n_guests) time and O(S) scratch memory, S = total bid steps
+ * (no sort: a weighted radix select finds the last served rank).
+ *
+ * Returns 0 on success. @guests and @targets may be NULL when @n_guests is 0.
+ * On -EINVAL (a non-frozen guest's curve with increasing prices, a step of 0
+ * units, a price above RAMM_MAX_PRICE, more than RAMM_MAX_BID_STEPS steps or
+ * NULL steps with n_steps > 0; NULL @params, @result, or @guests/@targets
+ * with @n_guests > 0) or -ENOMEM, @targets and @result are left untouched.
  */
 int market_clear(const struct market_params *params,
 		 const struct market_guest *guests, size_t n_guests,
 		 uint32_t *targets, struct market_result *result);
 
 /*
- * market_validate_bid - check one bid curve against the rules above.
+ * market_validate_bid - check one bid curve against the rules above: at most
+ * RAMM_MAX_BID_STEPS steps, @steps non-NULL if @n_steps > 0, every step
+ * at least 1 unit, prices at most RAMM_MAX_PRICE and non-increasing (equal
+ * neighbours are fine). An empty curve is valid: it bids for nothing.
+ * @steps stays the caller's and is only read.
  * Returns 0 if valid, -EINVAL otherwise. Pure; O(n_steps).
  */
 int market_validate_bid(const struct ramm_bid_step *steps, size_t n_steps);

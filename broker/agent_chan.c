@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib-unix.h>
+
+#include "agent_chan.h"
+#include "guest.h"
+#include "linebuf.h"
+#include "log.h"
+#include "rammd.h"
+
+#define AGENT_CHAN_RETRY_MS 1000
+/* Bytes read per wakeup: a flooding guest cannot starve the others. */
+#define AGENT_CHAN_READ_CHUNK 16384
+
+struct agent_chan {
+	struct guest *g;          /* owner */
+	char path[108];           /* socket path */
+	int fd;                   /* -1 while disconnected */
+	guint watch;              /* readable watch on fd */
+	guint retry;              /* reconnect timer */
+	struct linebuf lines;     /* incoming lines, RAMM_MAX_LINE each */
+	int64_t window_us;        /* start of the current rate window */
+	unsigned int window_lines; /* lines seen in the current window */
+	int64_t last_complaint_us; /* last log line / error reply */
+	uint64_t suppressed;      /* complaints not logged since then */
+};
+
+static void agent_chan_schedule_retry(struct agent_chan *c);
+
+int agent_chan_is_up(const struct agent_chan *c)
+{
+	return c && c->fd >= 0;
+}
+
+int agent_chan_send(struct agent_chan *c, const char *line, size_t len)
+{
+	ssize_t n;
+
+	if (!agent_chan_is_up(c))
+		return -ENOTCONN;
+	n = send(c->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		return -errno;
+	/* A partial write would corrupt the stream; messages are tiny, so a
+	 * socket that cannot take one whole is as good as full. */
+	return (size_t)n == len ? 0 : -EAGAIN;
+}
+
+/*
+ * One log line and one error reply per second per guest at most, however
+ * fast a guest misbehaves; the counters carry the exact numbers.
+ */
+static void agent_chan_complain(struct agent_chan *c, const char *what,
+				const char *reason)
+{
+	int64_t now = rammd_now_us();
+	char buf[256];
+	int n;
+
+	if (c->last_complaint_us && now - c->last_complaint_us < G_USEC_PER_SEC) {
+		c->suppressed++;
+		return;
+	}
+	log_warn("guest %s: agent sent %s: %s (%llu similar suppressed)",
+		 c->g->cfg.name, what, reason, (unsigned long long)c->suppressed);
+	c->suppressed = 0;
+	c->last_complaint_us = now;
+	n = msg_format_error(buf, sizeof(buf), reason);
+	if (n > 0)
+		agent_chan_send(c, buf, (size_t)n);
+}
+
+static int agent_chan_rate_ok(struct agent_chan *c)
+{
+	int64_t now = rammd_now_us();
+
+	if (now - c->window_us >= G_USEC_PER_SEC) {
+		c->window_us = now;
+		c->window_lines = 0;
+	}
+	return ++c->window_lines <= AGENT_CHAN_MAX_LINES_PER_SEC;
+}
+
+static void agent_chan_line(struct agent_chan *c, const char *line, size_t len)
+{
+	struct guest_counters *cnt = &c->g->counters;
+	struct agent_msg msg;
+	const char *reason;
+	int ret;
+
+	if (!agent_chan_rate_ok(c)) {
+		cnt->rate_limited++;
+		agent_chan_complain(c, "a flood", "more than 20 lines per second");
+		return;
+	}
+	ret = msg_parse_agent(line, len, &msg, &reason);
+	switch (ret) {
+	case 0:
+		guest_agent_message(c->g, &msg);
+		return;
+	case -EBADMSG:
+		cnt->bad_json++;
+		agent_chan_complain(c, "garbage", reason);
+		return;
+	case -ENOMSG:
+		cnt->unknown_type++;
+		agent_chan_complain(c, "an unknown message", reason);
+		return;
+	default:
+		cnt->bad_field++;
+		agent_chan_complain(c, "a bad message", reason);
+		return;
+	}
+}
+
+static void agent_chan_close(struct agent_chan *c)
+{
+	if (c->watch)
+		g_source_remove(c->watch);
+	c->watch = 0;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	linebuf_reset(&c->lines);
+}
+
+static gboolean agent_chan_on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+	struct agent_chan *c = data;
+	char buf[AGENT_CHAN_READ_CHUNK];
+	ssize_t n;
+
+	(void)cond;
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return G_SOURCE_CONTINUE;
+	if (n <= 0) {
+		log_info("guest %s: agent channel closed", c->g->cfg.name);
+		c->watch = 0;
+		agent_chan_close(c);
+		agent_chan_schedule_retry(c);
+		return G_SOURCE_REMOVE;
+	}
+	for (size_t off = 0; off < (size_t)n;) {
+		char *line;
+		size_t len;
+		int r;
+
+		off += linebuf_append(&c->lines, buf + off, (size_t)n - off);
+		while ((r = linebuf_next(&c->lines, &line, &len)) != 0) {
+			if (r < 0) {
+				c->g->counters.oversize++;
+				agent_chan_complain(c, "an over-long line",
+						    "line too long");
+				continue;
+			}
+			agent_chan_line(c, line, len);
+		}
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static int agent_chan_connect(struct agent_chan *c)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(addr.sun_path, c->path);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	c->fd = fd;
+	c->watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+				 agent_chan_on_readable, c);
+	log_info("guest %s: agent channel connected (%s)", c->g->cfg.name,
+		 c->path);
+	guest_agent_connected(c->g);
+	return 0;
+}
+
+static gboolean agent_chan_on_retry(gpointer data)
+{
+	struct agent_chan *c = data;
+
+	if (agent_chan_connect(c) == 0) {
+		c->retry = 0;
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void agent_chan_schedule_retry(struct agent_chan *c)
+{
+	if (!c->retry)
+		c->retry = g_timeout_add(AGENT_CHAN_RETRY_MS, agent_chan_on_retry, c);
+}
+
+struct agent_chan *agent_chan_new(struct guest *g, const char *path)
+{
+	struct agent_chan *c = g_try_new0(struct agent_chan, 1);
+
+	if (!c)
+		return NULL;
+	if (strlen(path) >= sizeof(c->path) ||
+	    linebuf_init(&c->lines, RAMM_MAX_LINE)) {
+		g_free(c);
+		return NULL;
+	}
+	strcpy(c->path, path);
+	c->g = g;
+	c->fd = -1;
+	if (agent_chan_connect(c) < 0)
+		agent_chan_schedule_retry(c);
+	return c;
+}
+
+void agent_chan_free(struct agent_chan *c)
+{
+	if (!c)
+		return;
+	agent_chan_close(c);
+	if (c->retry)
+		g_source_remove(c->retry);
+	linebuf_free(&c->lines);
+	g_free(c);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one interface every hypervisor backend implements. The daemon drives a
+ * guest's virtio-mem device only through these calls and learns about it only
+ * through the guest_backend_*() callbacks in guest.h, so it cannot tell a QMP
+ * guest from a libvirt one.
+ */
+#ifndef RAMM_BACKEND_H
+#define RAMM_BACKEND_H
+
+#include <stdint.h>
+
+struct guest;
+
+/* What a backend reports about a guest's virtio-mem device. */
+struct vmem_device {
+	uint64_t boot_bytes;      /* memory outside virtio-mem (base memory) */
+	uint64_t block_bytes;     /* virtio-mem block size */
+	uint64_t size_bytes;      /* currently plugged */
+	uint64_t requested_bytes; /* what the device was last asked for */
+	uint64_t max_bytes;       /* device maximum */
+};
+
+struct backend_ops {
+	const char *name;
+	/*
+	 * attach - start watching @g: connect, find its virtio-mem device and
+	 * report it with guest_backend_device(). Retries on its own until
+	 * detach. Returns 0 or -errno (-ENOMEM); then nothing was started.
+	 */
+	int (*attach)(struct guest *g);
+	/*
+	 * set_requested_size - ask the device for @vmem_bytes of plugged
+	 * memory (a multiple of the block size, <= max). Completion arrives as
+	 * guest_backend_size(). Returns 0 once the request was sent, or
+	 * -ENOTCONN / -errno; then the device was not asked.
+	 */
+	int (*set_requested_size)(struct guest *g, uint64_t vmem_bytes);
+	/* refresh - re-read the device; the answer arrives as
+	 * guest_backend_device(). Never fails: a lost connection is retried. */
+	void (*refresh)(struct guest *g);
+	/* detach - stop watching and free the backend's state for @g. */
+	void (*detach)(struct guest *g);
+};
+
+extern const struct backend_ops backend_qmp_ops;
+
+#endif /* RAMM_BACKEND_H */

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The QMP backend: drives a guest's virtio-mem device over a QEMU QMP socket
+ * (bare QEMU, or Proxmox's /var/run/qemu-server/VMID.qmp).
+ *
+ *   base memory   query-memory-size-summary -> base-memory
+ *   the device    query-memory-devices -> the first virtio-mem entry with an id
+ *   resize        qom-set /machine/peripheral/ID requested-size N
+ *   completion    MEMORY_DEVICE_SIZE_CHANGE {id, size}
+ *
+ * Replies are untrusted: every member is type-checked before use, and a
+ * guest whose answers do not make sense is not driven.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "backend.h"
+#include "guest.h"
+#include "log.h"
+#include "qmp.h"
+
+#define QMP_RETRY_MS 1000
+
+struct qmp_guest {
+	struct guest *g;      /* owner */
+	struct qmp *qmp;      /* connection */
+	guint retry;          /* reconnect timer, 0 if none */
+	char dev_id[64];      /* virtio-mem device id, "" until found */
+	uint64_t boot_bytes;  /* base memory, 0 until known */
+};
+
+static struct qmp_guest *qmp_guest_of(struct guest *g)
+{
+	return g->backend_priv;
+}
+
+static int json_u64(struct json_object *obj, const char *key, uint64_t *out)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	*out = json_object_get_uint64(v);
+	return 0;
+}
+
+/* Take the first virtio-mem device with an id; QMP can only address those. */
+static int qmp_guest_parse_device(struct qmp_guest *qg, struct json_object *ret,
+				  struct vmem_device *dev)
+{
+	size_t n;
+
+	if (!json_object_is_type(ret, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(ret);
+	for (size_t i = 0; i < n && i < 64; i++) {
+		struct json_object *item = json_object_array_get_idx(ret, i);
+		struct json_object *type, *data, *id;
+
+		if (!json_object_object_get_ex(item, "type", &type) ||
+		    !json_object_is_type(type, json_type_string) ||
+		    strcmp(json_object_get_string(type), "virtio-mem") ||
+		    !json_object_object_get_ex(item, "data", &data) ||
+		    !json_object_object_get_ex(data, "id", &id) ||
+		    !json_object_is_type(id, json_type_string) ||
+		    (size_t)json_object_get_string_len(id) >= sizeof(qg->dev_id))
+			continue;
+		if (json_u64(data, "block-size", &dev->block_bytes) ||
+		    json_u64(data, "size", &dev->size_bytes) ||
+		    json_u64(data, "requested-size", &dev->requested_bytes) ||
+		    json_u64(data, "max-size", &dev->max_bytes))
+			return -EINVAL;
+		if (!dev->block_bytes || dev->size_bytes > dev->max_bytes ||
+		    dev->block_bytes & (dev->block_bytes - 1))
+			return -EINVAL;
+		snprintf(qg->dev_id, sizeof(qg->dev_id), "%s",
+			 json_object_get_string(id));
+		dev->boot_bytes = qg->boot_bytes;
+		return 0;
+	}
+	return -ENODEV;
+}
+
+static void qmp_guest_on_devices(struct qmp *q, struct json_object *ret,
+				 const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+	struct vmem_device dev = { 0 };
+	int r;
+
+	(void)q;
+	if (!ret) {
+		if (error)
+			log_warn("guest %s: query-memory-devices: %s",
+				 qg->g->cfg.name, error);
+		return;
+	}
+	r = qmp_guest_parse_device(qg, ret, &dev);
+	if (r) {
+		log_warn("guest %s: %s", qg->g->cfg.name,
+			 r == -ENODEV ? "no virtio-mem device with an id; not managed"
+				      : "malformed query-memory-devices reply; ignored");
+		return;
+	}
+	guest_backend_device(qg->g, &dev);
+}
+
+static void qmp_guest_on_summary(struct qmp *q, struct json_object *ret,
+				 const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+
+	if (!ret || json_u64(ret, "base-memory", &qg->boot_bytes) ||
+	    !qg->boot_bytes) {
+		if (ret || error)
+			log_warn("guest %s: query-memory-size-summary: %s",
+				 qg->g->cfg.name, error ? error : "malformed reply");
+		return;
+	}
+	qmp_command(q, "query-memory-devices", NULL, qmp_guest_on_devices, qg);
+}
+
+static void qmp_guest_on_event(struct qmp *q, const char *event,
+			       struct json_object *data, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+	struct json_object *id;
+	uint64_t size;
+
+	(void)q;
+	if (strcmp(event, "MEMORY_DEVICE_SIZE_CHANGE") || !data)
+		return;
+	if (!json_object_object_get_ex(data, "id", &id) ||
+	    !json_object_is_type(id, json_type_string) ||
+	    strcmp(json_object_get_string(id), qg->dev_id) ||
+	    json_u64(data, "size", &size))
+		return;
+	guest_backend_size(qg->g, size);
+}
+
+static gboolean qmp_guest_on_retry(gpointer data);
+
+static void qmp_guest_schedule_retry(struct qmp_guest *qg)
+{
+	if (!qg->retry)
+		qg->retry = g_timeout_add(QMP_RETRY_MS, qmp_guest_on_retry, qg);
+}
+
+static void qmp_guest_on_state(struct qmp *q, int up, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+
+	if (up) {
+		log_info("guest %s: QMP connected", qg->g->cfg.name);
+		qmp_command(q, "query-memory-size-summary", NULL,
+			    qmp_guest_on_summary, qg);
+		return;
+	}
+	log_info("guest %s: QMP connection lost", qg->g->cfg.name);
+	qg->dev_id[0] = '\0';
+	guest_backend_lost(qg->g);
+	qmp_guest_schedule_retry(qg);
+}
+
+static gboolean qmp_guest_on_retry(gpointer data)
+{
+	struct qmp_guest *qg = data;
+
+	if (qmp_connect(qg->qmp) == 0) {
+		qg->retry = 0;
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static int qmp_backend_attach(struct guest *g)
+{
+	struct qmp_guest *qg = g_try_new0(struct qmp_guest, 1);
+
+	if (!qg)
+		return -ENOMEM;
+	qg->g = g;
+	qg->qmp = qmp_new(g->cfg.qmp_path, qmp_guest_on_event,
+			  qmp_guest_on_state, qg);
+	if (!qg->qmp) {
+		g_free(qg);
+		return -ENOMEM;
+	}
+	g->backend_priv = qg;
+	if (qmp_connect(qg->qmp) < 0)
+		qmp_guest_schedule_retry(qg);
+	return 0;
+}
+
+static int qmp_backend_set_requested_size(struct guest *g, uint64_t vmem_bytes)
+{
+	struct qmp_guest *qg = qmp_guest_of(g);
+	struct json_object *args;
+	char path[128];
+
+	if (!qg->dev_id[0] || !qmp_is_up(qg->qmp))
+		return -ENOTCONN;
+	snprintf(path, sizeof(path), "/machine/peripheral/%s", qg->dev_id);
+	args = json_object_new_object();
+	json_object_object_add(args, "path", json_object_new_string(path));
+	json_object_object_add(args, "property",
+			       json_object_new_string("requested-size"));
+	json_object_object_add(args, "value", json_object_new_uint64(vmem_bytes));
+	return qmp_command(qg->qmp, "qom-set", args, NULL, NULL);
+}
+
+static void qmp_backend_refresh(struct guest *g)
+{
+	struct qmp_guest *qg = qmp_guest_of(g);
+
+	if (qg->boot_bytes && qmp_is_up(qg->qmp))
+		qmp_command(qg->qmp, "query-memory-devices", NULL,
+			    qmp_guest_on_devices, qg);
+}
+
+static void qmp_backend_detach(struct guest *g)
+{
+	struct qmp_guest *qg = qmp_guest_of(g);
+
+	if (!qg)
+		return;
+	if (qg->retry)
+		g_source_remove(qg->retry);
+	/* Silence callbacks: the guest is going away. */
+	qg->retry = 0;
+	qmp_free(qg->qmp);
+	g_free(qg);
+	g->backend_priv = NULL;
+}
+
+const struct backend_ops backend_qmp_ops = {
+	.name = "qmp",
+	.attach = qmp_backend_attach,
+	.set_requested_size = qmp_backend_set_requested_size,
+	.refresh = qmp_backend_refresh,
+	.detach = qmp_backend_detach,
+};

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rammd's configuration: an INI file, config/rammd.conf documents every key.
+ * Parsing is pure; config_load() adds only the file read. Errors name the
+ * file, the line and the key.
+ */
+#ifndef RAMM_CONFIG_H
+#define RAMM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_GUESTS 256
+#define CONFIG_MAX_NAME 64
+/* sun_path is 108 bytes; leave room for the terminating NUL. */
+#define CONFIG_MAX_SOCKET_PATH 107
+#define CONFIG_MAX_FILE (1024 * 1024)
+#define CONFIG_MAX_LINE 1024
+/* supply_mib = auto: derive the supply from the host's MemTotal. */
+#define CONFIG_SUPPLY_AUTO UINT64_MAX
+
+struct guest_config {
+	char name[CONFIG_MAX_NAME];                 /* [guest NAME] */
+	char qmp_path[CONFIG_MAX_SOCKET_PATH + 1];  /* QMP unix socket */
+	char agent_path[CONFIG_MAX_SOCKET_PATH + 1]; /* agent chardev socket */
+	uint64_t floor_mib; /* total-memory floor; 0: boot + min_floor_mib */
+	uint64_t cap_mib;   /* total-memory cap; 0: boot + virtio-mem max */
+};
+
+struct rammd_config {
+	uint32_t tick_ms;           /* market period */
+	uint64_t supply_mib;        /* MiB above all floors, or SUPPLY_AUTO */
+	uint64_t host_reserve_mib;  /* kept for the host when supply is auto */
+	uint64_t unit_mib;          /* market unit */
+	uint64_t max_plug_mib;      /* per guest per tick */
+	uint64_t max_unplug_mib;    /* per guest per tick */
+	uint32_t move_cost;         /* ranking bonus for held memory */
+	uint64_t quantum_mib;       /* smaller changes are skipped */
+	uint64_t min_floor_mib;     /* default floor above boot memory */
+	uint32_t stale_report_ms;   /* older bids freeze the guest */
+	uint32_t resize_timeout_ms; /* give up waiting for a size change */
+	uint32_t evict_deadline_ms; /* told to the guest in evict notices */
+	char control_socket[CONFIG_MAX_SOCKET_PATH + 1];
+	char scan_dir[CONFIG_MAX_SOCKET_PATH + 1]; /* NAME.qmp + NAME.agent */
+	struct guest_config guests[CONFIG_MAX_GUESTS];
+	size_t n_guests;
+};
+
+/* config_defaults - fill @cfg with the documented defaults. Never fails. */
+void config_defaults(struct rammd_config *cfg);
+
+/*
+ * config_parse - parse INI @text of @len bytes over the defaults in @cfg.
+ * @filename: used in error messages only.
+ * @err: caller-owned, receives "FILE:LINE: key 'K': problem" on failure.
+ * Returns 0 or -EINVAL; on failure @cfg is partly updated and must not be
+ * used.
+ */
+int config_parse(const char *text, size_t len, const char *filename,
+		 struct rammd_config *cfg, char *err, size_t errlen);
+
+/*
+ * config_load - config_defaults() then config_parse() of file @path.
+ * Returns 0, -errno if the file cannot be read (or is over
+ * CONFIG_MAX_FILE: -EFBIG), or -EINVAL with @err filled.
+ */
+int config_load(const char *path, struct rammd_config *cfg, char *err,
+		size_t errlen);
+
+#endif /* RAMM_CONFIG_H */

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "agent_chan.h"
+#include "guest.h"
+#include "log.h"
+#include "rammd.h"
+
+#define MIB (1024ULL * 1024ULL)
+
+struct guest *guest_new(struct rammd *d, const struct guest_config *cfg,
+			const struct backend_ops *backend)
+{
+	struct guest *g = g_try_new0(struct guest, 1);
+
+	if (!g)
+		return NULL;
+	g->d = d;
+	g->cfg = *cfg;
+	g->backend = backend;
+	return g;
+}
+
+int guest_start(struct guest *g)
+{
+	int ret = g->backend->attach(g);
+
+	if (ret)
+		return ret;
+	g->chan = agent_chan_new(g, g->cfg.agent_path);
+	if (!g->chan) {
+		g->backend->detach(g);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void guest_free(struct guest *g)
+{
+	if (!g)
+		return;
+	agent_chan_free(g->chan);
+	if (g->backend_priv)
+		g->backend->detach(g);
+	g_free(g);
+}
+
+uint64_t guest_total_bytes(const struct guest *g)
+{
+	return g->device_ready ? g->dev.boot_bytes + g->dev.size_bytes : 0;
+}
+
+uint64_t guest_unit_bytes(const struct guest *g)
+{
+	uint64_t unit = g->d->cfg.unit_mib * MIB;
+
+	return g->dev.block_bytes > unit ? g->dev.block_bytes : unit;
+}
+
+static void guest_send_welcome(struct guest *g)
+{
+	char buf[256];
+	int n;
+
+	if (!g->device_ready)
+		return;
+	n = msg_format_welcome(buf, sizeof(buf), guest_unit_bytes(g),
+			       g->floor_bytes, g->cap_bytes, guest_total_bytes(g));
+	if (n > 0)
+		agent_chan_send(g->chan, buf, (size_t)n);
+}
+
+/* Floor and cap in total memory, aligned so that both sit a whole number
+ * of units from each other and the floor never dips below boot memory. */
+static void guest_derive_limits(struct guest *g)
+{
+	const struct rammd_config *cfg = &g->d->cfg;
+	uint64_t unit = guest_unit_bytes(g);
+	uint64_t boot = g->dev.boot_bytes;
+	uint64_t floor, cap;
+
+	floor = g->cfg.floor_mib ? g->cfg.floor_mib * MIB
+				 : boot + cfg->min_floor_mib * MIB;
+	if (floor < boot)
+		floor = boot;
+	cap = boot + g->dev.max_bytes;
+	if (g->cfg.cap_mib && g->cfg.cap_mib * MIB < cap)
+		cap = g->cfg.cap_mib * MIB;
+	if (cap < floor)
+		cap = floor;
+	cap = floor + (cap - floor) / unit * unit;
+	g->floor_bytes = floor;
+	g->cap_bytes = cap;
+}
+
+void guest_backend_device(struct guest *g, const struct vmem_device *dev)
+{
+	int first = !g->device_ready;
+	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
+
+	g->dev = *dev;
+	if (guest_unit_bytes(g) % dev->block_bytes) {
+		/* unit_mib is not a multiple of the block: we could never
+		 * ask for a valid size. */
+		log_err("guest %s: virtio-mem block %llu MiB does not divide the %llu MiB unit; not managed",
+			g->cfg.name, (unsigned long long)(dev->block_bytes / MIB),
+			(unsigned long long)g->d->cfg.unit_mib);
+		g->device_ready = 0;
+		return;
+	}
+	g->device_ready = 1;
+	guest_derive_limits(g);
+	if (first)
+		log_info("guest %s: virtio-mem boot=%llu MiB size=%llu MiB max=%llu MiB block=%llu KiB; floor=%llu MiB cap=%llu MiB",
+			 g->cfg.name, (unsigned long long)(dev->boot_bytes / MIB),
+			 (unsigned long long)(dev->size_bytes / MIB),
+			 (unsigned long long)(dev->max_bytes / MIB),
+			 (unsigned long long)(dev->block_bytes / 1024),
+			 (unsigned long long)(g->floor_bytes / MIB),
+			 (unsigned long long)(g->cap_bytes / MIB));
+	if (first || old_floor != g->floor_bytes || old_cap != g->cap_bytes)
+		guest_send_welcome(g);
+	/* A size-change event may have been rate-limited away by QEMU;
+	 * the device's own numbers settle the resize just as well. */
+	if (g->resizing)
+		guest_backend_size(g, dev->size_bytes);
+}
+
+void guest_backend_size(struct guest *g, uint64_t size_bytes)
+{
+	uint64_t want;
+
+	if (!g->device_ready)
+		return;
+	g->dev.size_bytes = size_bytes;
+	if (!g->resizing)
+		return;
+	want = g->resize.to_bytes - g->dev.boot_bytes;
+	if (size_bytes != want)
+		return;
+	g->resizing = 0;
+	g->resize.done_us = rammd_now_us();
+	log_info("guest %s: resized %llu -> %llu MiB in %lld ms",
+		 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
+		 (unsigned long long)(g->resize.to_bytes / MIB),
+		 (long long)((g->resize.done_us - g->resize.decided_us) / 1000));
+	/* The agent re-derives its floor in its own terms from our size. */
+	guest_send_welcome(g);
+}
+
+void guest_backend_lost(struct guest *g)
+{
+	g->device_ready = 0;
+	g->resizing = 0;
+}
+
+void guest_agent_connected(struct guest *g)
+{
+	guest_send_welcome(g);
+}
+
+void guest_agent_message(struct guest *g, const struct agent_msg *msg)
+{
+	if (msg->type == AGENT_MSG_HELLO) {
+		g->counters.hellos++;
+		if (strcmp(g->mode, msg->hello.mode))
+			log_info("guest %s: agent %s %s in %s mode", g->cfg.name,
+				 msg->hello.agent, msg->hello.version,
+				 msg->hello.mode);
+		snprintf(g->mode, sizeof(g->mode), "%s", msg->hello.mode);
+		guest_send_welcome(g);
+		return;
+	}
+	g->counters.reports++;
+	g->report = msg->report;
+	g->report_us = rammd_now_us();
+	g->have_report = 1;
+	if (g->device_ready && msg->report.unit_bytes &&
+	    msg->report.unit_bytes != guest_unit_bytes(g)) {
+		/* A bid in someone else's unit would be misread by a factor;
+		 * it is not used, and the guest is told the unit again. */
+		g->counters.bad_unit++;
+		guest_send_welcome(g);
+	}
+	if (msg->report.urgent)
+		rammd_request_tick(g->d);
+}
+
+int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
+		 int64_t now_us)
+{
+	uint64_t from = g->dev.boot_bytes + g->dev.requested_bytes;
+	uint64_t unit = guest_unit_bytes(g);
+	char buf[256];
+	int n, ret;
+
+	if (total_bytes < g->dev.boot_bytes ||
+	    total_bytes - g->dev.boot_bytes > g->dev.max_bytes ||
+	    (total_bytes - g->dev.boot_bytes) % g->dev.block_bytes)
+		return -EINVAL;
+	if (total_bytes < from) {
+		n = msg_format_evict(buf, sizeof(buf), (from - total_bytes) / unit,
+				     g->d->cfg.evict_deadline_ms);
+		if (n > 0)
+			agent_chan_send(g->chan, buf, (size_t)n);
+	}
+	ret = g->backend->set_requested_size(g, total_bytes - g->dev.boot_bytes);
+	if (ret) {
+		g->counters.resize_errors++;
+		return ret;
+	}
+	g->resizing = 1;
+	g->dev.requested_bytes = total_bytes - g->dev.boot_bytes;
+	g->resize = (struct guest_resize){
+		.from_bytes = guest_total_bytes(g),
+		.to_bytes = total_bytes,
+		.report_us = g->report_us,
+		.decided_us = now_us,
+	};
+	n = msg_format_grant(buf, sizeof(buf), total_bytes, price);
+	if (n > 0)
+		agent_chan_send(g->chan, buf, (size_t)n);
+	return 0;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A managed guest: what its backend says about its virtio-mem device, what
+ * its agent bids, and the broker's resize in flight. Owned by the daemon
+ * (struct rammd); every field is touched only from the main loop.
+ */
+#ifndef RAMM_GUEST_H
+#define RAMM_GUEST_H
+
+#include <stdint.h>
+
+#include "backend.h"
+#include "config.h"
+#include "msg.h"
+
+struct rammd;
+struct agent_chan;
+
+/* Protocol errors per guest, exported through rammctl. */
+struct guest_counters {
+	uint64_t reports;      /* valid reports */
+	uint64_t hellos;       /* valid hellos */
+	uint64_t oversize;     /* lines over RAMM_MAX_LINE */
+	uint64_t bad_json;     /* not a versioned JSON object */
+	uint64_t bad_field;    /* a member missing, mistyped or out of range */
+	uint64_t unknown_type; /* a type this broker does not know */
+	uint64_t rate_limited; /* lines dropped by the per-second limit */
+	uint64_t bad_unit;     /* bids in a unit other than ours */
+	uint64_t resize_errors; /* backend refused a resize */
+	uint64_t resize_short; /* resizes that timed out short of target */
+};
+
+/* The latest resize, for rammctl and the latency figures. */
+struct guest_resize {
+	uint64_t from_bytes;  /* guest total before */
+	uint64_t to_bytes;    /* guest total asked for */
+	int64_t report_us;    /* receipt of the report the decision used */
+	int64_t decided_us;   /* request sent to the backend */
+	int64_t done_us;      /* size change confirmed; 0 while in flight */
+};
+
+struct guest {
+	struct rammd *d;              /* owner */
+	struct guest_config cfg;      /* from the config file or a scan */
+	int from_scan;                /* found by scan_dir, not configured */
+	int seen;                     /* scan bookkeeping */
+
+	const struct backend_ops *backend; /* how the device is driven */
+	void *backend_priv;           /* the backend's per-guest state */
+	int device_ready;             /* @dev is valid */
+	struct vmem_device dev;       /* last device state from the backend */
+
+	uint64_t floor_bytes;         /* total memory never auctioned */
+	uint64_t cap_bytes;           /* total memory at most */
+
+	struct agent_chan *chan;      /* agent channel, NULL if never opened */
+	char mode[16];                /* agent mode from hello, "" if unknown */
+	struct agent_report report;   /* last valid report */
+	int have_report;              /* @report is valid */
+	int64_t report_us;            /* monotonic receipt time of @report */
+	struct guest_counters counters;
+
+	uint32_t target_units;        /* last market target above the floor */
+	int resizing;                 /* a resize is in flight */
+	struct guest_resize resize;   /* the latest resize */
+};
+
+/*
+ * guest_new - a guest for @cfg, driven by @backend. The backend is not
+ * attached yet. Returns NULL on allocation failure.
+ */
+struct guest *guest_new(struct rammd *d, const struct guest_config *cfg,
+			const struct backend_ops *backend);
+
+/* guest_start - attach the backend and open the agent channel.
+ * Returns 0 or -errno; on failure nothing is left running. */
+int guest_start(struct guest *g);
+
+/* guest_free - detach and free; accepts NULL. */
+void guest_free(struct guest *g);
+
+/* guest_total_bytes - boot plus plugged memory (0 if the device is unknown). */
+uint64_t guest_total_bytes(const struct guest *g);
+
+/* guest_unit_bytes - the market unit for @g (config unit, >= block size). */
+uint64_t guest_unit_bytes(const struct guest *g);
+
+/* Backend callbacks: device state and size changes. */
+void guest_backend_device(struct guest *g, const struct vmem_device *dev);
+void guest_backend_size(struct guest *g, uint64_t size_bytes);
+void guest_backend_lost(struct guest *g);
+
+/* Agent channel callbacks. */
+void guest_agent_connected(struct guest *g);
+void guest_agent_message(struct guest *g, const struct agent_msg *msg);
+
+/*
+ * guest_resize - ask the backend to move @g to @total_bytes (boot included),
+ * sending the agent an evict notice first for a shrink and a grant after.
+ * @report_us: receipt time of the report the decision used.
+ * Returns 0 or -errno from the backend (logged by the caller).
+ */
+int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
+		 int64_t now_us);
+
+#endif /* RAMM_GUEST_H */

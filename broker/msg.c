@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "market.h"
+#include "msg.h"
+
+/* Agent messages are flat; anything deeper than this is hostile. */
+#define MSG_MAX_DEPTH 4
+
+static int msg_get_u64(struct json_object *obj, const char *key, uint64_t max,
+		       uint64_t *out)
+{
+	struct json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (errno || n < 0 || (uint64_t)n > max)
+		return -EINVAL;
+	*out = (uint64_t)n;
+	return 0;
+}
+
+static int msg_get_percent(struct json_object *obj, const char *key,
+			   double *out)
+{
+	struct json_object *v;
+	double d;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return -EINVAL;
+	if (!json_object_is_type(v, json_type_double) &&
+	    !json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	d = json_object_get_double(v);
+	if (!isfinite(d) || d < 0.0 || d > 100.0)
+		return -EINVAL;
+	*out = d;
+	return 0;
+}
+
+/* Copy a short printable-ASCII string member; anything else is an error. */
+static int msg_get_word(struct json_object *obj, const char *key, char *out,
+			size_t size)
+{
+	struct json_object *v;
+	const char *s;
+	size_t n;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -EINVAL;
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (n == 0 || n >= size)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return -EINVAL;
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+static int msg_parse_hello(struct json_object *obj, struct agent_hello *h,
+			   const char **reason)
+{
+	if (msg_get_word(obj, "agent", h->agent, sizeof(h->agent)) ||
+	    msg_get_word(obj, "version", h->version, sizeof(h->version))) {
+		*reason = "hello: bad agent or version";
+		return -EINVAL;
+	}
+	if (msg_get_word(obj, "mode", h->mode, sizeof(h->mode)) ||
+	    (strcmp(h->mode, RAMM_MODE_PROC) && strcmp(h->mode, RAMM_MODE_KERNEL))) {
+		*reason = "hello: mode must be proc or kernel";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int msg_parse_bid(struct json_object *obj, struct agent_report *r,
+			 const char **reason)
+{
+	struct json_object *bid;
+	size_t n;
+
+	if (!json_object_object_get_ex(obj, "bid", &bid) ||
+	    !json_object_is_type(bid, json_type_array)) {
+		*reason = "report: bid must be an array";
+		return -EINVAL;
+	}
+	n = json_object_array_length(bid);
+	if (n > RAMM_MAX_BID_STEPS) {
+		*reason = "report: too many bid steps";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *step = json_object_array_get_idx(bid, i);
+		struct json_object *units, *price;
+		int64_t u, p;
+
+		if (!json_object_is_type(step, json_type_array) ||
+		    json_object_array_length(step) != 2) {
+			*reason = "report: bid step must be [units, price]";
+			return -EINVAL;
+		}
+		units = json_object_array_get_idx(step, 0);
+		price = json_object_array_get_idx(step, 1);
+		if (!json_object_is_type(units, json_type_int) ||
+		    !json_object_is_type(price, json_type_int)) {
+			*reason = "report: bid step members must be integers";
+			return -EINVAL;
+		}
+		u = json_object_get_int64(units);
+		p = json_object_get_int64(price);
+		if (u < 1 || u > UINT32_MAX || p < 0 || p > RAMM_MAX_PRICE) {
+			*reason = "report: bid step out of range";
+			return -EINVAL;
+		}
+		r->bid[i].units = (uint32_t)u;
+		r->bid[i].price = (uint32_t)p;
+	}
+	r->n_bid = n;
+	if (market_validate_bid(r->bid, n)) {
+		*reason = "report: bid prices must not increase";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int msg_parse_report(struct json_object *obj, struct agent_report *r,
+			    const char **reason)
+{
+	struct json_object *v;
+	/* Guest memory sizes: 16 EiB is not a real guest; 2^50 KiB is. */
+	const uint64_t max_kib = 1ULL << 50;
+
+	if (msg_get_u64(obj, "seq", INT64_MAX, &r->seq)) {
+		*reason = "report: bad seq";
+		return -EINVAL;
+	}
+	if (!json_object_object_get_ex(obj, "urgent", &v) ||
+	    !json_object_is_type(v, json_type_boolean)) {
+		*reason = "report: urgent must be a boolean";
+		return -EINVAL;
+	}
+	r->urgent = json_object_get_boolean(v);
+	if (msg_get_u64(obj, "mem_total_kib", max_kib, &r->mem_total_kib) ||
+	    msg_get_u64(obj, "mem_free_kib", max_kib, &r->mem_free_kib) ||
+	    msg_get_u64(obj, "mem_available_kib", max_kib, &r->mem_available_kib)) {
+		*reason = "report: bad memory size";
+		return -EINVAL;
+	}
+	if (msg_get_percent(obj, "psi_some_avg10", &r->psi_some_avg10) ||
+	    msg_get_percent(obj, "psi_full_avg10", &r->psi_full_avg10)) {
+		*reason = "report: bad psi value";
+		return -EINVAL;
+	}
+	if (msg_get_u64(obj, "refault_anon", INT64_MAX, &r->refault_anon) ||
+	    msg_get_u64(obj, "refault_file", INT64_MAX, &r->refault_file) ||
+	    msg_get_u64(obj, "pgscan", INT64_MAX, &r->pgscan)) {
+		*reason = "report: bad vmstat counter";
+		return -EINVAL;
+	}
+	if (msg_get_u64(obj, "unit_bytes", 1ULL << 40, &r->unit_bytes)) {
+		*reason = "report: bad unit_bytes";
+		return -EINVAL;
+	}
+	return msg_parse_bid(obj, r, reason);
+}
+
+int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,
+		    const char **reason)
+{
+	struct json_tokener *tok;
+	struct json_object *obj, *v;
+	const char *type;
+	uint64_t version;
+	int ret;
+
+	*reason = NULL;
+	if (len == 0 || len >= RAMM_MAX_LINE) {
+		*reason = len ? "line too long" : "empty line";
+		return -EBADMSG;
+	}
+	tok = json_tokener_new_ex(MSG_MAX_DEPTH);
+	if (!tok) {
+		*reason = "out of memory";
+		return -ENOMEM;
+	}
+	obj = json_tokener_parse_ex(tok, line, (int)len);
+	/* Trailing bytes after the object are as bad as a broken object. */
+	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		json_object_put(obj);
+		json_tokener_free(tok);
+		*reason = "not a JSON object";
+		return -EBADMSG;
+	}
+	json_tokener_free(tok);
+
+	ret = -EBADMSG;
+	if (!json_object_is_type(obj, json_type_object)) {
+		*reason = "not a JSON object";
+		goto out_put;
+	}
+	if (!json_object_object_get_ex(obj, "type", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		*reason = "missing type";
+		goto out_put;
+	}
+	type = json_object_get_string(v);
+	if (msg_get_u64(obj, "v", UINT32_MAX, &version) ||
+	    version != RAMM_PROTO_VERSION) {
+		*reason = "missing or unsupported v";
+		goto out_put;
+	}
+
+	memset(out, 0, sizeof(*out));
+	if (!strcmp(type, RAMM_MSG_HELLO)) {
+		out->type = AGENT_MSG_HELLO;
+		ret = msg_parse_hello(obj, &out->hello, reason);
+	} else if (!strcmp(type, RAMM_MSG_REPORT)) {
+		out->type = AGENT_MSG_REPORT;
+		ret = msg_parse_report(obj, &out->report, reason);
+	} else {
+		*reason = "unknown message type";
+		ret = -ENOMSG;
+	}
+out_put:
+	json_object_put(obj);
+	return ret;
+}
+
+static int msg_finish(int n, size_t size)
+{
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	return n;
+}
+
+int msg_format_welcome(char *buf, size_t size, uint64_t unit_bytes,
+		       uint64_t floor_bytes, uint64_t cap_bytes,
+		       uint64_t size_bytes)
+{
+	return msg_finish(snprintf(buf, size,
+		"{\"type\":\"welcome\",\"v\":%d,\"unit_bytes\":%llu,"
+		"\"floor_bytes\":%llu,\"cap_bytes\":%llu,\"size_bytes\":%llu}\n",
+		RAMM_PROTO_VERSION, (unsigned long long)unit_bytes,
+		(unsigned long long)floor_bytes, (unsigned long long)cap_bytes,
+		(unsigned long long)size_bytes),
+		size);
+}
+
+int msg_format_grant(char *buf, size_t size, uint64_t target_bytes,
+		     uint32_t price)
+{
+	return msg_finish(snprintf(buf, size,
+		"{\"type\":\"grant\",\"v\":%d,\"target_bytes\":%llu,\"price\":%u}\n",
+		RAMM_PROTO_VERSION, (unsigned long long)target_bytes, price),
+		size);
+}
+
+int msg_format_evict(char *buf, size_t size, uint64_t units,
+		     uint32_t deadline_ms)
+{
+	return msg_finish(snprintf(buf, size,
+		"{\"type\":\"evict\",\"v\":%d,\"units\":%llu,\"deadline_ms\":%u}\n",
+		RAMM_PROTO_VERSION, (unsigned long long)units, deadline_ms),
+		size);
+}
+
+int msg_format_error(char *buf, size_t size, const char *reason)
+{
+	/* Reasons are our own static strings: no quoting needed, but refuse
+	 * anything that would break the JSON rather than trust that. */
+	if (strpbrk(reason, "\"\\\n"))
+		return -EINVAL;
+	return msg_finish(snprintf(buf, size,
+		"{\"type\":\"error\",\"v\":%d,\"reason\":\"%s\"}\n",
+		RAMM_PROTO_VERSION, reason), size);
+}

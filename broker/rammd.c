@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rammd: the host memory broker. Each tick it collects the guests' bids,
+ * clears the market (market.c) and resizes the virtio-mem devices whose
+ * target changed, through the guests' backends.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib-unix.h>
+
+#include "agent_chan.h"
+#include "control.h"
+#include "guest.h"
+#include "log.h"
+#include "market.h"
+#include "rammd.h"
+
+#define MIB (1024ULL * 1024ULL)
+/* Urgent reports may pull a tick forward, but never closer than this. */
+#define RAMMD_MIN_TICK_GAP_MS 200
+#define RAMMD_SCAN_SUFFIX ".qmp"
+#define RAMMD_AGENT_SUFFIX ".agent"
+
+int64_t rammd_now_us(void)
+{
+	return g_get_monotonic_time();
+}
+
+static uint64_t rammd_unit_bytes(const struct rammd *d)
+{
+	return d->cfg.unit_mib * MIB;
+}
+
+/* ---- supply -------------------------------------------------------- */
+
+static int rammd_host_mem_total(uint64_t *bytes)
+{
+	char line[256];
+	unsigned long long kib;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
+			fclose(f);
+			*bytes = kib * 1024;
+			return 0;
+		}
+	}
+	fclose(f);
+	return -ENOENT;
+}
+
+/* Auctionable memory above every floor: configured, or host RAM less the
+ * reserve and less what the floors already pin. */
+static uint64_t rammd_supply_bytes(struct rammd *d)
+{
+	uint64_t total = 0, pinned;
+
+	if (d->cfg.supply_mib != CONFIG_SUPPLY_AUTO)
+		return d->cfg.supply_mib * MIB;
+	if (rammd_host_mem_total(&total))
+		return 0;
+	pinned = d->cfg.host_reserve_mib * MIB;
+	for (guint i = 0; i < d->guests->len; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		if (g->device_ready)
+			pinned += g->floor_bytes;
+	}
+	return total > pinned ? total - pinned : 0;
+}
+
+/* ---- the market tick ------------------------------------------------- */
+
+/* Units @g holds above its floor: what it has or was asked to have,
+ * whichever is more, so an unplug in flight is never counted as free. */
+static uint32_t rammd_held_units(const struct guest *g, uint64_t unit)
+{
+	uint64_t vmem = g->dev.size_bytes > g->dev.requested_bytes
+				? g->dev.size_bytes : g->dev.requested_bytes;
+	uint64_t held = g->dev.boot_bytes + vmem;
+
+	if (held <= g->floor_bytes)
+		return 0;
+	return (uint32_t)((held - g->floor_bytes + unit - 1) / unit);
+}
+
+static int rammd_guest_usable_bid(const struct rammd *d, const struct guest *g,
+				  int64_t now)
+{
+	return g->have_report &&
+	       now - g->report_us <= (int64_t)d->cfg.stale_report_ms * 1000 &&
+	       g->report.unit_bytes == rammd_unit_bytes(d);
+}
+
+static void rammd_check_resize_timeout(struct rammd *d, struct guest *g,
+				       int64_t now)
+{
+	if (!g->resizing ||
+	    now - g->resize.decided_us < (int64_t)d->cfg.resize_timeout_ms * 1000)
+		return;
+	g->resizing = 0;
+	g->counters.resize_short++;
+	log_warn("guest %s: resize to %llu MiB not done after %u ms (at %llu MiB); "
+		 "counting what it reached",
+		 g->cfg.name, (unsigned long long)(g->resize.to_bytes / MIB),
+		 d->cfg.resize_timeout_ms,
+		 (unsigned long long)(guest_total_bytes(g) / MIB));
+}
+
+static void rammd_apply(struct rammd *d, struct guest *g, uint32_t target,
+			uint32_t held, int64_t now)
+{
+	uint64_t unit = rammd_unit_bytes(d);
+	uint64_t total = g->floor_bytes + (uint64_t)target * unit;
+	int ret;
+
+	if (total > g->cap_bytes)
+		total = g->cap_bytes;
+	ret = guest_resize(g, total, d->price, now);
+	if (ret) {
+		log_warn("guest %s: resize to %llu MiB failed: %s", g->cfg.name,
+			 (unsigned long long)(total / MIB), strerror(-ret));
+		return;
+	}
+	log_info("guest %s: %s %u -> %u units (%llu MiB total): bid %s at price %u",
+		 g->cfg.name, target > held ? "grow" : "shrink", held, target,
+		 (unsigned long long)(total / MIB),
+		 target > held ? "won supply" : "lost supply or fell", d->price);
+}
+
+/*
+ * Carry out the targets. Shrinks go first and at once; growth is granted
+ * only out of memory that is free now, so the plugged total never exceeds
+ * the supply, even for a moment while another guest is still unplugging.
+ * Growth held back here is granted on a later tick, once the unplugs
+ * it waits for have completed.
+ */
+static void rammd_actuate(struct rammd *d, const struct market_guest *mg,
+			  const uint32_t *held, const uint32_t *targets,
+			  uint64_t supply_units, int64_t now)
+{
+	uint64_t unit = rammd_unit_bytes(d);
+	uint64_t committed = 0, free_units;
+	guint n = d->guests->len;
+
+	for (guint i = 0; i < n; i++)
+		committed += held[i];
+	free_units = supply_units > committed ? supply_units - committed : 0;
+
+	for (guint i = 0; i < n; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		if (!g->device_ready || guest_unit_bytes(g) != unit)
+			continue;
+		/* A guest below its floor (a new floor, a short plug) is
+		 * raised to it whatever the bids say. */
+		if (!g->resizing &&
+		    g->dev.boot_bytes + g->dev.requested_bytes < g->floor_bytes) {
+			rammd_apply(d, g, 0, 0, now);
+			continue;
+		}
+		g->target_units = targets[i];
+		if (!mg[i].frozen && targets[i] < held[i])
+			rammd_apply(d, g, targets[i], held[i], now);
+	}
+	for (guint i = 0; i < n; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+		uint64_t grow;
+
+		if (mg[i].frozen || !g->device_ready || targets[i] <= held[i] ||
+		    g->resizing)
+			continue;
+		grow = targets[i] - held[i];
+		if (grow > free_units)
+			grow = free_units;
+		if (!grow) {
+			log_debug("guest %s: growth waits for memory being unplugged",
+				  g->cfg.name);
+			continue;
+		}
+		free_units -= grow;
+		rammd_apply(d, g, held[i] + (uint32_t)grow, held[i], now);
+	}
+}
+
+static void rammd_tick(struct rammd *d)
+{
+	int64_t now = rammd_now_us();
+	uint64_t unit = rammd_unit_bytes(d);
+	guint n = d->guests->len;
+	struct market_guest *mg = g_new0(struct market_guest, n ? n : 1);
+	uint32_t *held = g_new0(uint32_t, n ? n : 1);
+	uint32_t *targets = g_new0(uint32_t, n ? n : 1);
+	struct market_params params = {
+		.move_cost = d->cfg.move_cost,
+		.quantum_units = (uint32_t)(d->cfg.quantum_mib * MIB / unit),
+	};
+	struct market_result result;
+	int ret;
+
+	d->last_tick_us = now;
+	d->supply_bytes = rammd_supply_bytes(d);
+	params.supply_units = d->supply_bytes / unit;
+	for (guint i = 0; i < n; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		if (g->device_ready)
+			g->backend->refresh(g);
+		rammd_check_resize_timeout(d, g, now);
+		if (!g->device_ready || guest_unit_bytes(g) != unit) {
+			/* Not in the market; holds nothing we could count. */
+			mg[i].frozen = 1;
+			continue;
+		}
+		held[i] = rammd_held_units(g, unit);
+		mg[i].cap_units = (uint32_t)((g->cap_bytes - g->floor_bytes) / unit);
+		mg[i].current_units = held[i];
+		mg[i].max_plug_units = (uint32_t)(d->cfg.max_plug_mib * MIB / unit);
+		mg[i].max_unplug_units = (uint32_t)(d->cfg.max_unplug_mib * MIB / unit);
+		/* No fresh bid, or a resize still settling: keep what it has.
+		 * A guest whose agent is silent never loses memory for it. */
+		mg[i].frozen = g->resizing || !rammd_guest_usable_bid(d, g, now);
+		if (!mg[i].frozen) {
+			mg[i].steps = g->report.bid;
+			mg[i].n_steps = g->report.n_bid;
+		}
+	}
+
+	ret = market_clear(&params, mg, n, targets, &result);
+	if (ret) {
+		log_err("market: clearing failed: %s; no changes this tick",
+			strerror(-ret));
+		goto out_free;
+	}
+	d->ticks++;
+	d->price = result.price;
+	d->allocated_bytes = result.allocated_units * unit;
+	d->demand_bytes = result.demand_units * unit;
+
+	rammd_actuate(d, mg, held, targets, params.supply_units, now);
+out_free:
+	g_free(targets);
+	g_free(held);
+	g_free(mg);
+}
+
+static gboolean rammd_on_tick(gpointer data)
+{
+	rammd_tick(data);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean rammd_on_early_tick(gpointer data)
+{
+	struct rammd *d = data;
+
+	d->early_tick_source = 0;
+	rammd_tick(d);
+	return G_SOURCE_REMOVE;
+}
+
+void rammd_request_tick(struct rammd *d)
+{
+	int64_t next = d->last_tick_us + RAMMD_MIN_TICK_GAP_MS * 1000;
+	int64_t now = rammd_now_us();
+
+	if (d->early_tick_source)
+		return;
+	d->early_tick_source = g_timeout_add(next > now ? (guint)((next - now) / 1000) : 0,
+					     rammd_on_early_tick, d);
+}
+
+/* ---- guests ------------------------------------------------------------ */
+
+static struct guest *rammd_find_guest(struct rammd *d, const char *name)
+{
+	for (guint i = 0; i < d->guests->len; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		if (!strcmp(g->cfg.name, name))
+			return g;
+	}
+	return NULL;
+}
+
+static struct guest *rammd_add_guest(struct rammd *d,
+				     const struct guest_config *gc, int from_scan)
+{
+	struct guest *g;
+	int ret;
+
+	if (d->guests->len >= CONFIG_MAX_GUESTS) {
+		log_err("guest %s: more than %d guests; not managed", gc->name,
+			CONFIG_MAX_GUESTS);
+		return NULL;
+	}
+	g = guest_new(d, gc, &backend_qmp_ops);
+	if (!g)
+		return NULL;
+	g->from_scan = from_scan;
+	ret = guest_start(g);
+	if (ret) {
+		log_err("guest %s: cannot start: %s", gc->name, strerror(-ret));
+		guest_free(g);
+		return NULL;
+	}
+	g_ptr_array_add(d->guests, g);
+	log_info("guest %s: managing (qmp %s, agent %s%s)", gc->name,
+		 gc->qmp_path, gc->agent_path, from_scan ? ", found by scan" : "");
+	return g;
+}
+
+/*
+ * scan_dir holds NAME.qmp (QMP) and NAME.agent (agent channel) sockets, as
+ * Proxmox lays out /var/run/qemu-server/VMID.qmp. A guest whose QMP socket
+ * disappears is forgotten; configured guests are never dropped.
+ */
+static void rammd_scan(struct rammd *d)
+{
+	DIR *dir;
+	struct dirent *de;
+
+	if (!d->cfg.scan_dir[0])
+		return;
+	dir = opendir(d->cfg.scan_dir);
+	if (!dir)
+		return;
+	for (guint i = 0; i < d->guests->len; i++)
+		((struct guest *)g_ptr_array_index(d->guests, i))->seen = 0;
+	while ((de = readdir(dir))) {
+		struct guest_config gc = { 0 };
+		size_t len = strlen(de->d_name), base = len - strlen(RAMMD_SCAN_SUFFIX);
+		struct guest *g;
+		struct stat st;
+
+		if (len <= strlen(RAMMD_SCAN_SUFFIX) || base >= sizeof(gc.name) ||
+		    strcmp(de->d_name + base, RAMMD_SCAN_SUFFIX))
+			continue;
+		memcpy(gc.name, de->d_name, base);
+		if ((size_t)snprintf(gc.qmp_path, sizeof(gc.qmp_path), "%s/%s",
+				     d->cfg.scan_dir, de->d_name) >= sizeof(gc.qmp_path) ||
+		    (size_t)snprintf(gc.agent_path, sizeof(gc.agent_path), "%s/%s%s",
+				     d->cfg.scan_dir, gc.name, RAMMD_AGENT_SUFFIX) >=
+			    sizeof(gc.agent_path))
+			continue;
+		if (stat(gc.qmp_path, &st) || !S_ISSOCK(st.st_mode))
+			continue;
+		g = rammd_find_guest(d, gc.name);
+		if (!g)
+			g = rammd_add_guest(d, &gc, 1);
+		if (g)
+			g->seen = 1;
+	}
+	closedir(dir);
+	for (guint i = d->guests->len; i-- > 0;) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		if (g->from_scan && !g->seen) {
+			log_info("guest %s: QMP socket gone; no longer managed",
+				 g->cfg.name);
+			g_ptr_array_remove_index(d->guests, i);
+			guest_free(g);
+		}
+	}
+}
+
+static gboolean rammd_on_scan(gpointer data)
+{
+	rammd_scan(data);
+	return G_SOURCE_CONTINUE;
+}
+
+/* ---- the control socket ------------------------------------------------ */
+
+static struct json_object *json_mib(uint64_t bytes)
+{
+	return json_object_new_uint64(bytes / MIB);
+}
+
+static struct json_object *rammd_guest_json(struct rammd *d, struct guest *g,
+					    int64_t now)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *bid = json_object_new_array();
+	struct json_object *cnt = json_object_new_object();
+	struct json_object *rs = json_object_new_object();
+	const struct guest_counters *c = &g->counters;
+	uint64_t unit = rammd_unit_bytes(d);
+
+	json_object_object_add(o, "name", json_object_new_string(g->cfg.name));
+	json_object_object_add(o, "backend", json_object_new_string(g->backend->name));
+	json_object_object_add(o, "mode", json_object_new_string(g->mode[0] ? g->mode : "none"));
+	json_object_object_add(o, "device_ready", json_object_new_boolean(g->device_ready));
+	json_object_object_add(o, "agent_connected", json_object_new_boolean(agent_chan_is_up(g->chan)));
+	json_object_object_add(o, "floor_mib", json_mib(g->floor_bytes));
+	json_object_object_add(o, "cap_mib", json_mib(g->cap_bytes));
+	json_object_object_add(o, "boot_mib", json_mib(g->dev.boot_bytes));
+	json_object_object_add(o, "size_mib", json_mib(guest_total_bytes(g)));
+	json_object_object_add(o, "requested_mib",
+			       json_mib(g->device_ready ? g->dev.boot_bytes + g->dev.requested_bytes : 0));
+	json_object_object_add(o, "target_mib",
+			       json_mib(g->device_ready ? g->floor_bytes + (uint64_t)g->target_units * unit : 0));
+	json_object_object_add(o, "resizing", json_object_new_boolean(g->resizing));
+	json_object_object_add(o, "report_age_ms",
+			       g->have_report ? json_object_new_int64((now - g->report_us) / 1000) : NULL);
+	json_object_object_add(o, "report_seq", json_object_new_uint64(g->report.seq));
+	json_object_object_add(o, "urgent", json_object_new_boolean(g->have_report && g->report.urgent));
+	json_object_object_add(o, "mem_available_mib",
+			       json_object_new_uint64(g->report.mem_available_kib / 1024));
+	json_object_object_add(o, "psi_some_avg10", json_object_new_double(g->report.psi_some_avg10));
+	for (size_t i = 0; i < g->report.n_bid; i++) {
+		struct json_object *step = json_object_new_array();
+
+		json_object_array_add(step, json_object_new_int64(g->report.bid[i].units));
+		json_object_array_add(step, json_object_new_int64(g->report.bid[i].price));
+		json_object_array_add(bid, step);
+	}
+	json_object_object_add(o, "bid", bid);
+	json_object_object_add(o, "bid_unit_bytes", json_object_new_uint64(g->report.unit_bytes));
+#define CNT(f) json_object_object_add(cnt, #f, json_object_new_uint64(c->f))
+	CNT(reports); CNT(hellos); CNT(oversize); CNT(bad_json); CNT(bad_field);
+	CNT(unknown_type); CNT(rate_limited); CNT(bad_unit); CNT(resize_errors);
+	CNT(resize_short);
+#undef CNT
+	json_object_object_add(o, "counters", cnt);
+	json_object_object_add(rs, "from_mib", json_mib(g->resize.from_bytes));
+	json_object_object_add(rs, "to_mib", json_mib(g->resize.to_bytes));
+	json_object_object_add(rs, "report_us", json_object_new_int64(g->resize.report_us));
+	json_object_object_add(rs, "decided_us", json_object_new_int64(g->resize.decided_us));
+	json_object_object_add(rs, "done_us", json_object_new_int64(g->resize.done_us));
+	json_object_object_add(o, "last_resize", rs);
+	return o;
+}
+
+static struct json_object *rammd_state_json(struct rammd *d)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *guests = json_object_new_array();
+	int64_t now = rammd_now_us();
+
+	json_object_object_add(o, "now_us", json_object_new_int64(now));
+	json_object_object_add(o, "ticks", json_object_new_uint64(d->ticks));
+	json_object_object_add(o, "price", json_object_new_uint64(d->price));
+	json_object_object_add(o, "unit_mib", json_object_new_uint64(d->cfg.unit_mib));
+	json_object_object_add(o, "supply_mib", json_mib(d->supply_bytes));
+	json_object_object_add(o, "allocated_mib", json_mib(d->allocated_bytes));
+	json_object_object_add(o, "demand_mib", json_mib(d->demand_bytes));
+	for (guint i = 0; i < d->guests->len; i++)
+		json_object_array_add(guests,
+				      rammd_guest_json(d, g_ptr_array_index(d->guests, i), now));
+	json_object_object_add(o, "guests", guests);
+	return o;
+}
+
+static struct json_object *rammd_control(void *ctx, struct json_object *req,
+					 const char **error)
+{
+	struct rammd *d = ctx;
+	struct json_object *cmd;
+	const char *name;
+
+	json_object_object_get_ex(req, "cmd", &cmd);
+	name = json_object_get_string(cmd);
+	/* guests and bids read the same state; rammctl shows each its way. */
+	if (!strcmp(name, "guests") || !strcmp(name, "bids"))
+		return rammd_state_json(d);
+	*error = "unknown command";
+	return NULL;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static gboolean rammd_on_quit(gpointer data)
+{
+	struct rammd *d = data;
+
+	log_info("signal: shutting down; guests keep their current sizes");
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean rammd_on_hup(gpointer data)
+{
+	(void)data;
+	log_warn("SIGHUP: configuration reload is not supported yet; restart rammd");
+	return G_SOURCE_CONTINUE;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rammd [-c FILE] [-v]\n"
+		"       rammd --check-config FILE\n"
+		"  -c, --config FILE    configuration (default /etc/ramm/rammd.conf)\n"
+		"      --check-config FILE  validate FILE and exit (0 valid, 1 invalid)\n"
+		"  -v, --verbose        debug logging\n"
+		"  -h, --help\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct rammd d = { 0 };
+	const char *path = "/etc/ramm/rammd.conf";
+	char err[512];
+	int opt, check_only = 0, ret;
+
+	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			path = optarg;
+			check_only = 1;
+			break;
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	ret = config_load(path, &d.cfg, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "rammd: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: ok (%zu guests)\n", path, d.cfg.n_guests);
+		return 0;
+	}
+	d.config_path = path;
+	d.loop = g_main_loop_new(NULL, FALSE);
+	d.guests = g_ptr_array_new();
+	d.control = control_new(d.cfg.control_socket, rammd_control, &d);
+	if (!d.control) {
+		log_err("control socket %s: %s", d.cfg.control_socket, strerror(errno));
+		return 1;
+	}
+	for (size_t i = 0; i < d.cfg.n_guests; i++)
+		rammd_add_guest(&d, &d.cfg.guests[i], 0);
+	rammd_scan(&d);
+
+	g_unix_signal_add(SIGTERM, rammd_on_quit, &d);
+	g_unix_signal_add(SIGINT, rammd_on_quit, &d);
+	g_unix_signal_add(SIGHUP, rammd_on_hup, &d);
+	d.tick_source = g_timeout_add(d.cfg.tick_ms, rammd_on_tick, &d);
+	if (d.cfg.scan_dir[0])
+		g_timeout_add(2000, rammd_on_scan, &d);
+	log_info("rammd started: %zu configured guests, scan_dir %s, tick %u ms, control %s",
+		 d.cfg.n_guests, d.cfg.scan_dir[0] ? d.cfg.scan_dir : "(none)",
+		 d.cfg.tick_ms, d.cfg.control_socket);
+
+	g_main_loop_run(d.loop);
+
+	for (guint i = 0; i < d.guests->len; i++)
+		guest_free(g_ptr_array_index(d.guests, i));
+	g_ptr_array_free(d.guests, TRUE);
+	control_free(d.control);
+	g_main_loop_unref(d.loop);
+	return 0;
+}
