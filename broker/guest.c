@@ -11,6 +11,12 @@
 #include "rammd.h"
 
 #define MIB (1024ULL * 1024ULL)
+/*
+ * QEMU rate-limits MEMORY_DEVICE_SIZE_CHANGE to one a second per device, so
+ * while a resize is in flight the device is also re-read this often; the
+ * resize completes when either says so.
+ */
+#define GUEST_RESIZE_POLL_MS 100
 
 struct guest *guest_new(struct rammd *d, const struct guest_config *cfg,
 			const struct backend_ops *backend)
@@ -39,10 +45,30 @@ int guest_start(struct guest *g)
 	return 0;
 }
 
+static void guest_stop_resize_poll(struct guest *g)
+{
+	if (g->resize_poll)
+		g_source_remove(g->resize_poll);
+	g->resize_poll = 0;
+}
+
+static gboolean guest_on_resize_poll(gpointer data)
+{
+	struct guest *g = data;
+
+	if (!g->resizing) {
+		g->resize_poll = 0;
+		return G_SOURCE_REMOVE;
+	}
+	g->backend->refresh(g);
+	return G_SOURCE_CONTINUE;
+}
+
 void guest_free(struct guest *g)
 {
 	if (!g)
 		return;
+	guest_stop_resize_poll(g);
 	agent_chan_free(g->chan);
 	if (g->backend_priv)
 		g->backend->detach(g);
@@ -143,6 +169,7 @@ void guest_backend_size(struct guest *g, uint64_t size_bytes)
 	if (size_bytes != want)
 		return;
 	g->resizing = 0;
+	guest_stop_resize_poll(g);
 	g->resize.done_us = rammd_now_us();
 	log_info("guest %s: resized %llu -> %llu MiB in %lld ms",
 		 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
@@ -156,6 +183,7 @@ void guest_backend_lost(struct guest *g)
 {
 	g->device_ready = 0;
 	g->resizing = 0;
+	guest_stop_resize_poll(g);
 }
 
 void guest_agent_connected(struct guest *g)
@@ -214,6 +242,9 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		return ret;
 	}
 	g->resizing = 1;
+	if (!g->resize_poll)
+		g->resize_poll = g_timeout_add(GUEST_RESIZE_POLL_MS,
+					       guest_on_resize_poll, g);
 	g->dev.requested_bytes = total_bytes - g->dev.boot_bytes;
 	g->resize = (struct guest_resize){
 		.from_bytes = guest_total_bytes(g),

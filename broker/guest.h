@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include <glib.h>
+
 #include "backend.h"
 #include "config.h"
 #include "msg.h"
@@ -62,6 +64,7 @@ struct guest {
 
 	uint32_t target_units;        /* last market target above the floor */
 	int resizing;                 /* a resize is in flight */
+	guint resize_poll;            /* re-reads the device while resizing */
 	struct guest_resize resize;   /* the latest resize */
 };
 

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bid_model: the /proc fallback bid curve.
+ *
+ * The model (also in docs/BID-MODEL.md):
+ *
+ *   wss = MemTotal - MemAvailable, the memory the guest cannot give up
+ *   without reclaiming something it uses (an ACMA-style working set
+ *   estimate; page cache the kernel counts as available is not in it).
+ *
+ *   Following ACMA, the guest wants free memory in proportion to its working
+ *   set. Each tier names a target for the memory the kernel manages
+ *   (MemTotal) and a price:
+ *
+ *     need     wss * 1.10 + 64 MiB   1000   run without reclaim
+ *     comfort  wss * 1.5              300   room for cache and growth
+ *     spare    wss * 2                 50   nice to have
+ *
+ *   When the guest is short -- PSI memory "some" avg10 above 0.5 %, or
+ *   MemAvailable below 8 % of MemTotal -- it adds
+ *
+ *     short    MemTotal * 1.25       2000 * (1 + (some + full) / 10 + lack)
+ *
+ *   where lack in [0, 1] grows from 0 at 8 % available to 1 at none, and the
+ *   price is capped at RAMM_MAX_PRICE. A guest whose memory is full thus
+ *   keeps asking for a quarter more than it has, at a price above any calm
+ *   guest's, until the pressure goes away.
+ *
+ *   The broker counts the guest's physical memory (boot memory plus plugged
+ *   virtio-mem), which is larger than MemTotal by what the kernel reserved
+ *   at boot (mem_reserved_kib: the size the broker's welcome reports less
+ *   MemTotal; 113 MiB of a 256 MiB boot in the lab, mostly the 64 MiB
+ *   swiotlb buffer). Plugging virtio-mem memory does not change it. Each target gets
+ *   that added before it is compared with the floor; without it a full
+ *   small guest would seem to be asking for less than its floor.
+ *
+ *   Each target is turned into units above the floor, rounded up, and
+ *   clipped to (cap - floor) / unit: memory the floor already gives is free,
+ *   so a target at or below the floor asks for nothing. Walking the tiers
+ *   from the highest price down, each tier bids for the units between the
+ *   previous tier's reach and its own, so the curve's prices are strictly
+ *   decreasing and a tier that reaches no further than a dearer one
+ *   vanishes.
+ */
+#include <errno.h>
+
+#include "bid_model.h"
+#include "proc_sample.h"
+
+#define MIB (1024ull * 1024ull)
+
+/* The tier order in bid_model_compute() relies on this. */
+_Static_assert(BID_PRICE_SHORT > BID_PRICE_NEED &&
+    BID_PRICE_NEED > BID_PRICE_COMFORT &&
+    BID_PRICE_COMFORT > BID_PRICE_SPARE && BID_PRICE_SPARE > 0 &&
+    BID_PRICE_SHORT <= RAMM_MAX_PRICE, "tier prices must decrease");
+
+/*
+ * MemTotal (or reserved memory) above this (1 PiB) is nonsense; the bound
+ * also keeps the math in range.
+ */
+#define BID_MAX_TOTAL_KIB (1ull << 40)
+
+struct tier {
+	uint64_t target; /* total bytes the guest wants at this price */
+	uint32_t price;  /* per unit per tick */
+};
+
+/* Units above @floor needed to reach @target, rounded up, at most @cap. */
+static uint32_t
+units_above(uint64_t target, uint64_t floor_bytes, uint64_t unit,
+    uint32_t cap_units)
+{
+	uint64_t u;
+
+	if (target <= floor_bytes)
+		return 0;
+	u = (target - floor_bytes + unit - 1) / unit;
+	return u > cap_units ? cap_units : (uint32_t)u;
+}
+
+/* The short tier's price: BID_PRICE_SHORT scaled up with pressure. */
+static uint32_t
+short_price(const struct proc_sample *s)
+{
+	double psi = 0, lack = 0, avail_pct, p;
+
+	if (s->have_psi)
+		psi = s->psi_some_avg10 + s->psi_full_avg10;
+	if (!(psi >= 0)) /* negative or NaN: no information */
+		psi = 0;
+	avail_pct = 100.0 * (double)s->mem_available_kib /
+	    (double)s->mem_total_kib;
+	if (avail_pct < BID_AVAIL_SHORT_PCT)
+		lack = (BID_AVAIL_SHORT_PCT - avail_pct) / BID_AVAIL_SHORT_PCT;
+	p = BID_PRICE_SHORT * (1.0 + psi / 10.0 + lack);
+	if (!(p < RAMM_MAX_PRICE)) /* also catches NaN */
+		return RAMM_MAX_PRICE;
+	return (uint32_t)p;
+}
+
+static int
+is_short(const struct proc_sample *s)
+{
+	if (s->have_psi && s->psi_some_avg10 > BID_PSI_SHORT)
+		return 1;
+	return s->mem_available_kib * 100 <
+	    s->mem_total_kib * BID_AVAIL_SHORT_PCT;
+}
+
+int
+bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
+    uint64_t floor_bytes, uint64_t cap_bytes, struct ramm_bid_step *steps,
+    size_t max_steps)
+{
+	struct tier tiers[BID_MODEL_MAX_STEPS];
+	struct proc_sample c = *sample, *s = &c;
+	uint64_t total, avail, reserved, wss, cap_units64;
+	uint32_t cap_units, covered = 0;
+	size_t nt = 0, ns = 0;
+
+	if (unit_bytes < 4096 || (unit_bytes & (unit_bytes - 1)) != 0)
+		return -EINVAL;
+	if (floor_bytes > cap_bytes)
+		return -EINVAL;
+	if (s->mem_total_kib == 0 || s->mem_total_kib > BID_MAX_TOTAL_KIB ||
+	    s->mem_reserved_kib > BID_MAX_TOTAL_KIB)
+		return -EINVAL;
+	if (max_steps > RAMM_MAX_BID_STEPS)
+		max_steps = RAMM_MAX_BID_STEPS;
+	/* From here on all of s's sizes are at most BID_MAX_TOTAL_KIB. */
+	if (c.mem_available_kib > c.mem_total_kib)
+		c.mem_available_kib = c.mem_total_kib;
+
+	total = s->mem_total_kib * 1024;
+	reserved = s->mem_reserved_kib * 1024;
+	avail = s->mem_available_kib * 1024;
+	wss = total - avail;
+	cap_units64 = (cap_bytes - floor_bytes) / unit_bytes;
+	cap_units = cap_units64 > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)cap_units64;
+
+	/*
+	 * Highest price first: short_price() is at least BID_PRICE_SHORT, so
+	 * the order below is the price order and the prices strictly decrease.
+	 */
+	if (is_short(s))
+		tiers[nt++] = (struct tier){ total + total / 4,
+		    short_price(s) };
+	tiers[nt++] = (struct tier){ wss + wss / 10 + 64 * MIB,
+	    BID_PRICE_NEED };
+	tiers[nt++] = (struct tier){ wss + wss / 2, BID_PRICE_COMFORT };
+	tiers[nt++] = (struct tier){ 2 * wss, BID_PRICE_SPARE };
+
+	for (size_t i = 0; i < nt && ns < max_steps; i++) {
+		uint32_t u = units_above(reserved + tiers[i].target,
+		    floor_bytes, unit_bytes, cap_units);
+
+		if (u <= covered)
+			continue;
+		steps[ns].units = u - covered;
+		steps[ns].price = tiers[i].price;
+		ns++;
+		covered = u;
+	}
+	return (int)ns;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bid_model: the /proc fallback bid curve (docs/BID-MODEL.md).
+ *
+ * A pure function: no I/O, no globals, no clock. The agent calls it on each
+ * report when the in-kernel driver is absent.
+ */
+#ifndef RAMM_BID_MODEL_H
+#define RAMM_BID_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ramm/proto.h"
+
+struct proc_sample;
+
+/* Most steps bid_model_compute() ever produces (one per tier). */
+#define BID_MODEL_MAX_STEPS 4
+
+/* Tier prices (per unit per tick). */
+#define BID_PRICE_NEED 1000u    /* up to wss * 1.10 + 64 MiB */
+#define BID_PRICE_COMFORT 300u  /* up to wss * 1.5 */
+#define BID_PRICE_SPARE 50u     /* up to wss * 2 */
+#define BID_PRICE_SHORT 2000u   /* base; under pressure, to MemTotal * 1.25 */
+
+/* The guest is short when PSI "some" avg10 exceeds this (percent)... */
+#define BID_PSI_SHORT 0.5
+/* ...or MemAvailable is below this share of MemTotal, in percent. */
+#define BID_AVAIL_SHORT_PCT 8u
+
+/*
+ * bid_model_compute - the bid curve for one sample.
+ * @sample: only the mem_*, psi_* and have_psi members are read. Targets
+ *          are raised by mem_reserved_kib to compare with the floor and
+ *          cap, which count physical memory.
+ * @unit_bytes: the market unit from welcome; a power of two >= 4096.
+ * @floor_bytes, @cap_bytes: the guest's floor and cap (total memory, bytes);
+ *                           floor <= cap.
+ * @steps: caller-owned array of @max_steps entries, written with the curve.
+ * @max_steps: capacity of @steps; if it is below the number of steps the
+ *             model makes, the cheapest steps are left off. Values above
+ *             RAMM_MAX_BID_STEPS are treated as RAMM_MAX_BID_STEPS.
+ *
+ * The curve counts units above the floor, has strictly decreasing prices in
+ * 1..RAMM_MAX_PRICE, no empty step, and its units sum to at most
+ * (cap - floor) / unit (and UINT32_MAX).
+ *
+ * Returns the number of steps written (0 when the guest wants nothing above
+ * its floor), or -EINVAL if an argument is out of range (unit not a power of
+ * two >= 4096, floor > cap, MemTotal 0, MemTotal or reserved memory above
+ * 2^40 KiB); then nothing is written. O(1).
+ */
+int bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
+    uint64_t floor_bytes, uint64_t cap_bytes, struct ramm_bid_step *steps,
+    size_t max_steps);
+
+#endif /* RAMM_BID_MODEL_H */

@@ -1,0 +1,1164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ramm-agent: the guest side of the ramm agent channel (docs/PROTOCOL.md).
+ *
+ * Runs in the guest as root, statically linked, with no udev. It finds the
+ * virtio-serial port org.ramm.agent.0 through /sys/class/virtio-ports, sends
+ * "hello" when the port (re)connects and a "report" every interval, and an
+ * urgent report as soon as memory pressure rises: when a PSI trigger fires,
+ * or when MemAvailable falls below 8 % of MemTotal (checked every 200 ms,
+ * because a guest without swap can fill up without ever stalling, and
+ * because PSI triggers may be unavailable). The bid in each
+ * report comes from the /proc fallback model (bid_model.c) once the broker's
+ * "welcome" has told the unit, floor and cap.
+ *
+ * virtio-serial behaviour this file is written around:
+ *   - while the host side is not connected, poll() reports POLLHUP (and
+ *     POLLIN) and read() returns 0, for ever: the port is then left out of
+ *     poll() and looked at again on the next tick;
+ *   - writes while disconnected fail (EAGAIN, ENOTCONN, EPIPE): the message
+ *     is dropped and counted, never queued;
+ *   - only one process may have the port open (EBUSY otherwise).
+ *
+ * Everything is single-threaded around one poll() loop.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json.h>
+
+#include "ramm/proto.h"
+#include "bid_model.h"
+#include "proc_sample.h"
+
+#define AGENT_NAME "ramm-agent"
+#define AGENT_VERSION "0.1.0"
+
+#define VPORT_SYSFS "/sys/class/virtio-ports"
+#define PSI_MEMORY "/proc/pressure/memory"
+#define BOOT_ID "/proc/sys/kernel/random/boot_id"
+
+/*
+ * PSI triggers: 100 ms of "some" stall in a 1 s window. Without
+ * CAP_SYS_RESOURCE newer kernels only accept windows that are multiples of
+ * 2 s, so that is tried second.
+ */
+static const char *const psi_triggers[] = {
+	"some 100000 1000000",
+	"some 200000 2000000",
+};
+
+#define URGENT_MIN_GAP_MS 200   /* at most 5 urgent reports per second */
+#define LOW_CHECK_MS 200        /* MemAvailable polling */
+#define READ_BUDGET (64 * 1024) /* bytes read per wakeup, then poll again */
+#define LOG_BURST 10            /* broker-caused log lines per second */
+#define AGENT_MAX_UNIT (1ull << 30)  /* largest unit: a 1 GiB host page */
+#define AGENT_MAX_BYTES (1ull << 50) /* floor/cap/target sanity bound */
+#define JSON_MAX_DEPTH 4
+#define PORT_OPEN_FLAGS (O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+
+enum port_state {
+	PORT_CLOSED, /* no fd; (re)opened on the next tick */
+	PORT_HUP,    /* fd open, peer absent; left out of poll() */
+	PORT_UP,     /* fd open, peer present */
+};
+
+struct port {
+	int fd;                 /* -1 when PORT_CLOSED */
+	int is_sock;            /* unix socket: EOF means close and reconnect */
+	enum port_state state;
+	int last_err;           /* last open error, to log each one once */
+	char in[RAMM_MAX_LINE]; /* the line being received, no newline */
+	size_t in_len;          /* bytes in @in */
+	int discarding;         /* skipping an over-long line to its newline */
+	char out[RAMM_MAX_LINE]; /* unsent tail of a partly written line */
+	size_t out_len;         /* bytes in @out */
+};
+
+struct agent {
+	/* configuration */
+	const char *port_path;  /* --port, or NULL to scan sysfs */
+	int interval_ms;        /* --interval-ms */
+
+	struct port port;
+	int sig_fd;             /* signalfd for SIGINT/SIGTERM */
+	int psi_fd;             /* armed PSI trigger, or -1 */
+
+	/* from the last valid welcome */
+	int have_welcome;
+	uint64_t unit_bytes, floor_bytes, cap_bytes;
+	/* boot memory the kernel keeps out of MemTotal: the welcome's
+	 * size_bytes less MemTotal, both read at the same moment */
+	uint64_t reserved_kib;
+
+	char boot_id[40];       /* validated [0-9a-f-], may be empty */
+	uint64_t seq;           /* seq of the last report built */
+	int need_hello;         /* send hello before the next report */
+	int report_now;         /* report early (after a welcome), at most
+				 * one per URGENT_MIN_GAP_MS */
+	int64_t last_report_ms; /* when the last report was made */
+	int urgent_pending;     /* an urgent report is due */
+	int64_t last_urgent_ms; /* when the last urgent report went */
+	int was_low;            /* MemAvailable was low at the last check */
+	int dropping;           /* sends to a connected port fail (logged) */
+	int sample_err;         /* last proc_sample_read() error logged */
+
+	/* counters, logged at exit */
+	uint64_t sent, dropped, bad_lines, oversize;
+
+	/* log throttle for what the broker makes us log */
+	int64_t log_window_ms;
+	int log_count;
+	uint64_t log_suppressed;
+};
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs(AGENT_NAME ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Broker-caused logging: at most LOG_BURST lines per second. */
+static int
+log_allow(struct agent *a)
+{
+	int64_t now = now_ms();
+
+	if (now - a->log_window_ms >= 1000) {
+		if (a->log_suppressed)
+			logmsg("%" PRIu64 " broker log lines suppressed",
+			    a->log_suppressed);
+		a->log_window_ms = now;
+		a->log_count = 0;
+		a->log_suppressed = 0;
+	}
+	if (a->log_count >= LOG_BURST) {
+		a->log_suppressed++;
+		return 0;
+	}
+	a->log_count++;
+	return 1;
+}
+
+/* Copy @s into @dst (size @size) with non-printable bytes as '?'. */
+static const char *
+printable(const char *s, char *dst, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
+		dst[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	dst[i] = '\0';
+	return dst;
+}
+
+/* ---- the port ---------------------------------------------------------- */
+
+/*
+ * find_vport - find the /dev node of the virtio-serial port named
+ * RAMM_AGENT_PORT_NAME. Writes it to @path (size @size).
+ * Returns 0, -ENOENT if no port has that name, or another -errno.
+ */
+static int
+find_vport(char *path, size_t size)
+{
+	struct dirent *de;
+	DIR *dir;
+	int r = -ENOENT;
+
+	dir = opendir(VPORT_SYSFS);
+	if (dir == NULL)
+		return -errno;
+	while ((de = readdir(dir)) != NULL) {
+		char name_path[PATH_MAX], name[64];
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		n = snprintf(name_path, sizeof(name_path), "%s/%s/name",
+		    VPORT_SYSFS, de->d_name);
+		if (n < 0 || (size_t)n >= sizeof(name_path))
+			continue;
+		fd = open(name_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, name, sizeof(name) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		name[n] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		if (strcmp(name, RAMM_AGENT_PORT_NAME) != 0)
+			continue;
+		n = snprintf(path, size, "/dev/%s", de->d_name);
+		r = (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : 0;
+		break;
+	}
+	closedir(dir);
+	return r;
+}
+
+/* Connect a non-blocking unix stream socket to @path. Returns fd or -errno. */
+static int
+connect_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		e = errno;
+		close(fd);
+		/* A full backlog (EAGAIN) is a failure too: retry next tick. */
+		return -e;
+	}
+	return fd;
+}
+
+static void
+port_reset_buffers(struct port *p)
+{
+	p->in_len = 0;
+	p->discarding = 0;
+	p->out_len = 0;
+}
+
+static void
+port_close(struct port *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	p->state = PORT_CLOSED;
+	port_reset_buffers(p);
+}
+
+static void
+port_set_up(struct agent *a)
+{
+	port_reset_buffers(&a->port);
+	a->port.state = PORT_UP;
+	a->need_hello = 1;
+	logmsg("port connected");
+}
+
+static void
+port_set_down(struct agent *a, const char *why)
+{
+	struct port *p = &a->port;
+
+	if (p->state == PORT_UP)
+		logmsg("port disconnected (%s)", why);
+	if (p->is_sock) {
+		port_close(p);
+	} else {
+		port_reset_buffers(p);
+		p->state = PORT_HUP;
+	}
+}
+
+/*
+ * port_check - for an open port whose peer was absent, see whether the peer
+ * is there now, without reading. Safe to call at any time.
+ */
+static void
+port_check(struct agent *a)
+{
+	struct pollfd pfd = { .fd = a->port.fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 0) < 0)
+		return;
+	if (pfd.revents & (POLLERR | POLLNVAL)) {
+		port_close(&a->port);
+		return;
+	}
+	if (!(pfd.revents & POLLHUP))
+		port_set_up(a);
+	else if (a->port.is_sock)
+		port_close(&a->port); /* a socket does not come back */
+}
+
+/* Open the port if it is closed. Logs each distinct failure once. */
+static void
+port_open(struct agent *a)
+{
+	struct port *p = &a->port;
+	char path[PATH_MAX];
+	const char *what;
+	struct stat st;
+	int fd, r;
+
+	if (a->port_path != NULL) {
+		what = a->port_path;
+		if (stat(what, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			fd = connect_unix(what);
+			p->is_sock = 1;
+		} else {
+			fd = open(what, PORT_OPEN_FLAGS);
+			if (fd < 0)
+				fd = -errno;
+			p->is_sock = 0;
+		}
+	} else {
+		r = find_vport(path, sizeof(path));
+		what = path;
+		if (r < 0) {
+			what = RAMM_AGENT_PORT_NAME;
+			fd = r;
+		} else {
+			fd = open(path, PORT_OPEN_FLAGS);
+			if (fd < 0)
+				fd = -errno;
+		}
+		p->is_sock = 0;
+	}
+	if (fd < 0) {
+		if (fd != p->last_err)
+			logmsg("cannot open port %s: %s%s; retrying each tick",
+			    what, strerror(-fd), fd == -EBUSY ?
+			    " (another agent has it)" : "");
+		p->last_err = fd;
+		return;
+	}
+	logmsg("opened port %s", what);
+	p->last_err = 0;
+	if (isatty(fd)) {
+		struct termios t;
+
+		/* A pty for tests: pass bytes through untouched. */
+		if (tcgetattr(fd, &t) == 0) {
+			cfmakeraw(&t);
+			(void)tcsetattr(fd, TCSANOW, &t);
+		}
+	}
+	p->fd = fd;
+	p->state = PORT_HUP;
+	port_reset_buffers(p);
+	port_check(a);
+}
+
+/* Write out the pending tail. Returns 0 when it is all out, or -errno. */
+static int
+port_flush(struct agent *a)
+{
+	struct port *p = &a->port;
+	ssize_t n;
+
+	while (p->out_len > 0) {
+		n = write(p->fd, p->out, p->out_len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		memmove(p->out, p->out + n, p->out_len - (size_t)n);
+		p->out_len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* React to a write error @e (negative errno) that is not a plain EAGAIN. */
+static void
+port_write_failed(struct agent *a, int e)
+{
+	if (e == -EAGAIN || e == -EWOULDBLOCK || e == -EINTR)
+		return;
+	port_set_down(a, strerror(-e));
+}
+
+/*
+ * port_send - send one whole line @line (@len bytes, with its '\n').
+ * A partial write keeps the rest for port_flush(); while a tail is pending,
+ * or the port is not up, or the write fails, the line is dropped.
+ * Returns 0 if the line is sent (or its tail queued), or -errno.
+ */
+static int
+port_send(struct agent *a, const char *line, size_t len)
+{
+	struct port *p = &a->port;
+	ssize_t n;
+	int r;
+
+	if (p->state != PORT_UP)
+		return -ENOTCONN;
+	if (p->out_len > 0) {
+		r = port_flush(a);
+		if (r < 0) {
+			port_write_failed(a, r);
+			return r;
+		}
+	}
+	do
+		n = write(p->fd, line, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		r = -errno;
+		port_write_failed(a, r);
+		return r;
+	}
+	if ((size_t)n < len) {
+		memcpy(p->out, line + n, len - (size_t)n);
+		p->out_len = len - (size_t)n;
+	}
+	return 0;
+}
+
+/* Send and count; log only when sending starts or stops failing. */
+static void
+send_line(struct agent *a, const char *what, const char *line, size_t len)
+{
+	int r = port_send(a, line, len);
+
+	if (r < 0) {
+		a->dropped++;
+		/* Drops while disconnected are expected; those are not. */
+		if (!a->dropping && r != -ENOTCONN) {
+			logmsg("%s dropped: %s; dropping quietly until the "
+			    "port takes messages", what, strerror(-r));
+			a->dropping = 1;
+		}
+		return;
+	}
+	if (a->dropping)
+		logmsg("port takes messages again (%" PRIu64 " dropped so far)",
+		    a->dropped);
+	a->dropping = 0;
+	a->sent++;
+}
+
+/* ---- outgoing messages --------------------------------------------------- */
+
+static void
+read_boot_id(struct agent *a)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	a->boot_id[0] = '\0';
+	fd = open(BOOT_ID, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strlen(buf) >= sizeof(a->boot_id) ||
+	    strspn(buf, "0123456789abcdef-") != strlen(buf))
+		return;
+	strcpy(a->boot_id, buf);
+}
+
+static void
+send_hello(struct agent *a)
+{
+	char line[256];
+	int n;
+
+	n = snprintf(line, sizeof(line),
+	    "{\"type\":\"" RAMM_MSG_HELLO "\",\"v\":%d,\"agent\":\"" AGENT_NAME
+	    "\",\"version\":\"" AGENT_VERSION "\",\"mode\":\"" RAMM_MODE_PROC
+	    "\",\"boot_id\":\"%s\"}\n", RAMM_PROTO_VERSION, a->boot_id);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	send_line(a, "hello", line, (size_t)n);
+	/* Either way the next connect sends a new one. */
+	a->need_hello = 0;
+}
+
+/*
+ * format_report - one report line (with '\n') for sample @s into @buf.
+ * Returns its length, or -EMSGSIZE if it does not fit (it always does:
+ * 64 steps of two 10-digit numbers are well below RAMM_MAX_LINE).
+ */
+static int
+format_report(const struct agent *a, const struct proc_sample *s, int urgent,
+    char *buf, size_t size)
+{
+	struct ramm_bid_step steps[RAMM_MAX_BID_STEPS];
+	size_t off;
+	int n, ns = 0;
+
+	if (a->have_welcome) {
+		ns = bid_model_compute(s, a->unit_bytes, a->floor_bytes,
+		    a->cap_bytes, steps, RAMM_MAX_BID_STEPS);
+		if (ns < 0)
+			ns = 0;
+	}
+	n = snprintf(buf, size,
+	    "{\"type\":\"" RAMM_MSG_REPORT "\",\"v\":%d,\"seq\":%" PRIu64
+	    ",\"urgent\":%s,\"mem_total_kib\":%" PRIu64
+	    ",\"mem_free_kib\":%" PRIu64 ",\"mem_available_kib\":%" PRIu64
+	    ",\"psi_some_avg10\":%.2f,\"psi_full_avg10\":%.2f"
+	    ",\"refault_anon\":%" PRIu64 ",\"refault_file\":%" PRIu64
+	    ",\"pgscan\":%" PRIu64 ",\"unit_bytes\":%" PRIu64 ",\"bid\":[",
+	    RAMM_PROTO_VERSION, a->seq, urgent ? "true" : "false",
+	    s->mem_total_kib, s->mem_free_kib, s->mem_available_kib,
+	    s->psi_some_avg10, s->psi_full_avg10, s->refault_anon,
+	    s->refault_file, s->pgscan,
+	    a->have_welcome ? a->unit_bytes : 0);
+	if (n < 0 || (size_t)n >= size)
+		return -EMSGSIZE;
+	off = (size_t)n;
+	for (int i = 0; i < ns; i++) {
+		n = snprintf(buf + off, size - off,
+		    "%s[%" PRIu32 ",%" PRIu32 "]", i ? "," : "", steps[i].units,
+		    steps[i].price);
+		if (n < 0 || (size_t)n >= size - off)
+			return -EMSGSIZE;
+		off += (size_t)n;
+	}
+	n = snprintf(buf + off, size - off, "]}\n");
+	if (n < 0 || (size_t)n >= size - off)
+		return -EMSGSIZE;
+	return (int)(off + (size_t)n);
+}
+
+/* Sample, build the next report and write it to @out_fd or the port. */
+static int
+make_report(struct agent *a, int urgent, char *line, size_t size)
+{
+	struct proc_sample s;
+	int r;
+
+	r = proc_sample_read(NULL, &s);
+	if (r < 0) {
+		if (r != a->sample_err)
+			logmsg("cannot read /proc/meminfo: %s", strerror(-r));
+		a->sample_err = r;
+		return r;
+	}
+	a->sample_err = 0;
+	s.mem_reserved_kib = a->reserved_kib;
+	a->seq++;
+	return format_report(a, &s, urgent, line, size);
+}
+
+static void
+send_report(struct agent *a, int urgent)
+{
+	char line[RAMM_MAX_LINE];
+	int n;
+
+	if (a->need_hello && a->port.state == PORT_UP)
+		send_hello(a);
+	a->last_report_ms = now_ms();
+	n = make_report(a, urgent, line, sizeof(line));
+	if (n < 0)
+		return;
+	send_line(a, urgent ? "urgent report" : "report", line, (size_t)n);
+}
+
+/* ---- incoming messages --------------------------------------------------- */
+
+/*
+ * get_u64 - member @key of @o as an integer in 0..@max.
+ * Returns 0, -ENOENT if absent, -EINVAL if not an integer or out of range.
+ */
+static int
+get_u64(json_object *o, const char *key, uint64_t max, uint64_t *out)
+{
+	json_object *v;
+	int64_t x;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return -ENOENT;
+	if (!json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	x = json_object_get_int64(v);
+	if (x < 0 || (uint64_t)x > max)
+		return -EINVAL;
+	*out = (uint64_t)x;
+	return 0;
+}
+
+static void
+bad_message(struct agent *a, const char *type, const char *why)
+{
+	a->bad_lines++;
+	if (log_allow(a))
+		logmsg("ignoring %s from broker: %s", type, why);
+}
+
+static void
+handle_welcome(struct agent *a, json_object *o)
+{
+	uint64_t unit, floor_b, cap, size;
+	struct proc_sample now;
+
+	if (get_u64(o, "unit_bytes", AGENT_MAX_UNIT, &unit) < 0 ||
+	    get_u64(o, "floor_bytes", AGENT_MAX_BYTES, &floor_b) < 0 ||
+	    get_u64(o, "cap_bytes", AGENT_MAX_BYTES, &cap) < 0 ||
+	    get_u64(o, "size_bytes", AGENT_MAX_BYTES, &size) < 0) {
+		bad_message(a, "welcome", "missing or invalid member");
+		return;
+	}
+	if (unit < 4096 || (unit & (unit - 1)) != 0) {
+		bad_message(a, "welcome",
+		    "unit_bytes not a power of two >= 4096");
+		return;
+	}
+	if (floor_b > cap) {
+		bad_message(a, "welcome", "floor_bytes above cap_bytes");
+		return;
+	}
+	/* The gap between the host's view of our size and MemTotal does not
+	 * change as virtio-mem plugs memory, so one reading per welcome (the
+	 * broker sends one after every resize) keeps it exact. */
+	if (proc_meminfo_read(NULL, &now) == 0 &&
+	    size / 1024 > now.mem_total_kib)
+		a->reserved_kib = size / 1024 - now.mem_total_kib;
+	if (a->have_welcome && unit == a->unit_bytes &&
+	    floor_b == a->floor_bytes && cap == a->cap_bytes)
+		return;
+	logmsg("welcome: unit %" PRIu64 " floor %" PRIu64 " MiB cap %" PRIu64
+	    " MiB", unit, floor_b >> 20, cap >> 20);
+	a->have_welcome = 1;
+	a->unit_bytes = unit;
+	a->floor_bytes = floor_b;
+	a->cap_bytes = cap;
+	/* Bid in the new terms at once rather than at the next tick. */
+	a->report_now = 1;
+}
+
+static void
+handle_grant(struct agent *a, json_object *o)
+{
+	uint64_t target, price;
+
+	if (get_u64(o, "target_bytes", AGENT_MAX_BYTES, &target) < 0 ||
+	    get_u64(o, "price", RAMM_MAX_PRICE, &price) < 0) {
+		bad_message(a, "grant", "missing or invalid member");
+		return;
+	}
+	if (log_allow(a))
+		logmsg("grant: target %" PRIu64 " MiB at price %" PRIu64,
+		    target >> 20, price);
+}
+
+static void
+handle_evict(struct agent *a, json_object *o)
+{
+	uint64_t units, deadline;
+
+	if (get_u64(o, "units", UINT32_MAX, &units) < 0 ||
+	    get_u64(o, "deadline_ms", UINT32_MAX, &deadline) < 0) {
+		bad_message(a, "evict", "missing or invalid member");
+		return;
+	}
+	if (log_allow(a))
+		logmsg("evict: %" PRIu64 " units within %" PRIu64 " ms",
+		    units, deadline);
+}
+
+static void
+handle_error(struct agent *a, json_object *o)
+{
+	json_object *v;
+	char buf[200];
+
+	if (!json_object_object_get_ex(o, "reason", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		bad_message(a, "error", "missing reason");
+		return;
+	}
+	if (log_allow(a))
+		logmsg("broker error: %s", printable(json_object_get_string(v),
+		    buf, sizeof(buf)));
+}
+
+static const struct {
+	const char *type;
+	void (*fn)(struct agent *, json_object *);
+} handlers[] = {
+	{ RAMM_MSG_WELCOME, handle_welcome },
+	{ RAMM_MSG_GRANT, handle_grant },
+	{ RAMM_MSG_EVICT, handle_evict },
+	{ RAMM_MSG_ERROR, handle_error },
+};
+
+/* Parse and act on one line from the broker (@len bytes, no newline). */
+static void
+handle_line(struct agent *a, const char *line, size_t len)
+{
+	json_tokener *tok;
+	json_object *o = NULL, *t, *v;
+	const char *type;
+	char buf[40];
+	size_t end;
+
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	if (len == 0)
+		return;
+	if (memchr(line, '\0', len) != NULL) {
+		bad_message(a, "line", "NUL byte");
+		return;
+	}
+	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+	if (tok == NULL)
+		return;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, line, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    end != len) {
+		bad_message(a, "line", "not one JSON value");
+		goto out;
+	}
+	if (!json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "type", &t) ||
+	    !json_object_is_type(t, json_type_string) ||
+	    !json_object_object_get_ex(o, "v", &v) ||
+	    !json_object_is_type(v, json_type_int)) {
+		bad_message(a, "line", "not an object with type and v");
+		goto out;
+	}
+	if (json_object_get_int64(v) != RAMM_PROTO_VERSION) {
+		bad_message(a, "message", "unsupported protocol version");
+		goto out;
+	}
+	type = json_object_get_string(t);
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		if (strcmp(type, handlers[i].type) == 0) {
+			handlers[i].fn(a, o);
+			goto out;
+		}
+	}
+	a->bad_lines++;
+	if (log_allow(a))
+		logmsg("ignoring unknown message type \"%s\"",
+		    printable(type, buf, sizeof(buf)));
+out:
+	json_object_put(o);
+	json_tokener_free(tok);
+}
+
+/* Split received bytes into lines; over-long lines are discarded. */
+static void
+port_feed(struct agent *a, const char *data, size_t n)
+{
+	struct port *p = &a->port;
+
+	while (n > 0) {
+		const char *nl = memchr(data, '\n', n);
+		size_t chunk = nl ? (size_t)(nl - data) : n;
+
+		if (!p->discarding) {
+			/* A line may hold RAMM_MAX_LINE - 1 bytes + '\n'. */
+			if (p->in_len + chunk > RAMM_MAX_LINE - 1) {
+				p->discarding = 1;
+				p->in_len = 0;
+			} else {
+				memcpy(p->in + p->in_len, data, chunk);
+				p->in_len += chunk;
+			}
+		}
+		if (nl == NULL)
+			return;
+		if (p->discarding) {
+			p->discarding = 0;
+			a->oversize++;
+			if (log_allow(a))
+				logmsg("discarded an over-long line from the "
+				    "broker");
+		} else {
+			handle_line(a, p->in, p->in_len);
+			p->in_len = 0;
+			/* A handler never closes the port, but be safe. */
+			if (p->state != PORT_UP)
+				return;
+		}
+		data += chunk + 1;
+		n -= chunk + 1;
+	}
+}
+
+/* Read what the port has, up to READ_BUDGET bytes. */
+static void
+port_read(struct agent *a, short revents)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	if (revents & (POLLERR | POLLNVAL)) {
+		if (a->port.state == PORT_UP)
+			logmsg("port error; reopening");
+		port_close(&a->port);
+		return;
+	}
+	while (total < READ_BUDGET && a->port.state == PORT_UP) {
+		n = read(a->port.fd, buf, sizeof(buf));
+		if (n > 0) {
+			port_feed(a, buf, (size_t)n);
+			total += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			port_set_down(a, "end of file");
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			/* Hung up but nothing to read: stop polling it. */
+			if (revents & POLLHUP)
+				port_set_down(a, "hangup");
+			return;
+		}
+		port_set_down(a, strerror(errno));
+		return;
+	}
+}
+
+/* ---- pressure ------------------------------------------------------------ */
+
+/* Arm a PSI memory trigger. Returns its fd, or -errno if unavailable. */
+static int
+psi_trigger_open(void)
+{
+	int fd, e = ENOENT;
+
+	for (size_t i = 0; i < sizeof(psi_triggers) / sizeof(psi_triggers[0]);
+	    i++) {
+		const char *t = psi_triggers[i];
+
+		fd = open(PSI_MEMORY, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		/* The kernel wants the terminating NUL too. */
+		if (write(fd, t, strlen(t) + 1) >= 0)
+			return fd;
+		e = errno;
+		close(fd);
+	}
+	return -e;
+}
+
+/* Flag an urgent report when MemAvailable drops below 8 % of MemTotal. */
+static void
+low_check(struct agent *a)
+{
+	struct proc_sample s;
+	int low;
+
+	if (proc_meminfo_read(NULL, &s) < 0)
+		return;
+	low = s.mem_available_kib * 100 < s.mem_total_kib * BID_AVAIL_SHORT_PCT;
+	if (low && !a->was_low)
+		a->urgent_pending = 1;
+	a->was_low = low;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static int
+write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n, e = 0;
+	ssize_t w;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	w = write(fd, buf, (size_t)n);
+	if (w < 0)
+		e = errno;
+	else if (w != n)
+		e = EIO;
+	if (close(fd) < 0 && e == 0)
+		e = errno;
+	return -e;
+}
+
+static int
+setup_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int64_t
+min64(int64_t x, int64_t y)
+{
+	return x < y ? x : y;
+}
+
+static int
+run(struct agent *a)
+{
+	int64_t now, next_tick, next_check;
+
+	a->psi_fd = psi_trigger_open();
+	logmsg("version " AGENT_VERSION ", mode proc, report every %d ms, "
+	    "urgent reports from %sMemAvailable checks", a->interval_ms,
+	    a->psi_fd >= 0 ? "a PSI trigger and " : "");
+	a->need_hello = 1;
+	now = now_ms();
+	next_tick = now;
+	next_check = now;
+	a->last_urgent_ms = now - URGENT_MIN_GAP_MS;
+
+	for (;;) {
+		struct pollfd pfd[3];
+		int64_t deadline;
+		int np = 0, i_port = -1, i_psi = -1, r;
+
+		now = now_ms();
+		if (a->report_now &&
+		    now - a->last_report_ms >= URGENT_MIN_GAP_MS) {
+			next_tick = now;
+			a->report_now = 0;
+		}
+		if (now >= next_tick) {
+			if (a->port.state == PORT_CLOSED)
+				port_open(a);
+			else if (a->port.state == PORT_HUP)
+				port_check(a);
+			send_report(a, 0);
+			next_tick += a->interval_ms;
+			if (next_tick <= now)
+				next_tick = now + a->interval_ms;
+		}
+		if (now >= next_check) {
+			low_check(a);
+			next_check = now + LOW_CHECK_MS;
+		}
+		if (a->urgent_pending &&
+		    now - a->last_urgent_ms >= URGENT_MIN_GAP_MS) {
+			send_report(a, 1);
+			a->urgent_pending = 0;
+			a->last_urgent_ms = now;
+		}
+
+		pfd[np] = (struct pollfd){ .fd = a->sig_fd, .events = POLLIN };
+		np++;
+		if (a->port.state == PORT_UP) {
+			i_port = np;
+			pfd[np] = (struct pollfd){ .fd = a->port.fd,
+			    .events = a->port.out_len ? POLLIN | POLLOUT :
+			    POLLIN };
+			np++;
+		}
+		if (a->psi_fd >= 0) {
+			i_psi = np;
+			pfd[np] = (struct pollfd){ .fd = a->psi_fd,
+			    .events = POLLPRI };
+			np++;
+		}
+		deadline = min64(next_tick, next_check);
+		if (a->urgent_pending)
+			deadline = min64(deadline,
+			    a->last_urgent_ms + URGENT_MIN_GAP_MS);
+		if (a->report_now)
+			deadline = min64(deadline,
+			    a->last_report_ms + URGENT_MIN_GAP_MS);
+		r = poll(pfd, (nfds_t)np, (int)(deadline > now ?
+		    min64(deadline - now, INT_MAX) : 0));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			logmsg("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(a->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				logmsg("signal %u: exiting", si.ssi_signo);
+				return 0;
+			}
+		}
+		if (i_psi >= 0 && pfd[i_psi].revents) {
+			if (pfd[i_psi].revents & (POLLERR | POLLNVAL)) {
+				/* Trigger gone: MemAvailable checks remain. */
+				close(a->psi_fd);
+				a->psi_fd = -1;
+			} else if (pfd[i_psi].revents & POLLPRI) {
+				a->urgent_pending = 1;
+			}
+		}
+		if (i_port >= 0 && pfd[i_port].revents) {
+			short rev = pfd[i_port].revents;
+
+			if ((rev & POLLOUT) && a->port.out_len > 0) {
+				r = port_flush(a);
+				if (r < 0)
+					port_write_failed(a, r);
+			}
+			if (a->port.state == PORT_UP &&
+			    (rev & (POLLIN | POLLHUP | POLLERR | POLLNVAL)))
+				port_read(a, rev);
+		}
+	}
+}
+
+static int
+run_once(struct agent *a)
+{
+	char line[RAMM_MAX_LINE];
+	int n;
+
+	n = make_report(a, 0, line, sizeof(line));
+	if (n < 0)
+		return 1;
+	if (fwrite(line, 1, (size_t)n, stdout) != (size_t)n ||
+	    fflush(stdout) != 0) {
+		logmsg("writing stdout: %s", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: " AGENT_NAME " [--port PATH] [--interval-ms N] "
+	    "[--pidfile PATH] [--once]\n"
+	    "  --port PATH       talk on PATH (device, fifo, pty or unix "
+	    "socket)\n"
+	    "                    instead of the virtio port "
+	    RAMM_AGENT_PORT_NAME "\n"
+	    "  --interval-ms N   report every N ms (100..60000, default "
+	    "1000)\n"
+	    "  --pidfile PATH    write the pid to PATH, remove it at exit\n"
+	    "  --once            print one report line to stdout and exit\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "pidfile", required_argument, NULL, 'P' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent a = {
+		.interval_ms = 1000,
+		.port = { .fd = -1 },
+		.sig_fd = -1,
+		.psi_fd = -1,
+	};
+	const char *pidfile = NULL;
+	int once = 0, c, r;
+	char *end;
+	long v;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			a.port_path = optarg;
+			break;
+		case 'i':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 100 ||
+			    v > 60000) {
+				logmsg("--interval-ms: want 100..60000");
+				return 2;
+			}
+			a.interval_ms = (int)v;
+			break;
+		case 'P':
+			pidfile = optarg;
+			break;
+		case 'o':
+			once = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (once)
+		return run_once(&a);
+
+	read_boot_id(&a);
+	a.sig_fd = setup_signals();
+	if (a.sig_fd < 0) {
+		logmsg("signals: %s", strerror(errno));
+		return 1;
+	}
+	if (pidfile != NULL) {
+		r = write_pidfile(pidfile);
+		if (r < 0) {
+			logmsg("pidfile %s: %s", pidfile, strerror(-r));
+			return 1;
+		}
+	}
+	r = run(&a);
+	logmsg("sent %" PRIu64 ", dropped %" PRIu64 ", bad lines %" PRIu64
+	    ", over-long lines %" PRIu64, a.sent, a.dropped, a.bad_lines,
+	    a.oversize);
+	port_close(&a.port);
+	if (a.psi_fd >= 0)
+		close(a.psi_fd);
+	close(a.sig_fd);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	return r;
+}

@@ -1,0 +1,102 @@
+"""The walking skeleton end to end: real guests, real agents, real rammd.
+
+Two guests share a supply that cannot give both their maximum. Guest A's
+ramm-hog grows; A must grow and B shrink, seen both through QMP and through
+MemTotal inside the guests. No guest goes below its floor and the plugged
+total never exceeds the supply (checked on every sample). When A frees its
+memory, memory flows back to B.
+"""
+
+import json
+import os
+import time
+
+from common import BUILD, Broker, check, lab, vmem_config, wait_for
+from monitor import SizeMonitor
+
+BOOT_MIB = 256
+SUPPLY_MIB = 768
+
+
+def memtotal_mib(g):
+    return g.meminfo_kib("MemTotal") / 1024.0
+
+
+def first_resize_after(broker, name, t0_us, want_growth, timeout):
+    """The first completed resize of @name decided after @t0_us."""
+    def probe():
+        rs = broker.guest(name)["last_resize"]
+        grew = rs["to_mib"] > rs["from_mib"]
+        if rs["decided_us"] > t0_us and rs["done_us"] and grew == want_growth:
+            return rs
+        return None
+    return wait_for("a completed %s of %s" % ("plug" if want_growth else "unplug", name),
+                    probe, timeout, interval=0.1)
+
+
+def test_demand_moves_memory():
+    with lab.Lab() as L:
+        a, b = L.boot_all([("a", dict(boot_mib=BOOT_MIB, vmem_mib=256)),
+                           ("b", dict(boot_mib=BOOT_MIB, vmem_mib=256))])
+        broker = Broker(L, vmem_config(scan_dir=L.dir, supply_mib=SUPPLY_MIB))
+        mon = SizeMonitor([a, b], {"a": BOOT_MIB, "b": BOOT_MIB}, SUPPLY_MIB)
+        mon.start()
+        try:
+            # B has a modest working set; A is idle. Let the market settle.
+            b.hog(150)
+            wait_for("reports from both agents",
+                     lambda: all(g["report_age_ms"] is not None and g["report_age_ms"] < 2000
+                                 for g in broker.state()["guests"]), 30)
+            wait_for("B's hog to hold 150 MiB",
+                     lambda: b.hog_status().get("held_mib") == "150", 60)
+            time.sleep(4)
+            mon.wait_samples()
+            a0, b0 = mon.total("a"), mon.total("b")
+            a0_memtotal, b0_memtotal = memtotal_mib(a), memtotal_mib(b)
+            print("settled: a=%d MiB b=%d MiB (QMP); MemTotal a=%.0f b=%.0f MiB" %
+                  (a0, b0, a0_memtotal, b0_memtotal))
+            print(broker.rammctl("bids").stdout)
+
+            # A's demand starts.
+            t0_us = int(time.monotonic() * 1e6)
+            a.hog(600)
+            first = first_resize_after(broker, "a", t0_us, True, 60)
+            wait_for("A to grow by 256 MiB and B to shrink",
+                     lambda: mon.total("a") >= a0 + 256 and mon.total("b") < b0, 120)
+            wait_for("A's hog to hold 600 MiB",
+                     lambda: a.hog_status().get("held_mib") == "600", 120)
+            time.sleep(2)
+            a1, b1 = mon.total("a"), mon.total("b")
+            a1_memtotal, b1_memtotal = memtotal_mib(a), memtotal_mib(b)
+            print("A busy: a=%d MiB b=%d MiB (QMP); MemTotal a=%.0f b=%.0f MiB" %
+                  (a1, b1, a1_memtotal, b1_memtotal))
+            print(broker.rammctl("bids").stdout)
+            check(a1_memtotal - a0_memtotal >= 256,
+                  "A's MemTotal grew only %.0f MiB" % (a1_memtotal - a0_memtotal))
+            check(b1_memtotal < b0_memtotal,
+                  "B's MemTotal did not shrink (%.0f -> %.0f)" % (b0_memtotal, b1_memtotal))
+            st = broker.state()
+            check(st["price"] > 0, "supply binds, yet the price is 0")
+
+            figures = {
+                "demand_to_report_ms": (first["report_us"] - t0_us) / 1000.0,
+                "broker_decision_ms": (first["decided_us"] - first["report_us"]) / 1000.0,
+                "virtio_mem_plug_ms": (first["done_us"] - first["decided_us"]) / 1000.0,
+                "demand_to_plug_done_ms": (first["done_us"] - t0_us) / 1000.0,
+                "first_plug_mib": first["to_mib"] - first["from_mib"],
+            }
+            print("latency: " + json.dumps(figures))
+            with open(os.path.join(BUILD, "e2e-latency.json"), "w") as f:
+                json.dump(figures, f)
+
+            # A frees; memory flows back to B, and A returns toward its floor.
+            a.run("ramm-hog free")
+            wait_for("A to shrink and B to grow back",
+                     lambda: mon.total("a") < a1 - 256 and mon.total("b") > b1, 120)
+            print("A idle: a=%d MiB b=%d MiB" % (mon.total("a"), mon.total("b")))
+            check(memtotal_mib(b) > b1_memtotal, "B's MemTotal did not grow back")
+            check(broker.alive(), "rammd died")
+        finally:
+            mon.stop()
+            print(broker.log()[-4000:])
+        mon.check()
