@@ -19,6 +19,24 @@
 /* Bytes read per wakeup: a flooding guest cannot starve the others. */
 #define AGENT_CHAN_READ_CHUNK 16384
 
+/* Kinds of misbehaviour, each logged at most once a second on its own. */
+enum agent_complaint {
+	COMPLAINT_GARBAGE,
+	COMPLAINT_OVERSIZE,
+	COMPLAINT_BAD_FIELD,
+	COMPLAINT_UNKNOWN,
+	COMPLAINT_FLOOD,
+	COMPLAINT_KINDS,
+};
+
+static const char *const agent_complaint_what[COMPLAINT_KINDS] = {
+	[COMPLAINT_GARBAGE] = "garbage",
+	[COMPLAINT_OVERSIZE] = "an over-long line",
+	[COMPLAINT_BAD_FIELD] = "a bad message",
+	[COMPLAINT_UNKNOWN] = "an unknown message",
+	[COMPLAINT_FLOOD] = "a flood",
+};
+
 struct agent_chan {
 	struct guest *g;          /* owner */
 	char path[108];           /* socket path */
@@ -28,8 +46,9 @@ struct agent_chan {
 	struct linebuf lines;     /* incoming lines, RAMM_MAX_LINE each */
 	int64_t window_us;        /* start of the current rate window */
 	unsigned int window_lines; /* lines seen in the current window */
-	int64_t last_complaint_us; /* last log line / error reply */
-	uint64_t suppressed;      /* complaints not logged since then */
+	/* per kind: last log line / error reply, and how many since */
+	int64_t last_complaint_us[COMPLAINT_KINDS];
+	uint64_t suppressed[COMPLAINT_KINDS];
 };
 
 static void agent_chan_schedule_retry(struct agent_chan *c);
@@ -54,24 +73,26 @@ int agent_chan_send(struct agent_chan *c, const char *line, size_t len)
 }
 
 /*
- * One log line and one error reply per second per guest at most, however
- * fast a guest misbehaves; the counters carry the exact numbers.
+ * One log line and one error reply per second per guest and kind at most,
+ * however fast a guest misbehaves; the counters carry the exact numbers.
  */
-static void agent_chan_complain(struct agent_chan *c, const char *what,
-				const char *reason)
+static void agent_chan_complain(struct agent_chan *c,
+				enum agent_complaint kind, const char *reason)
 {
 	int64_t now = rammd_now_us();
 	char buf[256];
 	int n;
 
-	if (c->last_complaint_us && now - c->last_complaint_us < G_USEC_PER_SEC) {
-		c->suppressed++;
+	if (c->last_complaint_us[kind] &&
+	    now - c->last_complaint_us[kind] < G_USEC_PER_SEC) {
+		c->suppressed[kind]++;
 		return;
 	}
-	log_warn("guest %s: agent sent %s: %s (%llu similar suppressed)",
-		 c->g->cfg.name, what, reason, (unsigned long long)c->suppressed);
-	c->suppressed = 0;
-	c->last_complaint_us = now;
+	log_warn("guest %s: agent sent %s: %s (%llu more suppressed)",
+		 c->g->cfg.name, agent_complaint_what[kind], reason,
+		 (unsigned long long)c->suppressed[kind]);
+	c->suppressed[kind] = 0;
+	c->last_complaint_us[kind] = now;
 	n = msg_format_error(buf, sizeof(buf), reason);
 	if (n > 0)
 		agent_chan_send(c, buf, (size_t)n);
@@ -97,7 +118,7 @@ static void agent_chan_line(struct agent_chan *c, const char *line, size_t len)
 
 	if (!agent_chan_rate_ok(c)) {
 		cnt->rate_limited++;
-		agent_chan_complain(c, "a flood", "more than 20 lines per second");
+		agent_chan_complain(c, COMPLAINT_FLOOD, "more than 20 lines per second");
 		return;
 	}
 	ret = msg_parse_agent(line, len, &msg, &reason);
@@ -107,15 +128,15 @@ static void agent_chan_line(struct agent_chan *c, const char *line, size_t len)
 		return;
 	case -EBADMSG:
 		cnt->bad_json++;
-		agent_chan_complain(c, "garbage", reason);
+		agent_chan_complain(c, COMPLAINT_GARBAGE, reason);
 		return;
 	case -ENOMSG:
 		cnt->unknown_type++;
-		agent_chan_complain(c, "an unknown message", reason);
+		agent_chan_complain(c, COMPLAINT_UNKNOWN, reason);
 		return;
 	default:
 		cnt->bad_field++;
-		agent_chan_complain(c, "a bad message", reason);
+		agent_chan_complain(c, COMPLAINT_BAD_FIELD, reason);
 		return;
 	}
 }
@@ -157,7 +178,7 @@ static gboolean agent_chan_on_readable(gint fd, GIOCondition cond, gpointer data
 		while ((r = linebuf_next(&c->lines, &line, &len)) != 0) {
 			if (r < 0) {
 				c->g->counters.oversize++;
-				agent_chan_complain(c, "an over-long line",
+				agent_chan_complain(c, COMPLAINT_OVERSIZE,
 						    "line too long");
 				continue;
 			}

@@ -71,6 +71,8 @@ struct config_parser {
 	unsigned int line;
 	char *err;
 	size_t errlen;
+	/* line of each guest's [guest NAME] header, for the end-of-file checks */
+	unsigned int guest_line[CONFIG_MAX_GUESTS];
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -175,6 +177,7 @@ static int config_section(struct config_parser *p, char *header,
 			return config_fail(p, NULL, "guest '%s' defined twice", name);
 	if (cfg->n_guests == CONFIG_MAX_GUESTS)
 		return config_fail(p, NULL, "more than %d guests", CONFIG_MAX_GUESTS);
+	p->guest_line[cfg->n_guests] = p->line;
 	*guest = &cfg->guests[cfg->n_guests++];
 	strcpy((*guest)->name, name);
 	return 0;
@@ -185,6 +188,7 @@ static int config_check_guests(struct config_parser *p, struct rammd_config *cfg
 	for (size_t i = 0; i < cfg->n_guests; i++) {
 		struct guest_config *g = &cfg->guests[i];
 
+		p->line = p->guest_line[i];
 		if (!g->qmp_path[0] || !g->agent_path[0])
 			return config_fail(p, g->qmp_path[0] ? "agent" : "qmp",
 					   "guest '%s' needs both qmp and agent",
@@ -199,7 +203,8 @@ static int config_check_guests(struct config_parser *p, struct rammd_config *cfg
 int config_parse(const char *text, size_t len, const char *filename,
 		 struct rammd_config *cfg, char *err, size_t errlen)
 {
-	struct config_parser p = { filename, 0, err, errlen };
+	struct config_parser p = { .filename = filename, .err = err,
+				   .errlen = errlen };
 	struct guest_config *guest = NULL;
 	size_t pos = 0;
 

@@ -60,10 +60,14 @@ size_t linebuf_append(struct linebuf *lb, const char *data, size_t n)
 		if (lb->len == lb->capacity) {
 			if (memchr(lb->buf, '\n', lb->len))
 				return used; /* caller must drain lines first */
-			/* Full and no newline: the line is too long. */
+			/*
+			 * Full and no newline: the line is too long. Count it:
+			 * one append can discard several over-long lines, and
+			 * each gets its own -EMSGSIZE.
+			 */
 			lb->len = 0;
 			lb->discarding = 1;
-			lb->overflowed = 1;
+			lb->overflowed++;
 			continue;
 		}
 		size_t room = lb->capacity - lb->len;
@@ -83,7 +87,7 @@ int linebuf_next(struct linebuf *lb, char **line, size_t *len)
 
 	linebuf_compact(lb);
 	if (lb->overflowed) {
-		lb->overflowed = 0;
+		lb->overflowed--;
 		return -EMSGSIZE;
 	}
 	nl = memchr(lb->buf, '\n', lb->len);

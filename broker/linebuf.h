@@ -17,7 +17,7 @@ struct linebuf {
 	size_t len;      /* bytes buffered */
 	size_t consumed; /* prefix of buf handed out by the last next() */
 	int discarding;  /* nonzero: dropping an over-long line until '\n' */
-	int overflowed;  /* an over-long line started since the last next() */
+	int overflowed;  /* over-long lines discarded, not yet reported by next() */
 };
 
 /*

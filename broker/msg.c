@@ -16,16 +16,22 @@ static int msg_get_u64(struct json_object *obj, const char *key, uint64_t max,
 		       uint64_t *out)
 {
 	struct json_object *v;
-	int64_t n;
+	uint64_t n;
 
 	if (!json_object_object_get_ex(obj, key, &v) ||
 	    !json_object_is_type(v, json_type_int))
 		return -EINVAL;
-	errno = 0;
-	n = json_object_get_int64(v);
-	if (errno || n < 0 || (uint64_t)n > max)
+	/*
+	 * json-c clamps silently: get_int64 reads anything above INT64_MAX
+	 * as INT64_MAX, get_uint64 anything negative as 0. Ask for the sign
+	 * with one and the magnitude with the other.
+	 */
+	if (json_object_get_int64(v) < 0)
 		return -EINVAL;
-	*out = (uint64_t)n;
+	n = json_object_get_uint64(v);
+	if (n > max)
+		return -EINVAL;
+	*out = n;
 	return 0;
 }
 
@@ -217,6 +223,9 @@ int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,
 		goto out_put;
 	}
 	type = json_object_get_string(v);
+	/* "hello\u0000x" must not compare equal to "hello". */
+	if (strlen(type) != (size_t)json_object_get_string_len(v))
+		type = "";
 	if (msg_get_u64(obj, "v", UINT32_MAX, &version) ||
 	    version != RAMM_PROTO_VERSION) {
 		*reason = "missing or unsupported v";

@@ -163,6 +163,13 @@ static void rammctl_format_bid(struct json_object *g, char *buf, size_t size)
 	}
 }
 
+static int rammctl_by_name(const void *a, const void *b)
+{
+	struct json_object *const *ga = a, *const *gb = b;
+
+	return strcmp(jstr(*ga, "name"), jstr(*gb, "name"));
+}
+
 static struct json_object *rammctl_fetch(struct rammctl *ctl, const char *cmd,
 					 int *status)
 {
@@ -179,6 +186,9 @@ static struct json_object *rammctl_fetch(struct rammctl *ctl, const char *cmd,
 		*status = EXIT_REFUSED;
 		return NULL;
 	}
+	if (json_object_object_get_ex(st, "guests", &err) &&
+	    json_object_is_type(err, json_type_array))
+		json_object_array_sort(err, rammctl_by_name);
 	if (ctl->json) {
 		printf("%s\n", json_object_to_json_string_ext(st, JSON_C_TO_STRING_PRETTY));
 		json_object_put(st);

@@ -12,6 +12,8 @@
  *   set. Each tier names a target for the memory the kernel manages
  *   (MemTotal) and a price:
  *
+ *     in use   wss                   8000   what it holds now; losing it
+ *                                          means reclaim or the OOM killer
  *     need     wss * 1.10 + 64 MiB   1000   run without reclaim
  *     comfort  wss * 1.5              300   room for cache and growth
  *     spare    wss * 2                 50   nice to have
@@ -50,7 +52,9 @@
 #define MIB (1024ull * 1024ull)
 
 /* The tier order in bid_model_compute() relies on this. */
-_Static_assert(BID_PRICE_SHORT > BID_PRICE_NEED &&
+_Static_assert(BID_PRICE_IN_USE > BID_PRICE_SHORT &&
+    BID_PRICE_IN_USE <= RAMM_MAX_PRICE &&
+    BID_PRICE_SHORT > BID_PRICE_NEED &&
     BID_PRICE_NEED > BID_PRICE_COMFORT &&
     BID_PRICE_COMFORT > BID_PRICE_SPARE && BID_PRICE_SPARE > 0 &&
     BID_PRICE_SHORT <= RAMM_MAX_PRICE, "tier prices must decrease");
@@ -94,8 +98,9 @@ short_price(const struct proc_sample *s)
 	if (avail_pct < BID_AVAIL_SHORT_PCT)
 		lack = (BID_AVAIL_SHORT_PCT - avail_pct) / BID_AVAIL_SHORT_PCT;
 	p = BID_PRICE_SHORT * (1.0 + psi / 10.0 + lack);
-	if (!(p < RAMM_MAX_PRICE)) /* also catches NaN */
-		return RAMM_MAX_PRICE;
+	/* Growth never outbids anyone's memory in use (also catches NaN). */
+	if (!(p < BID_PRICE_IN_USE))
+		return BID_PRICE_IN_USE - 1;
 	return (uint32_t)p;
 }
 
@@ -141,9 +146,11 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 	    (uint32_t)cap_units64;
 
 	/*
-	 * Highest price first: short_price() is at least BID_PRICE_SHORT, so
-	 * the order below is the price order and the prices strictly decrease.
+	 * Highest price first: short_price() lies in [BID_PRICE_SHORT,
+	 * BID_PRICE_IN_USE), so the order below is the price order and the
+	 * prices strictly decrease.
 	 */
+	tiers[nt++] = (struct tier){ wss, BID_PRICE_IN_USE };
 	if (is_short(s))
 		tiers[nt++] = (struct tier){ total + total / 4,
 		    short_price(s) };

@@ -16,13 +16,20 @@
 struct proc_sample;
 
 /* Most steps bid_model_compute() ever produces (one per tier). */
-#define BID_MODEL_MAX_STEPS 4
+#define BID_MODEL_MAX_STEPS 5
 
 /* Tier prices (per unit per tick). */
+/*
+ * Memory the guest is using now: losing it means reclaim of what it needs,
+ * or the OOM killer. Priced above any bid for more memory, so no guest's
+ * growth, however urgent, takes another's working set.
+ */
+#define BID_PRICE_IN_USE 8000u  /* up to wss */
 #define BID_PRICE_NEED 1000u    /* up to wss * 1.10 + 64 MiB */
 #define BID_PRICE_COMFORT 300u  /* up to wss * 1.5 */
 #define BID_PRICE_SPARE 50u     /* up to wss * 2 */
-#define BID_PRICE_SHORT 2000u   /* base; under pressure, to MemTotal * 1.25 */
+#define BID_PRICE_SHORT 2000u   /* base; under pressure, to MemTotal * 1.25;
+				 * always below BID_PRICE_IN_USE */
 
 /* The guest is short when PSI "some" avg10 exceeds this (percent)... */
 #define BID_PSI_SHORT 0.5

@@ -9,8 +9,18 @@ import time
 
 from common import Broker, lab, vmem_config, wait_for
 
-SUPPLY_MIB = 1024
-PHASE_S = 25
+SUPPLY_MIB = 768
+PHASE_S = 15
+
+# Each phase: what it shows, and every guest's working set (ramm-hog MiB).
+PHASES = [
+    ("guest a needs 500 MiB: it wins memory the idle guests gave back",
+     {"a": 500, "b": 0, "c": 0}),
+    ("guest b needs 400 MiB too: supply binds, the price rises, each keeps what it values most",
+     {"a": 500, "b": 400, "c": 0}),
+    ("guest a is done, guest c needs 300 MiB: a's memory flows to b and c",
+     {"a": 0, "b": 400, "c": 300}),
+]
 
 
 def snapshot(broker, title):
@@ -29,23 +39,25 @@ def main():
         wait_for("reports from every agent",
                  lambda: all(g["report_age_ms"] is not None for g in broker.state()["guests"]), 30)
         time.sleep(4)
-        snapshot(broker, "idle: idle guests give their virtio-mem memory back")
-
-        previous = None
-        for g in guests:
-            if previous:
-                previous.run("ramm-hog free")
-            g.hog(500)
-            deadline = time.time() + PHASE_S
-            while time.time() < deadline and g.hog_status().get("held_mib") != "500":
-                time.sleep(1)
-            time.sleep(3)
-            snapshot(broker, "guest %s needs 500 MiB%s (took %.0f s)" %
-                     (g.name, ", guest %s freed its memory" % previous.name if previous else "",
-                      PHASE_S - max(0, deadline - time.time())))
-            previous = g
+        snapshot(broker, "idle: idle guests give their virtio-mem memory back to the host")
+        for title, demand in PHASES:
+            for g in guests:
+                if demand[g.name]:
+                    g.hog(demand[g.name])
+                else:
+                    g.run("test -p /run/ramm-hog.ctl && ramm-hog free", check=False)
+            time.sleep(PHASE_S)
+            snapshot(broker, title)
+            print("hogs: " + "  ".join("%s holds %s of %d MiB%s" %
+                                       (g.name, st.get("held_mib", "0"), demand[g.name],
+                                        "" if st.get("running", "1") == "1" else " (killed)")
+                                       for g, st in ((g, g.hog_status()) for g in guests)),
+                  flush=True)
         print("\n### rammctl guests", flush=True)
         print(broker.rammctl("guests").stdout, flush=True)
+        print("OOM kills in the guests: " + "  ".join(
+            "%s=%s" % (g.name, g.run("dmesg | grep -c 'Out of memory'", check=False)[1].strip())
+            for g in guests), flush=True)
         print("stopping guests and rammd...", flush=True)
     print("demo done in %.0f s" % (time.time() - start))
 

@@ -40,13 +40,22 @@ def test_hostile_agent_input():
         good, evil = L.boot_all([("good", dict(vmem_mib=128)), ("evil", dict(vmem_mib=384))])
         # Configured guests (not a scan), and a roomy supply: nothing here
         # should make rammd move memory away from the hostile guest.
-        broker = Broker(L, vmem_config(guests=[good, evil], supply_mib=2048))
+        broker = Broker(L, vmem_config(guests=[good, evil], supply_mib=2048,
+                                       stale_report_ms=1500))
         wait_for("reports from both agents",
                  lambda: all(g["counters"]["reports"] >= 2 for g in broker.state()["guests"]), 30)
-        # The hostile guest's own agent stops; its port is ours now.
+        # The hostile guest uses memory, so it holds more than its floor.
+        evil.hog(250)
+        wait_for("the hostile guest's hog to hold 250 MiB",
+                 lambda: evil.hog_status().get("held_mib") == "250", 60)
+        wait_for("the hostile guest to settle", lambda: not broker.guest("evil")["resizing"], 30)
+        # Its own agent stops; the port is ours now. Once its last report
+        # is stale it keeps what it holds, whatever it sends next.
         evil.run("kill $(cat /run/ramm-agent.pid)")
-        time.sleep(1)
+        time.sleep(2.5)
+        wait_for("the hostile guest to settle", lambda: not broker.guest("evil")["resizing"], 30)
         evil_size = evil.total_mib()
+        check(evil_size > 256, "the hostile guest holds only its floor")
         good_reports = counters(broker, "good")["reports"]
 
         send_from_guest(evil, "echo 'this is not json'; echo '[1,2,3]'; echo '{\"v\":1}'")

@@ -82,11 +82,11 @@ test_idle_at_floor(void **state)
 	assert_int_equal(n, 0);
 }
 
-/* A busy, calm guest: the three ACMA tiers, exactly. */
+/* A busy, calm guest: its memory in use, then the three ACMA tiers. */
 static void
 test_busy_guest_tiers(void **state)
 {
-	/* wss = 800 MiB: need 944, comfort 1200, spare 1600 MiB. */
+	/* wss = 800 MiB: in use 800, need 944, comfort 1200, spare 1600 MiB. */
 	struct proc_sample s = sample(1000, 200, 0.0);
 	struct ramm_bid_step st[RAMM_MAX_BID_STEPS];
 	int n;
@@ -95,13 +95,15 @@ test_busy_guest_tiers(void **state)
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st,
 	    RAMM_MAX_BID_STEPS);
 	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
-	assert_int_equal(n, 3);
-	assert_int_equal(st[0].units, (944 - 512) / 2);
-	assert_int_equal(st[0].price, BID_PRICE_NEED);
-	assert_int_equal(st[1].units, (1200 - 944) / 2);
-	assert_int_equal(st[1].price, BID_PRICE_COMFORT);
-	assert_int_equal(st[2].units, (1600 - 1200) / 2);
-	assert_int_equal(st[2].price, BID_PRICE_SPARE);
+	assert_int_equal(n, 4);
+	assert_int_equal(st[0].units, (800 - 512) / 2);
+	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
+	assert_int_equal(st[1].units, (944 - 800) / 2);
+	assert_int_equal(st[1].price, BID_PRICE_NEED);
+	assert_int_equal(st[2].units, (1200 - 944) / 2);
+	assert_int_equal(st[2].price, BID_PRICE_COMFORT);
+	assert_int_equal(st[3].units, (1600 - 1200) / 2);
+	assert_int_equal(st[3].price, BID_PRICE_SPARE);
 }
 
 /* Targets round up to whole units. */
@@ -121,7 +123,10 @@ test_rounds_up(void **state)
 	assert_int_equal(total_units(st, n), 101);
 }
 
-/* Pressure adds a dearer tier, and more pressure makes it dearer. */
+/*
+ * Pressure adds a tier dearer than any growth, and more pressure makes it
+ * dearer, yet never as dear as memory in use.
+ */
 static void
 test_grows_under_pressure(void **state)
 {
@@ -139,12 +144,16 @@ test_grows_under_pressure(void **state)
 	check_curve(a, na, 512 * MIB, 4096 * MIB, UNIT);
 	check_curve(b, nb, 512 * MIB, 4096 * MIB, UNIT);
 	check_curve(c, nc, 512 * MIB, 4096 * MIB, UNIT);
-	assert_true(na == 3 && nb >= 1 && nc >= 1);
-	assert_true(b[0].price >= BID_PRICE_SHORT);
-	assert_true(b[0].price > a[0].price);
-	assert_true(c[0].price > b[0].price);
-	/* Short tier reaches MemTotal * 1.25 = 1250 MiB: 369 units. */
-	assert_int_equal(b[0].units, (1250 - 512 + 1) / 2);
+	assert_true(na == 4 && nb >= 2 && nc >= 2);
+	/* The same memory in use either way, at the same price. */
+	assert_int_equal(b[0].price, BID_PRICE_IN_USE);
+	assert_int_equal(b[0].units, a[0].units);
+	assert_true(b[1].price >= BID_PRICE_SHORT);
+	assert_true(b[1].price > a[1].price);
+	assert_true(c[1].price > b[1].price);
+	assert_true(c[1].price < BID_PRICE_IN_USE);
+	/* Short tier reaches MemTotal * 1.25 = 1250 MiB from wss = 800 MiB. */
+	assert_int_equal(b[1].units, (1250 - 800) / 2);
 	assert_true(total_units(b, nb) >= total_units(a, na));
 }
 
@@ -158,8 +167,9 @@ test_small_psi_is_calm(void **state)
 
 	(void)state;
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st, 64);
-	assert_int_equal(n, 3);
-	assert_int_equal(st[0].price, BID_PRICE_NEED);
+	assert_int_equal(n, 4);
+	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
+	assert_int_equal(st[1].price, BID_PRICE_NEED);
 }
 
 /* A guest whose memory is full keeps asking for more than it has. */
@@ -236,9 +246,11 @@ test_short_price_grows_with_lack(void **state)
 
 	(void)state;
 	a.have_psi = b.have_psi = 0;
-	assert_true(bid_model_compute(&a, UNIT, 0, 4096 * MIB, sa, 64) > 0);
-	assert_true(bid_model_compute(&b, UNIT, 0, 4096 * MIB, sb, 64) > 0);
-	assert_true(sb[0].price > sa[0].price);
+	/* Step 0 is the memory in use; step 1 the short tier. */
+	assert_true(bid_model_compute(&a, UNIT, 0, 4096 * MIB, sa, 64) > 1);
+	assert_true(bid_model_compute(&b, UNIT, 0, 4096 * MIB, sb, 64) > 1);
+	assert_true(sb[1].price > sa[1].price);
+	assert_true(sb[1].price < BID_PRICE_IN_USE);
 }
 
 /* Extreme pressure never names a price above RAMM_MAX_PRICE. */
