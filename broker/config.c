@@ -33,6 +33,7 @@ static const struct config_key config_rammd_keys[] = {
 	RK(stale_report_ms, KIND_U32, 1000, 3600000),
 	RK(resize_timeout_ms, KIND_U32, 1000, 3600000),
 	RK(evict_deadline_ms, KIND_U32, 100, 600000),
+	RK(min_hold_ms, KIND_U32, 0, 600000),
 	RK(control_socket, KIND_SOCKET, 0, 0),
 	RK(scan_dir, KIND_SOCKET, 0, 0),
 };
@@ -62,6 +63,7 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->stale_report_ms = 5000;
 	cfg->resize_timeout_ms = 30000;
 	cfg->evict_deadline_ms = 5000;
+	cfg->min_hold_ms = 5000;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s",
 		 "/run/ramm/rammd.sock");
 }

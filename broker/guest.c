@@ -246,6 +246,8 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		g->resize_poll = g_timeout_add(GUEST_RESIZE_POLL_MS,
 					       guest_on_resize_poll, g);
 	g->dev.requested_bytes = total_bytes - g->dev.boot_bytes;
+	if (total_bytes > from)
+		g->last_grow_us = now_us;
 	g->resize = (struct guest_resize){
 		.from_bytes = guest_total_bytes(g),
 		.to_bytes = total_bytes,

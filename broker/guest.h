@@ -66,6 +66,7 @@ struct guest {
 	int resizing;                 /* a resize is in flight */
 	guint resize_poll;            /* re-reads the device while resizing */
 	struct guest_resize resize;   /* the latest resize */
+	int64_t last_grow_us;         /* when the latest growth was decided */
 };
 
 /*

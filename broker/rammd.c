@@ -229,6 +229,12 @@ static void rammd_tick(struct rammd *d)
 		mg[i].current_units = held[i];
 		mg[i].max_plug_units = (uint32_t)(d->cfg.max_plug_mib * MIB / unit);
 		mg[i].max_unplug_units = (uint32_t)(d->cfg.max_unplug_mib * MIB / unit);
+		/* A lease: memory just won is being put to use, and taking it
+		 * back at once would strike whatever is moving into it. It is
+		 * what keeps two short guests from trading memory tick by tick. */
+		if (g->last_grow_us &&
+		    now - g->last_grow_us < (int64_t)d->cfg.min_hold_ms * 1000)
+			mg[i].max_unplug_units = 0;
 		/* No fresh bid, or a resize still settling: keep what it has.
 		 * A guest whose agent is silent never loses memory for it. */
 		mg[i].frozen = g->resizing || !rammd_guest_usable_bid(d, g, now);

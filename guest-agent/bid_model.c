@@ -12,7 +12,8 @@
  *   set. Each tier names a target for the memory the kernel manages
  *   (MemTotal) and a price:
  *
- *     in use   wss                   8000   what it holds now; losing it
+ *     in use   wss * 1.05 + 32 MiB   8000   what it holds now, plus the
+ *                                          kernel's watermarks; losing it
  *                                          means reclaim or the OOM killer
  *     need     wss * 1.10 + 64 MiB   1000   run without reclaim
  *     comfort  wss * 1.5              300   room for cache and growth
@@ -150,7 +151,10 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 	 * BID_PRICE_IN_USE), so the order below is the price order and the
 	 * prices strictly decrease.
 	 */
-	tiers[nt++] = (struct tier){ wss, BID_PRICE_IN_USE };
+	/* At exactly wss MemAvailable is 0 and the kernel is already below
+	 * its watermarks: the margin is what keeps the OOM killer away. */
+	tiers[nt++] = (struct tier){ wss + wss / 20 + 32 * MIB,
+	    BID_PRICE_IN_USE };
 	if (is_short(s))
 		tiers[nt++] = (struct tier){ total + total / 4,
 		    short_price(s) };

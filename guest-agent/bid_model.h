@@ -24,7 +24,7 @@ struct proc_sample;
  * or the OOM killer. Priced above any bid for more memory, so no guest's
  * growth, however urgent, takes another's working set.
  */
-#define BID_PRICE_IN_USE 8000u  /* up to wss */
+#define BID_PRICE_IN_USE 8000u  /* up to wss * 1.05 + 32 MiB */
 #define BID_PRICE_NEED 1000u    /* up to wss * 1.10 + 64 MiB */
 #define BID_PRICE_COMFORT 300u  /* up to wss * 1.5 */
 #define BID_PRICE_SPARE 50u     /* up to wss * 2 */

@@ -4,7 +4,7 @@ Two guests share a supply that cannot give both their maximum. Guest A's
 ramm-hog grows; A must grow and B shrink, seen both through QMP and through
 MemTotal inside the guests. No guest goes below its floor and the plugged
 total never exceeds the supply (checked on every sample). When A frees its
-memory, memory flows back to B.
+memory, memory flows back to B. Throughout, no guest's OOM killer runs.
 """
 
 import json
@@ -96,6 +96,11 @@ def test_demand_moves_memory():
             print("A idle: a=%d MiB b=%d MiB" % (mon.total("a"), mon.total("b")))
             check(memtotal_mib(b) > b1_memtotal, "B's MemTotal did not grow back")
             check(broker.alive(), "rammd died")
+            # Memory moved without striking any workload.
+            for g in (a, b):
+                _, kills = g.run("dmesg | grep -c 'Out of memory'", check=False)
+                check(kills.strip() == "0", "%s: the OOM killer ran %s times" % (g.name, kills.strip()))
+                check(g.hog_status().get("running") == "1", "%s: ramm-hog is gone" % g.name)
         finally:
             mon.stop()
             print(broker.log()[-4000:])

@@ -86,7 +86,7 @@ test_idle_at_floor(void **state)
 static void
 test_busy_guest_tiers(void **state)
 {
-	/* wss = 800 MiB: in use 800, need 944, comfort 1200, spare 1600 MiB. */
+	/* wss = 800 MiB: in use 872, need 944, comfort 1200, spare 1600 MiB. */
 	struct proc_sample s = sample(1000, 200, 0.0);
 	struct ramm_bid_step st[RAMM_MAX_BID_STEPS];
 	int n;
@@ -96,9 +96,9 @@ test_busy_guest_tiers(void **state)
 	    RAMM_MAX_BID_STEPS);
 	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
 	assert_int_equal(n, 4);
-	assert_int_equal(st[0].units, (800 - 512) / 2);
+	assert_int_equal(st[0].units, (872 - 512) / 2);
 	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
-	assert_int_equal(st[1].units, (944 - 800) / 2);
+	assert_int_equal(st[1].units, (944 - 872) / 2);
 	assert_int_equal(st[1].price, BID_PRICE_NEED);
 	assert_int_equal(st[2].units, (1200 - 944) / 2);
 	assert_int_equal(st[2].price, BID_PRICE_COMFORT);
@@ -152,8 +152,8 @@ test_grows_under_pressure(void **state)
 	assert_true(b[1].price > a[1].price);
 	assert_true(c[1].price > b[1].price);
 	assert_true(c[1].price < BID_PRICE_IN_USE);
-	/* Short tier reaches MemTotal * 1.25 = 1250 MiB from wss = 800 MiB. */
-	assert_int_equal(b[1].units, (1250 - 800) / 2);
+	/* Short tier reaches MemTotal * 1.25 = 1250 MiB from in use, 872. */
+	assert_int_equal(b[1].units, (1250 - 872) / 2);
 	assert_true(total_units(b, nb) >= total_units(a, na));
 }
 
@@ -187,9 +187,11 @@ test_full_guest_keeps_asking(void **state)
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st, 64);
 	sum = check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
 	assert_true(n >= 1);
-	assert_true(st[0].price > BID_PRICE_SHORT); /* scaled by the lack */
+	assert_true(n >= 2);
+	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
+	assert_true(st[1].price > BID_PRICE_SHORT); /* scaled by the lack */
 	assert_true(512 * MIB + sum * UNIT > 500 * MIB);
-	assert_true(st[0].units * UNIT + 512 * MIB >= 625 * MIB);
+	assert_true((st[0].units + st[1].units) * UNIT + 512 * MIB >= 625 * MIB);
 }
 
 /*
@@ -214,10 +216,11 @@ test_reserved_lifts_targets(void **state)
 	s.mem_reserved_kib = 113 * 1024;
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 1280 * MIB, st, 64);
 	check_curve(st, n, 512 * MIB, 1280 * MIB, UNIT);
-	assert_true(n >= 1);
-	assert_true(st[0].price > BID_PRICE_SHORT);
+	assert_true(n >= 2);
+	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
+	assert_true(st[1].price > BID_PRICE_SHORT);
 	/* 397 * 1.25 + 113 = 609.25 MiB: 49 units above the floor. */
-	assert_int_equal(st[0].units, 49);
+	assert_int_equal(st[0].units + st[1].units, 49);
 
 	/* Idle at the floor, the reserve does not make it ask. */
 	s = sample(397, 373, 0.0);
@@ -233,8 +236,9 @@ test_reserved_lifts_targets(void **state)
 	s.mem_available_kib = UINT64_MAX;
 	n = bid_model_compute(&s, UNIT, 0, 4096 * MIB, st, 64);
 	check_curve(st, n, 0, 4096 * MIB, UNIT);
-	assert_int_equal(n, 1);
-	assert_int_equal(st[0].units, 32);
+	assert_int_equal(n, 2); /* wss 0: the 32 MiB margin, then 64 MiB */
+	assert_int_equal(st[0].units, 16);
+	assert_int_equal(st[0].units + st[1].units, 32);
 }
 
 /* Less available memory means a dearer short tier. */
@@ -335,8 +339,9 @@ test_odd_inputs(void **state)
 	(void)state;
 	n = bid_model_compute(&s, UNIT, 0, 4096 * MIB, st, 64);
 	check_curve(st, n, 0, 4096 * MIB, UNIT);
-	assert_int_equal(n, 1); /* wss 0: only the 64 MiB headroom */
-	assert_int_equal(st[0].units, 32);
+	assert_int_equal(n, 2); /* wss 0: the 32 MiB margin, then 64 MiB */
+	assert_int_equal(st[0].units, 16);
+	assert_int_equal(st[0].units + st[1].units, 32);
 
 	s = sample(1000, 200, 0.0);
 	s.psi_some_avg10 = __builtin_nan("");
