@@ -208,15 +208,17 @@ static int cmd_guests(struct rammctl *ctl, int argc, char **argv)
 	if (!st)
 		return status;
 	rammctl_print_market(st);
-	printf("%-16s %-6s %-5s %7s %7s %7s %7s %8s %7s %s\n", "GUEST", "MODE",
-	       "AGENT", "FLOOR", "CAP", "SIZE", "TARGET", "REPORT", "AVAIL", "ERRORS");
+	printf("%-16s %-6s %-5s %7s %7s %7s %7s %8s %7s %6s  %s\n", "GUEST", "MODE",
+	       "AGENT", "FLOOR", "CAP", "SIZE", "TARGET", "REPORT", "AVAIL", "ERRORS",
+	       "BID (units@price)");
 	json_object_object_get_ex(st, "guests", &guests);
 	for (size_t i = 0; guests && i < json_object_array_length(guests); i++) {
 		struct json_object *g = json_object_array_get_idx(guests, i), *c;
-		char age[32];
+		char age[32], bid[1024];
 		long long errors = 0;
 
 		rammctl_format_age(g, age, sizeof(age));
+		rammctl_format_bid(g, bid, sizeof(bid));
 		if (json_object_object_get_ex(g, "counters", &c)) {
 			static const char *const kinds[] = { "oversize", "bad_json",
 				"bad_field", "unknown_type", "rate_limited", "bad_unit" };
@@ -224,12 +226,12 @@ static int cmd_guests(struct rammctl *ctl, int argc, char **argv)
 			for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
 				errors += jint(c, kinds[k]);
 		}
-		printf("%-16s %-6s %-5s %7lld %7lld %7lld %7lld %8s %7lld %lld\n",
+		printf("%-16s %-6s %-5s %7lld %7lld %7lld %7lld %8s %7lld %6lld  %s\n",
 		       jstr(g, "name"), jstr(g, "mode"),
 		       jint(g, "agent_connected") ? "up" : "down",
 		       (long long)jint(g, "floor_mib"), (long long)jint(g, "cap_mib"),
 		       (long long)jint(g, "size_mib"), (long long)jint(g, "target_mib"),
-		       age, (long long)jint(g, "mem_available_mib"), errors);
+		       age, (long long)jint(g, "mem_available_mib"), errors, bid);
 	}
 	printf("(sizes in MiB, guest totals: boot memory plus virtio-mem)\n");
 	json_object_put(st);

@@ -119,25 +119,55 @@ static void rammd_check_resize_timeout(struct rammd *d, struct guest *g,
 		 (unsigned long long)(guest_total_bytes(g) / MIB));
 }
 
+/* What @g bids for its @k-th unit above the floor (1-based); 0 beyond its
+ * curve or without a report. */
+static uint32_t rammd_bid_for_unit(const struct guest *g, uint64_t k)
+{
+	for (size_t i = 0; g->have_report && i < g->report.n_bid; i++) {
+		if (k <= g->report.bid[i].units)
+			return g->report.bid[i].price;
+		k -= g->report.bid[i].units;
+	}
+	return 0;
+}
+
+/* Resize @g to @target units above its floor and log the decision with
+ * the reason the market had for it, one line per decision. */
 static void rammd_apply(struct rammd *d, struct guest *g, uint32_t target,
-			uint32_t held, int64_t now)
+			uint32_t held, int64_t now, const char *why)
 {
 	uint64_t unit = rammd_unit_bytes(d);
 	uint64_t total = g->floor_bytes + (uint64_t)target * unit;
+	char reason[128];
 	int ret;
 
 	if (total > g->cap_bytes)
 		total = g->cap_bytes;
+	if (why) {
+		snprintf(reason, sizeof(reason), "%s", why);
+	} else if (target > held) {
+		snprintf(reason, sizeof(reason), "bids %u for unit %u, price %u",
+			 rammd_bid_for_unit(g, held + 1), held + 1, d->price);
+	} else {
+		uint32_t bid = rammd_bid_for_unit(g, (uint64_t)target + 1);
+
+		if (bid)
+			snprintf(reason, sizeof(reason),
+				 "outbid: bids %u for unit %u, price %u", bid,
+				 target + 1, d->price);
+		else
+			snprintf(reason, sizeof(reason),
+				 "no longer bids for units above %u", target);
+	}
 	ret = guest_resize(g, total, d->price, now);
 	if (ret) {
 		log_warn("guest %s: resize to %llu MiB failed: %s", g->cfg.name,
 			 (unsigned long long)(total / MIB), strerror(-ret));
 		return;
 	}
-	log_info("guest %s: %s %u -> %u units (%llu MiB total): bid %s at price %u",
-		 g->cfg.name, target > held ? "grow" : "shrink", held, target,
-		 (unsigned long long)(total / MIB),
-		 target > held ? "won supply" : "lost supply or fell", d->price);
+	log_info("guest %s: %s %u -> %u units (%llu MiB total): %s", g->cfg.name,
+		 target > held ? "grow" : "shrink", held, target,
+		 (unsigned long long)(total / MIB), reason);
 }
 
 /*
@@ -168,12 +198,12 @@ static void rammd_actuate(struct rammd *d, const struct market_guest *mg,
 		 * raised to it whatever the bids say. */
 		if (!g->resizing &&
 		    g->dev.boot_bytes + g->dev.requested_bytes < g->floor_bytes) {
-			rammd_apply(d, g, 0, 0, now);
+			rammd_apply(d, g, 0, 0, now, "raised to its floor");
 			continue;
 		}
 		g->target_units = targets[i];
 		if (!mg[i].frozen && targets[i] < held[i])
-			rammd_apply(d, g, targets[i], held[i], now);
+			rammd_apply(d, g, targets[i], held[i], now, NULL);
 	}
 	for (guint i = 0; i < n; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
@@ -191,7 +221,8 @@ static void rammd_actuate(struct rammd *d, const struct market_guest *mg,
 			continue;
 		}
 		free_units -= grow;
-		rammd_apply(d, g, held[i] + (uint32_t)grow, held[i], now);
+		rammd_apply(d, g, held[i] + (uint32_t)grow, held[i], now,
+			    NULL);
 	}
 }
 
