@@ -26,8 +26,9 @@ JSONC_LIBS = $(shell pkg-config --libs json-c)
 # tests and the fuzzers.
 BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c
 RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
-	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c
-RAMMCTL_SRC := broker/rammctl.c
+	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c \
+	broker/unix_socket.c
+RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c
 HOG_SRC := tests/lab/ramm-hog.c
 

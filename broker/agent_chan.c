@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -14,6 +13,7 @@
 #include "linebuf.h"
 #include "log.h"
 #include "rammd.h"
+#include "unix_socket.h"
 
 #define AGENT_CHAN_RETRY_MS 1000
 /* Bytes read per wakeup: a flooding guest cannot starve the others. */
@@ -109,35 +109,41 @@ static int agent_chan_rate_ok(struct agent_chan *c)
 	return ++c->window_lines <= AGENT_CHAN_MAX_LINES_PER_SEC;
 }
 
-static void agent_chan_line(struct agent_chan *c, const char *line, size_t len)
+static int agent_chan_line(void *ctx, char *line, size_t len)
 {
+	struct agent_chan *c = ctx;
 	struct guest_counters *cnt = &c->g->counters;
 	struct agent_msg msg;
 	const char *reason;
 	int ret;
 
+	if (!line) {
+		cnt->oversize++;
+		agent_chan_complain(c, COMPLAINT_OVERSIZE, "line too long");
+		return 0;
+	}
 	if (!agent_chan_rate_ok(c)) {
 		cnt->rate_limited++;
 		agent_chan_complain(c, COMPLAINT_FLOOD, "more than 20 lines per second");
-		return;
+		return 0;
 	}
 	ret = msg_parse_agent(line, len, &msg, &reason);
 	switch (ret) {
 	case 0:
 		guest_agent_message(c->g, &msg);
-		return;
+		return 0;
 	case -EBADMSG:
 		cnt->bad_json++;
 		agent_chan_complain(c, COMPLAINT_GARBAGE, reason);
-		return;
+		return 0;
 	case -ENOMSG:
 		cnt->unknown_type++;
 		agent_chan_complain(c, COMPLAINT_UNKNOWN, reason);
-		return;
+		return 0;
 	default:
 		cnt->bad_field++;
 		agent_chan_complain(c, COMPLAINT_BAD_FIELD, reason);
-		return;
+		return 0;
 	}
 }
 
@@ -169,40 +175,16 @@ static gboolean agent_chan_on_readable(gint fd, GIOCondition cond, gpointer data
 		agent_chan_schedule_retry(c);
 		return G_SOURCE_REMOVE;
 	}
-	for (size_t off = 0; off < (size_t)n;) {
-		char *line;
-		size_t len;
-		int r;
-
-		off += linebuf_append(&c->lines, buf + off, (size_t)n - off);
-		while ((r = linebuf_next(&c->lines, &line, &len)) != 0) {
-			if (r < 0) {
-				c->g->counters.oversize++;
-				agent_chan_complain(c, COMPLAINT_OVERSIZE,
-						    "line too long");
-				continue;
-			}
-			agent_chan_line(c, line, len);
-		}
-	}
+	linebuf_feed(&c->lines, buf, (size_t)n, agent_chan_line, c);
 	return G_SOURCE_CONTINUE;
 }
 
 static int agent_chan_connect(struct agent_chan *c)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = unix_socket_connect(c->path, 1);
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return -errno;
-	strcpy(addr.sun_path, c->path);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
+		return fd;
 	c->fd = fd;
 	c->watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				 agent_chan_on_readable, c);

@@ -109,3 +109,21 @@ int linebuf_next(struct linebuf *lb, char **line, size_t *len)
 	*len = line_len;
 	return 1;
 }
+
+int linebuf_feed(struct linebuf *lb, const char *data, size_t n,
+		 linebuf_line_fn fn, void *ctx)
+{
+	for (size_t off = 0; off < n;) {
+		char *line;
+		size_t len;
+		int r, stop;
+
+		off += linebuf_append(lb, data + off, n - off);
+		while ((r = linebuf_next(lb, &line, &len)) != 0) {
+			stop = fn(ctx, r < 0 ? NULL : line, r < 0 ? 0 : len);
+			if (stop)
+				return stop;
+		}
+	}
+	return 0;
+}

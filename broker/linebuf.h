@@ -46,6 +46,21 @@ size_t linebuf_append(struct linebuf *lb, const char *data, size_t n);
  */
 int linebuf_next(struct linebuf *lb, char **line, size_t *len);
 
+/*
+ * Called by linebuf_feed() for each complete line (@line, @len as from
+ * linebuf_next()), or with @line NULL for each over-long line discarded.
+ * Return 0 to go on, anything else to stop.
+ */
+typedef int (*linebuf_line_fn)(void *ctx, char *line, size_t len);
+
+/*
+ * linebuf_feed - append @n bytes and hand every line they complete to @fn.
+ * Returns 0 once all bytes are consumed, or the first nonzero value @fn
+ * returned (the bytes not yet appended are then dropped).
+ */
+int linebuf_feed(struct linebuf *lb, const char *data, size_t n,
+		 linebuf_line_fn fn, void *ctx);
+
 /* linebuf_reset - drop all buffered bytes, e.g. after a reconnect. */
 void linebuf_reset(struct linebuf *lb);
 

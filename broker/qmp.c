@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -12,6 +11,7 @@
 
 #include "linebuf.h"
 #include "qmp.h"
+#include "unix_socket.h"
 
 /* query-memory-devices for a few devices is ~1 KiB; leave a wide margin. */
 #define QMP_MAX_LINE (256 * 1024)
@@ -163,15 +163,19 @@ static void qmp_dispatch_reply(struct qmp *q, struct json_object *msg)
 		p.fn(q, error ? NULL : ret, error, p.ctx);
 }
 
-static void qmp_dispatch(struct qmp *q, const char *line, size_t len)
+/* One line from QEMU. Returns nonzero once a callback has disconnected. */
+static int qmp_dispatch(void *ctx, char *line, size_t len)
 {
+	struct qmp *q = ctx;
 	struct json_object *msg, *v;
 
-	msg = json_tokener_parse(line);
 	(void)len;
+	if (!line)
+		return 0; /* over-long line: dropped */
+	msg = json_tokener_parse(line);
 	if (!msg || !json_object_is_type(msg, json_type_object)) {
 		json_object_put(msg);
-		return;
+		return 0;
 	}
 	if (!q->greeted) {
 		if (json_object_object_get_ex(msg, "QMP", &v)) {
@@ -189,6 +193,7 @@ static void qmp_dispatch(struct qmp *q, const char *line, size_t len)
 		qmp_dispatch_reply(q, msg);
 	}
 	json_object_put(msg);
+	return q->fd < 0;
 }
 
 static gboolean qmp_on_readable(gint fd, GIOCondition cond, gpointer data)
@@ -206,40 +211,20 @@ static gboolean qmp_on_readable(gint fd, GIOCondition cond, gpointer data)
 		qmp_disconnect(q);
 		return G_SOURCE_REMOVE;
 	}
-	for (size_t off = 0; off < (size_t)n;) {
-		char *line;
-		size_t len;
-		int r;
-
-		off += linebuf_append(&q->lines, buf + off, (size_t)n - off);
-		while ((r = linebuf_next(&q->lines, &line, &len)) != 0) {
-			if (r < 0)
-				continue; /* over-long line: dropped */
-			qmp_dispatch(q, line, len);
-			if (q->fd < 0)
-				return G_SOURCE_REMOVE; /* a callback disconnected */
-		}
-	}
+	if (linebuf_feed(&q->lines, buf, (size_t)n, qmp_dispatch, q))
+		return G_SOURCE_REMOVE; /* a callback disconnected */
 	return G_SOURCE_CONTINUE;
 }
 
 int qmp_connect(struct qmp *q)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (q->fd >= 0)
 		return -EISCONN;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = unix_socket_connect(q->path, 0);
 	if (fd < 0)
-		return -errno;
-	strcpy(addr.sun_path, q->path);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
+		return fd;
 	/* Writes stay blocking (commands are small, QEMU reads promptly);
 	 * reads are driven by the main loop. */
 	q->fd = fd;

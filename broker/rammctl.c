@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+
+#include "unix_socket.h"
 
 #define RAMMCTL_DEFAULT_SOCKET "/run/ramm/rammd.sock"
 /* A state reply for hundreds of guests is well under this. */
@@ -38,24 +39,16 @@ struct rammctl_cmd {
 static struct json_object *rammctl_request(const struct rammctl *ctl,
 					   const char *cmd)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct json_object *req, *reply;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	const char *text;
 	int fd;
 
-	if (strlen(ctl->socket_path) >= sizeof(addr.sun_path)) {
-		fprintf(stderr, "rammctl: socket path too long\n");
-		return NULL;
-	}
-	strcpy(addr.sun_path, ctl->socket_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+	fd = unix_socket_connect(ctl->socket_path, 0);
+	if (fd < 0) {
 		fprintf(stderr, "rammctl: cannot reach rammd at %s: %s\n",
-			ctl->socket_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+			ctl->socket_path, strerror(-fd));
 		return NULL;
 	}
 	req = json_object_new_object();

@@ -509,6 +509,62 @@ static void test_random_streams(void **state)
 	free(want);
 }
 
+/* What linebuf_feed() handed to its callback, in order. */
+struct fed {
+	char lines[8][16]; /* the lines; "" for an over-long one */
+	int overlong[8];   /* nonzero where the callback got NULL */
+	int n;             /* callbacks so far */
+	int stop_at;       /* return nonzero on this callback (1-based) */
+};
+
+static int collect(void *ctx, char *line, size_t len)
+{
+	struct fed *f = ctx;
+
+	assert_true(f->n < 8);
+	if (line) {
+		assert_true(len < sizeof(f->lines[0]));
+		assert_int_equal(strlen(line), len);
+		memcpy(f->lines[f->n], line, len + 1);
+	} else {
+		f->overlong[f->n] = 1;
+	}
+	f->n++;
+	return f->n == f->stop_at ? 7 : 0;
+}
+
+/* feed: every line and every over-long line once, in order; a nonzero
+ * return stops it and is passed back. */
+static void test_feed(void **state)
+{
+	struct linebuf lb;
+	struct fed f = { .stop_at = 0 };
+	/* capacity 8 leaves a full buffer mid-way, so feed must drain and
+	 * append again within one call */
+	const char data[] = "ab\ncdefghijkl\nmn\r\nop\nq";
+
+	(void)state;
+	assert_int_equal(linebuf_init(&lb, 8), 0);
+	assert_int_equal(linebuf_feed(&lb, data, strlen(data), collect, &f), 0);
+	assert_int_equal(f.n, 4);
+	assert_string_equal(f.lines[0], "ab");
+	assert_true(f.overlong[1]);
+	assert_string_equal(f.lines[2], "mn");
+	assert_string_equal(f.lines[3], "op");
+	/* "q" waits for its newline */
+	assert_int_equal(linebuf_feed(&lb, "\n", 1, collect, &f), 0);
+	assert_int_equal(f.n, 5);
+	assert_string_equal(f.lines[4], "q");
+
+	memset(&f, 0, sizeof(f));
+	f.stop_at = 2;
+	linebuf_reset(&lb);
+	assert_int_equal(linebuf_feed(&lb, "x\ny\nz\n", 6, collect, &f), 7);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.lines[1], "y");
+	linebuf_free(&lb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_full_buffer_with_line),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_random_streams),
+		cmocka_unit_test(test_feed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
