@@ -103,5 +103,10 @@ def test_demand_moves_memory():
                 check(g.hog_status().get("running") == "1", "%s: ramm-hog is gone" % g.name)
         finally:
             mon.stop()
-            print(broker.log()[-4000:])
+            # What a failure needs to be understood from a CI log.
+            print(broker.rammctl("bids").stdout)
+            for g in (a, b):
+                print("%s: hog %r; %s" % (g.name, g.hog_status(),
+                                          g.run("dmesg | tail -5", check=False)[1]))
+            print(broker.log()[-6000:])
         mon.check()
