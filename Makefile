@@ -70,6 +70,24 @@ $(BUILD)/test_%: tests/unit/test_%.c $(call obj,$(BROKER_CORE) guest-agent/bid_m
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) $(GLIB_CFLAGS) -o $@ $^ $(GLIB_LIBS) -lcmocka -lm
 
+# libFuzzer harnesses for everything that parses peer input; `make fuzz`
+# runs each for FUZZ_SECONDS, and `make test` includes a short run.
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 10
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-std=gnu11 -D_GNU_SOURCE -Iinclude -Ibroker
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BROKER_CORE)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) $(GLIB_CFLAGS) -o $@ $^ $(JSONC_LIBS)
+
+fuzz: $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		mkdir -p $(BUILD)/corpus/$$(basename $$f); \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=0 \
+			$(BUILD)/corpus/$$(basename $$f) 2>&1 | tail -n 2; done
+
 deps:
 	bash tests/lab/deps.sh
 
@@ -79,7 +97,7 @@ unit: $(UNIT_TESTS)
 lab: all
 	$(Q)$(PYTHON) tests/lab/lab.py build-initramfs
 
-test: all unit lab
+test: all unit fuzz lab
 	$(PYTHON) tests/e2e/run_all.py
 
 demo: all lab
@@ -99,12 +117,13 @@ clean:
 help:
 	@echo "make deps    install build/test/demo packages (apt-get, idempotent)"
 	@echo "make         build rammd, rammctl, ramm-agent, ramm-hog into $(BUILD)/"
-	@echo "make test    unit tests, then lab tests against real QEMU guests"
+	@echo "make fuzz    run each parser fuzzer for FUZZ_SECONDS (default 10)"
+	@echo "make test    unit tests, fuzzers, then lab tests against real QEMU guests"
 	@echo "make demo    three guests, rammd, shifting demand"
 	@echo "make bench   demand-to-plug latency, split into decision and plug time"
 
 .SECONDARY:
 
-.PHONY: all deps unit lab test demo bench install clean help
+.PHONY: all deps unit fuzz lab test demo bench install clean help
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
