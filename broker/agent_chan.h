@@ -4,7 +4,7 @@
  * chardev or libvirt <channel> behind org.ramm.agent.0) that rammd connects
  * to. Lines are bounded, rate-limited and parsed in msg.c; good messages go
  * to guest_agent_message(), bad ones are counted in the guest's counters and
- * logged at most once per second per guest.
+ * logged at most once per second per guest and kind of fault.
  */
 #ifndef RAMM_AGENT_CHAN_H
 #define RAMM_AGENT_CHAN_H

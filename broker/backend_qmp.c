@@ -160,7 +160,8 @@ static void qmp_guest_on_state(struct qmp *q, int up, void *ctx)
 			    qmp_guest_on_summary, qg);
 		return;
 	}
-	log_info("guest %s: QMP connection lost", qg->g->cfg.name);
+	log_info("guest %s: QMP connection closed; retrying every %d ms",
+		 qg->g->cfg.name, QMP_RETRY_MS);
 	qg->dev_id[0] = '\0';
 	guest_backend_lost(qg->g);
 	qmp_guest_schedule_retry(qg);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ramm/proto.h"
 
 enum config_kind { KIND_U32, KIND_U64, KIND_SUPPLY, KIND_SOCKET };
 
@@ -34,6 +35,7 @@ static const struct config_key config_rammd_keys[] = {
 	RK(resize_timeout_ms, KIND_U32, 1000, 3600000),
 	RK(evict_deadline_ms, KIND_U32, 100, 600000),
 	RK(min_hold_ms, KIND_U32, 0, 600000),
+	RK(max_price, KIND_U32, 1, RAMM_MAX_PRICE),
 	RK(control_socket, KIND_SOCKET, 0, 0),
 	RK(scan_dir, KIND_SOCKET, 0, 0),
 };
@@ -64,6 +66,7 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->resize_timeout_ms = 30000;
 	cfg->evict_deadline_ms = 5000;
 	cfg->min_hold_ms = 5000;
+	cfg->max_price = 8000;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s",
 		 "/run/ramm/rammd.sock");
 }
@@ -286,6 +289,7 @@ int config_load(const char *path, struct rammd_config *cfg, char *err,
 	text = malloc(CONFIG_MAX_FILE + 1);
 	if (!text) {
 		close(fd);
+		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	while ((n = read(fd, text + len, CONFIG_MAX_FILE + 1 - len)) > 0) {

@@ -41,6 +41,7 @@ struct rammd_config {
 	uint32_t resize_timeout_ms; /* give up waiting for a size change */
 	uint32_t evict_deadline_ms; /* told to the guest in evict notices */
 	uint32_t min_hold_ms;       /* memory won is not taken back sooner */
+	uint32_t max_price;         /* bids above are counted at this price */
 	char control_socket[CONFIG_MAX_SOCKET_PATH + 1];
 	char scan_dir[CONFIG_MAX_SOCKET_PATH + 1]; /* NAME.qmp + NAME.agent */
 	struct guest_config guests[CONFIG_MAX_GUESTS];

@@ -17,6 +17,14 @@
  * resize completes when either says so.
  */
 #define GUEST_RESIZE_POLL_MS 100
+/*
+ * A resize whose size has not moved for this long is over: the guest could
+ * not give more (unmovable pages) or take more. virtio-mem keeps trying on
+ * its own; the broker counts what was reached and lets the guest bid again.
+ */
+#define GUEST_RESIZE_STALL_MS 3000
+
+static void guest_send_welcome(struct guest *g);
 
 struct guest *guest_new(struct rammd *d, const struct guest_config *cfg,
 			const struct backend_ops *backend)
@@ -52,10 +60,45 @@ static void guest_stop_resize_poll(struct guest *g)
 	g->resize_poll = 0;
 }
 
+/* End the resize in flight; @reached_target says whether it got there. */
+static void guest_end_resize(struct guest *g, int reached_target)
+{
+	g->resizing = 0;
+	guest_stop_resize_poll(g);
+	g->resize.done_us = rammd_now_us();
+	if (reached_target) {
+		log_info("guest %s: resized %llu -> %llu MiB in %lld ms",
+			 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
+			 (unsigned long long)(g->resize.to_bytes / MIB),
+			 (long long)((g->resize.done_us - g->resize.decided_us) / 1000));
+	} else {
+		g->counters.resize_short++;
+		log_warn("guest %s: resize %llu -> %llu MiB stopped at %llu MiB after %lld ms; counting what it reached",
+			 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
+			 (unsigned long long)(g->resize.to_bytes / MIB),
+			 (unsigned long long)(guest_total_bytes(g) / MIB),
+			 (long long)((g->resize.done_us - g->resize.decided_us) / 1000));
+	}
+	/* The agent re-derives its floor in its own terms from our size. */
+	guest_send_welcome(g);
+}
+
+void guest_check_resize(struct guest *g, int64_t now_us)
+{
+	int64_t timeout_us = (int64_t)g->d->cfg.resize_timeout_ms * 1000;
+
+	if (!g->resizing)
+		return;
+	if (now_us - g->resize_moved_us >= GUEST_RESIZE_STALL_MS * 1000 ||
+	    now_us - g->resize.decided_us >= timeout_us)
+		guest_end_resize(g, 0);
+}
+
 static gboolean guest_on_resize_poll(gpointer data)
 {
 	struct guest *g = data;
 
+	guest_check_resize(g, rammd_now_us());
 	if (!g->resizing) {
 		g->resize_poll = 0;
 		return G_SOURCE_REMOVE;
@@ -77,14 +120,7 @@ void guest_free(struct guest *g)
 
 uint64_t guest_total_bytes(const struct guest *g)
 {
-	return g->device_ready ? g->dev.boot_bytes + g->dev.size_bytes : 0;
-}
-
-uint64_t guest_unit_bytes(const struct guest *g)
-{
-	uint64_t unit = g->d->cfg.unit_mib * MIB;
-
-	return g->dev.block_bytes > unit ? g->dev.block_bytes : unit;
+	return g->dev_known ? g->dev.boot_bytes + g->dev.size_bytes : 0;
 }
 
 static void guest_send_welcome(struct guest *g)
@@ -94,26 +130,34 @@ static void guest_send_welcome(struct guest *g)
 
 	if (!g->device_ready)
 		return;
-	n = msg_format_welcome(buf, sizeof(buf), guest_unit_bytes(g),
+	n = msg_format_welcome(buf, sizeof(buf), rammd_unit_bytes(g->d),
 			       g->floor_bytes, g->cap_bytes, guest_total_bytes(g));
 	if (n > 0)
 		agent_chan_send(g->chan, buf, (size_t)n);
 }
 
-/* Floor and cap in total memory, aligned so that both sit a whole number
- * of units from each other and the floor never dips below boot memory. */
+/*
+ * Floor and cap in total memory. The floor never dips below boot memory or
+ * rises above what the device can reach, and sits a whole number of blocks
+ * above boot memory so that every size the market names is one the device
+ * can take; the cap sits a whole number of units above the floor.
+ */
 static void guest_derive_limits(struct guest *g)
 {
 	const struct rammd_config *cfg = &g->d->cfg;
-	uint64_t unit = guest_unit_bytes(g);
-	uint64_t boot = g->dev.boot_bytes;
+	uint64_t unit = rammd_unit_bytes(g->d);
+	uint64_t boot = g->dev.boot_bytes, block = g->dev.block_bytes;
+	uint64_t most = boot + g->dev.max_bytes / block * block;
 	uint64_t floor, cap;
 
 	floor = g->cfg.floor_mib ? g->cfg.floor_mib * MIB
 				 : boot + cfg->min_floor_mib * MIB;
 	if (floor < boot)
 		floor = boot;
-	cap = boot + g->dev.max_bytes;
+	floor = boot + (floor - boot + block - 1) / block * block;
+	if (floor > most)
+		floor = most;
+	cap = most;
 	if (g->cfg.cap_mib && g->cfg.cap_mib * MIB < cap)
 		cap = g->cfg.cap_mib * MIB;
 	if (cap < floor)
@@ -125,21 +169,31 @@ static void guest_derive_limits(struct guest *g)
 
 void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 {
-	int first = !g->device_ready;
+	uint64_t unit = rammd_unit_bytes(g->d);
 	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
+	int first = !g->dev_known;
+	uint64_t asked = g->dev.requested_bytes;
 
+	if (g->dev_known && dev->size_bytes != g->dev.size_bytes)
+		g->resize_moved_us = rammd_now_us();
 	g->dev = *dev;
-	if (guest_unit_bytes(g) % dev->block_bytes) {
-		/* unit_mib is not a multiple of the block: we could never
-		 * ask for a valid size. */
-		log_err("guest %s: virtio-mem block %llu MiB does not divide the %llu MiB unit; not managed",
-			g->cfg.name, (unsigned long long)(dev->block_bytes / MIB),
-			(unsigned long long)g->d->cfg.unit_mib);
+	/* An answer to a query sent before our qom-set must not undo it. */
+	if (g->resizing)
+		g->dev.requested_bytes = asked;
+	g->dev_known = 1;
+	guest_derive_limits(g);
+	if (dev->block_bytes > unit || unit % dev->block_bytes) {
+		/* No size the market names would be valid. The guest keeps
+		 * its memory, which still counts against the supply. */
+		if (first)
+			log_err("guest %s: virtio-mem block %llu KiB does not divide the %llu MiB unit; not managed, kept at %llu MiB",
+				g->cfg.name, (unsigned long long)(dev->block_bytes / 1024),
+				(unsigned long long)g->d->cfg.unit_mib,
+				(unsigned long long)(guest_total_bytes(g) / MIB));
 		g->device_ready = 0;
 		return;
 	}
 	g->device_ready = 1;
-	guest_derive_limits(g);
 	if (first)
 		log_info("guest %s: virtio-mem boot=%llu MiB size=%llu MiB max=%llu MiB block=%llu KiB; floor=%llu MiB cap=%llu MiB",
 			 g->cfg.name, (unsigned long long)(dev->boot_bytes / MIB),
@@ -158,25 +212,13 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 
 void guest_backend_size(struct guest *g, uint64_t size_bytes)
 {
-	uint64_t want;
-
-	if (!g->device_ready)
+	if (!g->dev_known)
 		return;
+	if (size_bytes != g->dev.size_bytes)
+		g->resize_moved_us = rammd_now_us();
 	g->dev.size_bytes = size_bytes;
-	if (!g->resizing)
-		return;
-	want = g->resize.to_bytes - g->dev.boot_bytes;
-	if (size_bytes != want)
-		return;
-	g->resizing = 0;
-	guest_stop_resize_poll(g);
-	g->resize.done_us = rammd_now_us();
-	log_info("guest %s: resized %llu -> %llu MiB in %lld ms",
-		 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
-		 (unsigned long long)(g->resize.to_bytes / MIB),
-		 (long long)((g->resize.done_us - g->resize.decided_us) / 1000));
-	/* The agent re-derives its floor in its own terms from our size. */
-	guest_send_welcome(g);
+	if (g->resizing && size_bytes == g->resize.to_bytes - g->dev.boot_bytes)
+		guest_end_resize(g, 1);
 }
 
 void guest_backend_lost(struct guest *g)
@@ -205,10 +247,16 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 	}
 	g->counters.reports++;
 	g->report = msg->report;
+	/* Until budgets make over-bidding cost something, no bid may outrank
+	 * what an honest agent pays for memory in use: at equal prices the
+	 * incumbent keeps its memory. Clipping keeps the curve non-increasing. */
+	for (size_t i = 0; i < g->report.n_bid; i++)
+		if (g->report.bid[i].price > g->d->cfg.max_price)
+			g->report.bid[i].price = g->d->cfg.max_price;
 	g->report_us = rammd_now_us();
 	g->have_report = 1;
 	if (g->device_ready && msg->report.unit_bytes &&
-	    msg->report.unit_bytes != guest_unit_bytes(g)) {
+	    msg->report.unit_bytes != rammd_unit_bytes(g->d)) {
 		/* A bid in someone else's unit would be misread by a factor;
 		 * it is not used, and the guest is told the unit again. */
 		g->counters.bad_unit++;
@@ -222,7 +270,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		 int64_t now_us)
 {
 	uint64_t from = g->dev.boot_bytes + g->dev.requested_bytes;
-	uint64_t unit = guest_unit_bytes(g);
+	uint64_t unit = rammd_unit_bytes(g->d);
 	char buf[256];
 	int n, ret;
 
@@ -242,6 +290,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		return ret;
 	}
 	g->resizing = 1;
+	g->resize_moved_us = now_us;
 	if (!g->resize_poll)
 		g->resize_poll = g_timeout_add(GUEST_RESIZE_POLL_MS,
 					       guest_on_resize_poll, g);

@@ -49,8 +49,12 @@ struct guest {
 
 	const struct backend_ops *backend; /* how the device is driven */
 	void *backend_priv;           /* the backend's per-guest state */
-	int device_ready;             /* @dev is valid */
-	struct vmem_device dev;       /* last device state from the backend */
+	int dev_known;                /* @dev was reported at least once */
+	int device_ready;             /* @dev is current and the market may
+				       * resize the device */
+	struct vmem_device dev;       /* last device state from the backend;
+				       * kept after a loss, because QEMU
+				       * still holds that memory */
 
 	uint64_t floor_bytes;         /* total memory never auctioned */
 	uint64_t cap_bytes;           /* total memory at most */
@@ -64,6 +68,8 @@ struct guest {
 
 	uint32_t target_units;        /* last market target above the floor */
 	int resizing;                 /* a resize is in flight */
+	int64_t resize_moved_us;      /* the size last changed (or resize
+				       * began), to spot a stalled resize */
 	guint resize_poll;            /* re-reads the device while resizing */
 	struct guest_resize resize;   /* the latest resize */
 	int64_t last_grow_us;         /* when the latest growth was decided */
@@ -86,8 +92,6 @@ void guest_free(struct guest *g);
 /* guest_total_bytes - boot plus plugged memory (0 if the device is unknown). */
 uint64_t guest_total_bytes(const struct guest *g);
 
-/* guest_unit_bytes - the market unit for @g (config unit, >= block size). */
-uint64_t guest_unit_bytes(const struct guest *g);
 
 /* Backend callbacks: device state and size changes. */
 void guest_backend_device(struct guest *g, const struct vmem_device *dev);
@@ -99,10 +103,17 @@ void guest_agent_connected(struct guest *g);
 void guest_agent_message(struct guest *g, const struct agent_msg *msg);
 
 /*
+ * guest_check_resize - end the resize in flight, counted as short, if its
+ * size has stopped moving or resize_timeout_ms has passed. Never fails.
+ */
+void guest_check_resize(struct guest *g, int64_t now_us);
+
+/*
  * guest_resize - ask the backend to move @g to @total_bytes (boot included),
- * sending the agent an evict notice first for a shrink and a grant after.
- * @report_us: receipt time of the report the decision used.
- * Returns 0 or -errno from the backend (logged by the caller).
+ * sending the agent an evict notice first if it shrinks, and a grant with
+ * @price once the request is sent. @now_us stamps the decision.
+ * Returns 0, -EINVAL if @total_bytes is not a size the device can take, or
+ * -errno from the backend (the caller logs it); then nothing was sent.
  */
 int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		 int64_t now_us);

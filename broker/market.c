@@ -116,18 +116,22 @@ static void guest_window(const struct market_guest *g, uint32_t *lo,
 	*lo = min_u32(kept, *hi);
 }
 
-/* Price of unit @unit (1-based) under the guest's curve; 0 beyond it. */
-static uint32_t bid_price_of_unit(const struct market_guest *g, uint64_t unit)
+uint32_t market_bid_price(const struct ramm_bid_step *steps, size_t n_steps,
+			  uint64_t unit)
 {
 	uint64_t covered = 0;
-	size_t i;
 
-	for (i = 0; i < g->n_steps; i++) {
-		covered += g->steps[i].units;
+	for (size_t i = 0; i < n_steps; i++) {
+		covered += steps[i].units;
 		if (unit <= covered)
-			return g->steps[i].price;
+			return steps[i].price;
 	}
 	return 0;
+}
+
+static uint32_t bid_price_of_unit(const struct market_guest *g, uint64_t unit)
+{
+	return market_bid_price(g->steps, g->n_steps, unit);
 }
 
 /* Units the guest bids for at a price > 0, up to its cap. */

@@ -105,4 +105,12 @@ int market_clear(const struct market_params *params,
  */
 int market_validate_bid(const struct ramm_bid_step *steps, size_t n_steps);
 
+/*
+ * market_bid_price - what the curve @steps bids for its @unit-th unit above
+ * the floor (1-based): the price of the step covering it, or 0 beyond the
+ * curve. Pure; O(n_steps); never fails.
+ */
+uint32_t market_bid_price(const struct ramm_bid_step *steps, size_t n_steps,
+			  uint64_t unit);
+
 #endif /* RAMM_MARKET_H */

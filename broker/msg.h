@@ -54,9 +54,10 @@ struct agent_msg {
  * @reason: set on failure to a static string naming the problem.
  *
  * Returns 0, -EBADMSG if the line is not a JSON object with a string
- * "type" and v == RAMM_PROTO_VERSION, -ENOMSG for an unknown type, or
+ * "type" and v == RAMM_PROTO_VERSION, -ENOMSG for an unknown type,
  * -EINVAL if a member is missing, mistyped or out of range (including a
- * bid that is not non-increasing or has more than RAMM_MAX_BID_STEPS steps).
+ * bid that is not non-increasing or has more than RAMM_MAX_BID_STEPS steps),
+ * or -ENOMEM if the JSON parser could not be allocated.
  */
 int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,
 		    const char **reason);
@@ -73,7 +74,8 @@ int msg_format_grant(char *buf, size_t size, uint64_t target_bytes,
 		     uint32_t price);
 int msg_format_evict(char *buf, size_t size, uint64_t units,
 		     uint32_t deadline_ms);
-/* @reason must be one of the static strings msg_parse_agent() returns. */
+/* @reason: a string without '"', '\\' or newlines (-EINVAL otherwise), such
+ * as the ones msg_parse_agent() returns. */
 int msg_format_error(char *buf, size_t size, const char *reason);
 
 #endif /* RAMM_MSG_H */

@@ -240,7 +240,6 @@ void qmp_disconnect(struct qmp *q)
 {
 	struct qmp_pending pending[QMP_MAX_PENDING];
 	size_t n = q->n_pending;
-	int was_up = q->up;
 
 	if (q->fd < 0)
 		return;
@@ -256,7 +255,8 @@ void qmp_disconnect(struct qmp *q)
 	for (size_t i = 0; i < n; i++)
 		if (pending[i].fn)
 			pending[i].fn(q, NULL, NULL, pending[i].ctx);
-	if (was_up && q->on_state)
+	/* Also when the handshake never finished: the owner must retry. */
+	if (q->on_state)
 		q->on_state(q, 0, q->ctx);
 }
 

@@ -22,8 +22,8 @@ typedef void (*qmp_reply_fn)(struct qmp *q, struct json_object *ret,
 /* Event callback: @data may be NULL; borrowed. */
 typedef void (*qmp_event_fn)(struct qmp *q, const char *event,
 			     struct json_object *data, void *ctx);
-/* Called once the capabilities handshake is done (@up = 1) or when the
- * connection is lost (@up = 0). */
+/* Called once the capabilities handshake is done (@up = 1), and whenever a
+ * connection closes (@up = 0), whether or not the handshake had finished. */
 typedef void (*qmp_state_fn)(struct qmp *q, int up, void *ctx);
 
 /*

@@ -35,7 +35,7 @@ int64_t rammd_now_us(void)
 	return g_get_monotonic_time();
 }
 
-static uint64_t rammd_unit_bytes(const struct rammd *d)
+uint64_t rammd_unit_bytes(const struct rammd *d)
 {
 	return d->cfg.unit_mib * MIB;
 }
@@ -75,7 +75,7 @@ static uint64_t rammd_supply_bytes(struct rammd *d)
 	for (guint i = 0; i < d->guests->len; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
-		if (g->device_ready)
+		if (g->dev_known)
 			pinned += g->floor_bytes;
 	}
 	return total > pinned ? total - pinned : 0;
@@ -104,31 +104,10 @@ static int rammd_guest_usable_bid(const struct rammd *d, const struct guest *g,
 	       g->report.unit_bytes == rammd_unit_bytes(d);
 }
 
-static void rammd_check_resize_timeout(struct rammd *d, struct guest *g,
-				       int64_t now)
-{
-	if (!g->resizing ||
-	    now - g->resize.decided_us < (int64_t)d->cfg.resize_timeout_ms * 1000)
-		return;
-	g->resizing = 0;
-	g->counters.resize_short++;
-	log_warn("guest %s: resize to %llu MiB not done after %u ms (at %llu MiB); "
-		 "counting what it reached",
-		 g->cfg.name, (unsigned long long)(g->resize.to_bytes / MIB),
-		 d->cfg.resize_timeout_ms,
-		 (unsigned long long)(guest_total_bytes(g) / MIB));
-}
-
-/* What @g bids for its @k-th unit above the floor (1-based); 0 beyond its
- * curve or without a report. */
+/* What @g bids for its @k-th unit above the floor; 0 without a report. */
 static uint32_t rammd_bid_for_unit(const struct guest *g, uint64_t k)
 {
-	for (size_t i = 0; g->have_report && i < g->report.n_bid; i++) {
-		if (k <= g->report.bid[i].units)
-			return g->report.bid[i].price;
-		k -= g->report.bid[i].units;
-	}
-	return 0;
+	return g->have_report ? market_bid_price(g->report.bid, g->report.n_bid, k) : 0;
 }
 
 /* Resize @g to @target units above its floor and log the decision with
@@ -166,8 +145,8 @@ static void rammd_apply(struct rammd *d, struct guest *g, uint32_t target,
 		return;
 	}
 	log_info("guest %s: %s %u -> %u units (%llu MiB total): %s", g->cfg.name,
-		 target > held ? "grow" : "shrink", held, target,
-		 (unsigned long long)(total / MIB), reason);
+		 g->resize.to_bytes > g->resize.from_bytes ? "grow" : "shrink",
+		 held, target, (unsigned long long)(total / MIB), reason);
 }
 
 /*
@@ -181,7 +160,6 @@ static void rammd_actuate(struct rammd *d, const struct market_guest *mg,
 			  const uint32_t *held, const uint32_t *targets,
 			  uint64_t supply_units, int64_t now)
 {
-	uint64_t unit = rammd_unit_bytes(d);
 	uint64_t committed = 0, free_units;
 	guint n = d->guests->len;
 
@@ -192,7 +170,7 @@ static void rammd_actuate(struct rammd *d, const struct market_guest *mg,
 	for (guint i = 0; i < n; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
-		if (!g->device_ready || guest_unit_bytes(g) != unit)
+		if (!g->device_ready)
 			continue;
 		/* A guest below its floor (a new floor, a short plug) is
 		 * raised to it whatever the bids say. */
@@ -247,17 +225,20 @@ static void rammd_tick(struct rammd *d)
 	for (guint i = 0; i < n; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
-		if (g->device_ready)
+		guest_check_resize(g, now);
+		/* Guests being resized are re-read by their own poll. */
+		if (g->device_ready && !g->resizing)
 			g->backend->refresh(g);
-		rammd_check_resize_timeout(d, g, now);
-		if (!g->device_ready || guest_unit_bytes(g) != unit) {
-			/* Not in the market; holds nothing we could count. */
-			mg[i].frozen = 1;
+		mg[i].frozen = 1;
+		if (!g->dev_known)
 			continue;
-		}
+		/* A guest whose device we lost, or cannot manage, still has
+		 * its memory plugged: it holds it, frozen, against the supply. */
 		held[i] = rammd_held_units(g, unit);
 		mg[i].cap_units = (uint32_t)((g->cap_bytes - g->floor_bytes) / unit);
 		mg[i].current_units = held[i];
+		if (!g->device_ready)
+			continue;
 		mg[i].max_plug_units = (uint32_t)(d->cfg.max_plug_mib * MIB / unit);
 		mg[i].max_unplug_units = (uint32_t)(d->cfg.max_unplug_mib * MIB / unit);
 		/* A lease: memory just won is being put to use, and taking it
@@ -360,9 +341,11 @@ static struct guest *rammd_add_guest(struct rammd *d,
 }
 
 /*
- * scan_dir holds NAME.qmp (QMP) and NAME.agent (agent channel) sockets, as
- * Proxmox lays out /var/run/qemu-server/VMID.qmp. A guest whose QMP socket
- * disappears is forgotten; configured guests are never dropped.
+ * scan_dir holds NAME.qmp (QMP) and NAME.agent (agent channel) sockets, one
+ * pair per VM, named like Proxmox's /var/run/qemu-server/VMID.qmp but in a
+ * directory of rammd's own: a QMP socket serves one client at a time. A
+ * guest whose QMP socket disappears is forgotten; configured guests are
+ * never dropped.
  */
 static void rammd_scan(struct rammd *d)
 {
@@ -589,7 +572,6 @@ int main(int argc, char **argv)
 		printf("%s: ok (%zu guests)\n", path, d.cfg.n_guests);
 		return 0;
 	}
-	d.config_path = path;
 	d.loop = g_main_loop_new(NULL, FALSE);
 	d.guests = g_ptr_array_new();
 	d.control = control_new(d.cfg.control_socket, rammd_control, &d);
@@ -604,7 +586,7 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, rammd_on_quit, &d);
 	g_unix_signal_add(SIGINT, rammd_on_quit, &d);
 	g_unix_signal_add(SIGHUP, rammd_on_hup, &d);
-	d.tick_source = g_timeout_add(d.cfg.tick_ms, rammd_on_tick, &d);
+	g_timeout_add(d.cfg.tick_ms, rammd_on_tick, &d);
 	if (d.cfg.scan_dir[0])
 		g_timeout_add(2000, rammd_on_scan, &d);
 	log_info("rammd started: %zu configured guests, scan_dir %s, tick %u ms, control %s",

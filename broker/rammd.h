@@ -17,11 +17,9 @@ struct control;
 
 struct rammd {
 	struct rammd_config cfg;   /* as loaded */
-	const char *config_path;   /* for SIGHUP reloads; NULL if none */
 	GMainLoop *loop;
 	GPtrArray *guests;         /* struct guest *, owned */
 	struct control *control;   /* control socket server */
-	guint tick_source;         /* periodic market tick */
 	guint early_tick_source;   /* pending urgent tick, 0 if none */
 	int64_t last_tick_us;      /* monotonic time of the last clearing */
 
@@ -41,5 +39,8 @@ void rammd_request_tick(struct rammd *d);
 
 /* rammd_now_us - the monotonic clock every timestamp in rammd uses. */
 int64_t rammd_now_us(void);
+
+/* rammd_unit_bytes - the market unit every guest's memory is counted in. */
+uint64_t rammd_unit_bytes(const struct rammd *d);
 
 #endif /* RAMM_RAMMD_H */

@@ -223,6 +223,15 @@ parse_psi_fields(const struct span *line, size_t i, double *avg10)
 			return -EINVAL;
 		key_n = i - key;
 		i++;
+		/* total= is a microsecond counter that outgrows any decimal
+		 * (10^9 us is 17 minutes of stall); only averages are decimals. */
+		if (key_n == 5 && memcmp(line->p + key, "total", 5) == 0) {
+			uint64_t total;
+
+			if (parse_u64(line, &i, &total) < 0)
+				return -EINVAL;
+			continue;
+		}
 		if (parse_decimal(line, &i, &v) < 0)
 			return -EINVAL;
 		if (key_n == 5 && memcmp(line->p + key, "avg10", 5) == 0) {

@@ -646,11 +646,18 @@ handle_welcome(struct agent *a, json_object *o)
 		return;
 	}
 	/* The gap between the host's view of our size and MemTotal does not
-	 * change as virtio-mem plugs memory, so one reading per welcome (the
-	 * broker sends one after every resize) keeps it exact. */
+	 * change as virtio-mem plugs memory; each welcome (the broker sends
+	 * one after every resize) is another reading of it. */
 	if (proc_meminfo_read(NULL, &now) == 0 &&
-	    size / 1024 > now.mem_total_kib)
-		a->reserved_kib = size / 1024 - now.mem_total_kib;
+	    size / 1024 > now.mem_total_kib) {
+		uint64_t gap = size / 1024 - now.mem_total_kib;
+
+		/* QEMU counts plugged blocks a moment before the kernel has
+		 * onlined them, so a reading can only overstate the gap: the
+		 * smallest one seen is the truest. */
+		if (!a->reserved_kib || gap < a->reserved_kib)
+			a->reserved_kib = gap;
+	}
 	if (a->have_welcome && unit == a->unit_bytes &&
 	    floor_b == a->floor_bytes && cap == a->cap_bytes)
 		return;

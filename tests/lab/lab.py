@@ -14,8 +14,7 @@ run directory (short, under /tmp, because unix socket paths are limited to
   NAME.console  the serial console (kernel log)
 
 The names follow the convention rammd's directory scan expects
-(`NAME.qmp` + `NAME.agent`), the same one it uses for Proxmox's
-/var/run/qemu-server/VMID.qmp.
+(`NAME.qmp` + `NAME.agent`).
 
 Every process the lab starts is tracked by PID and stopped in Lab.close(),
 which runs on normal exit, on an exception, and on SIGINT/SIGTERM.

@@ -1130,10 +1130,25 @@ static void test_scale(void **state)
 	free(steps);
 }
 
+/* market_bid_price: the step covering a unit, 0 past the curve. */
+static void test_bid_price(void **state)
+{
+	const struct ramm_bid_step c[] = { { 2, 900 }, { 3, 40 } };
+
+	(void)state;
+	assert_int_equal(market_bid_price(c, 2, 1), 900);
+	assert_int_equal(market_bid_price(c, 2, 2), 900);
+	assert_int_equal(market_bid_price(c, 2, 3), 40);
+	assert_int_equal(market_bid_price(c, 2, 5), 40);
+	assert_int_equal(market_bid_price(c, 2, 6), 0);
+	assert_int_equal(market_bid_price(NULL, 0, 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_bid),
+		cmocka_unit_test(test_bid_price),
 		cmocka_unit_test(test_empty_market),
 		cmocka_unit_test(test_supply_not_binding),
 		cmocka_unit_test(test_binding_highest_bids_win),

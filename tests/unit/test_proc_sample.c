@@ -459,6 +459,15 @@ test_psi_real(void **state)
 	    0);
 	assert_true(s.psi_some_avg10 > 12.339 && s.psi_some_avg10 < 12.341);
 	assert_true(s.psi_full_avg10 > 3.499 && s.psi_full_avg10 < 3.501);
+
+	/* A guest up for days: total= passes 10^9 us and keeps counting. */
+	static const char old_guest[] =
+	    "some avg10=7.50 avg60=5.00 avg300=1.25 total=18446744073709551615\n"
+	    "full avg10=1.50 avg60=1.00 avg300=0.20 total=1000000000\n";
+	assert_int_equal(parse_copy(proc_parse_psi, old_guest,
+	    strlen(old_guest), &s), 0);
+	assert_true(s.have_psi);
+	assert_true(s.psi_some_avg10 > 7.499 && s.psi_some_avg10 < 7.501);
 }
 
 static void
