@@ -38,7 +38,12 @@ def main():
         print("rammd running; supply %d MiB above the guests' floors" % SUPPLY_MIB, flush=True)
         wait_for("reports from every agent",
                  lambda: all(g["report_age_ms"] is not None for g in broker.state()["guests"]), 30)
-        time.sleep(4)
+        try:
+            wait_for("idle guests back at their floors",
+                     lambda: all(g["size_mib"] <= g["floor_mib"] for g in broker.state()["guests"]),
+                     20)
+        except AssertionError as e:
+            print("(%s)" % e)
         snapshot(broker, "idle: idle guests give their virtio-mem memory back to the host")
         for title, demand in PHASES:
             for g in guests:
