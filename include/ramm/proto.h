@@ -10,7 +10,14 @@
 #ifndef RAMM_PROTO_H
 #define RAMM_PROTO_H
 
+#ifdef __KERNEL__
+#include <linux/build_bug.h>
+#include <linux/types.h> /* also defines uint32_t and uint64_t */
+#define RAMM_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
 #include <stdint.h>
+#define RAMM_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
 
 #define RAMM_PROTO_VERSION 1
 
@@ -56,6 +63,69 @@ struct ramm_bid_step {
 	uint32_t price; /* price per unit per tick, 0..RAMM_MAX_PRICE */
 };
 
-_Static_assert(sizeof(struct ramm_bid_step) == 8, "bid step is 8 bytes");
+RAMM_STATIC_ASSERT(sizeof(struct ramm_bid_step) == 8, "bid step is 8 bytes");
+
+/*
+ * /dev/ramm: the in-kernel agent (ramm_guest.ko) and ramm-agent.
+ *
+ * read() returns exactly one struct ramm_dev_record (a shorter buffer gets
+ * -EINVAL); it blocks until a record newer than the last one read exists,
+ * unless O_NONBLOCK (-EAGAIN). poll() reports EPOLLIN when there is one,
+ * and EPOLLPRI as well when it is urgent.
+ *
+ * write() takes exactly one struct ramm_dev_msg per call; anything else
+ * (wrong size, version, type, or values out of range) gets -EINVAL and
+ * changes nothing.
+ */
+#define RAMM_DEV_NAME "ramm"
+#define RAMM_DEV_VERSION 1
+
+/* Free-extent histogram: naturally aligned extents of 2 MiB << i. */
+#define RAMM_HIST_MIN_SHIFT 21 /* 2 MiB */
+#define RAMM_HIST_SIZES 10     /* 2 MiB, 4 MiB, ... 1 GiB */
+
+/* ramm_dev_record.flags */
+#define RAMM_REC_URGENT (1u << 0)   /* pressure rose: report at once */
+#define RAMM_REC_SHRINKER (1u << 1) /* a shrinker scan since the last record */
+#define RAMM_REC_OOM (1u << 2)      /* an OOM since the last record */
+#define RAMM_REC_WELCOMED (1u << 3) /* a welcome set unit/floor/cap: bid valid */
+
+struct ramm_dev_record {
+	uint32_t version;          /* RAMM_DEV_VERSION */
+	uint32_t size;             /* sizeof(struct ramm_dev_record) */
+	uint64_t seq;              /* +1 per record, from 1 */
+	uint64_t timestamp_ns;     /* CLOCK_MONOTONIC when sampled */
+	uint32_t flags;            /* RAMM_REC_* */
+	uint32_t n_bid;            /* valid entries in @bid */
+	uint64_t mem_total_kib;    /* totalram */
+	uint64_t mem_free_kib;     /* free pages */
+	uint64_t mem_available_kib; /* si_mem_available() */
+	uint64_t refault_anon;     /* cumulative WORKINGSET_REFAULT_ANON */
+	uint64_t refault_file;     /* cumulative WORKINGSET_REFAULT_FILE */
+	uint64_t shrinker_scans;   /* cumulative shrinker count/scan calls */
+	uint64_t oom_events;       /* cumulative OOM notifier calls */
+	uint64_t vmem_online_kib;  /* online memory in hotplugged (virtio-mem) ranges */
+	uint64_t hist_vmem[RAMM_HIST_SIZES]; /* free aligned extents in those ranges */
+	uint64_t hist_all[RAMM_HIST_SIZES];  /* free aligned extents, whole system */
+	uint64_t unit_bytes;       /* unit of @bid (from welcome), 0 before */
+	struct ramm_bid_step bid[RAMM_MAX_BID_STEPS]; /* units above the floor */
+};
+
+RAMM_STATIC_ASSERT(sizeof(struct ramm_dev_record) == 776,
+		   "ramm_dev_record is 776 bytes");
+
+/* ramm_dev_msg.type: what the broker says, relayed by ramm-agent. */
+#define RAMM_DEV_MSG_WELCOME 1 /* a = unit_bytes, b = floor_bytes,
+				* c = cap_bytes, d = size_bytes */
+#define RAMM_DEV_MSG_GRANT 2   /* a = target_bytes, b = price */
+#define RAMM_DEV_MSG_EVICT 3   /* a = units, b = deadline_ms */
+
+struct ramm_dev_msg {
+	uint32_t version; /* RAMM_DEV_VERSION */
+	uint32_t type;    /* RAMM_DEV_MSG_* */
+	uint64_t a, b, c, d; /* per type, above; unused ones must be 0 */
+};
+
+RAMM_STATIC_ASSERT(sizeof(struct ramm_dev_msg) == 40, "ramm_dev_msg is 40 bytes");
 
 #endif /* RAMM_PROTO_H */
