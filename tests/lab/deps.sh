@@ -23,13 +23,30 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-	echo "deps: all ${#packages[@]} packages present"
-	exit 0
+export DEBIAN_FRONTEND=noninteractive
+updated=0
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	apt-get update -qq
+	updated=1
+	apt-get install -y -qq "${missing[@]}"
 fi
 
-echo "deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${missing[@]}"
-echo "deps: done"
+# The kernel matrix: the guest driver is built and tested on Debian 12's own
+# kernel (6.1, from linux-image-amd64 above) and on the newest 6.12 kernel
+# Debian 12 ships (linux-image-6.12.N+deb12-amd64). N is found at run time.
+newest_612() {
+	apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' |
+		awk '{print $1}' | sort -V | tail -n 1
+}
+if ! ls /lib/modules/6.12.*/build >/dev/null 2>&1; then
+	[ "$updated" = 1 ] || apt-get update -qq
+	image=$(newest_612)
+	if [ -z "$image" ]; then
+		echo "deps: no linux-image-6.12.*+deb12-amd64 in the archive" >&2
+		exit 1
+	fi
+	echo "deps: installing $image and its headers (kernel matrix)"
+	apt-get install -y -qq "$image" "linux-headers-${image#linux-image-}"
+fi
+echo "deps: all present"

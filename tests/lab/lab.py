@@ -19,7 +19,9 @@ The names follow the convention rammd's directory scan expects
 Every process the lab starts is tracked by PID and stopped in Lab.close(),
 which runs on normal exit, on an exception, and on SIGINT/SIGTERM.
 
-As a command:  lab.py build-initramfs   (builds build/lab/initramfs.cpio.gz)
+As a command:  lab.py build-initramfs   (build/lab/initramfs-VER.cpio.gz)
+                lab.py kernel            (the default guest kernel)
+                lab.py kernels           (every installed kernel)
 """
 
 import glob
@@ -39,7 +41,6 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(REPO, "build")
 LAB_BUILD = os.path.join(BUILD, "lab")
-INITRAMFS = os.path.join(LAB_BUILD, "initramfs.cpio.gz")
 GUEST_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
                  "virtio_pci_legacy_dev", "virtio_pci", "virtio_mem",
                  "virtio_console"]
@@ -63,6 +64,9 @@ i=0
 while [ -z "$(port_dev org.ramm.lab.0)" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 LAB=$(port_dev org.ramm.lab.0)
 
+if grep -q 'ramm.kmod=1' /proc/cmdline; then
+	insmod /lib/modules/ramm_guest.ko || echo "lab: insmod ramm_guest failed"
+fi
 if ! grep -q 'ramm.agent=0' /proc/cmdline; then
 	/bin/ramm-agent --pidfile /run/ramm-agent.pid >/run/ramm-agent.log 2>&1 &
 fi
@@ -87,12 +91,24 @@ def log(msg):
 
 
 def kernel_version():
-    """The newest kernel that has both /boot/vmlinuz-VER and /lib/modules/VER.
-
-    RAMM_LAB_KERNEL=VER picks one explicitly."""
+    """The guest kernel: RAMM_LAB_KERNEL=VER if set, else Debian 12's own
+    (what linux-image-amd64 depends on), else the newest installed."""
     forced = os.environ.get("RAMM_LAB_KERNEL")
     if forced:
         return forced
+    # Debian 12's own kernel: the one its linux-image-amd64 depends on.
+    dep = subprocess.run(["dpkg-query", "-W", "-f=${Depends}", "linux-image-amd64"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    m = re.search(r"linux-image-(\S+?)(?:\s|,|$)", dep)
+    if m and os.path.exists("/boot/vmlinuz-" + m.group(1)) and \
+            os.path.isdir("/lib/modules/" + m.group(1)):
+        return m.group(1)
+    return installed_kernels()[-1]
+
+
+def installed_kernels():
+    """Every kernel with both /boot/vmlinuz-VER and /lib/modules/VER, oldest
+    first."""
     found = []
     for path in glob.glob("/boot/vmlinuz-*"):
         ver = path[len("/boot/vmlinuz-"):]
@@ -102,8 +118,17 @@ def kernel_version():
         raise RuntimeError("no kernel in /boot with modules; run `make deps`")
 
     def key(v):
-        return [int(x) if x.isdigit() else x for x in re.split(r"[.-]", v)]
-    return sorted(found, key=key)[-1]
+        return [int(x) if x.isdigit() else 0 for x in re.split(r"[.+-]", v)]
+    return sorted(found, key=key)
+
+
+def _builtin_modules(ver):
+    """Module names compiled into kernel @ver (6.12 builds virtio in)."""
+    try:
+        with open("/lib/modules/%s/modules.builtin" % ver) as f:
+            return {os.path.basename(l.strip())[:-3] for l in f if l.strip().endswith(".ko")}
+    except OSError:
+        return set()
 
 
 def _module_bytes(ver, name):
@@ -121,10 +146,17 @@ def _module_bytes(ver, name):
     return data
 
 
-def build_initramfs(out=INITRAMFS, extra_files=None):
-    """Build the guest initramfs; returns its path. Fails loudly if a part
-    is missing. extra_files maps guest path -> host path."""
-    ver = kernel_version()
+def kmod_path(ver):
+    """Where `make kmod` puts ramm_guest.ko built for kernel @ver."""
+    return os.path.join(BUILD, "kmod", ver, "ramm_guest.ko")
+
+
+def build_initramfs(out, ver=None, extra_files=None):
+    """Build the guest initramfs for kernel @ver (default: kernel_version());
+    returns its path. ramm_guest.ko goes in when `make kmod` built it for
+    @ver. Fails loudly if a part is missing. extra_files maps guest path ->
+    host path."""
+    ver = ver or kernel_version()
     busybox = shutil.which("busybox") or "/bin/busybox"
     out_dir = os.path.dirname(out)
     os.makedirs(out_dir, exist_ok=True)
@@ -138,16 +170,21 @@ def build_initramfs(out=INITRAMFS, extra_files=None):
             if not os.path.exists(src):
                 raise RuntimeError("%s missing: run `make` first" % src)
             shutil.copy(src, os.path.join(stage, "bin", prog))
-        for mod in GUEST_MODULES:
+        builtin = _builtin_modules(ver)
+        modules = [m for m in GUEST_MODULES if m not in builtin]
+        for mod in modules:
             with open(os.path.join(stage, "lib/modules", mod + ".ko"), "wb") as f:
                 f.write(_module_bytes(ver, mod))
-        for guest_path, host_path in (extra_files or {}).items():
+        extra = dict(extra_files or {})
+        if os.path.exists(kmod_path(ver)):
+            extra.setdefault("/lib/modules/ramm_guest.ko", kmod_path(ver))
+        for guest_path, host_path in extra.items():
             dst = os.path.join(stage, guest_path.lstrip("/"))
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy(host_path, dst)
         init = os.path.join(stage, "init")
         with open(init, "w") as f:
-            f.write(INIT_SCRIPT % {"modules": " ".join(GUEST_MODULES),
+            f.write(INIT_SCRIPT % {"modules": " ".join(modules),
                                    "mark": DONE_MARK})
         os.chmod(init, 0o755)
         files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=stage,
@@ -218,7 +255,7 @@ class Guest:
     """One running lab guest. Create through Lab.boot()."""
 
     def __init__(self, lab, name, boot_mib, vmem_mib, vmem_max_mib, block_mib,
-                 agent, cmdline_extra):
+                 agent, kmod, cmdline_extra):
         self.lab = lab
         self.name = name
         self.boot_mib = boot_mib
@@ -232,6 +269,8 @@ class Guest:
         append = "console=ttyS0 memhp_default_state=online_movable loglevel=4 panic=-1"
         if not agent:
             append += " ramm.agent=0"
+        if kmod:
+            append += " ramm.kmod=1"
         if cmdline_extra:
             append += " " + cmdline_extra
         argv = [
@@ -369,12 +408,13 @@ class Guest:
 class Lab:
     """A set of guests and helper processes, all stopped by PID on close."""
 
-    def __init__(self, initramfs=INITRAMFS):
-        self.kernel = kernel_version()
-        self.initramfs = initramfs
-        if not os.path.exists(initramfs):
-            build_initramfs(initramfs)
+    def __init__(self, initramfs=None, kernel=None):
+        self.kernel = kernel or kernel_version()
         self.dir = tempfile.mkdtemp(prefix="ramm-lab-", dir="/tmp")
+        # Built afresh for every lab (under a second): never a stale agent
+        # or module in the guest.
+        self.initramfs = initramfs or build_initramfs(
+            os.path.join(self.dir, "initramfs.cpio.gz"), self.kernel)
         self.procs = []
         self.guests = {}
         self._old_handlers = {}
@@ -397,9 +437,13 @@ class Lab:
         return proc
 
     def boot(self, name, boot_mib=256, vmem_mib=256, vmem_max_mib=1024,
-             block_mib=2, agent=True, cmdline_extra=""):
+             block_mib=2, agent=True, kmod=False, cmdline_extra=""):
+        """Start a guest. kmod: load ramm_guest.ko at boot, before the
+        agent starts (needs `make kmod` for this lab's kernel)."""
+        if kmod and not os.path.exists(kmod_path(self.kernel)):
+            raise RuntimeError("ramm_guest.ko not built for %s: run `make kmod`" % self.kernel)
         g = Guest(self, name, boot_mib, vmem_mib, vmem_max_mib, block_mib,
-                  agent, cmdline_extra)
+                  agent, kmod, cmdline_extra)
         self.guests[name] = g
         return g
 
@@ -444,11 +488,18 @@ class Lab:
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] == "build-initramfs":
-        path = build_initramfs()
-        log("built %s for kernel %s" % (path, kernel_version()))
+    if len(argv) >= 2 and argv[1] == "kernels":
+        print("\n".join(installed_kernels()))
         return 0
-    print("usage: lab.py build-initramfs", file=sys.stderr)
+    if len(argv) >= 2 and argv[1] == "kernel":
+        print(kernel_version())
+        return 0
+    if len(argv) >= 2 and argv[1] == "build-initramfs":
+        ver = kernel_version()
+        path = build_initramfs(os.path.join(LAB_BUILD, "initramfs-%s.cpio.gz" % ver), ver)
+        log("built %s" % path)
+        return 0
+    print("usage: lab.py build-initramfs | kernel | kernels", file=sys.stderr)
     return 2
 
 
