@@ -29,7 +29,8 @@ RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
 	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c \
 	broker/unix_socket.c
 RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
-AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c
+AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c \
+	guest-agent/dev_record.c
 HOG_SRC := tests/lab/ramm-hog.c
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
@@ -88,17 +89,41 @@ fuzz: $(FUZZERS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=0 \
 			$(BUILD)/corpus/$$(basename $$f) 2>&1 | tail -n 2; done
 
+# ramm_guest.ko for every installed guest kernel with headers (the kernel
+# matrix), each built out of tree in build/kmod/VER/ so the source folder
+# stays clean.
+KVERS ?= $(shell $(PYTHON) tests/lab/lab.py kernels 2>/dev/null)
+KMOD_SRC := kernel/guest-driver/ramm_guest.c kernel/guest-driver/Kbuild
+
+kmod: $(KMOD_SRC)
+	@set -e; for v in $(KVERS); do \
+		[ -d /lib/modules/$$v/build ] || { echo "kmod: no headers for $$v"; exit 1; }; \
+		d=$(BUILD)/kmod/$$v; mkdir -p $$d/src; cp $(KMOD_SRC) $$d/src/; \
+		echo "  KMOD    $$d/ramm_guest.ko"; \
+		$(MAKE) -s -C /lib/modules/$$v/build M=$(CURDIR)/$$d/src \
+			RAMM_INCLUDE=$(CURDIR)/include modules; \
+		cp $$d/src/ramm_guest.ko $$d/; done
+
 deps:
 	bash tests/lab/deps.sh
 
-unit: $(UNIT_TESTS)
+unit: $(UNIT_TESTS) $(BUILD)/ramm-agent
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+	$(PYTHON) tests/agent/test_kernel_mode.py $(BUILD)/ramm-agent
 
 lab: all
 	$(Q)$(PYTHON) tests/lab/lab.py build-initramfs
 
-test: all unit fuzz lab
+# Everything on Debian 12's kernel, then the guest-driver tests on every
+# other kernel of the matrix.
+test: all unit fuzz kmod lab
 	$(PYTHON) tests/e2e/run_all.py
+	$(MAKE) test-kernels SKIP_DEFAULT_KERNEL=1
+
+test-kernels: all kmod
+	@set -e; def=$$($(PYTHON) tests/lab/lab.py kernel); for v in $(KVERS); do \
+		[ -n "$(SKIP_DEFAULT_KERNEL)" ] && [ "$$v" = "$$def" ] && continue; \
+		echo "== kernel $$v"; RAMM_LAB_KERNEL=$$v $(PYTHON) tests/e2e/run_all.py test_kmod; done
 
 demo: all lab
 	$(PYTHON) tests/e2e/demo.py
@@ -118,12 +143,14 @@ help:
 	@echo "make deps    install build/test/demo packages (apt-get, idempotent)"
 	@echo "make         build rammd, rammctl, ramm-agent, ramm-hog into $(BUILD)/"
 	@echo "make fuzz    run each parser fuzzer for FUZZ_SECONDS (default 10)"
+	@echo "make kmod    build ramm_guest.ko for every installed guest kernel"
 	@echo "make test    unit tests, fuzzers, then lab tests against real QEMU guests"
+	@echo "make test-kernels  the guest-driver tests on every kernel of the matrix"
 	@echo "make demo    three guests, rammd, shifting demand"
 	@echo "make bench   demand-to-plug latency, split into decision and plug time"
 
 .SECONDARY:
 
-.PHONY: all deps unit fuzz lab test demo bench install clean help
+.PHONY: all deps unit fuzz kmod lab test test-kernels demo bench install clean help
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -10,7 +10,21 @@
  * because a guest without swap can fill up without ever stalling, and
  * because PSI triggers may be unavailable). The bid in each
  * report comes from the /proc fallback model (bid_model.c) once the broker's
- * "welcome" has told the unit, floor and cap.
+ * "welcome" has told the unit, floor and cap. That is "proc" mode.
+ *
+ * Kernel mode: when /dev/ramm (ramm_guest.ko, the in-kernel agent) can be
+ * opened at start, the agent says "mode":"kernel" in its hello and only
+ * relays. Each record the device gives (one per read(), struct
+ * ramm_dev_record) becomes one report (dev_record.c), urgent if the record
+ * says so; there are no periodic /proc reports, PSI trigger or MemAvailable
+ * checks then, though PSI avg10 and pgscan, which the record lacks, are
+ * still read from /proc. Welcome, grant and evict from the broker are
+ * written to the device as struct ramm_dev_msg. If the device fails (read
+ * error, end of file, POLLERR/POLLHUP, a record of another ABI, or
+ * DEV_MAX_BAD bad records in a row), the agent logs it, falls back to proc
+ * mode with a new hello, and tries to open the device again every
+ * DEV_RETRY_MS (doubling, up to DEV_RETRY_MAX_MS, after a stint that gave no
+ * valid record), switching back with another hello.
  *
  * virtio-serial behaviour this file is written around:
  *   - while the host side is not connected, poll() reports POLLHUP (and
@@ -47,6 +61,7 @@
 
 #include "ramm/proto.h"
 #include "bid_model.h"
+#include "dev_record.h"
 #include "proc_sample.h"
 
 #define AGENT_NAME "ramm-agent"
@@ -55,6 +70,7 @@
 #define VPORT_SYSFS "/sys/class/virtio-ports"
 #define PSI_MEMORY "/proc/pressure/memory"
 #define BOOT_ID "/proc/sys/kernel/random/boot_id"
+#define DEV_PATH "/dev/" RAMM_DEV_NAME
 
 /*
  * PSI triggers: 100 ms of "some" stall in a 1 s window. Without
@@ -74,6 +90,15 @@ static const char *const psi_triggers[] = {
 #define AGENT_MAX_BYTES (1ull << 50) /* floor/cap/target sanity bound */
 #define JSON_MAX_DEPTH 4
 #define PORT_OPEN_FLAGS (O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+#define DEV_OPEN_FLAGS (O_RDWR | O_NONBLOCK | O_CLOEXEC)
+#define DEV_MIN_GAP_MS 100      /* at most 10 record reports per second,
+				 * well under the broker's 20 lines/s */
+#define DEV_RETRY_MS 5000       /* reopen /dev/ramm in proc mode... */
+#define DEV_RETRY_MAX_MS 80000  /* ...backing off to this after failures */
+#define DEV_MAX_BAD 5           /* bad records in a row: give up the device */
+#define DEV_STALL_MS 10000      /* no record for this long: log it */
+#define DEV_ONCE_WAIT_MS 5000   /* --once: wait this long for a record */
+#define THROTTLE_MS 10000       /* throttled log lines: one per 10 s */
 
 enum port_state {
 	PORT_CLOSED, /* no fd; (re)opened on the next tick */
@@ -93,10 +118,31 @@ struct port {
 	size_t out_len;         /* bytes in @out */
 };
 
+/* A log line that may repeat: at most one per THROTTLE_MS. */
+struct throttle {
+	int64_t next_ms;        /* when the next line may go */
+	uint64_t suppressed;    /* lines left out since the last */
+};
+
 struct agent {
 	/* configuration */
 	const char *port_path;  /* --port, or NULL to scan sysfs */
 	int interval_ms;        /* --interval-ms */
+	const char *dev_path;   /* --dev, DEV_PATH, or NULL for --no-dev */
+
+	/* /dev/ramm: open in kernel mode, -1 in proc mode */
+	int dev_fd;
+	int dev_open_err;       /* last open error, to log each one once */
+	int64_t dev_retry_ms;   /* proc mode: when to try opening it again */
+	int dev_backoff_ms;     /* the retry interval now */
+	int64_t dev_read_ms;    /* when a record was last read */
+	int64_t dev_good_ms;    /* when the last valid record came (or the
+				 * device was opened) */
+	uint64_t dev_good;      /* valid records since the device was opened */
+	int dev_bad_run;        /* bad records in a row */
+	int dev_stalled;        /* a stall has been logged */
+	uint64_t dev_seq;       /* seq of the last record reported */
+	struct throttle rec_log, write_log;
 
 	struct port port;
 	int sig_fd;             /* signalfd for SIGINT/SIGTERM */
@@ -104,7 +150,7 @@ struct agent {
 
 	/* from the last valid welcome */
 	int have_welcome;
-	uint64_t unit_bytes, floor_bytes, cap_bytes;
+	uint64_t unit_bytes, floor_bytes, cap_bytes, size_bytes;
 	/* boot memory the kernel keeps out of MemTotal: the welcome's
 	 * size_bytes less MemTotal, both read at the same moment */
 	uint64_t reserved_kib;
@@ -123,6 +169,7 @@ struct agent {
 
 	/* counters, logged at exit */
 	uint64_t sent, dropped, bad_lines, oversize;
+	uint64_t records, bad_records, dev_writes, dev_write_errors;
 
 	/* log throttle for what the broker makes us log */
 	int64_t log_window_ms;
@@ -173,6 +220,34 @@ log_allow(struct agent *a)
 	}
 	a->log_count++;
 	return 1;
+}
+
+static void tlog(struct throttle *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Log a line that may repeat: at most one per THROTTLE_MS, counting the
+ * ones left out. */
+static void
+tlog(struct throttle *t, const char *fmt, ...)
+{
+	int64_t now = now_ms();
+	char buf[256];
+	va_list ap;
+
+	if (now < t->next_ms) {
+		t->suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (t->suppressed)
+		logmsg("%s (%" PRIu64 " more like it since the last)", buf,
+		    t->suppressed);
+	else
+		logmsg("%s", buf);
+	t->suppressed = 0;
+	t->next_ms = now + THROTTLE_MS;
 }
 
 /* Copy @s into @dst (size @size) with non-printable bytes as '?'. */
@@ -234,9 +309,9 @@ find_vport(char *path, size_t size)
 	return r;
 }
 
-/* Connect a non-blocking unix stream socket to @path. Returns fd or -errno. */
+/* Connect a non-blocking unix socket of @type to @path. Returns fd or -errno. */
 static int
-connect_unix(const char *path)
+connect_unix(const char *path, int type)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd, e;
@@ -244,7 +319,7 @@ connect_unix(const char *path)
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
@@ -332,7 +407,7 @@ port_open(struct agent *a)
 	if (a->port_path != NULL) {
 		what = a->port_path;
 		if (stat(what, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			fd = connect_unix(what);
+			fd = connect_unix(what, SOCK_STREAM);
 			p->is_sock = 1;
 		} else {
 			fd = open(what, PORT_OPEN_FLAGS);
@@ -500,8 +575,9 @@ send_hello(struct agent *a)
 
 	n = snprintf(line, sizeof(line),
 	    "{\"type\":\"" RAMM_MSG_HELLO "\",\"v\":%d,\"agent\":\"" AGENT_NAME
-	    "\",\"version\":\"" AGENT_VERSION "\",\"mode\":\"" RAMM_MODE_PROC
-	    "\",\"boot_id\":\"%s\"}\n", RAMM_PROTO_VERSION, a->boot_id);
+	    "\",\"version\":\"" AGENT_VERSION "\",\"mode\":\"%s"
+	    "\",\"boot_id\":\"%s\"}\n", RAMM_PROTO_VERSION,
+	    a->dev_fd >= 0 ? RAMM_MODE_KERNEL : RAMM_MODE_PROC, a->boot_id);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	send_line(a, "hello", line, (size_t)n);
@@ -592,6 +668,229 @@ send_report(struct agent *a, int urgent)
 	send_line(a, urgent ? "urgent report" : "report", line, (size_t)n);
 }
 
+/* ---- /dev/ramm ------------------------------------------------------------ */
+
+/*
+ * dev_open_path - open the device at @path: a character device, or for
+ * tests a file of records (read to its end, which counts as the device
+ * failing) or a unix SOCK_SEQPACKET socket, which keeps read() and write()
+ * one record or message each as the device does. (A fifo would hand the
+ * agent its own messages back as records.)
+ * Returns the fd, or -errno.
+ */
+static int
+dev_open_path(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		return connect_unix(path, SOCK_SEQPACKET);
+	fd = open(path, DEV_OPEN_FLAGS);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Write one message to the device. Errors are logged (throttled), no more. */
+static void
+dev_send(struct agent *a, uint32_t type, uint64_t x, uint64_t y, uint64_t z,
+    uint64_t w)
+{
+	const struct ramm_dev_msg m = {
+		.version = RAMM_DEV_VERSION,
+		.type = type,
+		.a = x, .b = y, .c = z, .d = w,
+	};
+	ssize_t n;
+
+	if (a->dev_fd < 0)
+		return;
+	do
+		n = write(a->dev_fd, &m, sizeof(m));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(m)) {
+		a->dev_writes++;
+		return;
+	}
+	a->dev_write_errors++;
+	tlog(&a->write_log, "writing message type %" PRIu32 " to %s: %s", type,
+	    a->dev_path, n < 0 ? strerror(errno) : "short write");
+}
+
+static void
+dev_send_welcome(struct agent *a)
+{
+	dev_send(a, RAMM_DEV_MSG_WELCOME, a->unit_bytes, a->floor_bytes,
+	    a->cap_bytes, a->size_bytes);
+}
+
+/* Proc mode to kernel mode on the open device @fd. */
+static void
+dev_enter(struct agent *a, int fd)
+{
+	int64_t now = now_ms();
+
+	a->dev_fd = fd;
+	a->dev_open_err = 0;
+	a->dev_good = 0;
+	a->dev_bad_run = 0;
+	a->dev_stalled = 0;
+	a->dev_good_ms = now;
+	a->dev_read_ms = now - DEV_MIN_GAP_MS;
+	a->urgent_pending = 0;
+	a->report_now = 0;
+	a->need_hello = 1;
+	logmsg("kernel mode: reports come from %s", a->dev_path);
+	/* A module loaded after the last welcome learns the terms now;
+	 * the broker's answer to the hello refreshes them. */
+	if (a->have_welcome)
+		dev_send_welcome(a);
+}
+
+/* Try to open the device; enter kernel mode if that works. */
+static void
+dev_try_open(struct agent *a)
+{
+	int fd;
+
+	if (a->dev_path == NULL || a->dev_fd >= 0)
+		return;
+	fd = dev_open_path(a->dev_path);
+	if (fd < 0) {
+		if (fd != a->dev_open_err)
+			logmsg("cannot open %s: %s; proc mode, trying again "
+			    "every %d s", a->dev_path, strerror(-fd),
+			    a->dev_backoff_ms / 1000);
+		a->dev_open_err = fd;
+		a->dev_retry_ms = now_ms() + a->dev_backoff_ms;
+		return;
+	}
+	dev_enter(a, fd);
+}
+
+/*
+ * dev_fail - the device is unusable (@why): close it, go back to proc mode
+ * with a new hello and a report soon, and try again later: after
+ * DEV_RETRY_MS if the device gave valid records, else after twice the last
+ * wait (so a device that always fails costs a log line and two hellos per
+ * DEV_RETRY_MAX_MS at most).
+ */
+static void
+dev_fail(struct agent *a, const char *why)
+{
+	if (a->dev_good > 0)
+		a->dev_backoff_ms = DEV_RETRY_MS;
+	else if (a->dev_backoff_ms < DEV_RETRY_MAX_MS)
+		a->dev_backoff_ms *= 2;
+	logmsg("%s: %s (after %" PRIu64 " good records); proc mode, trying "
+	    "again in %d s", a->dev_path, why, a->dev_good,
+	    a->dev_backoff_ms / 1000);
+	close(a->dev_fd);
+	a->dev_fd = -1;
+	a->dev_open_err = 0;
+	a->dev_retry_ms = now_ms() + a->dev_backoff_ms;
+	/* Keep the report sequence going up where it can. */
+	if (a->dev_seq > a->seq)
+		a->seq = a->dev_seq;
+	a->was_low = 0;
+	a->need_hello = 1;
+	a->report_now = 1;
+}
+
+/* Send the report for the valid record @rec. */
+static void
+send_dev_report(struct agent *a, const struct ramm_dev_record *rec)
+{
+	char line[RAMM_MAX_LINE];
+	struct proc_sample s;
+	int n;
+
+	_Static_assert(DEV_REPORT_MAX <= RAMM_MAX_LINE,
+	    "a record's report fits in a line");
+	/* PSI and pgscan; all zero if /proc cannot be read. */
+	(void)proc_sample_read(NULL, &s);
+	n = dev_record_format(rec, &s, line, sizeof(line));
+	if (n < 0) {
+		a->bad_records++;
+		tlog(&a->rec_log, "cannot format record %" PRIu64 ": %s",
+		    rec->seq, strerror(-n));
+		return;
+	}
+	if (a->need_hello && a->port.state == PORT_UP)
+		send_hello(a);
+	a->last_report_ms = now_ms();
+	a->dev_seq = rec->seq;
+	send_line(a, (rec->flags & RAMM_REC_URGENT) ? "urgent report" :
+	    "report", line, (size_t)n);
+}
+
+/*
+ * dev_read - read one record after poll() gave @revents, and report it.
+ * May leave kernel mode (dev_fail()).
+ */
+static void
+dev_read(struct agent *a, short revents)
+{
+	struct ramm_dev_record rec;
+	const char *why = NULL;
+	ssize_t n;
+	int r;
+
+	if (revents & POLLNVAL) {
+		dev_fail(a, "invalid descriptor");
+		return;
+	}
+	a->dev_read_ms = now_ms();
+	do
+		n = read(a->dev_fd, &rec, sizeof(rec));
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			dev_fail(a, strerror(errno));
+		else if (revents & (POLLERR | POLLHUP))
+			dev_fail(a, (revents & POLLERR) ? "poll error" :
+			    "hangup");
+		return;
+	}
+	if (n == 0) {
+		dev_fail(a, "end of file");
+		return;
+	}
+	r = dev_record_check(&rec, (size_t)n, &why);
+	if (r == -EPROTO) {
+		/* Another ABI: every record would be the same. */
+		dev_fail(a, why);
+		return;
+	}
+	if (r < 0) {
+		a->bad_records++;
+		tlog(&a->rec_log, "dropped a record from %s: %s", a->dev_path,
+		    why);
+		if (++a->dev_bad_run >= DEV_MAX_BAD)
+			dev_fail(a, "too many bad records in a row");
+		return;
+	}
+	a->dev_bad_run = 0;
+	a->dev_good++;
+	a->records++;
+	a->dev_good_ms = a->dev_read_ms;
+	if (a->dev_stalled) {
+		logmsg("records from %s again", a->dev_path);
+		a->dev_stalled = 0;
+	}
+	send_dev_report(a, &rec);
+}
+
+/* Kernel mode: note once when the device has stopped giving records. */
+static void
+dev_stall_check(struct agent *a, int64_t now)
+{
+	if (a->dev_stalled || now - a->dev_good_ms < DEV_STALL_MS)
+		return;
+	logmsg("no valid record from %s for %d s; no reports until one comes",
+	    a->dev_path, DEV_STALL_MS / 1000);
+	a->dev_stalled = 1;
+}
+
 /* ---- incoming messages --------------------------------------------------- */
 
 /*
@@ -658,17 +957,24 @@ handle_welcome(struct agent *a, json_object *o)
 		if (!a->reserved_kib || gap < a->reserved_kib)
 			a->reserved_kib = gap;
 	}
+	a->size_bytes = size;
 	if (a->have_welcome && unit == a->unit_bytes &&
-	    floor_b == a->floor_bytes && cap == a->cap_bytes)
+	    floor_b == a->floor_bytes && cap == a->cap_bytes) {
+		/* Same terms, but the kernel wants each new size. */
+		dev_send_welcome(a);
 		return;
+	}
 	logmsg("welcome: unit %" PRIu64 " floor %" PRIu64 " MiB cap %" PRIu64
 	    " MiB", unit, floor_b >> 20, cap >> 20);
 	a->have_welcome = 1;
 	a->unit_bytes = unit;
 	a->floor_bytes = floor_b;
 	a->cap_bytes = cap;
-	/* Bid in the new terms at once rather than at the next tick. */
-	a->report_now = 1;
+	dev_send_welcome(a);
+	/* Bid in the new terms at once rather than at the next tick; in
+	 * kernel mode the module's next record does that. */
+	if (a->dev_fd < 0)
+		a->report_now = 1;
 }
 
 static void
@@ -684,6 +990,7 @@ handle_grant(struct agent *a, json_object *o)
 	if (log_allow(a))
 		logmsg("grant: target %" PRIu64 " MiB at price %" PRIu64,
 		    target >> 20, price);
+	dev_send(a, RAMM_DEV_MSG_GRANT, target, price, 0, 0);
 }
 
 static void
@@ -699,6 +1006,7 @@ handle_evict(struct agent *a, json_object *o)
 	if (log_allow(a))
 		logmsg("evict: %" PRIu64 " units within %" PRIu64 " ms",
 		    units, deadline);
+	dev_send(a, RAMM_DEV_MSG_EVICT, units, deadline, 0, 0);
 }
 
 static void
@@ -950,9 +1258,12 @@ run(struct agent *a)
 	int64_t now, next_tick, next_check;
 
 	a->psi_fd = psi_trigger_open();
-	logmsg("version " AGENT_VERSION ", mode proc, report every %d ms, "
-	    "urgent reports from %sMemAvailable checks", a->interval_ms,
-	    a->psi_fd >= 0 ? "a PSI trigger and " : "");
+	logmsg("version " AGENT_VERSION);
+	dev_try_open(a);
+	if (a->dev_fd < 0)
+		logmsg("proc mode: report every %d ms, urgent reports from "
+		    "%sMemAvailable checks", a->interval_ms,
+		    a->psi_fd >= 0 ? "a PSI trigger and " : "");
 	a->need_hello = 1;
 	now = now_ms();
 	next_tick = now;
@@ -960,11 +1271,16 @@ run(struct agent *a)
 	a->last_urgent_ms = now - URGENT_MIN_GAP_MS;
 
 	for (;;) {
-		struct pollfd pfd[3];
+		struct pollfd pfd[4];
 		int64_t deadline;
-		int np = 0, i_port = -1, i_psi = -1, r;
+		int np = 0, i_port = -1, i_psi = -1, i_dev = -1, r;
+		int kernel;
 
 		now = now_ms();
+		if (a->dev_fd < 0 && a->dev_path != NULL &&
+		    now >= a->dev_retry_ms)
+			dev_try_open(a);
+		kernel = a->dev_fd >= 0;
 		if (a->report_now &&
 		    now - a->last_report_ms >= URGENT_MIN_GAP_MS) {
 			next_tick = now;
@@ -975,16 +1291,22 @@ run(struct agent *a)
 				port_open(a);
 			else if (a->port.state == PORT_HUP)
 				port_check(a);
-			send_report(a, 0);
+			/* In kernel mode records drive the reports. */
+			if (kernel)
+				dev_stall_check(a, now);
+			else
+				send_report(a, 0);
 			next_tick += a->interval_ms;
 			if (next_tick <= now)
 				next_tick = now + a->interval_ms;
 		}
-		if (now >= next_check) {
+		if (a->need_hello && a->port.state == PORT_UP)
+			send_hello(a);
+		if (!kernel && now >= next_check) {
 			low_check(a);
 			next_check = now + LOW_CHECK_MS;
 		}
-		if (a->urgent_pending &&
+		if (!kernel && a->urgent_pending &&
 		    now - a->last_urgent_ms >= URGENT_MIN_GAP_MS) {
 			send_report(a, 1);
 			a->urgent_pending = 0;
@@ -1000,14 +1322,31 @@ run(struct agent *a)
 			    POLLIN };
 			np++;
 		}
-		if (a->psi_fd >= 0) {
+		/* Proc mode only: in kernel mode the module sees pressure,
+		 * and a trigger that fires meanwhile just makes one early
+		 * report after a fallback. */
+		if (!kernel && a->psi_fd >= 0) {
 			i_psi = np;
 			pfd[np] = (struct pollfd){ .fd = a->psi_fd,
 			    .events = POLLPRI };
 			np++;
 		}
-		deadline = min64(next_tick, next_check);
-		if (a->urgent_pending)
+		/* A record waits in the device until read (newer ones replace
+		 * it), so leaving the device out of poll() for
+		 * DEV_MIN_GAP_MS after a read limits the report rate. */
+		if (kernel && now - a->dev_read_ms >= DEV_MIN_GAP_MS) {
+			i_dev = np;
+			pfd[np] = (struct pollfd){ .fd = a->dev_fd,
+			    .events = POLLIN | POLLPRI };
+			np++;
+		}
+		deadline = min64(next_tick, kernel ? INT64_MAX : next_check);
+		if (kernel && i_dev < 0)
+			deadline = min64(deadline,
+			    a->dev_read_ms + DEV_MIN_GAP_MS);
+		else if (a->dev_path != NULL)
+			deadline = min64(deadline, a->dev_retry_ms);
+		if (!kernel && a->urgent_pending)
 			deadline = min64(deadline,
 			    a->last_urgent_ms + URGENT_MIN_GAP_MS);
 		if (a->report_now)
@@ -1038,6 +1377,8 @@ run(struct agent *a)
 				a->urgent_pending = 1;
 			}
 		}
+		if (i_dev >= 0 && pfd[i_dev].revents)
+			dev_read(a, pfd[i_dev].revents);
 		if (i_port >= 0 && pfd[i_port].revents) {
 			short rev = pfd[i_port].revents;
 
@@ -1053,13 +1394,72 @@ run(struct agent *a)
 	}
 }
 
+/*
+ * once_record - --once in kernel mode: wait up to DEV_ONCE_WAIT_MS for a
+ * valid record and format its report into @line.
+ * Returns the line's length, or -errno (then the caller falls back to /proc).
+ */
+static int
+once_record(struct agent *a, char *line, size_t size)
+{
+	int64_t end = now_ms() + DEV_ONCE_WAIT_MS, now;
+	struct ramm_dev_record rec;
+	struct proc_sample s;
+	const char *why;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = a->dev_fd,
+		    .events = POLLIN | POLLPRI };
+
+		now = now_ms();
+		if (now >= end)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)(end - now));
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		n = read(a->dev_fd, &rec, sizeof(rec));
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENODATA;
+		r = dev_record_check(&rec, (size_t)n, &why);
+		if (r < 0) {
+			logmsg("%s: %s", a->dev_path, why);
+			if (r == -EPROTO)
+				return r;
+			continue;
+		}
+		(void)proc_sample_read(NULL, &s);
+		return dev_record_format(&rec, &s, line, size);
+	}
+}
+
 static int
 run_once(struct agent *a)
 {
 	char line[RAMM_MAX_LINE];
-	int n;
+	int n = -ENODEV;
 
-	n = make_report(a, 0, line, sizeof(line));
+	if (a->dev_path != NULL) {
+		a->dev_fd = dev_open_path(a->dev_path);
+		if (a->dev_fd >= 0) {
+			n = once_record(a, line, sizeof(line));
+			if (n < 0)
+				logmsg("no record from %s (%s); a /proc report "
+				    "instead", a->dev_path, strerror(-n));
+			close(a->dev_fd);
+			a->dev_fd = -1;
+		}
+	}
+	if (n < 0)
+		n = make_report(a, 0, line, sizeof(line));
 	if (n < 0)
 		return 1;
 	if (fwrite(line, 1, (size_t)n, stdout) != (size_t)n ||
@@ -1074,16 +1474,25 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: " AGENT_NAME " [--port PATH] [--interval-ms N] "
-	    "[--pidfile PATH] [--once]\n"
+	    "usage: " AGENT_NAME " [--port PATH] [--dev PATH | --no-dev] "
+	    "[--interval-ms N]\n"
+	    "                  [--pidfile PATH] [--once]\n"
 	    "  --port PATH       talk on PATH (device, fifo, pty or unix "
 	    "socket)\n"
 	    "                    instead of the virtio port "
 	    RAMM_AGENT_PORT_NAME "\n"
-	    "  --interval-ms N   report every N ms (100..60000, default "
-	    "1000)\n"
+	    "  --dev PATH        kernel mode from PATH instead of " DEV_PATH
+	    " (a unix\n"
+	    "                    SOCK_SEQPACKET socket stands in for it in "
+	    "tests)\n"
+	    "  --no-dev          proc mode only: never open " DEV_PATH "\n"
+	    "  --interval-ms N   proc mode: report every N ms (100..60000, "
+	    "default 1000)\n"
 	    "  --pidfile PATH    write the pid to PATH, remove it at exit\n"
-	    "  --once            print one report line to stdout and exit\n");
+	    "  --once            print one report line to stdout and exit "
+	    "(from the next\n"
+	    "                    record in kernel mode, waiting up to %d s)\n",
+	    DEV_ONCE_WAIT_MS / 1000);
 }
 
 int
@@ -1094,6 +1503,8 @@ main(int argc, char **argv)
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "dev", required_argument, NULL, 'd' },
+		{ "no-dev", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1102,9 +1513,12 @@ main(int argc, char **argv)
 		.port = { .fd = -1 },
 		.sig_fd = -1,
 		.psi_fd = -1,
+		.dev_path = DEV_PATH,
+		.dev_fd = -1,
+		.dev_backoff_ms = DEV_RETRY_MS,
 	};
 	const char *pidfile = NULL;
-	int once = 0, c, r;
+	int once = 0, no_dev = 0, c, r;
 	char *end;
 	long v;
 
@@ -1129,6 +1543,12 @@ main(int argc, char **argv)
 		case 'o':
 			once = 1;
 			break;
+		case 'd':
+			a.dev_path = optarg;
+			break;
+		case 'n':
+			no_dev = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1141,6 +1561,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (no_dev)
+		a.dev_path = NULL;
 	if (once)
 		return run_once(&a);
 
@@ -1161,7 +1583,14 @@ main(int argc, char **argv)
 	logmsg("sent %" PRIu64 ", dropped %" PRIu64 ", bad lines %" PRIu64
 	    ", over-long lines %" PRIu64, a.sent, a.dropped, a.bad_lines,
 	    a.oversize);
+	if (a.records || a.bad_records || a.dev_writes || a.dev_write_errors)
+		logmsg("records %" PRIu64 ", bad records %" PRIu64
+		    ", messages to the device %" PRIu64 ", failed %" PRIu64,
+		    a.records, a.bad_records, a.dev_writes,
+		    a.dev_write_errors);
 	port_close(&a.port);
+	if (a.dev_fd >= 0)
+		close(a.dev_fd);
 	if (a.psi_fd >= 0)
 		close(a.psi_fd);
 	close(a.sig_fd);

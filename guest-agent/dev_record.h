@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dev_record: records from /dev/ramm (the in-kernel agent, ramm_guest.ko)
+ * checked and turned into report lines (docs/PROTOCOL.md).
+ *
+ * Pure functions: no I/O, no globals, no clock. ramm-agent reads a record,
+ * checks it with dev_record_check() and sends what dev_record_format()
+ * makes of it.
+ */
+#ifndef RAMM_DEV_RECORD_H
+#define RAMM_DEV_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ramm/proto.h"
+
+struct proc_sample;
+
+/* Largest unit a record may name: a 1 GiB host page (as ramm-agent's
+ * welcome check). */
+#define DEV_REC_MAX_UNIT (1ull << 30)
+/* Largest memory size in KiB (the broker's bound on report sizes). */
+#define DEV_REC_MAX_KIB (1ull << 50)
+
+/*
+ * Most bytes dev_record_format() ever writes, '\n' included: 64 bid steps
+ * and every number at its largest. Checked by the unit test, and below
+ * RAMM_MAX_LINE.
+ */
+#define DEV_REPORT_MAX 2600
+
+/*
+ * dev_record_check - check one record as read() returned it.
+ * @rec: the buffer read() filled; only its first @len bytes are looked at.
+ * @len: what read() returned.
+ * @why: if not NULL, set to a static reason string when the record is bad.
+ *
+ * A record must be exactly sizeof(struct ramm_dev_record) bytes with
+ * version RAMM_DEV_VERSION and size sizeof(struct ramm_dev_record);
+ * anything else is a different ABI and gets -EPROTO: the device cannot be
+ * used. Within the ABI, the record gets -EINVAL, and is to be dropped, if
+ *   - seq is 0 or above INT64_MAX;
+ *   - mem_total_kib is 0 or any size in KiB is above DEV_REC_MAX_KIB;
+ *   - a counter (refaults, shrinker scans, OOMs, histogram entries) is
+ *     above INT64_MAX (JSON integers are signed 64-bit);
+ *   - n_bid is above RAMM_MAX_BID_STEPS;
+ *   - RAMM_REC_WELCOMED is set, and unit_bytes is not a power of two in
+ *     4096..DEV_REC_MAX_UNIT, or the first n_bid steps are not a valid bid
+ *     (a step with 0 units, a price above RAMM_MAX_PRICE, or a price above
+ *     the previous step's).
+ * Without RAMM_REC_WELCOMED, unit_bytes and the bid are not used and not
+ * checked. Unknown flag bits are ignored. MemFree and MemAvailable above
+ * MemTotal are not errors (the kernel's counters race); the report clamps
+ * them.
+ *
+ * Returns 0, -EPROTO or -EINVAL. O(n_bid).
+ */
+int dev_record_check(const struct ramm_dev_record *rec, size_t len,
+    const char **why);
+
+/*
+ * dev_record_format - the report line (with its '\n') for record @rec.
+ * @rec: a record; it is checked as dev_record_check(@rec, sizeof(*rec)).
+ * @proc: what the record lacks, from /proc: only psi_some_avg10,
+ *        psi_full_avg10 (each clamped to 0..100) and pgscan are read.
+ * @buf, @size: where to write; a line is at most DEV_REPORT_MAX bytes.
+ *
+ * The line has the members of every report, "seq", "urgent"
+ * (RAMM_REC_URGENT), the memory sizes (MemFree and MemAvailable clamped to
+ * MemTotal), the refault counters and "unit_bytes"/"bid" from the record
+ * (0 and [] without RAMM_REC_WELCOMED), the PSI values and "pgscan" from
+ * @proc, and then the kernel-mode members "shrinker_scans", "oom_events",
+ * "vmem_online_kib", "hist_vmem" and "hist_all".
+ *
+ * Returns the line's length (no NUL counted; one is written after it), or
+ * -EINVAL if the record is bad, or -EMSGSIZE if @size is too small (then
+ * @buf holds a truncated line).
+ */
+int dev_record_format(const struct ramm_dev_record *rec,
+    const struct proc_sample *proc, char *buf, size_t size);
+
+#endif /* RAMM_DEV_RECORD_H */
