@@ -32,12 +32,14 @@ RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c \
 	guest-agent/dev_record.c
 HOG_SRC := tests/lab/ramm-hog.c
+DUMP_SRC := kernel/guest-driver/tools/ramm-dump.c
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/$(2)/%.o,$(1))
 
-all: $(BUILD)/rammd $(BUILD)/rammctl $(BUILD)/ramm-agent $(BUILD)/ramm-hog
+all: $(BUILD)/rammd $(BUILD)/rammctl $(BUILD)/ramm-agent $(BUILD)/ramm-hog \
+	$(BUILD)/ramm-dump
 
 $(BUILD)/obj/host/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,6 +65,11 @@ $(BUILD)/ramm-agent: $(call obj,$(AGENT_SRC),guest)
 	$(Q)$(CC) -static $(LDFLAGS) -o $@ $^ $(JSONC_LIBS) -lm
 
 $(BUILD)/ramm-hog: $(call obj,$(HOG_SRC),guest)
+	@echo "  LD      $@ (static)"
+	$(Q)$(CC) -static $(LDFLAGS) -o $@ $^
+
+# A /dev/ramm test client for the lab guests.
+$(BUILD)/ramm-dump: $(call obj,$(DUMP_SRC),guest)
 	@echo "  LD      $@ (static)"
 	$(Q)$(CC) -static $(LDFLAGS) -o $@ $^
 

@@ -8,6 +8,7 @@ against real QEMU guests. Prints one line per test and a closing
 
 import glob
 import importlib.util
+import inspect
 import os
 import sys
 import time
@@ -24,7 +25,10 @@ def main(argv):
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        for fn_name in sorted(n for n in dir(mod) if n.startswith("test_")):
+        tests = [n for n, obj in vars(mod).items()
+                 if n.startswith("test_") and inspect.isfunction(obj)
+                 and obj.__module__ == mod.__name__]
+        for fn_name in sorted(tests):
             full = "%s.%s" % (name, fn_name)
             if wanted and not any(w in full for w in wanted):
                 continue

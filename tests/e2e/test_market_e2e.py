@@ -35,9 +35,14 @@ def first_resize_after(broker, name, t0_us, want_growth, timeout):
 
 
 def test_demand_moves_memory():
+    run_demand_moves_memory(kmod=False)
+
+
+def run_demand_moves_memory(kmod):
+    """The scenario above; with @kmod the bids come from ramm_guest.ko."""
     with lab.Lab() as L:
-        a, b = L.boot_all([("a", dict(boot_mib=BOOT_MIB, vmem_mib=256)),
-                           ("b", dict(boot_mib=BOOT_MIB, vmem_mib=256))])
+        a, b = L.boot_all([("a", dict(boot_mib=BOOT_MIB, vmem_mib=256, kmod=kmod)),
+                           ("b", dict(boot_mib=BOOT_MIB, vmem_mib=256, kmod=kmod))])
         broker = Broker(L, vmem_config(scan_dir=L.dir, supply_mib=SUPPLY_MIB))
         mon = SizeMonitor([a, b], {"a": BOOT_MIB, "b": BOOT_MIB}, SUPPLY_MIB)
         mon.start()
@@ -47,6 +52,10 @@ def test_demand_moves_memory():
             wait_for("reports from both agents",
                      lambda: all(g["report_age_ms"] is not None and g["report_age_ms"] < 2000
                                  for g in broker.state()["guests"]), 30)
+            mode = "kernel" if kmod else "proc"
+            check(all(g["mode"] == mode for g in broker.state()["guests"]),
+                  "agents not in %s mode: %r" % (mode, [g["mode"] for g in broker.state()["guests"]]))
+            check(mode in broker.rammctl("guests").stdout, "rammctl guests does not show the mode")
             wait_for("B's hog to hold 150 MiB",
                      lambda: b.hog_status().get("held_mib") == "150", 60)
             time.sleep(4)
@@ -86,7 +95,7 @@ def test_demand_moves_memory():
                 "first_plug_mib": first["to_mib"] - first["from_mib"],
             }
             print("latency: " + json.dumps(figures))
-            with open(os.path.join(BUILD, "e2e-latency.json"), "w") as f:
+            with open(os.path.join(BUILD, "e2e-latency-%s.json" % mode), "w") as f:
                 json.dump(figures, f)
 
             # A frees; memory flows back to B, and A returns toward its floor.

@@ -2,7 +2,8 @@
 """The ramm lab: real QEMU guests with virtio-mem, booted in seconds.
 
 A lab guest is the host's own Debian kernel plus a busybox initramfs that
-holds the virtio modules, ramm-agent and ramm-hog. Each guest gets, in one
+holds the virtio modules, ramm-agent, ramm-hog, ramm-dump and, once
+`make kmod` built it for that kernel, ramm_guest.ko. Each guest gets, in one
 run directory (short, under /tmp, because unix socket paths are limited to
 108 bytes):
 
@@ -165,7 +166,7 @@ def build_initramfs(out, ver=None, extra_files=None):
         for d in ("bin", "dev", "proc", "sys", "run", "tmp", "lib/modules"):
             os.makedirs(os.path.join(stage, d), exist_ok=True)
         shutil.copy(busybox, os.path.join(stage, "bin/busybox"))
-        for prog in ("ramm-agent", "ramm-hog"):
+        for prog in ("ramm-agent", "ramm-hog", "ramm-dump"):
             src = os.path.join(BUILD, prog)
             if not os.path.exists(src):
                 raise RuntimeError("%s missing: run `make` first" % src)

@@ -4,7 +4,7 @@
  * anonymous memory and can be steered while it runs.
  *
  *   ramm-hog run [--ctl PATH] [--step-mib N] [--step-ms N] [--reserve-mib N]
- *                [--target MIB]
+ *                [--greedy] [--target MIB]
  *   ramm-hog set MIB [--ctl PATH]
  *   ramm-hog free [--ctl PATH]
  *   ramm-hog quit [--ctl PATH]
@@ -16,7 +16,7 @@
  * unmaps the newest chunk. It grows politely: only while MemAvailable is at
  * least one step plus the reserve, otherwise it waits (waiting=1) for the
  * broker to plug more memory instead of pushing the guest into the OOM
- * killer. After every change it replaces PATH.status with
+ * killer; --greedy grows regardless, into reclaim. After every change it replaces PATH.status with
  * "held_mib=N target_mib=M waiting=0|1". It reads "set N", "free" and "quit"
  * lines from the FIFO; the other subcommands write those lines. "status"
  * prints PATH.status plus "running=0|1" (0 after an OOM kill, for one).
@@ -48,6 +48,7 @@ struct chunk {
 struct hog {
 	char ctl[PATH_MAX - 16]; /* FIFO path; room left for suffixes */
 	unsigned step_mib, step_ms, reserve_mib;
+	int greedy;              /* --greedy: grow without looking at MemAvailable */
 	unsigned target_mib, held_mib;
 	int waiting;             /* growth held back by low MemAvailable */
 	struct chunk *chunks;    /* held chunks, newest last */
@@ -200,7 +201,7 @@ step(struct hog *h)
 
 		if (mib > h->step_mib)
 			mib = h->step_mib;
-		avail = mem_available_mib();
+		avail = h->greedy ? -1 : mem_available_mib();
 		if (avail >= 0 && (unsigned long)avail < (unsigned long)mib +
 		    h->reserve_mib)
 			waiting = 1;
@@ -408,7 +409,7 @@ static void
 usage(void)
 {
 	fputs("usage: ramm-hog run [--ctl PATH] [--step-mib 16] [--step-ms 100]"
-	    " [--reserve-mib 24] [--target MIB]\n"
+	    " [--reserve-mib 24] [--greedy] [--target MIB]\n"
 	    "       ramm-hog set MIB [--ctl PATH]\n"
 	    "       ramm-hog free|quit|status [--ctl PATH]\n"
 	    "PATH defaults to " DEFAULT_CTL "; the hog keeps PATH.pid and "
@@ -435,6 +436,11 @@ main(int argc, char **argv)
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		unsigned *dst = NULL;
 
+		if (strcmp(opt, "--greedy") == 0 && strcmp(cmd, "run") == 0) {
+			/* Drive the guest into reclaim, as a real app would. */
+			h.greedy = 1;
+			continue;
+		}
 		if (strcmp(opt, "--ctl") == 0 && val) {
 			ctl = val;
 			i++;

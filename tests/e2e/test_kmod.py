@@ -1,0 +1,189 @@
+"""ramm_guest.ko in real lab guests, on the kernel RAMM_LAB_KERNEL names
+(default: Debian 12's own; `make test-kernels` runs these on each kernel of
+the matrix). ramm-dump, a small static client, reads and writes /dev/ramm
+in the guest."""
+
+import time
+
+from common import MIB, Broker, check, lab, vmem_config, wait_for
+import test_market_e2e
+
+UNIT = 2 * MIB
+
+
+def parse_record(line):
+    """One `ramm-dump read` line as a dict (hist_* and bid as lists)."""
+    rec = {}
+    for tok in line.split():
+        if "=" not in tok:
+            continue
+        k, v = tok.split("=", 1)
+        if k.startswith("hist_"):
+            rec[k] = [int(x) for x in v.split(",")]
+        elif k in ("flags", "bid"):
+            rec[k] = v
+        else:
+            rec[k] = int(v)
+    return rec
+
+
+def read_records(g, n=1):
+    _, out = g.run("ramm-dump read -n %d" % n, timeout=60)
+    recs = [parse_record(l) for l in out.splitlines() if l.startswith("seq=")]
+    check(len(recs) == n, "wanted %d records, got: %r" % (n, out))
+    for r in recs:
+        check("BAD" not in out, "malformed record: %r" % out)
+    return recs
+
+
+def dmesg_problems(g):
+    _, out = g.run("dmesg", check=False)
+    return [l for l in out.splitlines()
+            if any(w in l for w in ("WARNING", "BUG", "Oops", "leak", "ramm_guest: error"))]
+
+
+def meminfo_kib(g, field):
+    return g.meminfo_kib(field)
+
+
+def test_kmod_load_unload_cycles():
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False))])
+        slab = []
+        for cycle in range(5):
+            g.run("insmod /lib/modules/ramm_guest.ko")
+            g.run("test -c /dev/ramm")
+            read_records(g, 1)
+            g.run("rmmod ramm_guest")
+            rc, _ = g.run("grep -q '^ramm_guest ' /proc/modules", check=False)
+            check(rc != 0, "cycle %d: module still listed after rmmod" % cycle)
+            check(not dmesg_problems(g), "cycle %d: %r" % (cycle, dmesg_problems(g)))
+            slab.append(meminfo_kib(g, "SUnreclaim"))
+        print("SUnreclaim after each unload (KiB): %r" % slab)
+        # Leaks would grow unreclaimable slab cycle after cycle.
+        check(slab[-1] - slab[1] < 256,
+              "unreclaimable slab grew %d KiB over 4 load/unload cycles" % (slab[-1] - slab[1]))
+
+
+def test_kmod_records_and_histogram():
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, vmem_mib=0))])
+        first = read_records(g, 3)
+        seqs = [r["seq"] for r in first]
+        check(seqs == sorted(seqs) and len(set(seqs)) == 3, "seq does not advance: %r" % seqs)
+        check(first[-1]["vmem_online_kib"] == 0, "no virtio-mem plugged yet: %r" % first[-1])
+
+        # A plug: free 2 MiB extents must cover the new memory.
+        qmp = g.lab_qmp()
+        qmp.execute("qom-set", path="/machine/peripheral/vm0", property="requested-size",
+                    value=256 * MIB)
+        wait_for("the plug", lambda: g.vmem()["size"] == 256 * MIB, 30)
+        plugged = wait_for("the module to see the plugged memory",
+                           lambda: next((r for r in read_records(g, 1)
+                                         if r["vmem_online_kib"] == 256 * 1024), None), 20)
+        time.sleep(2)
+        quiet = read_records(g, 1)[0]
+        print("after plug: hist_vmem=%r hist_all=%r" % (quiet["hist_vmem"], quiet["hist_all"]))
+        check(quiet["hist_vmem"][0] >= 128 - 4,
+              "only %d free 2 MiB extents in 256 MiB just plugged" % quiet["hist_vmem"][0])
+        check(quiet["hist_vmem"][0] <= 128, "more free extents than plugged: %r" % quiet)
+        check(quiet["hist_all"][0] >= quiet["hist_vmem"][0], "system count below virtio-mem count")
+        # Larger sizes: a 4 MiB-aligned free extent is two 2 MiB ones.
+        check(quiet["hist_vmem"][1] * 2 <= quiet["hist_vmem"][0], "histogram not nested: %r" % quiet)
+        check(plugged["seq"] < quiet["seq"], "seq went backwards")
+
+        # ramm-hog fills it: the free extents shrink accordingly.
+        g.run("ramm-hog run --target 200 --reserve-mib 16 >/run/hog.log 2>&1 &")
+        wait_for("ramm-hog to hold 200 MiB", lambda: g.hog_status().get("held_mib") == "200", 60)
+        time.sleep(2)
+        full = read_records(g, 1)[0]
+        print("after 200 MiB hog: hist_vmem=%r" % full["hist_vmem"])
+        check(full["hist_vmem"][0] <= quiet["hist_vmem"][0] - 50,
+              "free extents went only %d -> %d as 200 MiB filled"
+              % (quiet["hist_vmem"][0], full["hist_vmem"][0]))
+        g.run("ramm-hog free")
+        wait_for("ramm-hog to free", lambda: g.hog_status().get("held_mib") == "0", 60)
+        time.sleep(2)
+        back = read_records(g, 1)[0]
+        # Freed pages may still sit in per-CPU lists, outside the buddy
+        # allocator, for a while: most, not all, must be back.
+        check(back["hist_vmem"][0] >= quiet["hist_vmem"][0] - 16,
+              "free extents did not come back: %d" % back["hist_vmem"][0])
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
+
+
+def test_kmod_urgent_under_pressure():
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, vmem_mib=0))])
+        g.run("ramm-dump watch -n 400 -t 40 >/run/watch.log 2>&1 &")
+        time.sleep(1.5)
+        t0 = time.time()
+        # Greedy: the hog pushes the guest into reclaim (and past it).
+        g.run("ramm-hog run --target 400 --greedy --step-ms 20 >/run/hog.log 2>&1 &")
+
+        def urgent():
+            _, out = g.run("cat /run/watch.log", check=False)
+            hits = [parse_record(l[l.index("seq="):]) for l in out.splitlines()
+                    if "seq=" in l and "U" in l.split("flags=")[1].split()[0]]
+            return hits[0] if hits else None
+        rec = wait_for("an urgent record", urgent, 30, interval=0.2)
+        print("urgent record %.1f s after the hog started: flags=%s avail=%d KiB shrinker=%d oom=%d" %
+              (time.time() - t0, rec["flags"], rec["avail_kib"], rec["shrinker"], rec["oom"]))
+
+        # Reclaim itself: the shrinker is asked to scan (or the OOM killer
+        # runs), and that record is urgent too.
+        def reclaim():
+            _, out = g.run("cat /run/watch.log", check=False)
+            for l in out.splitlines():
+                if "seq=" not in l:
+                    continue
+                r = parse_record(l[l.index("seq="):])
+                if "S" in r["flags"] or "O" in r["flags"]:
+                    return r
+            return None
+        rec = wait_for("a record marked by the shrinker or an OOM", reclaim, 30, interval=0.2)
+        print("reclaim record %.1f s after the hog started: flags=%s shrinker=%d oom=%d" %
+              (time.time() - t0, rec["flags"], rec["shrinker"], rec["oom"]))
+        check("U" in rec["flags"], "shrinker/OOM record not urgent: %r" % rec)
+        check(rec["shrinker"] > 0 or rec["oom"] > 0, "no pressure counted: %r" % rec)
+        g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
+
+
+def test_kmod_malformed_writes():
+    bad = [
+        ("write-size 39", "short message"),
+        ("write-size 41", "long message"),
+        ("raw 2 1 2097152 268435456 536870912 268435456", "wrong version"),
+        ("raw 1 9 0 0 0 0", "unknown type"),
+        ("raw 1 0 0 0 0 0", "type 0"),
+        ("welcome 3000 256M 512M 256M", "unit not a power of two"),
+        ("welcome 2048 256M 512M 256M", "unit below 4 KiB"),
+        ("welcome 2M 512M 256M 256M", "floor above cap"),
+        ("welcome 2M 1000 512M 256M", "floor not page-aligned"),
+        ("evict 0 1000", "evict of 0 units"),
+        ("evict 4 1000000000", "deadline beyond 600 s"),
+        ("raw 1 2 268435456 5 7 0", "grant with a stray field"),
+    ]
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True))])
+        for cmd, why in bad:
+            rc, out = g.run("ramm-dump " + cmd, check=False)
+            check(rc != 0 and "EINVAL" in out, "%s (%s) was accepted: %r" % (cmd, why, out))
+        # None of that changed anything: still no welcome.
+        rec = read_records(g, 2)[-1]
+        check("W" not in rec["flags"] and rec["unit"] == 0, "state changed: %r" % rec)
+        # A good welcome is taken, and bids follow in its unit.
+        g.run("ramm-dump welcome 2M 256M 1280M 512M")
+        rec = wait_for("a welcomed record",
+                       lambda: next((r for r in read_records(g, 1) if "W" in r["flags"]), None), 10)
+        check(rec["unit"] == UNIT, "unit after welcome: %r" % rec)
+        _, out = g.run("ramm-dump grant 512M 300")
+        check(out.startswith("ok"), out)
+        _, out = g.run("ramm-dump evict 4 5000")
+        check(out.startswith("ok"), out)
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
+
+
+def test_kmod_e2e_market_with_kernel_bids():
+    """The skeleton's end-to-end test, with every bid from ramm_guest.ko."""
+    test_market_e2e.run_demand_moves_memory(kmod=True)
