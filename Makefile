@@ -135,8 +135,9 @@ test-kernels: all kmod
 demo: all lab
 	$(PYTHON) tests/e2e/demo.py
 
-bench: all lab
+bench: all kmod lab
 	$(PYTHON) tests/e2e/bench.py
+	$(PYTHON) tests/e2e/bench_kmod.py
 
 install: $(BUILD)/rammd $(BUILD)/rammctl
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin

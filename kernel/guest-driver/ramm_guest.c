@@ -136,7 +136,7 @@
 #define RAMM_EVICT_MAX_DEADLINE_MS 600000u
 #define RAMM_EVICT_HELD 1UL /* in ramm_evict.pfns: chunk taken by krammd */
 /* Adjacent chunks taken by one alloc_contig_range() call (16 MiB). */
-#define RAMM_EVICT_BATCH 8u
+#define RAMM_EVICT_BATCH 64u
 
 /* Bounds on welcome values: 1 GiB units, 1 PiB sizes (keeps math in u64). */
 #define RAMM_MAX_UNIT_BYTES (1ULL << 30)
