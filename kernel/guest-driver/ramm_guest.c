@@ -135,8 +135,8 @@
 #define RAMM_EVICT_MAX_CHUNKS (1u << 16)
 #define RAMM_EVICT_MAX_DEADLINE_MS 600000u
 #define RAMM_EVICT_HELD 1UL /* in ramm_evict.pfns: chunk taken by krammd */
-/* Adjacent chunks taken by one alloc_contig_range() call (16 MiB). */
-#define RAMM_EVICT_BATCH 64u
+/* Most adjacent chunks taken by one alloc_contig_range() call (16 MiB). */
+#define RAMM_EVICT_BATCH 8u
 
 /* Bounds on welcome values: 1 GiB units, 1 PiB sizes (keeps math in u64). */
 #define RAMM_MAX_UNIT_BYTES (1ULL << 30)
@@ -221,6 +221,7 @@ struct ramm_evict {
 	unsigned int n_cleared; /* chunks emptied by migration */
 	unsigned int n_busy;    /* chunks alloc_contig_range() could not take */
 	unsigned int single;    /* this many next chunks go one by one */
+	unsigned int batch;     /* chunks per call now: 1, 2, 4 .. RAMM_EVICT_BATCH */
 };
 
 /* krammd's memory between samples; krammd's own, no lock. */
@@ -332,7 +333,6 @@ static void ramm_urgent_event(void)
 	atomic64_cmpxchg(&ramm.event_ns, 0, ktime_get_ns());
 	ramm_kick();
 }
-
 
 /* --- hotplugged ranges (pfn_lock held) ----------------------------------- */
 
@@ -680,6 +680,7 @@ static unsigned int ramm_bid(const struct ramm_bid_in *in,
 
 /* --- sampling ----------------------------------------------------------- */
 
+/* Whether @avail is below RAMM_AVAIL_SHORT_PCT of @total (any one unit). */
 static bool ramm_avail_short(u64 avail, u64 total)
 {
 	return avail * 100 < total * RAMM_AVAIL_SHORT_PCT;
@@ -847,7 +848,8 @@ static void ramm_publish(u64 now, bool urgent)
  * keeps each chunk it took, so that later migrations (its own and anyone
  * else's) cannot land in the range again, and gives them all back to the
  * buddy allocator at once when the list is done. virtio-mem then finds
- * free memory and needs no migration.
+ * free memory and needs no migration. Calls take 2 MiB first and double up
+ * to RAMM_EVICT_BATCH chunks, so little is done before the first look.
  *
  * virtio-mem cannot take a chunk krammd holds (it would skip it as busy),
  * so krammd gets out of its way: it gives everything back and stops as
@@ -1023,6 +1025,7 @@ static void ramm_evict_plan(u64 now)
 	ev->units = units;
 	ev->start_ns = now;
 	ev->managed = totalram_pages();
+	ev->batch = 1;
 	ev->deadline_ns = rx_ns + deadline_ms * NSEC_PER_MSEC;
 	mutex_lock(&ramm.pfn_lock);
 	ev->n = ramm_evict_collect(ev->pfns, want);
@@ -1060,7 +1063,7 @@ static void ramm_evict_step(u64 now)
 	}
 	/* The next chunk, and the ones adjacent above it in its memory block. */
 	pfn = ev->pfns[ev->cursor - 1];
-	for (k = 1; !ev->single && k < RAMM_EVICT_BATCH && k < ev->cursor; k++) {
+	for (k = 1; !ev->single && k < ev->batch && k < ev->cursor; k++) {
 		unsigned long next = pfn + k * RAMM_CHUNK_PAGES;
 
 		if (ev->pfns[ev->cursor - 1 - k] != next || next / mb != pfn / mb)
@@ -1095,6 +1098,8 @@ static void ramm_evict_step(u64 now)
 		ev->n_cleared += k - n_free;
 		if (ev->single)
 			ev->single--;
+		/* Slow start: little work between the first looks for virtio-mem. */
+		ev->batch = min(ev->batch * 2, RAMM_EVICT_BATCH);
 	} else if (ret == -EBUSY && k > 1) {
 		ev->single = k; /* find the busy one: go one by one */
 	} else if (ret == -EBUSY) {
@@ -1159,6 +1164,7 @@ static int ramm_thread(void *unused)
 		if (ramm.evict.pfns) {
 			ramm_evict_step(now);
 			cond_resched();
+			try_to_freeze();
 			continue;
 		}
 

@@ -2,7 +2,7 @@
 """Check ramm_guest.ko in real lab guests (tests/lab/lab.py), and measure it.
 
     make -C kernel/guest-driver KVER=<guest kernel> && make -C kernel/guest-driver tools
-    python3 kernel/guest-driver/tools/lab-check.py [--evict-runs N] [--kernel-root DIR]
+    python3 kernel/guest-driver/tools/lab-check.py [--kernel VER] [--evict-runs N]
 
 Runs, in one guest (256 MiB boot + 256 MiB virtio-mem, no ramm-agent):
   load/unload five times; /dev/ramm size and message checks; a welcome;
@@ -16,19 +16,19 @@ evict notice ("base"), after krammd has finished preparing for one
 ("lead"), and with the notice and the resize at once ("conc", what rammd
 does today).
 
---kernel-root DIR boots a kernel that is not installed: DIR holds
-boot/vmlinuz-VER and lib/modules/VER (e.g. `dpkg-deb -x linux-image-....deb
-DIR`); the module must have been built for VER. Installing a second kernel
-in /boot would change which kernel every lab user boots.
+--kernel VER picks the guest kernel (any lab.py lists with `lab.py
+kernels`); the module is this folder's build if it is for VER, else
+build/kmod/VER/ramm_guest.ko from `make kmod`, or --ko PATH.
 
 Every process is stopped by PID through lab.Lab. Prints PASS/FAIL lines and
 the numbers; exits 1 if a check failed.
 """
 import argparse
-import glob
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,36 +59,6 @@ def parse(rec):
         else:
             out[key] = int(val)
     return out
-
-
-def use_kernel_root(root):
-    """Point lab.py at a kernel unpacked under @root (not installed)."""
-    vmlinuz = glob.glob(os.path.join(root, "boot", "vmlinuz-*"))[0]
-    ver = vmlinuz.split("vmlinuz-", 1)[1]
-    moddir = os.path.join(root, "lib", "modules", ver)
-    lab.kernel_version = lambda: ver
-    # Only what is a module in that kernel (Debian 6.12 builds virtio in).
-    lab.GUEST_MODULES = [m for m in lab.GUEST_MODULES
-                         if glob.glob("%s/kernel/**/%s.ko*" % (moddir, m),
-                                      recursive=True)]
-    real_module_bytes = lab._module_bytes
-
-    def module_bytes(_ver, name):
-        saved = lab.glob.glob
-        lab.glob.glob = lambda pat, **kw: saved(
-            pat.replace("/lib/modules/%s" % ver, moddir), **kw)
-        try:
-            return real_module_bytes(ver, name)
-        finally:
-            lab.glob.glob = saved
-    lab._module_bytes = module_bytes
-    real_spawn = lab.Lab.spawn
-
-    def spawn(self, argv, log_path, env=None):
-        argv = [vmlinuz if a == "/boot/vmlinuz-" + ver else a for a in argv]
-        return real_spawn(self, argv, log_path, env)
-    lab.Lab.spawn = spawn
-    return ver
 
 
 class Shell:
@@ -137,6 +107,8 @@ def functional(L):
     wait_size(g, 256 * MIB)
     time.sleep(1)
 
+    print("  " + sh("dmesg | grep -iE 'virtio_mem.*(block size|subblock)' | sed 's/^.*virtio_mem/virtio_mem/'")
+          .replace("\n", "\n  "))
     print("== load/unload x5")
     seqs = []
     for _ in range(5):
@@ -296,20 +268,47 @@ def evict_run(L, scenario, name):
     return res
 
 
+def module_for(ver, path):
+    """The ramm_guest.ko to test on kernel @ver: @path, else this folder's
+    build if it is for @ver, else `make kmod`'s."""
+    import subprocess
+    cands = [path] if path else [KO, os.path.join(lab.BUILD, "kmod", ver, "ramm_guest.ko")]
+    for ko in cands:
+        if not os.path.exists(ko):
+            continue
+        magic = subprocess.run(["modinfo", "-F", "vermagic", ko], stdout=subprocess.PIPE,
+                               text=True).stdout.split()
+        if path or (magic and magic[0] == ver):
+            return ko
+    sys.exit("no ramm_guest.ko built for %s: make -C kernel/guest-driver KVER=%s" % (ver, ver))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kernel-root", help="boot an unpacked kernel from DIR")
+    ap.add_argument("--kernel", help="guest kernel release (default: the lab's)")
+    ap.add_argument("--ko", help="the module to test (default: built for --kernel)")
     ap.add_argument("--evict-runs", type=int, default=2)
     ap.add_argument("--skip-functional", action="store_true")
     args = ap.parse_args()
-    if args.kernel_root:
-        print("kernel: %s (from %s)" % (use_kernel_root(args.kernel_root), args.kernel_root))
-    else:
-        print("kernel: %s" % lab.kernel_version())
-    out = os.path.join(lab.LAB_BUILD, "ramm-guest-check.cpio.gz")
-    lab.build_initramfs(out, extra_files={"/lib/modules/ramm_guest.ko": KO,
-                                          "/bin/ramm-dump": DUMP})
-    with lab.Lab(initramfs=out) as L:
+    if args.kernel:
+        os.environ["RAMM_LAB_KERNEL"] = args.kernel
+    ver = lab.kernel_version()
+    ko = module_for(ver, args.ko)
+    print("kernel: %s, module: %s" % (ver, ko))
+    tmp = tempfile.mkdtemp(prefix="ramm-guest-check-", dir="/tmp")
+    try:
+        out = lab.build_initramfs(os.path.join(tmp, "initramfs.cpio.gz"), ver,
+                                  extra_files={"/lib/modules/ramm_guest.ko": ko,
+                                               "/bin/ramm-dump": DUMP})
+        run(args, ver, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d check(s) failed" % len(failed) if failed else "all checks passed")
+    return 1 if failed else 0
+
+
+def run(args, ver, out):
+    with lab.Lab(initramfs=out, kernel=ver) as L:
         if not args.skip_functional:
             functional(L)
             for g in list(L.guests.values()):
@@ -322,8 +321,6 @@ def main():
                     print("  %-4s %s" % (scen, res), flush=True)
                     check(res["unplug_s"] is not None and res["hog_b_mib"] >= 284 and res["dmesg_clean"],
                           "%s run %d: unplugged, hog intact, dmesg clean" % (scen, i))
-    print("%d check(s) failed" % len(failed) if failed else "all checks passed")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
