@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ramm/bid_tiers.h"
 #include "ramm/proto.h"
 
 enum config_kind { KIND_U32, KIND_U64, KIND_SUPPLY, KIND_SOCKET };
@@ -66,7 +67,7 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->resize_timeout_ms = 30000;
 	cfg->evict_deadline_ms = 5000;
 	cfg->min_hold_ms = 5000;
-	cfg->max_price = 8000;
+	cfg->max_price = RAMM_PRICE_IN_USE;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s",
 		 "/run/ramm/rammd.sock");
 }

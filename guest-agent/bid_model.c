@@ -53,12 +53,12 @@
 #define MIB (1024ull * 1024ull)
 
 /* The tier order in bid_model_compute() relies on this. */
-_Static_assert(BID_PRICE_IN_USE > BID_PRICE_SHORT &&
-    BID_PRICE_IN_USE <= RAMM_MAX_PRICE &&
-    BID_PRICE_SHORT > BID_PRICE_NEED &&
-    BID_PRICE_NEED > BID_PRICE_COMFORT &&
-    BID_PRICE_COMFORT > BID_PRICE_SPARE && BID_PRICE_SPARE > 0 &&
-    BID_PRICE_SHORT <= RAMM_MAX_PRICE, "tier prices must decrease");
+_Static_assert(RAMM_PRICE_IN_USE > RAMM_PRICE_SHORT &&
+    RAMM_PRICE_IN_USE <= RAMM_MAX_PRICE &&
+    RAMM_PRICE_SHORT > RAMM_PRICE_NEED &&
+    RAMM_PRICE_NEED > RAMM_PRICE_COMFORT &&
+    RAMM_PRICE_COMFORT > RAMM_PRICE_SPARE && RAMM_PRICE_SPARE > 0 &&
+    RAMM_PRICE_SHORT <= RAMM_MAX_PRICE, "tier prices must decrease");
 
 /*
  * MemTotal (or reserved memory) above this (1 PiB) is nonsense; the bound
@@ -84,7 +84,7 @@ units_above(uint64_t target, uint64_t floor_bytes, uint64_t unit,
 	return u > cap_units ? cap_units : (uint32_t)u;
 }
 
-/* The short tier's price: BID_PRICE_SHORT scaled up with pressure. */
+/* The short tier's price: RAMM_PRICE_SHORT scaled up with pressure. */
 static uint32_t
 short_price(const struct proc_sample *s)
 {
@@ -96,12 +96,12 @@ short_price(const struct proc_sample *s)
 		psi = 0;
 	avail_pct = 100.0 * (double)s->mem_available_kib /
 	    (double)s->mem_total_kib;
-	if (avail_pct < BID_AVAIL_SHORT_PCT)
-		lack = (BID_AVAIL_SHORT_PCT - avail_pct) / BID_AVAIL_SHORT_PCT;
-	p = BID_PRICE_SHORT * (1.0 + psi / 10.0 + lack);
+	if (avail_pct < RAMM_AVAIL_SHORT_PCT)
+		lack = (RAMM_AVAIL_SHORT_PCT - avail_pct) / RAMM_AVAIL_SHORT_PCT;
+	p = RAMM_PRICE_SHORT * (1.0 + psi / 10.0 + lack);
 	/* Growth never outbids anyone's memory in use (also catches NaN). */
-	if (!(p < BID_PRICE_IN_USE))
-		return BID_PRICE_IN_USE - 1;
+	if (!(p < RAMM_PRICE_IN_USE))
+		return RAMM_PRICE_IN_USE - 1;
 	return (uint32_t)p;
 }
 
@@ -111,7 +111,7 @@ is_short(const struct proc_sample *s)
 	if (s->have_psi && s->psi_some_avg10 > BID_PSI_SHORT)
 		return 1;
 	return s->mem_available_kib * 100 <
-	    s->mem_total_kib * BID_AVAIL_SHORT_PCT;
+	    s->mem_total_kib * RAMM_AVAIL_SHORT_PCT;
 }
 
 int
@@ -147,21 +147,21 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 	    (uint32_t)cap_units64;
 
 	/*
-	 * Highest price first: short_price() lies in [BID_PRICE_SHORT,
-	 * BID_PRICE_IN_USE), so the order below is the price order and the
+	 * Highest price first: short_price() lies in [RAMM_PRICE_SHORT,
+	 * RAMM_PRICE_IN_USE), so the order below is the price order and the
 	 * prices strictly decrease.
 	 */
 	/* At exactly wss MemAvailable is 0 and the kernel is already below
 	 * its watermarks: the margin is what keeps the OOM killer away. */
 	tiers[nt++] = (struct tier){ wss + wss / 20 + 32 * MIB,
-	    BID_PRICE_IN_USE };
+	    RAMM_PRICE_IN_USE };
 	if (is_short(s))
 		tiers[nt++] = (struct tier){ total + total / 4,
 		    short_price(s) };
 	tiers[nt++] = (struct tier){ wss + wss / 10 + 64 * MIB,
-	    BID_PRICE_NEED };
-	tiers[nt++] = (struct tier){ wss + wss / 2, BID_PRICE_COMFORT };
-	tiers[nt++] = (struct tier){ 2 * wss, BID_PRICE_SPARE };
+	    RAMM_PRICE_NEED };
+	tiers[nt++] = (struct tier){ wss + wss / 2, RAMM_PRICE_COMFORT };
+	tiers[nt++] = (struct tier){ 2 * wss, RAMM_PRICE_SPARE };
 
 	for (size_t i = 0; i < nt && ns < max_steps; i++) {
 		uint32_t u = units_above(reserved + tiers[i].target,

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ramm/bid_tiers.h"
 #include "ramm/proto.h"
 
 struct proc_sample;
@@ -18,23 +19,11 @@ struct proc_sample;
 /* Most steps bid_model_compute() ever produces (one per tier). */
 #define BID_MODEL_MAX_STEPS 5
 
-/* Tier prices (per unit per tick). */
-/*
- * Memory the guest is using now: losing it means reclaim of what it needs,
- * or the OOM killer. Priced above any bid for more memory, so no guest's
- * growth, however urgent, takes another's working set.
- */
-#define BID_PRICE_IN_USE 8000u  /* up to wss * 1.05 + 32 MiB */
-#define BID_PRICE_NEED 1000u    /* up to wss * 1.10 + 64 MiB */
-#define BID_PRICE_COMFORT 300u  /* up to wss * 1.5 */
-#define BID_PRICE_SPARE 50u     /* up to wss * 2 */
-#define BID_PRICE_SHORT 2000u   /* base; under pressure, to MemTotal * 1.25;
-				 * always below BID_PRICE_IN_USE */
+/* Tier prices are RAMM_PRICE_* in ramm/bid_tiers.h, shared with the kernel. */
 
 /* The guest is short when PSI "some" avg10 exceeds this (percent)... */
 #define BID_PSI_SHORT 0.5
-/* ...or MemAvailable is below this share of MemTotal, in percent. */
-#define BID_AVAIL_SHORT_PCT 8u
+/* ...or MemAvailable is below RAMM_AVAIL_SHORT_PCT of MemTotal. */
 
 /*
  * bid_model_compute - the bid curve for one sample.

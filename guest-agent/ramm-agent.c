@@ -1203,7 +1203,7 @@ low_check(struct agent *a)
 
 	if (proc_meminfo_read(NULL, &s) < 0)
 		return;
-	low = s.mem_available_kib * 100 < s.mem_total_kib * BID_AVAIL_SHORT_PCT;
+	low = s.mem_available_kib * 100 < s.mem_total_kib * RAMM_AVAIL_SHORT_PCT;
 	if (low && !a->was_low)
 		a->urgent_pending = 1;
 	a->was_low = low;

@@ -69,6 +69,7 @@
 #include <linux/vmstat.h>
 #include <linux/wait.h>
 
+#include "ramm/bid_tiers.h"
 #include <ramm/proto.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
@@ -144,16 +145,7 @@
 
 #define RAMM_MIB (1024ULL * 1024ULL)
 
-/*
- * The bid model's tiers, the same as guest-agent/bid_model.h (BID_PRICE_*,
- * BID_AVAIL_SHORT_PCT): keep the two in step. Prices are per unit per tick.
- */
-#define RAMM_PRICE_IN_USE 8000u /* up to wss * 1.05 + 32 MiB */
-#define RAMM_PRICE_SHORT 2000u  /* base; under pressure, to total * 1.25 */
-#define RAMM_PRICE_NEED 1000u   /* up to wss * 1.10 + 64 MiB */
-#define RAMM_PRICE_COMFORT 300u /* up to wss * 1.5 */
-#define RAMM_PRICE_SPARE 50u    /* up to wss * 2 */
-#define RAMM_AVAIL_SHORT_PCT 8u /* short below this share of total */
+/* The bid model's tiers (RAMM_PRICE_*) are in ramm/bid_tiers.h. */
 #define RAMM_BID_TIERS 5u
 
 /*

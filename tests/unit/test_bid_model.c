@@ -97,13 +97,13 @@ test_busy_guest_tiers(void **state)
 	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
 	assert_int_equal(n, 4);
 	assert_int_equal(st[0].units, (872 - 512) / 2);
-	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
+	assert_int_equal(st[0].price, RAMM_PRICE_IN_USE);
 	assert_int_equal(st[1].units, (944 - 872) / 2);
-	assert_int_equal(st[1].price, BID_PRICE_NEED);
+	assert_int_equal(st[1].price, RAMM_PRICE_NEED);
 	assert_int_equal(st[2].units, (1200 - 944) / 2);
-	assert_int_equal(st[2].price, BID_PRICE_COMFORT);
+	assert_int_equal(st[2].price, RAMM_PRICE_COMFORT);
 	assert_int_equal(st[3].units, (1600 - 1200) / 2);
-	assert_int_equal(st[3].price, BID_PRICE_SPARE);
+	assert_int_equal(st[3].price, RAMM_PRICE_SPARE);
 }
 
 /* Targets round up to whole units. */
@@ -146,12 +146,12 @@ test_grows_under_pressure(void **state)
 	check_curve(c, nc, 512 * MIB, 4096 * MIB, UNIT);
 	assert_true(na == 4 && nb >= 2 && nc >= 2);
 	/* The same memory in use either way, at the same price. */
-	assert_int_equal(b[0].price, BID_PRICE_IN_USE);
+	assert_int_equal(b[0].price, RAMM_PRICE_IN_USE);
 	assert_int_equal(b[0].units, a[0].units);
-	assert_true(b[1].price >= BID_PRICE_SHORT);
+	assert_true(b[1].price >= RAMM_PRICE_SHORT);
 	assert_true(b[1].price > a[1].price);
 	assert_true(c[1].price > b[1].price);
-	assert_true(c[1].price < BID_PRICE_IN_USE);
+	assert_true(c[1].price < RAMM_PRICE_IN_USE);
 	/* Short tier reaches MemTotal * 1.25 = 1250 MiB from in use, 872. */
 	assert_int_equal(b[1].units, (1250 - 872) / 2);
 	assert_true(total_units(b, nb) >= total_units(a, na));
@@ -168,8 +168,8 @@ test_small_psi_is_calm(void **state)
 	(void)state;
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st, 64);
 	assert_int_equal(n, 4);
-	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
-	assert_int_equal(st[1].price, BID_PRICE_NEED);
+	assert_int_equal(st[0].price, RAMM_PRICE_IN_USE);
+	assert_int_equal(st[1].price, RAMM_PRICE_NEED);
 }
 
 /* A guest whose memory is full keeps asking for more than it has. */
@@ -188,8 +188,8 @@ test_full_guest_keeps_asking(void **state)
 	sum = check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
 	assert_true(n >= 1);
 	assert_true(n >= 2);
-	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
-	assert_true(st[1].price > BID_PRICE_SHORT); /* scaled by the lack */
+	assert_int_equal(st[0].price, RAMM_PRICE_IN_USE);
+	assert_true(st[1].price > RAMM_PRICE_SHORT); /* scaled by the lack */
 	assert_true(512 * MIB + sum * UNIT > 500 * MIB);
 	assert_true((st[0].units + st[1].units) * UNIT + 512 * MIB >= 625 * MIB);
 }
@@ -211,14 +211,14 @@ test_reserved_lifts_targets(void **state)
 	s.have_psi = 0;
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 1280 * MIB, st, 64);
 	check_curve(st, n, 512 * MIB, 1280 * MIB, UNIT);
-	assert_true(n == 0 || st[0].price < BID_PRICE_SHORT);
+	assert_true(n == 0 || st[0].price < RAMM_PRICE_SHORT);
 
 	s.mem_reserved_kib = 113 * 1024;
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 1280 * MIB, st, 64);
 	check_curve(st, n, 512 * MIB, 1280 * MIB, UNIT);
 	assert_true(n >= 2);
-	assert_int_equal(st[0].price, BID_PRICE_IN_USE);
-	assert_true(st[1].price > BID_PRICE_SHORT);
+	assert_int_equal(st[0].price, RAMM_PRICE_IN_USE);
+	assert_true(st[1].price > RAMM_PRICE_SHORT);
 	/* 397 * 1.25 + 113 = 609.25 MiB: 49 units above the floor. */
 	assert_int_equal(st[0].units + st[1].units, 49);
 
@@ -254,7 +254,7 @@ test_short_price_grows_with_lack(void **state)
 	assert_true(bid_model_compute(&a, UNIT, 0, 4096 * MIB, sa, 64) > 1);
 	assert_true(bid_model_compute(&b, UNIT, 0, 4096 * MIB, sb, 64) > 1);
 	assert_true(sb[1].price > sa[1].price);
-	assert_true(sb[1].price < BID_PRICE_IN_USE);
+	assert_true(sb[1].price < RAMM_PRICE_IN_USE);
 }
 
 /* Extreme pressure never names a price above RAMM_MAX_PRICE. */
@@ -303,7 +303,7 @@ test_max_steps(void **state)
 	(void)state;
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st, 1);
 	assert_int_equal(n, 1);
-	assert_true(st[0].price >= BID_PRICE_SHORT);
+	assert_true(st[0].price >= RAMM_PRICE_SHORT);
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st, 0);
 	assert_int_equal(n, 0);
 }
@@ -351,7 +351,7 @@ test_odd_inputs(void **state)
 	s.psi_full_avg10 = -50.0;
 	n = bid_model_compute(&s, UNIT, 0, 4096 * MIB, st, 64);
 	check_curve(st, n, 0, 4096 * MIB, UNIT);
-	assert_true(st[0].price >= BID_PRICE_SHORT);
+	assert_true(st[0].price >= RAMM_PRICE_SHORT);
 
 	n = bid_model_compute(&s, 1024 * MIB, 0, 4096 * MIB, st, 64);
 	check_curve(st, n, 0, 4096 * MIB, 1024 * MIB);

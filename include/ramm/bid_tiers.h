@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bid model's price tiers, shared by the in-kernel agent
+ * (kernel/guest-driver/ramm_guest.c), the /proc fallback
+ * (guest-agent/bid_model.c) and the broker's max_price default, so that all
+ * three price memory the same way. Plain defines: safe in kernel and user
+ * space. docs/BID-MODEL.md and docs/KERNEL-AGENT.md explain each tier.
+ */
+#ifndef RAMM_BID_TIERS_H
+#define RAMM_BID_TIERS_H
+
+/*
+ * Memory the guest is using now: losing it means reclaim of what it needs,
+ * or the OOM killer. Priced above any bid for more memory, so no guest's
+ * growth, however urgent, takes another's working set.
+ */
+#define RAMM_PRICE_IN_USE 8000u  /* up to wss * 1.05 + 32 MiB */
+#define RAMM_PRICE_SHORT 2000u   /* base; under pressure, to total * 1.25;
+				  * always below RAMM_PRICE_IN_USE */
+#define RAMM_PRICE_NEED 1000u    /* up to wss * 1.10 + 64 MiB */
+#define RAMM_PRICE_COMFORT 300u  /* up to wss * 1.5 */
+#define RAMM_PRICE_SPARE 50u     /* up to wss * 2 */
+
+/* Short of memory when available falls below this share of total (%). */
+#define RAMM_AVAIL_SHORT_PCT 8u
+
+#endif /* RAMM_BID_TIERS_H */
