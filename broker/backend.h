@@ -36,8 +36,9 @@ struct backend_ops {
 	 * -ENOTCONN / -errno; then the device was not asked.
 	 */
 	int (*set_requested_size)(struct guest *g, uint64_t vmem_bytes);
-	/* refresh - re-read the device; the answer arrives as
-	 * guest_backend_device(). Never fails: a lost connection is retried. */
+	/* refresh - re-read the device, or look for it again if it was never
+	 * found; the answer arrives as guest_backend_device(). Never fails: a
+	 * lost connection is retried. */
 	void (*refresh)(struct guest *g);
 	/* detach - stop watching and free the backend's state for @g. */
 	void (*detach)(struct guest *g);

@@ -30,6 +30,8 @@ struct qmp_guest {
 	guint retry;          /* reconnect timer, 0 if none */
 	char dev_id[64];      /* virtio-mem device id, "" until found */
 	uint64_t boot_bytes;  /* base memory, 0 until known */
+	int last_error;       /* last device-query failure logged, so a
+			       * query repeated every tick logs once */
 };
 
 static struct qmp_guest *qmp_guest_of(struct guest *g)
@@ -101,11 +103,14 @@ static void qmp_guest_on_devices(struct qmp *q, struct json_object *ret,
 	}
 	r = qmp_guest_parse_device(qg, ret, &dev);
 	if (r) {
-		log_warn("guest %s: %s", qg->g->cfg.name,
-			 r == -ENODEV ? "no virtio-mem device with an id; not managed"
-				      : "malformed query-memory-devices reply; ignored");
+		if (r != qg->last_error)
+			log_warn("guest %s: %s", qg->g->cfg.name,
+				 r == -ENODEV ? "no virtio-mem device with an id; not managed until one appears"
+					      : "malformed query-memory-devices reply; ignored");
+		qg->last_error = r;
 		return;
 	}
+	qg->last_error = 0;
 	guest_backend_device(qg->g, &dev);
 }
 
@@ -156,6 +161,7 @@ static void qmp_guest_on_state(struct qmp *q, int up, void *ctx)
 
 	if (up) {
 		log_info("guest %s: QMP connected", qg->g->cfg.name);
+		qg->last_error = 0;
 		qmp_command(q, "query-memory-size-summary", NULL,
 			    qmp_guest_on_summary, qg);
 		return;
@@ -218,7 +224,15 @@ static void qmp_backend_refresh(struct guest *g)
 {
 	struct qmp_guest *qg = qmp_guest_of(g);
 
-	if (qg->boot_bytes && qmp_is_up(qg->qmp))
+	if (!qmp_is_up(qg->qmp))
+		return;
+	/* Start over from the summary if it never answered: a guest whose
+	 * first replies were refused is asked again, and a device added
+	 * later is found. */
+	if (!qg->boot_bytes)
+		qmp_command(qg->qmp, "query-memory-size-summary", NULL,
+			    qmp_guest_on_summary, qg);
+	else
 		qmp_command(qg->qmp, "query-memory-devices", NULL,
 			    qmp_guest_on_devices, qg);
 }

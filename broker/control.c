@@ -30,12 +30,26 @@ struct control {
 	char path[108];
 	int fd;               /* listening socket */
 	guint watch;          /* accept watch, removed while at the client limit */
+	guint resume;         /* re-arms accept after running out of fds */
 	control_handler_fn handler;
 	void *ctx;
 	GPtrArray *clients;   /* struct control_client *, owned */
 };
 
 static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data);
+
+/* How long accept pauses when the process is out of file descriptors. */
+#define CONTROL_ACCEPT_PAUSE_MS 200
+
+static gboolean control_on_accept_resume(gpointer data)
+{
+	struct control *c = data;
+
+	c->resume = 0;
+	if (!c->watch && c->clients->len < CONTROL_MAX_CLIENTS)
+		c->watch = g_unix_fd_add(c->fd, G_IO_IN, control_on_accept, c);
+	return G_SOURCE_REMOVE;
+}
 
 static void control_client_free(struct control_client *cl)
 {
@@ -159,6 +173,16 @@ static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data)
 
 	(void)cond;
 	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+		/* The pending connection stays readable: stop listening for a
+		 * moment rather than spin on it. */
+		log_warn("control: out of file descriptors; pausing accept for %d ms",
+			 CONTROL_ACCEPT_PAUSE_MS);
+		c->watch = 0;
+		c->resume = g_timeout_add(CONTROL_ACCEPT_PAUSE_MS,
+					  control_on_accept_resume, c);
+		return G_SOURCE_REMOVE;
+	}
 	if (cfd < 0)
 		return G_SOURCE_CONTINUE;
 	cl = g_new0(struct control_client, 1);
@@ -223,6 +247,8 @@ void control_free(struct control *c)
 		return;
 	while (c->clients->len)
 		control_client_free(g_ptr_array_index(c->clients, 0));
+	if (c->resume)
+		g_source_remove(c->resume);
 	if (c->watch)
 		g_source_remove(c->watch);
 	c->watch = 0;

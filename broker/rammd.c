@@ -227,7 +227,7 @@ static void rammd_tick(struct rammd *d)
 
 		guest_check_resize(g, now);
 		/* Guests being resized are re-read by their own poll. */
-		if (g->device_ready && !g->resizing)
+		if (!g->resizing)
 			g->backend->refresh(g);
 		mg[i].frozen = 1;
 		if (!g->dev_known)
