@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-	build-essential pkg-config python3 cpio kmod clang
+	build-essential pkg-config python3 cpio kmod clang libclang-rt-14-dev
 	qemu-system-x86 qemu-utils
 	linux-image-amd64 linux-headers-amd64 busybox-static
 	libjson-c-dev libcmocka-dev libglib2.0-dev
