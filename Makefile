@@ -30,7 +30,7 @@ RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
 	broker/unix_socket.c
 RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c \
-	guest-agent/dev_record.c
+	guest-agent/dev_record.c broker/linebuf.c broker/unix_socket.c
 HOG_SRC := tests/lab/ramm-hog.c
 DUMP_SRC := kernel/guest-driver/tools/ramm-dump.c
 

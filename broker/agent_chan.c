@@ -181,7 +181,7 @@ static gboolean agent_chan_on_readable(gint fd, GIOCondition cond, gpointer data
 
 static int agent_chan_connect(struct agent_chan *c)
 {
-	int fd = unix_socket_connect(c->path, 1);
+	int fd = unix_socket_connect(c->path, SOCK_STREAM, 1);
 
 	if (fd < 0)
 		return fd;

@@ -222,7 +222,7 @@ int qmp_connect(struct qmp *q)
 
 	if (q->fd >= 0)
 		return -EISCONN;
-	fd = unix_socket_connect(q->path, 0);
+	fd = unix_socket_connect(q->path, SOCK_STREAM, 0);
 	if (fd < 0)
 		return fd;
 	/* Writes stay blocking (commands are small, QEMU reads promptly);

@@ -45,7 +45,7 @@ static struct json_object *rammctl_request(const struct rammctl *ctl,
 	const char *text;
 	int fd;
 
-	fd = unix_socket_connect(ctl->socket_path, 0);
+	fd = unix_socket_connect(ctl->socket_path, SOCK_STREAM, 0);
 	if (fd < 0) {
 		fprintf(stderr, "rammctl: cannot reach rammd at %s: %s\n",
 			ctl->socket_path, strerror(-fd));

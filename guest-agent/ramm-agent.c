@@ -62,7 +62,9 @@
 #include "ramm/proto.h"
 #include "bid_model.h"
 #include "dev_record.h"
+#include "linebuf.h"
 #include "proc_sample.h"
+#include "unix_socket.h"
 
 #define AGENT_NAME "ramm-agent"
 #define AGENT_VERSION "0.1.0"
@@ -111,9 +113,7 @@ struct port {
 	int is_sock;            /* unix socket: EOF means close and reconnect */
 	enum port_state state;
 	int last_err;           /* last open error, to log each one once */
-	char in[RAMM_MAX_LINE]; /* the line being received, no newline */
-	size_t in_len;          /* bytes in @in */
-	int discarding;         /* skipping an over-long line to its newline */
+	struct linebuf in;      /* lines from the broker, RAMM_MAX_LINE each */
 	char out[RAMM_MAX_LINE]; /* unsent tail of a partly written line */
 	size_t out_len;         /* bytes in @out */
 };
@@ -309,33 +309,10 @@ find_vport(char *path, size_t size)
 	return r;
 }
 
-/* Connect a non-blocking unix socket of @type to @path. Returns fd or -errno. */
-static int
-connect_unix(const char *path, int type)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, e;
-
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		e = errno;
-		close(fd);
-		/* A full backlog (EAGAIN) is a failure too: retry next tick. */
-		return -e;
-	}
-	return fd;
-}
-
 static void
 port_reset_buffers(struct port *p)
 {
-	p->in_len = 0;
-	p->discarding = 0;
+	linebuf_reset(&p->in);
 	p->out_len = 0;
 }
 
@@ -407,7 +384,7 @@ port_open(struct agent *a)
 	if (a->port_path != NULL) {
 		what = a->port_path;
 		if (stat(what, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			fd = connect_unix(what, SOCK_STREAM);
+			fd = unix_socket_connect(what, SOCK_STREAM, 1);
 			p->is_sock = 1;
 		} else {
 			fd = open(what, PORT_OPEN_FLAGS);
@@ -685,7 +662,7 @@ dev_open_path(const char *path)
 	int fd;
 
 	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		return connect_unix(path, SOCK_SEQPACKET);
+		return unix_socket_connect(path, SOCK_SEQPACKET, 1);
 	fd = open(path, DEV_OPEN_FLAGS);
 	return fd < 0 ? -errno : fd;
 }
@@ -1092,44 +1069,21 @@ out:
 	json_tokener_free(tok);
 }
 
-/* Split received bytes into lines; over-long lines are discarded. */
-static void
-port_feed(struct agent *a, const char *data, size_t n)
+/* linebuf_feed() callback: one line from the broker, or NULL for an
+ * over-long one. Stops the feed once the port is no longer up. */
+static int
+port_line(void *ctx, char *line, size_t len)
 {
-	struct port *p = &a->port;
+	struct agent *a = ctx;
 
-	while (n > 0) {
-		const char *nl = memchr(data, '\n', n);
-		size_t chunk = nl ? (size_t)(nl - data) : n;
-
-		if (!p->discarding) {
-			/* A line may hold RAMM_MAX_LINE - 1 bytes + '\n'. */
-			if (p->in_len + chunk > RAMM_MAX_LINE - 1) {
-				p->discarding = 1;
-				p->in_len = 0;
-			} else {
-				memcpy(p->in + p->in_len, data, chunk);
-				p->in_len += chunk;
-			}
-		}
-		if (nl == NULL)
-			return;
-		if (p->discarding) {
-			p->discarding = 0;
-			a->oversize++;
-			if (log_allow(a))
-				logmsg("discarded an over-long line from the "
-				    "broker");
-		} else {
-			handle_line(a, p->in, p->in_len);
-			p->in_len = 0;
-			/* A handler never closes the port, but be safe. */
-			if (p->state != PORT_UP)
-				return;
-		}
-		data += chunk + 1;
-		n -= chunk + 1;
+	if (line == NULL) {
+		a->oversize++;
+		if (log_allow(a))
+			logmsg("discarded an over-long line from the broker");
+	} else {
+		handle_line(a, line, len);
 	}
+	return a->port.state != PORT_UP;
 }
 
 /* Read what the port has, up to READ_BUDGET bytes. */
@@ -1149,7 +1103,7 @@ port_read(struct agent *a, short revents)
 	while (total < READ_BUDGET && a->port.state == PORT_UP) {
 		n = read(a->port.fd, buf, sizeof(buf));
 		if (n > 0) {
-			port_feed(a, buf, (size_t)n);
+			linebuf_feed(&a->port.in, buf, (size_t)n, port_line, a);
 			total += (size_t)n;
 			continue;
 		}
@@ -1521,6 +1475,11 @@ main(int argc, char **argv)
 	int once = 0, no_dev = 0, c, r;
 	char *end;
 	long v;
+
+	if (linebuf_init(&a.port.in, RAMM_MAX_LINE) < 0) {
+		logmsg("out of memory");
+		return 1;
+	}
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
