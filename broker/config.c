@@ -37,6 +37,17 @@ static const struct config_key config_rammd_keys[] = {
 	RK(evict_deadline_ms, KIND_U32, 100, 600000),
 	RK(min_hold_ms, KIND_U32, 0, 600000),
 	RK(max_price, KIND_U32, 1, RAMM_MAX_PRICE),
+	RK(reserve_price, KIND_U32, 0, RAMM_MAX_PRICE),
+	RK(budget_price, KIND_U32, 1, RAMM_MAX_PRICE),
+	RK(savings_ticks, KIND_U32, 1, 1000000),
+	RK(claim_price, KIND_U32, 1, RAMM_MAX_PRICE),
+	RK(credit_idle_slack_pct, KIND_U32, 0, 1000),
+	RK(credit_idle_slack_mib, KIND_U64, 0, 1ULL << 32),
+	RK(credit_fall_idle, KIND_U32, 0, 1000),
+	RK(credit_fall_unplug, KIND_U32, 0, 1000),
+	RK(credit_rise, KIND_U32, 0, 1000),
+	RK(critical_free_mib, KIND_U64, 0, 1ULL << 32),
+	RK(default_weight, KIND_U32, 1, 10000),
 	RK(control_socket, KIND_SOCKET, 0, 0),
 	RK(scan_dir, KIND_SOCKET, 0, 0),
 };
@@ -48,6 +59,7 @@ static const struct config_key config_guest_keys[] = {
 	{ "agent", KIND_SOCKET, offsetof(struct guest_config, agent_path), 0, 0 },
 	GK(floor_mib, KIND_U64, 0, 1ULL << 32),
 	GK(cap_mib, KIND_U64, 0, 1ULL << 32),
+	GK(weight, KIND_U32, 0, 10000),
 };
 #undef GK
 
@@ -68,6 +80,17 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->evict_deadline_ms = 5000;
 	cfg->min_hold_ms = 5000;
 	cfg->max_price = RAMM_PRICE_IN_USE;
+	cfg->reserve_price = RAMM_PRICE_COMFORT;
+	cfg->budget_price = RAMM_PRICE_NEED;
+	cfg->savings_ticks = 300;
+	cfg->claim_price = RAMM_PRICE_IN_USE;
+	cfg->credit_idle_slack_pct = 10;
+	cfg->credit_idle_slack_mib = 64;
+	cfg->credit_fall_idle = 20;
+	cfg->credit_fall_unplug = 200;
+	cfg->credit_rise = 2;
+	cfg->critical_free_mib = 512;
+	cfg->default_weight = 100;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s",
 		 "/run/ramm/rammd.sock");
 }

@@ -25,6 +25,7 @@ struct guest_config {
 	char agent_path[CONFIG_MAX_SOCKET_PATH + 1]; /* agent chardev socket */
 	uint64_t floor_mib; /* total-memory floor; 0: boot + min_floor_mib */
 	uint64_t cap_mib;   /* total-memory cap; 0: boot + virtio-mem max */
+	uint32_t weight;    /* shares of market income */
 };
 
 struct rammd_config {
@@ -42,6 +43,17 @@ struct rammd_config {
 	uint32_t evict_deadline_ms; /* told to the guest in evict notices */
 	uint32_t min_hold_ms;       /* memory won is not taken back sooner */
 	uint32_t max_price;         /* bids above are counted at this price */
+	uint32_t reserve_price;     /* units bid at or below are not sold */
+	uint32_t budget_price;      /* income pool per tick = supply * this */
+	uint32_t savings_ticks;     /* balance cap, in ticks of income */
+	uint32_t claim_price;       /* a bid this high claims "in use" */
+	uint32_t credit_idle_slack_pct; /* idle claim tolerated, % of claim */
+	uint64_t credit_idle_slack_mib; /* ... plus this */
+	uint32_t credit_fall_idle;  /* credit (1/1000) lost per idle tick */
+	uint32_t credit_fall_unplug; /* lost per wholly missed unplug */
+	uint32_t credit_rise;       /* gained per good tick */
+	uint64_t critical_free_mib; /* host MemAvailable below: emergency */
+	uint32_t default_weight;    /* weight of guests that name none */
 	char control_socket[CONFIG_MAX_SOCKET_PATH + 1];
 	char scan_dir[CONFIG_MAX_SOCKET_PATH + 1]; /* NAME.qmp + NAME.agent */
 	struct guest_config guests[CONFIG_MAX_GUESTS];

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "market.h"
@@ -76,11 +77,13 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-int market_validate_bid(const struct ramm_bid_step *steps, size_t n_steps)
+/* The bid rules, for a curve of at most @max_steps steps. */
+static int validate_curve(const struct ramm_bid_step *steps, size_t n_steps,
+			  size_t max_steps)
 {
 	size_t i;
 
-	if (n_steps > RAMM_MAX_BID_STEPS)
+	if (n_steps > max_steps)
 		return -EINVAL;
 	if (n_steps > 0 && !steps)
 		return -EINVAL;
@@ -93,13 +96,26 @@ int market_validate_bid(const struct ramm_bid_step *steps, size_t n_steps)
 	return 0;
 }
 
+int market_validate_bid(const struct ramm_bid_step *steps, size_t n_steps)
+{
+	return validate_curve(steps, n_steps, RAMM_MAX_BID_STEPS);
+}
+
+/* A price the host's reserve turns away counts as no bid at all. */
+static uint32_t above_reserve(uint32_t price, uint32_t reserve_price)
+{
+	return price > reserve_price ? price : 0;
+}
+
 /*
  * The units a guest may end the tick with are (0, hi]; (0, lo] it keeps
  * whatever it bids. A guest above its cap (the cap was lowered under it)
  * comes down to the cap even beyond its unplug limit: the cap is a hard
- * limit, the rate limit a courtesy.
+ * limit, the rate limit a courtesy. In an emergency nobody grows and the
+ * unplug limit is off.
  */
-static void guest_window(const struct market_guest *g, uint32_t *lo,
+static void guest_window(const struct market_params *params,
+			 const struct market_guest *g, uint32_t *lo,
 			 uint32_t *hi)
 {
 	uint32_t current = g->current_units;
@@ -108,6 +124,11 @@ static void guest_window(const struct market_guest *g, uint32_t *lo,
 
 	if (g->frozen) {
 		*lo = *hi = min_u32(current, g->cap_units);
+		return;
+	}
+	if (params->emergency) {
+		*lo = 0;
+		*hi = min_u32(current, g->cap_units);
 		return;
 	}
 	reachable = (uint64_t)current + g->max_plug_units;
@@ -129,20 +150,25 @@ uint32_t market_bid_price(const struct ramm_bid_step *steps, size_t n_steps,
 	return 0;
 }
 
-static uint32_t bid_price_of_unit(const struct market_guest *g, uint64_t unit)
+uint64_t market_claimed_units(const struct ramm_bid_step *steps,
+			      size_t n_steps, uint32_t claim_price)
 {
-	return market_bid_price(g->steps, g->n_steps, unit);
-}
-
-/* Units the guest bids for at a price > 0, up to its cap. */
-static uint64_t priced_units_within_cap(const struct market_guest *g)
-{
-	uint64_t priced = 0;
+	uint64_t claimed = 0;
 	size_t i;
 
-	/* Prices never rise, so the priced steps are a prefix of the curve. */
-	for (i = 0; i < g->n_steps && g->steps[i].price > 0; i++)
-		priced += g->steps[i].units;
+	/* Prices never rise, so the claiming steps are a prefix. */
+	for (i = 0; i < n_steps && steps[i].price >= claim_price; i++)
+		claimed += steps[i].units;
+	return claimed;
+}
+
+/* Units the guest bids for above the reserve, up to its cap. */
+static uint64_t priced_units_within_cap(const struct market_params *params,
+					const struct market_guest *g)
+{
+	uint64_t priced = market_claimed_units(g->steps, g->n_steps,
+					       params->reserve_price + 1);
+
 	return min_u64(priced, g->cap_units);
 }
 
@@ -155,9 +181,10 @@ static uint64_t priced_units_within_cap(const struct market_guest *g)
  * SEGMENTS_PER_GUEST(n_steps), one per step plus one beyond the curve, plus
  * one where the current holding splits a step.
  */
-static size_t emit_segments(const struct market_guest *g, uint32_t gi,
-			    uint32_t move_cost, uint64_t from, uint64_t to,
-			    int priced_only, struct market_segment *out)
+static size_t emit_segments(const struct market_params *params,
+			    const struct market_guest *g, uint32_t gi,
+			    uint64_t from, uint64_t to, int priced_only,
+			    struct market_segment *out)
 {
 	uint64_t step_start = 0;
 	size_t n = 0;
@@ -169,7 +196,8 @@ static size_t emit_segments(const struct market_guest *g, uint32_t gi,
 
 		if (i < g->n_steps) {
 			step_end = step_start + g->steps[i].units;
-			price = g->steps[i].price;
+			price = above_reserve(g->steps[i].price,
+					      params->reserve_price);
 		}
 		if (price == 0 && priced_only)
 			break;
@@ -184,7 +212,7 @@ static size_t emit_segments(const struct market_guest *g, uint32_t gi,
 			int incumbent = from < current;
 			uint64_t cut = incumbent ? min_u64(end, current) : end;
 			uint64_t rank = (uint64_t)price +
-					(incumbent ? move_cost : 0);
+					(incumbent ? params->move_cost : 0);
 
 			out[n].key = rank << 1 | (uint64_t)incumbent;
 			out[n].guest = gi;
@@ -217,14 +245,13 @@ static size_t build_segments(const struct market_params *params,
 		uint32_t index = (uint32_t)gi; /* see struct market_segment */
 		uint32_t lo, hi;
 
-		guest_window(g, &lo, &hi);
+		guest_window(params, g, &lo, &hi);
 		if (!dropping) {
 			if (!g->frozen)
-				n += emit_segments(g, index, params->move_cost,
-						   lo, hi, 1, at);
+				n += emit_segments(params, g, index, lo, hi, 1,
+						   at);
 		} else if (!g->frozen) {
-			n += emit_segments(g, index, params->move_cost, 0,
-					   lo, 0, at);
+			n += emit_segments(params, g, index, 0, lo, 0, at);
 		} else if (lo > 0) {
 			at->key = KEY_FROZEN;
 			at->guest = index;
@@ -349,7 +376,8 @@ static void serve_highest(const struct market_segment *segs, size_t n,
  * in the window that is unserved was turned away for lack of supply - so
  * looking at unit target + 1 of each guest is enough.
  */
-static uint32_t clearing_price(const struct market_guest *guests,
+static uint32_t clearing_price(const struct market_params *params,
+			       const struct market_guest *guests,
 			       size_t n_guests, const uint32_t *targets)
 {
 	uint32_t price = 0;
@@ -360,11 +388,13 @@ static uint32_t clearing_price(const struct market_guest *guests,
 
 		if (guests[gi].frozen)
 			continue;
-		guest_window(&guests[gi], &lo, &hi);
+		guest_window(params, &guests[gi], &lo, &hi);
 		if (targets[gi] >= hi)
 			continue;
-		unserved = bid_price_of_unit(&guests[gi],
-					     (uint64_t)targets[gi] + 1);
+		unserved = above_reserve(market_bid_price(guests[gi].steps,
+						guests[gi].n_steps,
+						(uint64_t)targets[gi] + 1),
+					 params->reserve_price);
 		if (unserved > price)
 			price = unserved;
 	}
@@ -385,8 +415,8 @@ static void apply_quantum(const struct market_params *params,
 	uint64_t allocated = 0;
 	size_t gi;
 
-	if (quantum <= 1)
-		return; /* every change is at least one unit */
+	if (quantum <= 1 || params->emergency)
+		return; /* every change is at least one unit; or no time to lose */
 
 	for (gi = 0; gi < n_guests; gi++) {
 		uint32_t current = guests[gi].current_units;
@@ -429,9 +459,10 @@ int market_clear(const struct market_params *params,
 
 		/* A frozen guest's curve is never read, so never judged. */
 		if (!guests[gi].frozen &&
-		    market_validate_bid(guests[gi].steps, guests[gi].n_steps))
+		    validate_curve(guests[gi].steps, guests[gi].n_steps,
+				   MARKET_MAX_STEPS))
 			return -EINVAL;
-		guest_window(&guests[gi], &lo, &hi);
+		guest_window(params, &guests[gi], &lo, &hi);
 		reserved = add_saturated(reserved, lo);
 	}
 	dropping = reserved > params->supply_units;
@@ -456,7 +487,7 @@ int market_clear(const struct market_params *params,
 	for (gi = 0; gi < n_guests; gi++) {
 		uint32_t lo, hi;
 
-		guest_window(&guests[gi], &lo, &hi);
+		guest_window(params, &guests[gi], &lo, &hi);
 		targets[gi] = dropping ? 0 : lo;
 	}
 	contested = dropping ? params->supply_units
@@ -465,17 +496,288 @@ int market_clear(const struct market_params *params,
 	free(segs);
 
 	/* The price reflects the clearing itself, before the quantum. */
-	price = clearing_price(guests, n_guests, targets);
+	price = clearing_price(params, guests, n_guests, targets);
 	apply_quantum(params, guests, n_guests, targets);
 
 	for (gi = 0; gi < n_guests; gi++) {
 		allocated = add_saturated(allocated, targets[gi]);
 		if (!guests[gi].frozen)
 			demand = add_saturated(demand,
-					priced_units_within_cap(&guests[gi]));
+					priced_units_within_cap(params,
+								&guests[gi]));
 	}
 	result->price = price;
 	result->allocated_units = allocated;
 	result->demand_units = demand;
+	return 0;
+}
+
+/* ---- budgets and credit -------------------------------------------------- */
+
+static uint32_t clamp_credit(uint32_t credit)
+{
+	if (credit < MARKET_CREDIT_MIN)
+		return MARKET_CREDIT_MIN;
+	return credit > MARKET_CREDIT_MAX ? MARKET_CREDIT_MAX : credit;
+}
+
+uint64_t market_income(const struct market_budget *budget,
+		       const struct market_account *acc, uint64_t total_weight)
+{
+	unsigned __int128 share;
+
+	if (!total_weight)
+		return 0;
+	share = (unsigned __int128)budget->income_pool * acc->weight /
+		total_weight;
+	return share > UINT64_MAX ? UINT64_MAX : (uint64_t)share;
+}
+
+/* What a guest that may spend @balance can bid for its @unit-th unit. */
+static uint32_t affordable_price(uint64_t balance, uint64_t unit)
+{
+	uint64_t price = balance / unit;
+
+	return price > RAMM_MAX_PRICE ? RAMM_MAX_PRICE : (uint32_t)price;
+}
+
+int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
+			 uint32_t credit, uint64_t balance,
+			 struct ramm_bid_step *out)
+{
+	uint64_t start = 0; /* units before the step */
+	size_t n = 0, i;
+
+	if (!out || market_validate_bid(steps, n_steps))
+		return -EINVAL;
+	credit = clamp_credit(credit);
+
+	for (i = 0; i < n_steps; i++) {
+		uint64_t end = start + steps[i].units;
+		uint32_t price = (uint32_t)((uint64_t)steps[i].price * credit /
+					    MARKET_CREDIT_MAX);
+		uint64_t affordable; /* units the balance pays @price for */
+		uint32_t tail;
+
+		if (price == 0)
+			break;
+		affordable = balance / price;
+		if (affordable >= end) {
+			out[n++] = (struct ramm_bid_step){ steps[i].units, price };
+			start = end;
+			continue;
+		}
+		/*
+		 * The budget binds inside or before this step: units up to
+		 * @affordable keep the price, the rest of the step is priced
+		 * for its last unit, the dearest to afford.
+		 */
+		if (affordable > start) {
+			out[n++] = (struct ramm_bid_step){
+				(uint32_t)(affordable - start), price };
+			start = affordable;
+		}
+		tail = affordable_price(balance, end);
+		if (tail == 0)
+			break;
+		out[n++] = (struct ramm_bid_step){ (uint32_t)(end - start), tail };
+		start = end;
+	}
+	return (int)n;
+}
+
+void market_settle(const struct market_budget *budget,
+		   struct market_account *accounts, const uint32_t *held_units,
+		   size_t n, uint32_t price, uint64_t *spent)
+{
+	uint64_t total_weight = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		total_weight += accounts[i].weight;
+	for (i = 0; i < n; i++) {
+		struct market_account *acc = &accounts[i];
+		uint64_t income = market_income(budget, acc, total_weight);
+		unsigned __int128 cap = (unsigned __int128)income *
+					budget->savings_ticks;
+		uint64_t bill = (uint64_t)held_units[i] * price;
+		uint64_t paid = min_u64(bill, acc->balance);
+
+		acc->balance = add_saturated(acc->balance - paid, income);
+		if (acc->balance > cap)
+			acc->balance = (uint64_t)cap;
+		if (spent)
+			spent[i] = paid;
+	}
+}
+
+uint32_t market_credit_next(uint32_t credit,
+			    const struct market_conduct *c,
+			    const struct market_credit_params *p)
+{
+	uint64_t claimed_held = min_u64(c->claimed_units, c->held_units);
+	uint64_t slack = claimed_held * p->idle_slack_pct / 100 +
+			 p->idle_slack_units;
+	uint64_t loss = 0;
+	int judged = 0;
+
+	credit = clamp_credit(credit);
+	if (claimed_held > (uint64_t)c->used_units + slack) {
+		uint64_t over_claim = claimed_held - c->used_units - slack;
+
+		loss += (uint64_t)p->fall_idle * over_claim / c->held_units;
+		judged = 1;
+	}
+	if (c->unplug_asked > 0 && c->unplug_done < c->unplug_asked) {
+		uint64_t missed = c->unplug_asked - c->unplug_done;
+
+		loss += (uint64_t)p->fall_unplug * missed / c->unplug_asked;
+		judged = 1;
+	}
+	if (!judged)
+		return clamp_credit(credit + p->rise);
+	return loss >= credit ? MARKET_CREDIT_MIN
+			      : clamp_credit(credit - (uint32_t)loss);
+}
+
+int market_round(const struct market_params *params,
+		 const struct market_budget *budget,
+		 const struct market_credit_params *credit_params,
+		 const struct market_guest *guests,
+		 struct market_account *accounts,
+		 const struct market_conduct *conduct, size_t n,
+		 uint32_t *targets, struct market_result *result)
+{
+	struct market_guest *effective;
+	struct ramm_bid_step *curves;
+	uint32_t *credits;
+	size_t i;
+	int ret = -ENOMEM;
+
+	if (!params || !result || !credit_params ||
+	    (n > 0 && (!guests || !accounts || !targets)))
+		return -EINVAL;
+	if (n == 0)
+		return market_clear(params, guests, n, targets, result);
+	if (n > SIZE_MAX / (MARKET_MAX_STEPS * sizeof(*curves)))
+		return -ENOMEM;
+	effective = calloc(n, sizeof(*effective));
+	curves = calloc(n * MARKET_MAX_STEPS, sizeof(*curves));
+	credits = calloc(n, sizeof(*credits));
+	if (!effective || !curves || !credits)
+		goto out_free;
+
+	ret = 0;
+	for (i = 0; i < n && !ret; i++) {
+		uint64_t balance = budget ? accounts[i].balance : UINT64_MAX;
+		int got;
+
+		credits[i] = conduct ? market_credit_next(accounts[i].credit,
+							  &conduct[i],
+							  credit_params)
+				     : clamp_credit(accounts[i].credit);
+		effective[i] = guests[i];
+		if (guests[i].frozen)
+			continue;
+		got = market_effective_bid(guests[i].steps, guests[i].n_steps,
+					   credits[i], balance,
+					   curves + i * MARKET_MAX_STEPS);
+		if (got < 0) {
+			ret = got;
+			break;
+		}
+		effective[i].steps = curves + i * MARKET_MAX_STEPS;
+		effective[i].n_steps = (size_t)got;
+	}
+	if (!ret)
+		ret = market_clear(params, effective, n, targets, result);
+	if (ret)
+		goto out_free;
+
+	/* Cleared: now the accounts may change. */
+	for (i = 0; i < n; i++)
+		accounts[i].credit = credits[i];
+	if (budget)
+		market_settle(budget, accounts, targets, n, result->price, NULL);
+out_free:
+	free(credits);
+	free(curves);
+	free(effective);
+	return ret;
+}
+
+#define ACCOUNT_MAX_TEXT 256
+
+int market_account_format(const struct market_account *acc, char *buf,
+			  size_t size)
+{
+	int len = snprintf(buf, size, "balance=%llu weight=%u credit=%u",
+			   (unsigned long long)acc->balance, acc->weight,
+			   acc->credit);
+
+	return len < 0 || (size_t)len >= size ? -ENOSPC : len;
+}
+
+/* Parse a decimal at @p (up to @end) into *@out, at most @max. */
+static int parse_decimal(const char **p, const char *end, uint64_t max,
+			 uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *s = *p;
+
+	if (s == end || *s < '0' || *s > '9')
+		return -EINVAL;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		unsigned int digit = (unsigned int)(*s - '0');
+
+		if (v > (max - digit) / 10)
+			return -EINVAL;
+		v = v * 10 + digit;
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+int market_account_parse(const char *text, size_t len,
+			 struct market_account *acc)
+{
+	static const struct {
+		const char *key;
+		uint64_t max;
+	} keys[] = {
+		{ "balance", UINT64_MAX },
+		{ "weight", UINT32_MAX },
+		{ "credit", MARKET_CREDIT_MAX },
+	};
+	uint64_t values[3];
+	unsigned int seen = 0;
+	const char *p = text, *end = text + len;
+
+	if (!text || !acc || len > ACCOUNT_MAX_TEXT)
+		return -EINVAL;
+	while (p < end) {
+		size_t k, key_len;
+
+		for (k = 0; k < 3; k++) {
+			key_len = strlen(keys[k].key);
+			if ((size_t)(end - p) > key_len &&
+			    !memcmp(p, keys[k].key, key_len) && p[key_len] == '=')
+				break;
+		}
+		if (k == 3 || seen & (1u << k))
+			return -EINVAL;
+		p += key_len + 1;
+		if (parse_decimal(&p, end, keys[k].max, &values[k]))
+			return -EINVAL;
+		seen |= 1u << k;
+		if (p < end && (*p++ != ' ' || p == end))
+			return -EINVAL;
+	}
+	if (seen != 7 || values[2] < MARKET_CREDIT_MIN)
+		return -EINVAL;
+	acc->balance = values[0];
+	acc->weight = (uint32_t)values[1];
+	acc->credit = (uint32_t)values[2];
 	return 0;
 }

@@ -17,6 +17,20 @@
 /* No per-tick limit. */
 #define MARKET_UNLIMITED UINT32_MAX
 
+/*
+ * Credit scores are in thousandths: 100 (0.1, the floor a guest never falls
+ * below) to 1000 (1.0, a guest that predicts its needs and answers
+ * evictions). A new guest starts at MARKET_CREDIT_MAX.
+ */
+#define MARKET_CREDIT_MIN 100u
+#define MARKET_CREDIT_MAX 1000u
+
+/*
+ * Most steps in a curve market_clear() takes: market_effective_bid() may
+ * split each of an agent's RAMM_MAX_BID_STEPS steps in two.
+ */
+#define MARKET_MAX_STEPS (2 * RAMM_MAX_BID_STEPS)
+
 /* One guest as the market sees it. The market never writes to it. */
 struct market_guest {
 	uint32_t cap_units;      /* most units above the floor it may hold */
@@ -25,13 +39,16 @@ struct market_guest {
 	uint32_t max_unplug_units; /* most units it may lose this tick */
 	int frozen;              /* nonzero: no usable bid; keep what it holds */
 	const struct ramm_bid_step *steps; /* bid curve, may be NULL if n_steps 0 */
-	size_t n_steps;          /* entries in @steps, <= RAMM_MAX_BID_STEPS */
+	size_t n_steps;          /* entries in @steps, <= MARKET_MAX_STEPS */
 };
 
 struct market_params {
 	uint64_t supply_units; /* units above all floors the host can give */
 	uint32_t move_cost;    /* ranking bonus for units a guest already holds */
 	uint32_t quantum_units; /* changes smaller than this are skipped */
+	uint32_t reserve_price; /* units bid at or below this are not sold: the
+				 * host keeps them (memory saved) */
+	int emergency;          /* host memory is critical: see market_clear() */
 };
 
 struct market_result {
@@ -49,10 +66,19 @@ struct market_result {
  * @result: caller-owned; written with the price and totals.
  *
  * Unit k (k = 1..cap) of a guest is bid at the price of the step covering it,
- * 0 beyond the curve. Each guest has a window [lo, hi]:
+ * 0 beyond the curve; prices at or below @reserve_price count as 0 here and
+ * below. The curves are the effective ones (market_effective_bid()), so
+ * prices and the clearing price are effective prices. Each guest has a
+ * window [lo, hi]:
  * lo = current - min(current, max_unplug) and hi = min(cap, current + max_plug)
  * (frozen guests: lo = hi = min(current, cap)). A guest above its cap gets
  * lo = hi = cap: the cap wins over the unplug limit.
+ *
+ * In an @emergency (the caller has cut supply because host free memory is
+ * critical) no guest grows, unplug limits are ignored and so is the quantum:
+ * a non-frozen guest's window is [0, min(current, cap)]. Its units keep
+ * their ranks, so memory is taken back from the lowest effective bids first;
+ * frozen guests keep theirs unless the frozen holdings alone exceed supply.
  *
  * Units 1..lo are kept whatever they are bid at. The units in (lo, hi] bid at
  * a price p > 0 compete for the rest of supply: each ranks by p, plus
@@ -87,7 +113,7 @@ struct market_result {
  *
  * Returns 0 on success. @guests and @targets may be NULL when @n_guests is 0.
  * On -EINVAL (a non-frozen guest's curve with increasing prices, a step of 0
- * units, a price above RAMM_MAX_PRICE, more than RAMM_MAX_BID_STEPS steps or
+ * units, a price above RAMM_MAX_PRICE, more than MARKET_MAX_STEPS steps or
  * NULL steps with n_steps > 0; NULL @params, @result, or @guests/@targets
  * with @n_guests > 0) or -ENOMEM, @targets and @result are left untouched.
  */
@@ -112,5 +138,156 @@ int market_validate_bid(const struct ramm_bid_step *steps, size_t n_steps);
  */
 uint32_t market_bid_price(const struct ramm_bid_step *steps, size_t n_steps,
 			  uint64_t unit);
+
+/* ---- budgets and credit -------------------------------------------------- */
+
+/* A guest's standing in the market, carried from tick to tick. */
+struct market_account {
+	uint64_t balance; /* price-units it may spend; never above the cap in
+			   * market_settle() */
+	uint32_t weight;  /* shares of income; 0 earns nothing */
+	uint32_t credit;  /* MARKET_CREDIT_MIN..MARKET_CREDIT_MAX */
+};
+
+struct market_budget {
+	uint64_t income_pool;   /* price-units paid out per tick, split among
+				 * all guests by weight */
+	uint32_t savings_ticks; /* a balance is capped at this many ticks of
+				 * the guest's income: enough to save for a
+				 * burst, not to corner the market */
+};
+
+/*
+ * market_income - @acc's share of @budget's income pool for one tick,
+ * pool * weight / @total_weight rounded down; 0 if @total_weight is 0.
+ * Pure; never fails.
+ */
+uint64_t market_income(const struct market_budget *budget,
+		       const struct market_account *acc, uint64_t total_weight);
+
+/*
+ * market_effective_bid - the curve the market ranks for one guest.
+ * @steps/@n_steps: its raw bid, valid for market_validate_bid(); only read.
+ * @credit: its credit score, clamped to [MARKET_CREDIT_MIN, MARKET_CREDIT_MAX].
+ * @balance: what it may spend this tick.
+ * @out: caller-owned, room for MARKET_MAX_STEPS entries.
+ *
+ * Unit k's effective price is min(raw price * credit / 1000, @balance / k),
+ * both rounded down: whatever uniform price at most its k-th unit's bid the
+ * guest pays for k units, it can afford it. Units whose price comes to 0
+ * are left off the end. Steps are split where the budget starts to bind,
+ * and a split tail is priced for its last unit, so the result is
+ * non-increasing, has at most MARKET_MAX_STEPS steps and never bids above
+ * either limit.
+ *
+ * Returns the number of steps written, or -EINVAL if the raw curve is
+ * invalid or @out is NULL (nothing written). Pure; O(n_steps).
+ */
+int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
+			 uint32_t credit, uint64_t balance,
+			 struct ramm_bid_step *out);
+
+/*
+ * market_settle - one tick's payments and income.
+ * @accounts: @n entries, updated in place (the caller owns them).
+ * @held_units: units above the floor each guest held through the tick.
+ * @price: the tick's clearing price.
+ * @spent: caller-owned, @n entries or NULL; written with each payment.
+ *
+ * Each guest pays min(balance, held * price) - never more than it has -
+ * then earns market_income() of the pool; its balance is then capped at
+ * savings_ticks times that income. Pure; never fails; O(n).
+ */
+void market_settle(const struct market_budget *budget,
+		   struct market_account *accounts, const uint32_t *held_units,
+		   size_t n, uint32_t price, uint64_t *spent);
+
+/* What a guest did in one tick, as the credit score judges it. */
+struct market_conduct {
+	uint32_t held_units;    /* units above the floor it holds */
+	uint32_t claimed_units; /* units it bid for at >= claim_price */
+	uint32_t used_units;    /* units above the floor it actually uses */
+	uint32_t unplug_asked;  /* units of shrinks whose deadline fell in
+				 * this tick */
+	uint32_t unplug_done;   /* of those, units unplugged by the deadline */
+};
+
+struct market_credit_params {
+	uint32_t claim_price;     /* a bid at or above this says "I use it" */
+	uint32_t idle_slack_pct;  /* claimed-but-idle memory tolerated, % of
+				   * the claim, before credit falls */
+	uint32_t idle_slack_units; /* ... plus this many units */
+	uint32_t fall_idle;       /* thousandths lost per tick when all held
+				   * memory was claimed and sits idle */
+	uint32_t fall_unplug;     /* thousandths lost when an unplug wholly
+				   * misses its deadline */
+	uint32_t rise;            /* thousandths gained per tick of good
+				   * conduct */
+};
+
+/*
+ * market_credit_next - the credit score after one tick of @conduct.
+ *
+ * Over-claim is the memory held and claimed but not used, beyond the slack:
+ * max(0, min(held, claimed) - used - slack). It costs
+ * fall_idle * over_claim / held. Unplugs short of what was asked by the
+ * deadline cost fall_unplug * missed / asked. A tick with neither earns
+ * @rise. The result is clamped to [MARKET_CREDIT_MIN, MARKET_CREDIT_MAX];
+ * a @credit outside that range is clamped first. Pure; never fails.
+ */
+uint32_t market_credit_next(uint32_t credit,
+			    const struct market_conduct *conduct,
+			    const struct market_credit_params *params);
+
+/*
+ * market_claimed_units - units at the start of the curve bid at @claim_price
+ * or more: what the guest says it uses. Pure; O(n_steps); never fails.
+ */
+uint64_t market_claimed_units(const struct ramm_bid_step *steps,
+			      size_t n_steps, uint32_t claim_price);
+
+/*
+ * market_round - one whole tick of the market, as rammd and ramm-sim run it:
+ *  1. if @conduct is non-NULL, each account's credit moves by
+ *     market_credit_next() on its conduct in the tick that just ended;
+ *  2. each non-frozen guest's raw curve becomes market_effective_bid() of
+ *     its credit and balance (with @budget NULL, budgets are off: balances
+ *     are not read and only credit scales the bids);
+ *  3. market_clear() on those curves;
+ *  4. with @budget, market_settle() charges each guest the clearing price
+ *     for its target and pays out income.
+ * @guests: raw curves (validated like market_validate_bid()); only read.
+ * @accounts: @n entries, updated in place; caller-owned.
+ * @targets, @result: as market_clear().
+ * Returns 0, -EINVAL (a curve, NULL arguments) or -ENOMEM; on failure
+ * nothing is written, accounts included.
+ */
+int market_round(const struct market_params *params,
+		 const struct market_budget *budget,
+		 const struct market_credit_params *credit_params,
+		 const struct market_guest *guests,
+		 struct market_account *accounts,
+		 const struct market_conduct *conduct, size_t n,
+		 uint32_t *targets, struct market_result *result);
+
+/*
+ * market_account_format - write @acc as one line of text,
+ * "balance=N weight=N credit=N" and no newline, for a state file.
+ * Returns its length, or -ENOSPC if it does not fit @size (then @buf holds
+ * a truncated string).
+ */
+int market_account_format(const struct market_account *acc, char *buf,
+			  size_t size);
+
+/*
+ * market_account_parse - read what market_account_format() wrote.
+ * @text/@len need not be NUL-terminated; @acc is caller-owned and written
+ * only on success. Every key must appear once, in any order; values are
+ * decimal, credit within [MARKET_CREDIT_MIN, MARKET_CREDIT_MAX].
+ * Returns 0, or -EINVAL for anything else (unknown or repeated key, bad
+ * number, overflow, a line over 256 bytes).
+ */
+int market_account_parse(const char *text, size_t len,
+			 struct market_account *acc);
 
 #endif /* RAMM_MARKET_H */

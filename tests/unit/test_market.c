@@ -588,7 +588,7 @@ static void expect_einval_untouched(const struct market_params *params,
 
 static void test_invalid_bids_leave_outputs(void **state)
 {
-	struct ramm_bid_step many[RAMM_MAX_BID_STEPS + 1];
+	struct ramm_bid_step many[MARKET_MAX_STEPS + 1];
 	struct market_params params = supply_of(10);
 	struct market_guest guests[] = {
 		BIDDER(10, 2, { 4, 5 }),
@@ -616,7 +616,7 @@ static void test_invalid_bids_leave_outputs(void **state)
 	expect_einval_untouched(&params, guests, 2);
 
 	/* NULL arrays. */
-	guests[1].n_steps = RAMM_MAX_BID_STEPS;
+	guests[1].n_steps = MARKET_MAX_STEPS;
 	expect_einval_untouched(NULL, guests, 2);
 	expect_einval_untouched(&params, NULL, 2);
 	assert_int_equal(market_clear(&params, guests, 2, NULL, &res),
@@ -680,14 +680,26 @@ static uint32_t ref_unit_price(const struct market_guest *g, uint32_t unit)
 	return 0;
 }
 
-static void ref_window(const struct market_guest *g, uint32_t *lo,
+/* A unit's price as the market counts it: nothing at or below reserve. */
+static uint32_t ref_counted_price(const struct market_params *p,
+				  const struct market_guest *g, uint32_t unit)
+{
+	uint32_t price = ref_unit_price(g, unit);
+
+	return price > p->reserve_price ? price : 0;
+}
+
+static void ref_window(const struct market_params *p,
+		       const struct market_guest *g, uint32_t *lo,
 		       uint32_t *hi)
 {
 	uint64_t top;
 
-	if (g->frozen) {
+	if (g->frozen || p->emergency) {
 		*lo = *hi = g->current_units < g->cap_units ? g->current_units
 							    : g->cap_units;
+		if (!g->frozen)
+			*lo = 0;
 		return;
 	}
 	top = (uint64_t)g->current_units + g->max_plug_units;
@@ -726,7 +738,7 @@ static void ref_clear(const struct instance *in, uint32_t *targets,
 	int dropping;
 
 	for (g = 0; g < in->n_guests; g++) {
-		ref_window(&in->guests[g], &lo[g], &hi[g]);
+		ref_window(p, &in->guests[g], &lo[g], &hi[g]);
 		reserved += lo[g];
 		cap_total += in->guests[g].cap_units;
 	}
@@ -753,7 +765,7 @@ static void ref_clear(const struct instance *in, uint32_t *targets,
 			u->guest = g;
 			u->unit = k;
 			u->frozen = mg->frozen;
-			u->price = mg->frozen ? 0 : ref_unit_price(mg, k);
+			u->price = mg->frozen ? 0 : ref_counted_price(p, mg, k);
 			u->incumbent = k <= mg->current_units;
 			u->rank = u->frozen ? 0 : (uint64_t)u->price +
 				  (u->incumbent ? p->move_cost : 0);
@@ -785,8 +797,8 @@ static void ref_clear(const struct instance *in, uint32_t *targets,
 		if (in->guests[g].frozen)
 			continue;
 		for (k = lo[g] + 1; k <= hi[g] && k > lo[g]; k++)
-			if (ref_unit_price(&in->guests[g], k) > res->price)
-				res->price = ref_unit_price(&in->guests[g], k);
+			if (ref_counted_price(p, &in->guests[g], k) > res->price)
+				res->price = ref_counted_price(p, &in->guests[g], k);
 	}
 	free(units);
 
@@ -794,16 +806,16 @@ static void ref_clear(const struct instance *in, uint32_t *targets,
 	for (g = 0; g < in->n_guests; g++) {
 		uint32_t cur = in->guests[g].current_units;
 
-		if (cur <= in->guests[g].cap_units && targets[g] > cur &&
-		    targets[g] - cur < p->quantum_units)
+		if (!p->emergency && cur <= in->guests[g].cap_units &&
+		    targets[g] > cur && targets[g] - cur < p->quantum_units)
 			targets[g] = cur;
 		allocated += targets[g];
 	}
 	for (g = 0; g < in->n_guests; g++) {
 		uint32_t cur = in->guests[g].current_units;
 
-		if (cur <= in->guests[g].cap_units && targets[g] < cur &&
-		    cur - targets[g] < p->quantum_units &&
+		if (!p->emergency && cur <= in->guests[g].cap_units &&
+		    targets[g] < cur && cur - targets[g] < p->quantum_units &&
 		    allocated + (cur - targets[g]) <= p->supply_units) {
 			allocated += cur - targets[g];
 			targets[g] = cur;
@@ -818,7 +830,7 @@ static void ref_clear(const struct instance *in, uint32_t *targets,
 			continue;
 		for (k = 1; k <= in->guests[g].cap_units; k++)
 			res->demand_units +=
-				ref_unit_price(&in->guests[g], k) > 0;
+				ref_counted_price(p, &in->guests[g], k) > 0;
 	}
 }
 
@@ -864,6 +876,8 @@ static void random_instance(uint64_t *rng, struct instance *in,
 	in->params.supply_units = rng_below(rng, (uint32_t)cap_total + 6);
 	in->params.move_cost = rng_below(rng, 2) ? rng_below(rng, 5) : 0;
 	in->params.quantum_units = rng_below(rng, 2) ? rng_below(rng, 5) : 0;
+	in->params.reserve_price = rng_below(rng, 3) ? 0 : rng_below(rng, 4);
+	in->params.emergency = rate_limited && rng_below(rng, 8) == 0;
 }
 
 static void check_invariants(const struct instance *in,
@@ -876,13 +890,13 @@ static void check_invariants(const struct instance *in,
 	for (g = 0; g < in->n_guests; g++) {
 		uint32_t lo, hi;
 
-		ref_window(&in->guests[g], &lo, &hi);
+		ref_window(&in->params, &in->guests[g], &lo, &hi);
 		reserved += lo;
 	}
 	for (g = 0; g < in->n_guests; g++) {
 		uint32_t lo, hi;
 
-		ref_window(&in->guests[g], &lo, &hi);
+		ref_window(&in->params, &in->guests[g], &lo, &hi);
 		assert_true(targets[g] <= in->guests[g].cap_units);
 		assert_true(targets[g] <= hi);
 		/* Only a supply below the lo's may push a guest under lo. */
@@ -988,7 +1002,8 @@ static uint64_t value_of(const struct instance *in, const uint32_t *targets)
 
 	for (g = 0; g < in->n_guests; g++)
 		for (k = 1; k <= targets[g]; k++)
-			value += ref_unit_price(&in->guests[g], k);
+			value += ref_counted_price(&in->params,
+						   &in->guests[g], k);
 	return value;
 }
 
@@ -1056,7 +1071,8 @@ static void test_brute_force_optimum(void **state)
 			uint32_t k;
 
 			for (k = 1; k <= in.guests[g].cap_units; k++) {
-				uint32_t bid = ref_unit_price(&in.guests[g], k);
+				uint32_t bid = ref_counted_price(&in.params,
+								 &in.guests[g], k);
 
 				if (k <= targets[g])
 					assert_true(bid >= res.price);
@@ -1118,7 +1134,7 @@ static void test_scale(void **state)
 	for (g = 0; g < BIG_GUESTS; g++) {
 		uint32_t lo, hi;
 
-		ref_window(&guests[g], &lo, &hi);
+		ref_window(&params, &guests[g], &lo, &hi);
 		assert_true(targets[g] >= lo && targets[g] <= hi);
 		sum += targets[g];
 	}
