@@ -60,12 +60,36 @@ static void guest_stop_resize_poll(struct guest *g)
 	g->resize_poll = 0;
 }
 
+/*
+ * The credit score's view of a shrink that just ended: what was asked, and
+ * what came out by the evict deadline told to the guest. Late unplugs count
+ * half; growths are not judged.
+ */
+static void guest_judge_unplug(struct guest *g)
+{
+	uint64_t unit = rammd_unit_bytes(g->d);
+	uint64_t from = g->resize.from_bytes, to = g->resize.to_bytes;
+	uint64_t now = guest_total_bytes(g);
+	uint64_t asked, done;
+	int64_t took_us = g->resize.done_us - g->resize.decided_us;
+
+	if (to >= from)
+		return;
+	asked = (from - to) / unit;
+	done = now < from ? (from - (now > to ? now : to)) / unit : 0;
+	if (took_us > (int64_t)g->d->cfg.evict_deadline_ms * 1000)
+		done /= 2;
+	g->unplug_asked_units += (uint32_t)asked;
+	g->unplug_done_units += (uint32_t)done;
+}
+
 /* End the resize in flight; @reached_target says whether it got there. */
 static void guest_end_resize(struct guest *g, int reached_target)
 {
 	g->resizing = 0;
 	guest_stop_resize_poll(g);
 	g->resize.done_us = rammd_now_us();
+	guest_judge_unplug(g);
 	if (reached_target) {
 		log_info("guest %s: resized %llu -> %llu MiB in %lld ms",
 			 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),

@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "market.h"
 #include "msg.h"
 
 struct rammd;
@@ -73,6 +74,11 @@ struct guest {
 	guint resize_poll;            /* re-reads the device while resizing */
 	struct guest_resize resize;   /* the latest resize */
 	int64_t last_grow_us;         /* when the latest growth was decided */
+
+	struct market_account account; /* balance, weight, credit */
+	int account_open;             /* @account has been opened */
+	uint32_t unplug_asked_units;  /* shrinks ended since the last tick */
+	uint32_t unplug_done_units;   /* ... and what they achieved in time */
 };
 
 /*

@@ -533,6 +533,20 @@ uint64_t market_income(const struct market_budget *budget,
 	return share > UINT64_MAX ? UINT64_MAX : (uint64_t)share;
 }
 
+struct market_account market_account_open(const struct market_budget *budget,
+					  uint32_t weight,
+					  uint64_t total_weight)
+{
+	struct market_account acc = { .weight = weight,
+				      .credit = MARKET_CREDIT_MAX };
+	unsigned __int128 start = (unsigned __int128)market_income(budget, &acc,
+						total_weight) *
+				  budget->savings_ticks / 10;
+
+	acc.balance = start > UINT64_MAX ? UINT64_MAX : (uint64_t)start;
+	return acc;
+}
+
 /* What a guest that may spend @balance can bid for its @unit-th unit. */
 static uint32_t affordable_price(uint64_t balance, uint64_t unit)
 {

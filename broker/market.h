@@ -166,6 +166,15 @@ uint64_t market_income(const struct market_budget *budget,
 		       const struct market_account *acc, uint64_t total_weight);
 
 /*
+ * market_account_open - a new guest's account: @weight, full credit, and a
+ * tenth of its savings cap to start on, so that it can bid at once.
+ * @total_weight counts @weight in. Pure; never fails.
+ */
+struct market_account market_account_open(const struct market_budget *budget,
+					  uint32_t weight,
+					  uint64_t total_weight);
+
+/*
  * market_effective_bid - the curve the market ranks for one guest.
  * @steps/@n_steps: its raw bid, valid for market_validate_bid(); only read.
  * @credit: its credit score, clamped to [MARKET_CREDIT_MIN, MARKET_CREDIT_MAX].

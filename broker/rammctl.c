@@ -121,6 +121,15 @@ static void rammctl_print_market(struct json_object *st)
 	       (long long)jint(st, "price"), (long long)jint(st, "supply_mib"),
 	       (long long)jint(st, "allocated_mib"), (long long)jint(st, "demand_mib"),
 	       (long long)jint(st, "unit_mib"), (long long)jint(st, "ticks"));
+	if (jint(st, "emergency"))
+		printf("EMERGENCY: host MemAvailable below critical_free_mib; reclaiming\n");
+}
+
+static double jdouble(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_double(v) : 0.0;
 }
 
 static void rammctl_format_age(struct json_object *g, char *buf, size_t size)
@@ -242,8 +251,9 @@ static int cmd_bids(struct rammctl *ctl, int argc, char **argv)
 	if (!st)
 		return status;
 	rammctl_print_market(st);
-	printf("%-16s %7s %7s %7s %7s %8s  %s\n", "GUEST", "FLOOR", "CAP", "SIZE",
-	       "TARGET", "REPORT", "BID (units@price above floor)");
+	printf("%-16s %7s %7s %7s %7s %6s %6s %12s %8s  %s\n", "GUEST", "FLOOR",
+	       "CAP", "SIZE", "TARGET", "WEIGHT", "CREDIT", "BALANCE", "REPORT",
+	       "BID (units@price above floor)");
 	json_object_object_get_ex(st, "guests", &guests);
 	for (size_t i = 0; guests && i < json_object_array_length(guests); i++) {
 		struct json_object *g = json_object_array_get_idx(guests, i);
@@ -251,10 +261,11 @@ static int cmd_bids(struct rammctl *ctl, int argc, char **argv)
 
 		rammctl_format_age(g, age, sizeof(age));
 		rammctl_format_bid(g, bid, sizeof(bid));
-		printf("%-16s %7lld %7lld %7lld %7lld %8s  %s\n", jstr(g, "name"),
-		       (long long)jint(g, "floor_mib"), (long long)jint(g, "cap_mib"),
-		       (long long)jint(g, "size_mib"), (long long)jint(g, "target_mib"),
-		       age, bid);
+		printf("%-16s %7lld %7lld %7lld %7lld %6lld %6.3f %12lld %8s  %s\n",
+		       jstr(g, "name"), (long long)jint(g, "floor_mib"),
+		       (long long)jint(g, "cap_mib"), (long long)jint(g, "size_mib"),
+		       (long long)jint(g, "target_mib"), (long long)jint(g, "weight"),
+		       jdouble(g, "credit"), (long long)jint(g, "balance"), age, bid);
 	}
 	json_object_put(st);
 	return 0;

@@ -42,16 +42,19 @@ uint64_t rammd_unit_bytes(const struct rammd *d)
 
 /* ---- supply -------------------------------------------------------- */
 
-static int rammd_host_mem_total(uint64_t *bytes)
+/* One field of the host's /proc/meminfo, e.g. "MemTotal", in bytes. */
+static int rammd_host_meminfo(const char *field, uint64_t *bytes)
 {
 	char line[256];
+	size_t field_len = strlen(field);
 	unsigned long long kib;
 	FILE *f = fopen("/proc/meminfo", "re");
 
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
+		if (!strncmp(line, field, field_len) && line[field_len] == ':' &&
+		    sscanf(line + field_len + 1, "%llu kB", &kib) == 1) {
 			fclose(f);
 			*bytes = kib * 1024;
 			return 0;
@@ -69,7 +72,7 @@ static uint64_t rammd_supply_bytes(struct rammd *d)
 
 	if (d->cfg.supply_mib != CONFIG_SUPPLY_AUTO)
 		return d->cfg.supply_mib * MIB;
-	if (rammd_host_mem_total(&total))
+	if (rammd_host_meminfo("MemTotal", &total))
 		return 0;
 	pinned = d->cfg.host_reserve_mib * MIB;
 	for (guint i = 0; i < d->guests->len; i++) {
@@ -82,6 +85,11 @@ static uint64_t rammd_supply_bytes(struct rammd *d)
 }
 
 /* ---- the market tick ------------------------------------------------- */
+
+static uint32_t rammd_guest_weight(const struct rammd *d, const struct guest *g)
+{
+	return g->cfg.weight ? g->cfg.weight : d->cfg.default_weight;
+}
 
 /* Units @g holds above its floor: what it has or was asked to have,
  * whichever is more, so an unplug in flight is never counted as free. */
@@ -130,7 +138,11 @@ static void rammd_apply(struct rammd *d, struct guest *g, uint32_t target,
 	} else {
 		uint32_t bid = rammd_bid_for_unit(g, (uint64_t)target + 1);
 
-		if (bid)
+		if (d->emergency)
+			snprintf(reason, sizeof(reason),
+				 "emergency reclaim: bids %u for unit %u, price %u",
+				 bid, target + 1, d->price);
+		else if (bid)
 			snprintf(reason, sizeof(reason),
 				 "outbid: bids %u for unit %u, price %u", bid,
 				 target + 1, d->price);
@@ -204,6 +216,54 @@ static void rammd_actuate(struct rammd *d, const struct market_guest *mg,
 	}
 }
 
+/*
+ * Emergency: the host's MemAvailable is below critical_free_mib. The market
+ * then clears at once with the supply cut to what guests hold now less the
+ * deficit, and takes it back past the usual unplug limits. Returns the
+ * emergency supply in units, or UINT64_MAX when there is no emergency.
+ */
+static uint64_t rammd_emergency_supply(struct rammd *d, const uint32_t *held,
+				       guint n, uint64_t unit)
+{
+	uint64_t avail, critical = d->cfg.critical_free_mib * MIB;
+	uint64_t committed = 0, deficit_units;
+	int emergency = !rammd_host_meminfo("MemAvailable", &avail) &&
+			avail < critical;
+
+	if (emergency != d->emergency)
+		log_warn("host: MemAvailable %s critical_free_mib %llu MiB: %s",
+			 emergency ? "below" : "back above",
+			 (unsigned long long)d->cfg.critical_free_mib,
+			 emergency ? "emergency clearing, reclaiming from the lowest bids"
+				   : "normal clearing");
+	d->emergency = emergency;
+	if (!emergency)
+		return UINT64_MAX;
+	for (guint i = 0; i < n; i++)
+		committed += held[i];
+	deficit_units = (critical - avail + unit - 1) / unit;
+	return committed > deficit_units ? committed - deficit_units : 0;
+}
+
+/* The credit score's view of @g's last tick (see market_credit_next()). */
+static struct market_conduct rammd_conduct(struct rammd *d, struct guest *g,
+					   uint32_t held, uint64_t unit)
+{
+	struct market_conduct c = { .held_units = held, .used_units = held };
+	uint64_t avail_units;
+
+	c.unplug_asked = g->unplug_asked_units;
+	c.unplug_done = g->unplug_done_units;
+	g->unplug_asked_units = g->unplug_done_units = 0;
+	if (!g->have_report)
+		return c; /* nothing claimed, nothing to judge */
+	c.claimed_units = (uint32_t)market_claimed_units(g->report.bid,
+				g->report.n_bid, d->cfg.claim_price);
+	avail_units = g->report.mem_available_kib * 1024 / unit;
+	c.used_units = avail_units < held ? held - (uint32_t)avail_units : 0;
+	return c;
+}
+
 static void rammd_tick(struct rammd *d)
 {
 	int64_t now = rammd_now_us();
@@ -212,19 +272,44 @@ static void rammd_tick(struct rammd *d)
 	struct market_guest *mg = g_new0(struct market_guest, n ? n : 1);
 	uint32_t *held = g_new0(uint32_t, n ? n : 1);
 	uint32_t *targets = g_new0(uint32_t, n ? n : 1);
+	struct market_account *accounts = g_new0(struct market_account, n ? n : 1);
+	struct market_conduct *conduct = g_new0(struct market_conduct, n ? n : 1);
 	struct market_params params = {
 		.move_cost = d->cfg.move_cost,
 		.quantum_units = (uint32_t)(d->cfg.quantum_mib * MIB / unit),
+		.reserve_price = d->cfg.reserve_price,
 	};
+	struct market_budget budget = { .savings_ticks = d->cfg.savings_ticks };
+	const struct market_credit_params credit = {
+		.claim_price = d->cfg.claim_price,
+		.idle_slack_pct = d->cfg.credit_idle_slack_pct,
+		.idle_slack_units = (uint32_t)(d->cfg.credit_idle_slack_mib * MIB / unit),
+		.fall_idle = d->cfg.credit_fall_idle,
+		.fall_unplug = d->cfg.credit_fall_unplug,
+		.rise = d->cfg.credit_rise,
+	};
+	uint64_t total_weight = 0, emergency_supply;
 	struct market_result result;
 	int ret;
 
 	d->last_tick_us = now;
 	d->supply_bytes = rammd_supply_bytes(d);
 	params.supply_units = d->supply_bytes / unit;
+	budget.income_pool = params.supply_units * d->cfg.budget_price;
 	for (guint i = 0; i < n; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
+		total_weight += rammd_guest_weight(d, g);
+	}
+	for (guint i = 0; i < n; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		if (!g->account_open) {
+			g->account = market_account_open(&budget,
+					rammd_guest_weight(d, g), total_weight);
+			g->account_open = 1;
+		}
+		accounts[i] = g->account;
 		guest_check_resize(g, now);
 		/* Guests being resized are re-read by their own poll. */
 		if (!g->resizing)
@@ -235,6 +320,7 @@ static void rammd_tick(struct rammd *d)
 		/* A guest whose device we lost, or cannot manage, still has
 		 * its memory plugged: it holds it, frozen, against the supply. */
 		held[i] = rammd_held_units(g, unit);
+		conduct[i] = rammd_conduct(d, g, held[i], unit);
 		mg[i].cap_units = (uint32_t)((g->cap_bytes - g->floor_bytes) / unit);
 		mg[i].current_units = held[i];
 		if (!g->device_ready)
@@ -256,7 +342,14 @@ static void rammd_tick(struct rammd *d)
 		}
 	}
 
-	ret = market_clear(&params, mg, n, targets, &result);
+	emergency_supply = rammd_emergency_supply(d, held, n, unit);
+	if (emergency_supply != UINT64_MAX) {
+		params.emergency = 1;
+		if (emergency_supply < params.supply_units)
+			params.supply_units = emergency_supply;
+	}
+	ret = market_round(&params, &budget, &credit, mg, accounts, conduct, n,
+			   targets, &result);
 	if (ret) {
 		log_err("market: clearing failed: %s; no changes this tick",
 			strerror(-ret));
@@ -266,9 +359,16 @@ static void rammd_tick(struct rammd *d)
 	d->price = result.price;
 	d->allocated_bytes = result.allocated_units * unit;
 	d->demand_bytes = result.demand_units * unit;
+	for (guint i = 0; i < n; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		g->account = accounts[i];
+	}
 
 	rammd_actuate(d, mg, held, targets, params.supply_units, now);
 out_free:
+	g_free(conduct);
+	g_free(accounts);
 	g_free(targets);
 	g_free(held);
 	g_free(mg);
@@ -440,6 +540,9 @@ static struct json_object *rammd_guest_json(struct rammd *d, struct guest *g,
 	json_object_object_add(o, "mem_available_mib",
 			       json_object_new_uint64(g->report.mem_available_kib / 1024));
 	json_object_object_add(o, "psi_some_avg10", json_object_new_double(g->report.psi_some_avg10));
+	json_object_object_add(o, "weight", json_object_new_uint64(rammd_guest_weight(d, g)));
+	json_object_object_add(o, "credit", json_object_new_double(g->account.credit / 1000.0));
+	json_object_object_add(o, "balance", json_object_new_uint64(g->account.balance));
 	for (size_t i = 0; i < g->report.n_bid; i++) {
 		struct json_object *step = json_object_new_array();
 
@@ -477,6 +580,8 @@ static struct json_object *rammd_state_json(struct rammd *d)
 	json_object_object_add(o, "supply_mib", json_mib(d->supply_bytes));
 	json_object_object_add(o, "allocated_mib", json_mib(d->allocated_bytes));
 	json_object_object_add(o, "demand_mib", json_mib(d->demand_bytes));
+	json_object_object_add(o, "reserve_price", json_object_new_uint64(d->cfg.reserve_price));
+	json_object_object_add(o, "emergency", json_object_new_boolean(d->emergency));
 	for (guint i = 0; i < d->guests->len; i++)
 		json_object_array_add(guests,
 				      rammd_guest_json(d, g_ptr_array_index(d->guests, i), now));

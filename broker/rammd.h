@@ -29,6 +29,7 @@ struct rammd {
 	uint64_t supply_bytes;     /* auctionable memory above floors */
 	uint64_t allocated_bytes;  /* sum of targets above floors */
 	uint64_t demand_bytes;     /* memory bid for at a positive price */
+	int emergency;             /* host MemAvailable below critical */
 };
 
 /*
