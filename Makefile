@@ -22,8 +22,8 @@ GLIB_LIBS = $(shell pkg-config --libs glib-2.0 json-c)
 JSONC_CFLAGS = $(shell pkg-config --cflags json-c)
 JSONC_LIBS = $(shell pkg-config --libs json-c)
 
-# The pure parts of the broker: linked into rammd, ramm-sim later, the unit
-# tests and the fuzzers.
+# The pure parts of the broker: linked into rammd, the unit tests and the
+# fuzzers (ramm-sim takes market.c and config.c).
 BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c
 RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
 	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c \
@@ -32,6 +32,14 @@ RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c \
 	guest-agent/dev_record.c broker/linebuf.c broker/unix_socket.c
 HOG_SRC := tests/lab/ramm-hog.c
+# ramm-sim: the policies side by side; its ramm policy runs the daemon's
+# market and the agent's bid model (docs/SIMULATOR.md).
+SIM_SRC := broker/sim/sim.c broker/sim/scenario.c broker/sim/metrics.c \
+	broker/sim/report.c broker/sim/policy_static.c broker/sim/policy_proxmox.c \
+	broker/sim/policy_mom.c broker/sim/policy_esx.c broker/sim/policy_hyperv.c \
+	broker/sim/policy_ramm.c
+RAMM_SIM_SRC := broker/market.c broker/config.c guest-agent/bid_model.c $(SIM_SRC) \
+	broker/sim/ramm-sim.c
 DUMP_SRC := kernel/guest-driver/tools/ramm-dump.c
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
@@ -39,7 +47,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.
 obj = $(patsubst %.c,$(BUILD)/obj/$(2)/%.o,$(1))
 
 all: $(BUILD)/rammd $(BUILD)/rammctl $(BUILD)/ramm-agent $(BUILD)/ramm-hog \
-	$(BUILD)/ramm-dump
+	$(BUILD)/ramm-dump $(BUILD)/ramm-sim
 
 $(BUILD)/obj/host/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -58,6 +66,10 @@ $(BUILD)/rammd: $(call obj,$(RAMMD_SRC),host)
 $(BUILD)/rammctl: $(call obj,$(RAMMCTL_SRC),host)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(JSONC_LIBS)
+
+$(BUILD)/ramm-sim: $(call obj,$(RAMM_SIM_SRC),host)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 # The guest side runs inside a busybox initramfs: link statically.
 $(BUILD)/ramm-agent: $(call obj,$(AGENT_SRC),guest)
@@ -78,6 +90,9 @@ $(BUILD)/test_%: tests/unit/test_%.c $(call obj,$(BROKER_CORE) guest-agent/bid_m
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) $(GLIB_CFLAGS) -o $@ $^ $(GLIB_LIBS) -lcmocka -lm
 
+# test_sim also links the simulator (the pattern rule above takes $^).
+$(BUILD)/test_sim: $(call obj,$(SIM_SRC),host)
+
 # libFuzzer harnesses for everything that parses peer input; `make fuzz`
 # runs each for FUZZ_SECONDS, and `make test` includes a short run.
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -88,7 +103,10 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BROKER_CORE)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)clang $(FUZZ_CFLAGS) $(GLIB_CFLAGS) -o $@ $^ $(JSONC_LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) $(GLIB_CFLAGS) -o $@ $^ $(JSONC_LIBS) -lm
+
+# fuzz_trace also compiles the trace reader (the pattern rule takes $^).
+$(BUILD)/fuzz_trace: broker/sim/scenario.c
 
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
@@ -124,6 +142,7 @@ lab: all
 # Everything on Debian 12's kernel, then the guest-driver tests on every
 # other kernel of the matrix.
 test: all unit fuzz kmod lab
+	$(PYTHON) tests/sim/acceptance.py $(BUILD)/ramm-sim
 	$(PYTHON) tests/e2e/run_all.py
 	$(MAKE) test-kernels SKIP_DEFAULT_KERNEL=1
 
@@ -135,7 +154,20 @@ test-kernels: all kmod
 demo: all lab
 	$(PYTHON) tests/e2e/demo.py
 
-bench: all kmod lab
+# market_clear() timing against a sort-everything baseline; needs no QEMU.
+$(BUILD)/bench_market: tests/bench/bench_market.c broker/market.c
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $^
+
+sim-acceptance: $(BUILD)/ramm-sim
+	$(PYTHON) tests/sim/acceptance.py $(BUILD)/ramm-sim
+
+bench-market: $(BUILD)/bench_market
+	$(BUILD)/bench_market
+
+bench: $(BUILD)/bench_market all kmod lab
+	$(BUILD)/bench_market
 	$(PYTHON) tests/e2e/bench.py
 	$(PYTHON) tests/e2e/bench_kmod.py
 
@@ -149,16 +181,19 @@ clean:
 
 help:
 	@echo "make deps    install build/test/demo packages (apt-get, idempotent)"
-	@echo "make         build rammd, rammctl, ramm-agent, ramm-hog into $(BUILD)/"
+	@echo "make         build rammd, rammctl, ramm-agent, ramm-hog, ramm-sim into $(BUILD)/"
+	@echo "make sim-acceptance  ramm-sim: ramm against the baselines on every scenario"
 	@echo "make fuzz    run each parser fuzzer for FUZZ_SECONDS (default 10)"
 	@echo "make kmod    build ramm_guest.ko for every installed guest kernel"
 	@echo "make test    unit tests, fuzzers, then lab tests against real QEMU guests"
 	@echo "make test-kernels  the guest-driver tests on every kernel of the matrix"
 	@echo "make demo    three guests, rammd, shifting demand"
 	@echo "make bench   demand-to-plug latency, split into decision and plug time"
+	@echo "make bench-market  market_clear() timing only (no QEMU)"
 
 .SECONDARY:
 
-.PHONY: all deps unit fuzz kmod lab test test-kernels demo bench install clean help
+.PHONY: all deps unit fuzz kmod lab test test-kernels demo bench bench-market install clean help \
+	sim-acceptance
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

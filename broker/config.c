@@ -70,8 +70,8 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->supply_mib = CONFIG_SUPPLY_AUTO;
 	cfg->host_reserve_mib = 2048;
 	cfg->unit_mib = 2;
-	cfg->max_plug_mib = 512;
-	cfg->max_unplug_mib = 256;
+	cfg->max_plug_mib = 4096;
+	cfg->max_unplug_mib = 1024;
 	cfg->move_cost = 10;
 	cfg->quantum_mib = 8;
 	cfg->min_floor_mib = 0;
@@ -81,7 +81,7 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->min_hold_ms = 5000;
 	cfg->max_price = RAMM_PRICE_IN_USE;
 	cfg->reserve_price = RAMM_PRICE_COMFORT;
-	cfg->budget_price = RAMM_PRICE_NEED;
+	cfg->budget_price = 8000;
 	cfg->savings_ticks = 300;
 	cfg->claim_price = RAMM_PRICE_IN_USE;
 	cfg->credit_idle_slack_pct = 10;

@@ -555,47 +555,70 @@ static uint32_t affordable_price(uint64_t balance, uint64_t unit)
 	return price > RAMM_MAX_PRICE ? RAMM_MAX_PRICE : (uint32_t)price;
 }
 
-int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
-			 uint32_t credit, uint64_t balance,
-			 struct ramm_bid_step *out)
+/*
+ * Append units (@start, @start + @units] at @price to the curve at @out[*n],
+ * clipped to what @balance affords: units up to balance / price keep the
+ * price, the rest are priced for the last of them, the dearest to afford.
+ * Returns 0 when the budget is exhausted (nothing further can be bid).
+ */
+static int append_affordable(struct ramm_bid_step *out, size_t *n,
+			     uint64_t *start, uint32_t units, uint32_t price,
+			     uint64_t balance)
 {
-	uint64_t start = 0; /* units before the step */
+	uint64_t end = *start + units;
+	uint64_t affordable = balance / price;
+	uint32_t tail;
+
+	if (affordable >= end) {
+		out[(*n)++] = (struct ramm_bid_step){ units, price };
+		*start = end;
+		return 1;
+	}
+	if (affordable > *start) {
+		out[(*n)++] = (struct ramm_bid_step){
+			(uint32_t)(affordable - *start), price };
+		*start = affordable;
+	}
+	tail = affordable_price(balance, end);
+	if (tail == 0)
+		return 0;
+	out[(*n)++] = (struct ramm_bid_step){ (uint32_t)(end - *start), tail };
+	*start = end;
+	return 1;
+}
+
+int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
+			 uint32_t credit, uint64_t used_units,
+			 uint64_t balance, struct ramm_bid_step *out)
+{
+	uint64_t start = 0; /* units before the next piece */
 	size_t n = 0, i;
 
 	if (!out || market_validate_bid(steps, n_steps))
 		return -EINVAL;
 	credit = clamp_credit(credit);
 
+	/*
+	 * Each step is cut at @used_units into at most two pieces: the part
+	 * the guest is using keeps its price, the rest is scaled by credit.
+	 * Prices stay non-increasing: scaling only lowers them.
+	 */
 	for (i = 0; i < n_steps; i++) {
 		uint64_t end = start + steps[i].units;
-		uint32_t price = (uint32_t)((uint64_t)steps[i].price * credit /
-					    MARKET_CREDIT_MAX);
-		uint64_t affordable; /* units the balance pays @price for */
-		uint32_t tail;
 
-		if (price == 0)
-			break;
-		affordable = balance / price;
-		if (affordable >= end) {
-			out[n++] = (struct ramm_bid_step){ steps[i].units, price };
-			start = end;
-			continue;
+		while (start < end) {
+			int used = start < used_units;
+			uint64_t piece_end = used ? min_u64(end, used_units) : end;
+			uint32_t price = used ? steps[i].price
+				: (uint32_t)((uint64_t)steps[i].price * credit /
+					     MARKET_CREDIT_MAX);
+
+			if (price == 0 ||
+			    !append_affordable(out, &n, &start,
+					       (uint32_t)(piece_end - start),
+					       price, balance))
+				return (int)n;
 		}
-		/*
-		 * The budget binds inside or before this step: units up to
-		 * @affordable keep the price, the rest of the step is priced
-		 * for its last unit, the dearest to afford.
-		 */
-		if (affordable > start) {
-			out[n++] = (struct ramm_bid_step){
-				(uint32_t)(affordable - start), price };
-			start = affordable;
-		}
-		tail = affordable_price(balance, end);
-		if (tail == 0)
-			break;
-		out[n++] = (struct ramm_bid_step){ (uint32_t)(end - start), tail };
-		start = end;
 	}
 	return (int)n;
 }
@@ -629,17 +652,21 @@ uint32_t market_credit_next(uint32_t credit,
 			    const struct market_conduct *c,
 			    const struct market_credit_params *p)
 {
-	uint64_t claimed_held = min_u64(c->claimed_units, c->held_units);
-	uint64_t slack = claimed_held * p->idle_slack_pct / 100 +
-			 p->idle_slack_units;
+	uint64_t claimed = c->claimed_units;
+	uint64_t slack = claimed * p->idle_slack_pct / 100 + p->idle_slack_units;
 	uint64_t loss = 0;
 	int judged = 0;
 
 	credit = clamp_credit(credit);
-	if (claimed_held > (uint64_t)c->used_units + slack) {
-		uint64_t over_claim = claimed_held - c->used_units - slack;
+	/*
+	 * Judged on the claim, not on what the claim won: a guest whose
+	 * memory was taken for its poor credit uses all it holds, and would
+	 * earn its credit back while still claiming what it does not use.
+	 */
+	if (claimed > (uint64_t)c->used_units + slack) {
+		uint64_t over_claim = claimed - c->used_units - slack;
 
-		loss += (uint64_t)p->fall_idle * over_claim / c->held_units;
+		loss += (uint64_t)p->fall_idle * over_claim / claimed;
 		judged = 1;
 	}
 	if (c->unplug_asked > 0 && c->unplug_done < c->unplug_asked) {
@@ -694,8 +721,9 @@ int market_round(const struct market_params *params,
 		if (guests[i].frozen)
 			continue;
 		got = market_effective_bid(guests[i].steps, guests[i].n_steps,
-					   credits[i], balance,
-					   curves + i * MARKET_MAX_STEPS);
+					   credits[i],
+					   conduct ? conduct[i].used_units : 0,
+					   balance, curves + i * MARKET_MAX_STEPS);
 		if (got < 0) {
 			ret = got;
 			break;

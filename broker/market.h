@@ -27,9 +27,11 @@
 
 /*
  * Most steps in a curve market_clear() takes: market_effective_bid() may
- * split each of an agent's RAMM_MAX_BID_STEPS steps in two.
+ * cut each of an agent's RAMM_MAX_BID_STEPS steps in up to four pieces
+ * (used or not, affordable or not), but the used cut falls in one step
+ * and so does each budget cut, at most one per piece.
  */
-#define MARKET_MAX_STEPS (2 * RAMM_MAX_BID_STEPS)
+#define MARKET_MAX_STEPS (2 * RAMM_MAX_BID_STEPS + 2)
 
 /* One guest as the market sees it. The market never writes to it. */
 struct market_guest {
@@ -178,23 +180,27 @@ struct market_account market_account_open(const struct market_budget *budget,
  * market_effective_bid - the curve the market ranks for one guest.
  * @steps/@n_steps: its raw bid, valid for market_validate_bid(); only read.
  * @credit: its credit score, clamped to [MARKET_CREDIT_MIN, MARKET_CREDIT_MAX].
+ * @used_units: units above the floor it was seen using; they count at
+ *              full price whatever its credit, so a poor credit score costs
+ *              a guest what it claims beyond its use, never its working set.
  * @balance: what it may spend this tick.
  * @out: caller-owned, room for MARKET_MAX_STEPS entries.
  *
- * Unit k's effective price is min(raw price * credit / 1000, @balance / k),
- * both rounded down: whatever uniform price at most its k-th unit's bid the
+ * Unit k's effective price is min(p_k, @balance / k), where p_k is its raw
+ * price for k <= @used_units and raw price * credit / 1000 beyond, all
+ * rounded down: whatever uniform price at most its k-th unit's bid the
  * guest pays for k units, it can afford it. Units whose price comes to 0
- * are left off the end. Steps are split where the budget starts to bind,
- * and a split tail is priced for its last unit, so the result is
- * non-increasing, has at most MARKET_MAX_STEPS steps and never bids above
- * either limit.
+ * are left off the end. Steps are split at @used_units and where the budget
+ * starts to bind (a split tail is priced for its last unit), so the result
+ * is non-increasing, has at most MARKET_MAX_STEPS steps and never bids
+ * above either limit.
  *
  * Returns the number of steps written, or -EINVAL if the raw curve is
  * invalid or @out is NULL (nothing written). Pure; O(n_steps).
  */
 int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
-			 uint32_t credit, uint64_t balance,
-			 struct ramm_bid_step *out);
+			 uint32_t credit, uint64_t used_units,
+			 uint64_t balance, struct ramm_bid_step *out);
 
 /*
  * market_settle - one tick's payments and income.
@@ -237,9 +243,11 @@ struct market_credit_params {
 /*
  * market_credit_next - the credit score after one tick of @conduct.
  *
- * Over-claim is the memory held and claimed but not used, beyond the slack:
- * max(0, min(held, claimed) - used - slack). It costs
- * fall_idle * over_claim / held. Unplugs short of what was asked by the
+ * Over-claim is the memory claimed but not used, beyond the slack:
+ * max(0, claimed - used - slack), whether or not the claim won the memory
+ * (a guest stripped of memory for its poor credit uses all it holds, and
+ * must not earn credit back while it keeps claiming). It costs
+ * fall_idle * over_claim / claimed. Unplugs short of what was asked by the
  * deadline cost fall_unplug * missed / asked. A tick with neither earns
  * @rise. The result is clamped to [MARKET_CREDIT_MIN, MARKET_CREDIT_MAX];
  * a @credit outside that range is clamped first. Pure; never fails.
@@ -260,8 +268,9 @@ uint64_t market_claimed_units(const struct ramm_bid_step *steps,
  *  1. if @conduct is non-NULL, each account's credit moves by
  *     market_credit_next() on its conduct in the tick that just ended;
  *  2. each non-frozen guest's raw curve becomes market_effective_bid() of
- *     its credit and balance (with @budget NULL, budgets are off: balances
- *     are not read and only credit scales the bids);
+ *     its credit, the units its conduct says it used (none without
+ *     @conduct) and its balance (with @budget NULL, budgets are off:
+ *     balances are not read and only credit scales the bids);
  *  3. market_clear() on those curves;
  *  4. with @budget, market_settle() charges each guest the clearing price
  *     for its target and pays out income.

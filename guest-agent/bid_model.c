@@ -12,7 +12,7 @@
  *   set. Each tier names a target for the memory the kernel manages
  *   (MemTotal) and a price:
  *
- *     in use   wss * 1.05 + 32 MiB   8000   what it holds now, plus the
+ *     in use   wss * 1.016 + 32 MiB  8000   what it holds now, plus the
  *                                          kernel's watermarks; losing it
  *                                          means reclaim or the OOM killer
  *     need     wss * 1.10 + 64 MiB   1000   run without reclaim
@@ -22,7 +22,13 @@
  *   When the guest is short -- PSI memory "some" avg10 above 0.5 %, or
  *   MemAvailable below 8 % of MemTotal -- it adds
  *
- *     short    MemTotal * 1.25       2000 * (1 + (some + full) / 10 + lack)
+ *     short    max(MemTotal * 1.25,  2000 * (1 + (some + full) / 10 + lack)
+ *                  demand * 1.10 + 64 MiB)
+ *
+ *   where demand = wss + swap in use (SwapTotal - SwapFree): what the guest
+ *   would hold if it had the room. Asking for it all at once is what lets a
+ *   guest whose working set jumps get there in one tick, not in steps of
+ *   a quarter.
  *
  *   where lack in [0, 1] grows from 0 at 8 % available to 1 at none, and the
  *   price is capped at RAMM_MAX_PRICE. A guest whose memory is full thus
@@ -153,11 +159,18 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 	 */
 	/* At exactly wss MemAvailable is 0 and the kernel is already below
 	 * its watermarks: the margin is what keeps the OOM killer away. */
-	tiers[nt++] = (struct tier){ wss + wss / 20 + 32 * MIB,
+	tiers[nt++] = (struct tier){ wss + wss / 64 + 32 * MIB,
 	    RAMM_PRICE_IN_USE };
-	if (is_short(s))
-		tiers[nt++] = (struct tier){ total + total / 4,
-		    short_price(s) };
+	if (is_short(s)) {
+		uint64_t swap = s->swap_used_kib > BID_MAX_TOTAL_KIB ?
+		    BID_MAX_TOTAL_KIB * 1024 : s->swap_used_kib * 1024;
+		uint64_t demand = wss + swap;
+		uint64_t reach = demand + demand / 10 + 64 * MIB;
+
+		if (reach < total + total / 4)
+			reach = total + total / 4;
+		tiers[nt++] = (struct tier){ reach, short_price(s) };
+	}
 	tiers[nt++] = (struct tier){ wss + wss / 10 + 64 * MIB,
 	    RAMM_PRICE_NEED };
 	tiers[nt++] = (struct tier){ wss + wss / 2, RAMM_PRICE_COMFORT };

@@ -132,8 +132,8 @@ line_sane(const struct span *s)
 int
 proc_parse_meminfo(const char *buf, size_t len, struct proc_sample *out)
 {
-	uint64_t total = 0, free_kib = 0, avail = 0;
-	int seen = 0; /* bit 0 MemTotal, 1 MemFree, 2 MemAvailable */
+	uint64_t total = 0, free_kib = 0, avail = 0, swap_total = 0, swap_free = 0;
+	int seen = 0; /* bits 0-2 MemTotal, MemFree, MemAvailable; 3-4 Swap* */
 	struct span line;
 	size_t pos = 0;
 
@@ -178,6 +178,12 @@ proc_parse_meminfo(const char *buf, size_t len, struct proc_sample *out)
 		} else if (span_eq(&name, "MemAvailable")) {
 			bit = 2;
 			avail = v;
+		} else if (span_eq(&name, "SwapTotal")) {
+			bit = 3;
+			swap_total = v;
+		} else if (span_eq(&name, "SwapFree")) {
+			bit = 4;
+			swap_free = v;
 		}
 		if (bit >= 0) {
 			if (!kb)
@@ -185,15 +191,18 @@ proc_parse_meminfo(const char *buf, size_t len, struct proc_sample *out)
 			seen |= 1 << bit;
 		}
 	}
-	if (seen != 7 || total == 0)
+	if ((seen & 7) != 7 || total == 0)
 		goto bad;
 
+	out->swap_used_kib = (seen & 0x18) == 0x18 && swap_free <= swap_total
+	    ? swap_total - swap_free : 0;
 	out->mem_total_kib = total;
 	out->mem_free_kib = free_kib;
 	out->mem_available_kib = avail > total ? total : avail;
 	return 0;
 bad:
 	out->mem_total_kib = 0;
+	out->swap_used_kib = 0;
 	out->mem_free_kib = 0;
 	out->mem_available_kib = 0;
 	return -EINVAL;

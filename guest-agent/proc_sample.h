@@ -29,6 +29,9 @@ struct proc_sample {
 	uint64_t mem_reserved_kib;  /* boot memory kept out of MemTotal: the
 				     * broker's size less MemTotal, from the
 				     * last welcome; 0 if unknown */
+	uint64_t swap_used_kib;     /* SwapTotal - SwapFree: memory the guest
+				     * uses but could not keep in RAM; 0
+				     * without swap */
 	double psi_some_avg10;      /* /proc/pressure/memory "some" avg10, % */
 	double psi_full_avg10;      /* "full" avg10, %; 0 if there is none */
 	uint64_t refault_anon;      /* /proc/vmstat workingset_refault_anon */
@@ -39,13 +42,15 @@ struct proc_sample {
 };
 
 /*
- * proc_parse_meminfo - fill mem_total_kib, mem_free_kib and
- * mem_available_kib of @out from /proc/meminfo text.
+ * proc_parse_meminfo - fill mem_total_kib, mem_free_kib,
+ * mem_available_kib and swap_used_kib of @out from /proc/meminfo text.
  * @buf, @len: the text; not modified, need not be NUL-terminated.
  *
  * Every complete line must read "Name: <decimal>" or "Name: <decimal> kB".
  * MemTotal, MemFree and MemAvailable must all be present, in kB; MemTotal
- * must be nonzero. MemAvailable is clamped to MemTotal.
+ * must be nonzero. MemAvailable is clamped to MemTotal. SwapTotal and
+ * SwapFree are optional (kB); swap_used_kib is their difference, 0 if either
+ * is missing or SwapFree exceeds SwapTotal.
  *
  * Returns 0 on success. Returns -EINVAL if a field is missing, malformed or
  * overflows; then those three members of @out are zeroed. O(len).

@@ -92,4 +92,60 @@ extern const struct sim_policy_ops sim_policy_esx;
 extern const struct sim_policy_ops sim_policy_hyperv;
 extern const struct sim_policy_ops sim_policy_ramm;
 
+/* ---- the runner (sim.c) -------------------------------------------------- */
+
+#define SIM_N_POLICIES 6
+
+/* All policies, in --list order. */
+extern const struct sim_policy_ops *const sim_policies[SIM_N_POLICIES];
+
+/* sim_policy_find - the policy called @name, or NULL. O(SIM_N_POLICIES). */
+const struct sim_policy_ops *sim_policy_find(const char *name);
+
+/*
+ * sim_limit - the simulator's rule, the same for every policy: turn the
+ * allocations @next_mib a policy wants for t + 1 into the ones it gets, in
+ * place. @cur_mib are the allocations during t (their sum at most host_mib,
+ * each in [floor, cap] and floor + whole units). Each request is clamped to
+ * [floor, cap] and its part above the floor rounded down to whole units;
+ * if the total then passes host_mib, only growth is scaled back, in
+ * proportion and in whole units (integer math; leftover units go one each
+ * to growing guests in index order), so no guest shrinks to make room.
+ * Never fails; O(n_guests).
+ */
+void sim_limit(const struct sim_scenario *sc, const uint32_t *cur_mib,
+	       uint32_t *next_mib);
+
+struct sim_metrics;
+
+/*
+ * sim_run - replay @sc against policy @ops from t = 0 (every guest at its
+ * static_mib) to n_seconds - 1, and fill @m (caller-owned) with the
+ * metrics. If @history is non-NULL it receives the allocation of every
+ * @stride-th second (t = 0, stride, ...): ceil(n_seconds / stride) rows of
+ * n_guests entries, caller-owned; @stride >= 1.
+ * Returns 0, or -ENOMEM / the policy's init error; then @m is undefined and
+ * @history partly written.
+ */
+int sim_run(const struct sim_scenario *sc, const struct sim_policy_ops *ops,
+	    struct sim_metrics *m, uint32_t *history, size_t stride);
+
+/* ---- the ramm policy's guest model (policy_ramm.c) ----------------------- */
+
+struct ramm_bid_step;
+
+/*
+ * sim_ramm_bid - the bid curve guest @spec sends seeing @obs: an honest
+ * guest runs the agent's bid model (guest-agent/bid_model.c) on the
+ * /proc sample a Linux guest with obs->alloc_mib of memory would show; an
+ * overbidder bids every unit up to its cap at @max_price. Prices above
+ * @max_price count as @max_price, as in rammd.
+ * @steps: caller-owned, RAMM_MAX_BID_STEPS entries.
+ * Returns the number of steps written (0: it bids for nothing, also when
+ * the model rejects its input). Pure; O(1).
+ */
+size_t sim_ramm_bid(const struct sim_guest_spec *spec,
+		    const struct sim_observation *obs, uint32_t unit_mib,
+		    uint32_t max_price, struct ramm_bid_step *steps);
+
 #endif /* RAMM_SIM_H */

@@ -14,7 +14,7 @@
  * or the OOM killer. Priced above any bid for more memory, so no guest's
  * growth, however urgent, takes another's working set.
  */
-#define RAMM_PRICE_IN_USE 8000u  /* up to wss * 1.05 + 32 MiB */
+#define RAMM_PRICE_IN_USE 8000u  /* up to wss * 1.016 + 32 MiB */
 #define RAMM_PRICE_SHORT 2000u   /* base; under pressure, to total * 1.25;
 				  * always below RAMM_PRICE_IN_USE */
 #define RAMM_PRICE_NEED 1000u    /* up to wss * 1.10 + 64 MiB */

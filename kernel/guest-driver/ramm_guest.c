@@ -643,7 +643,7 @@ static unsigned int ramm_bid(const struct ramm_bid_in *in,
 	cap_units = cap_units64 > U32_MAX ? U32_MAX : (u32)cap_units64;
 
 	/* At exactly wss nothing is available: the margin is the watermarks. */
-	tiers[nt].target = wss + wss / 20 + 32 * RAMM_MIB;
+	tiers[nt].target = wss + wss / 64 + 32 * RAMM_MIB;
 	tiers[nt++].price = RAMM_PRICE_IN_USE;
 	if (in->short_mem) {
 		tiers[nt].target = in->total + in->total / 4;

@@ -86,7 +86,7 @@ test_idle_at_floor(void **state)
 static void
 test_busy_guest_tiers(void **state)
 {
-	/* wss = 800 MiB: in use 872, need 944, comfort 1200, spare 1600 MiB. */
+	/* wss = 800 MiB: in use 844.5, need 944, comfort 1200, spare 1600 MiB. */
 	struct proc_sample s = sample(1000, 200, 0.0);
 	struct ramm_bid_step st[RAMM_MAX_BID_STEPS];
 	int n;
@@ -96,9 +96,9 @@ test_busy_guest_tiers(void **state)
 	    RAMM_MAX_BID_STEPS);
 	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
 	assert_int_equal(n, 4);
-	assert_int_equal(st[0].units, (872 - 512) / 2);
+	assert_int_equal(st[0].units, 167); /* 332.5 MiB, rounded up */
 	assert_int_equal(st[0].price, RAMM_PRICE_IN_USE);
-	assert_int_equal(st[1].units, (944 - 872) / 2);
+	assert_int_equal(st[1].units, (944 - 512) / 2 - 167);
 	assert_int_equal(st[1].price, RAMM_PRICE_NEED);
 	assert_int_equal(st[2].units, (1200 - 944) / 2);
 	assert_int_equal(st[2].price, RAMM_PRICE_COMFORT);
@@ -152,9 +152,34 @@ test_grows_under_pressure(void **state)
 	assert_true(b[1].price > a[1].price);
 	assert_true(c[1].price > b[1].price);
 	assert_true(c[1].price < RAMM_PRICE_IN_USE);
-	/* Short tier reaches MemTotal * 1.25 = 1250 MiB from in use, 872. */
-	assert_int_equal(b[1].units, (1250 - 872) / 2);
+	/* Short tier reaches MemTotal * 1.25 = 1250 MiB from in use. */
+	assert_int_equal(b[1].units, (1250 - 512) / 2 - 167);
 	assert_true(total_units(b, nb) >= total_units(a, na));
+}
+
+/*
+ * Swap in use is demand the guest could not keep in RAM: under pressure the
+ * short tier asks for all of it, (wss + swap) * 1.1 + 64 MiB, at once.
+ */
+static void
+test_short_tier_asks_for_swapped_demand(void **state)
+{
+	struct proc_sample s = sample(1000, 200, 2.0);
+	struct proc_sample calm = sample(1000, 200, 0.0);
+	struct ramm_bid_step st[RAMM_MAX_BID_STEPS];
+	int n;
+
+	(void)state;
+	s.swap_used_kib = 1000 * 1024;
+	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st, 64);
+	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
+	/* (800 + 1000) * 1.1 + 64 = 2044 MiB. */
+	assert_true(st[1].price >= RAMM_PRICE_SHORT);
+	assert_int_equal(st[0].units + st[1].units, (2044 - 512) / 2);
+	/* Stale swap with no pressure asks for nothing more. */
+	calm.swap_used_kib = 1000 * 1024;
+	n = bid_model_compute(&calm, UNIT, 512 * MIB, 4096 * MIB, st, 64);
+	assert_int_equal(total_units(st, n), (1600 - 512) / 2);
 }
 
 /* PSI below the threshold is not pressure. */
@@ -431,6 +456,7 @@ main(void)
 		cmocka_unit_test(test_busy_guest_tiers),
 		cmocka_unit_test(test_rounds_up),
 		cmocka_unit_test(test_grows_under_pressure),
+		cmocka_unit_test(test_short_tier_asks_for_swapped_demand),
 		cmocka_unit_test(test_small_psi_is_calm),
 		cmocka_unit_test(test_full_guest_keeps_asking),
 		cmocka_unit_test(test_reserved_lifts_targets),

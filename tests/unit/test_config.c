@@ -72,8 +72,14 @@ static void test_defaults(void **state)
 	assert_true(cfg->supply_mib == CONFIG_SUPPLY_AUTO);
 	assert_int_equal(cfg->host_reserve_mib, 2048);
 	assert_int_equal(cfg->unit_mib, 2);
-	assert_int_equal(cfg->max_plug_mib, 512);
-	assert_int_equal(cfg->max_unplug_mib, 256);
+	assert_int_equal(cfg->max_plug_mib, 4096);
+	assert_int_equal(cfg->max_unplug_mib, 1024);
+	assert_int_equal(cfg->reserve_price, 300);
+	assert_int_equal(cfg->budget_price, 8000);
+	assert_int_equal(cfg->savings_ticks, 300);
+	assert_int_equal(cfg->claim_price, 8000);
+	assert_int_equal(cfg->critical_free_mib, 512);
+	assert_int_equal(cfg->default_weight, 100);
 	assert_int_equal(cfg->move_cost, 10);
 	assert_int_equal(cfg->quantum_mib, 8);
 	assert_int_equal(cfg->min_floor_mib, 0);

@@ -43,10 +43,10 @@ static uint32_t rng_below(uint64_t *s, uint32_t n)
 }
 
 static int effective_ok(const struct ramm_bid_step *steps, size_t n,
-			uint32_t credit, uint64_t balance,
+			uint32_t credit, uint64_t used, uint64_t balance,
 			struct ramm_bid_step *out)
 {
-	int got = market_effective_bid(steps, n, credit, balance, out);
+	int got = market_effective_bid(steps, n, credit, used, balance, out);
 
 	assert_true(got >= 0 && got <= (int)MARKET_MAX_STEPS);
 	return got;
@@ -60,19 +60,31 @@ static void test_effective_credit_scales(void **state)
 	struct ramm_bid_step out[MARKET_MAX_STEPS];
 
 	(void)state;
-	assert_int_equal(effective_ok(raw, 2, 500, UINT64_MAX, out), 2);
+	assert_int_equal(effective_ok(raw, 2, 500, 0, UINT64_MAX, out), 2);
 	assert_int_equal(out[0].units, 10);
 	assert_int_equal(out[0].price, 500);
 	assert_int_equal(out[1].units, 5);
 	assert_int_equal(out[1].price, 1);
 	/* 3 * 0.1 rounds to 0: that unit is no bid at all. */
-	assert_int_equal(effective_ok(raw, 2, 100, UINT64_MAX, out), 1);
+	assert_int_equal(effective_ok(raw, 2, 100, 0, UINT64_MAX, out), 1);
 	assert_int_equal(out[0].price, 100);
 	/* Credit outside its range is clamped, not trusted. */
-	assert_int_equal(effective_ok(raw, 2, 0, UINT64_MAX, out), 1);
+	assert_int_equal(effective_ok(raw, 2, 0, 0, UINT64_MAX, out), 1);
 	assert_int_equal(out[0].price, 100);
-	assert_int_equal(effective_ok(raw, 2, 5000, UINT64_MAX, out), 2);
+	assert_int_equal(effective_ok(raw, 2, 5000, 0, UINT64_MAX, out), 2);
 	assert_int_equal(out[0].price, 1000);
+	/* The 4 units it uses keep their price; its credit discounts the
+	 * rest of its claim. */
+	assert_int_equal(effective_ok(raw, 2, 500, 4, UINT64_MAX, out), 3);
+	assert_int_equal(out[0].units, 4);
+	assert_int_equal(out[0].price, 1000);
+	assert_int_equal(out[1].units, 6);
+	assert_int_equal(out[1].price, 500);
+	assert_int_equal(out[2].units, 5);
+	assert_int_equal(out[2].price, 1);
+	/* Used beyond the curve changes nothing. */
+	assert_int_equal(effective_ok(raw, 2, 500, 99, UINT64_MAX, out), 2);
+	assert_int_equal(out[1].price, 3);
 }
 
 static void test_effective_budget_splits(void **state)
@@ -83,7 +95,7 @@ static void test_effective_budget_splits(void **state)
 	(void)state;
 	/* 500 pays 100 for 5 units; units 6..10 at most 500/10 = 50 each;
 	 * 30 for 16 units (480), then units 17..20 at 500/20 = 25. */
-	assert_int_equal(effective_ok(raw, 2, 1000, 500, out), 4);
+	assert_int_equal(effective_ok(raw, 2, 1000, 0, 500, out), 4);
 	assert_int_equal(out[0].units, 5);
 	assert_int_equal(out[0].price, 100);
 	assert_int_equal(out[1].units, 5);
@@ -93,9 +105,9 @@ static void test_effective_budget_splits(void **state)
 	assert_int_equal(out[3].units, 4);
 	assert_int_equal(out[3].price, 25);
 	/* Broke: no bid. */
-	assert_int_equal(effective_ok(raw, 2, 1000, 0, out), 0);
+	assert_int_equal(effective_ok(raw, 2, 1000, 0, 0, out), 0);
 	/* Rich enough: unchanged. */
-	assert_int_equal(effective_ok(raw, 2, 1000, 1300, out), 2);
+	assert_int_equal(effective_ok(raw, 2, 1000, 0, 1300, out), 2);
 }
 
 static void test_effective_rejects_bad_curves(void **state)
@@ -105,14 +117,14 @@ static void test_effective_rejects_bad_curves(void **state)
 
 	(void)state;
 	out[0].units = 77;
-	assert_int_equal(market_effective_bid(rising, 2, 1000, 10, out),
+	assert_int_equal(market_effective_bid(rising, 2, 1000, 0, 10, out),
 			 -EINVAL);
 	assert_int_equal(out[0].units, 77);
-	assert_int_equal(market_effective_bid(rising, 1, 1000, 10, NULL),
+	assert_int_equal(market_effective_bid(rising, 1, 1000, 0, 10, NULL),
 			 -EINVAL);
-	assert_int_equal(market_effective_bid(NULL, 1, 1000, 10, out),
+	assert_int_equal(market_effective_bid(NULL, 1, 1000, 0, 10, out),
 			 -EINVAL);
-	assert_int_equal(market_effective_bid(NULL, 0, 1000, 10, out), 0);
+	assert_int_equal(market_effective_bid(NULL, 0, 1000, 0, 10, out), 0);
 }
 
 /*
@@ -137,6 +149,7 @@ static void test_effective_random(void **state)
 		uint64_t balance = rng_below(&rng, 4) == 0
 					   ? UINT64_MAX
 					   : rng_below(&rng, 2000000);
+		uint64_t used = rng_below(&rng, 2) ? rng_below(&rng, 8000) : 0;
 		uint64_t raw_end = 0, k;
 		size_t i, o = 0;
 		uint64_t out_end;
@@ -147,7 +160,7 @@ static void test_effective_random(void **state)
 			raw[i].units = 1 + rng_below(&rng, 300);
 			raw[i].price = price;
 		}
-		got = effective_ok(raw, n_raw, credit, balance, out);
+		got = effective_ok(raw, n_raw, credit, used, balance, out);
 		for (i = 0; i < (size_t)got; i++) {
 			assert_true(out[i].units >= 1 && out[i].price >= 1);
 			if (i > 0)
@@ -156,12 +169,13 @@ static void test_effective_random(void **state)
 		/* Walk both curves unit by unit, step by step. */
 		out_end = got > 0 ? out[0].units : 0;
 		for (i = 0; i < n_raw; i++) {
-			uint64_t scaled = (uint64_t)raw[i].price * credit /
-					  MARKET_CREDIT_MAX;
 			uint64_t start = raw_end;
 
 			raw_end += raw[i].units;
 			for (k = start + 1; k <= raw_end; k++) {
+				uint64_t scaled = k <= used ? raw[i].price
+					: (uint64_t)raw[i].price * credit /
+					  MARKET_CREDIT_MAX;
 				uint32_t eff;
 
 				while (o < (size_t)got && k > out_end) {
@@ -174,7 +188,8 @@ static void test_effective_random(void **state)
 				assert_true(balance == UINT64_MAX ||
 					    (uint64_t)eff * k <= balance);
 				if ((balance == UINT64_MAX ||
-				     scaled * raw_end <= balance) && eff != scaled)
+				     (used == 0 && scaled * raw_end <= balance)) &&
+				    eff != scaled)
 					fail_msg("case %d unit %llu: %u, want %llu "
 						 "(balance %llu)", n,
 						 (unsigned long long)k, eff,
