@@ -47,8 +47,11 @@ def run_demand_moves_memory(kmod):
         # tiers) while A is idle, so that A's demand makes the supply bind
         # and moves memory out of B. At the default reserve price the host
         # keeps that spare memory unsold (test_sim's acceptance measures it).
+        # The rate limits of the walking skeleton, sized for these 256 MiB
+        # guests (the defaults are sized for GiB-scale hosts).
         broker = Broker(L, vmem_config(scan_dir=L.dir, supply_mib=SUPPLY_MIB,
-                                       reserve_price=0))
+                                       reserve_price=0, max_plug_mib=512,
+                                       max_unplug_mib=256))
         mon = SizeMonitor([a, b], {"a": BOOT_MIB, "b": BOOT_MIB}, SUPPLY_MIB)
         mon.start()
         try:
