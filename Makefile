@@ -155,10 +155,10 @@ demo: all lab
 	$(PYTHON) tests/e2e/demo.py
 
 # market_clear() timing against a sort-everything baseline; needs no QEMU.
-$(BUILD)/bench_market: tests/bench/bench_market.c broker/market.c
+$(BUILD)/bench_market: tests/bench/bench_market.c broker/market.c broker/market.h
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $^
+	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $(filter %.c,$^)
 
 sim-acceptance: $(BUILD)/ramm-sim
 	$(PYTHON) tests/sim/acceptance.py $(BUILD)/ramm-sim
