@@ -586,6 +586,22 @@ static void expect_einval_untouched(const struct market_params *params,
 	assert_memory_equal(&res, &before, sizeof(res));
 }
 
+/* A reserve above every price sells nothing and counts no demand. */
+static void test_reserve_above_every_price(void **state)
+{
+	struct market_params params = supply_of(10);
+	struct market_guest guests[] = { BIDDER(10, 3, { 5, RAMM_MAX_PRICE }) };
+	uint32_t targets[1];
+	struct market_result res;
+
+	(void)state;
+	params.reserve_price = UINT32_MAX;
+	res = clear_ok(&params, guests, 1, targets);
+	assert_int_equal(targets[0], 0);
+	assert_int_equal(res.demand_units, 0);
+	assert_int_equal(res.price, 0);
+}
+
 static void test_invalid_bids_leave_outputs(void **state)
 {
 	struct ramm_bid_step many[MARKET_MAX_STEPS + 1];
@@ -1165,6 +1181,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_bid),
 		cmocka_unit_test(test_bid_price),
+		cmocka_unit_test(test_reserve_above_every_price),
 		cmocka_unit_test(test_empty_market),
 		cmocka_unit_test(test_supply_not_binding),
 		cmocka_unit_test(test_binding_highest_bids_win),
