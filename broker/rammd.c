@@ -241,6 +241,16 @@ static uint64_t rammd_emergency_supply(struct rammd *d, const uint32_t *held,
 		return UINT64_MAX;
 	for (guint i = 0; i < n; i++)
 		committed += held[i];
+	/*
+	 * While an unplug is in flight, MemAvailable has not yet seen what it
+	 * frees: cutting again for the same deficit would take it twice.
+	 */
+	for (guint i = 0; i < n; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		if (g->resizing)
+			return committed;
+	}
 	deficit_units = (critical - avail + unit - 1) / unit;
 	return committed > deficit_units ? committed - deficit_units : 0;
 }
