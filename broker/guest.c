@@ -166,7 +166,7 @@ static void guest_send_welcome(struct guest *g)
  * above boot memory so that every size the market names is one the device
  * can take; the cap sits a whole number of units above the floor.
  */
-static void guest_derive_limits(struct guest *g)
+void guest_derive_limits(struct guest *g)
 {
 	const struct rammd_config *cfg = &g->d->cfg;
 	uint64_t unit = rammd_unit_bytes(g->d);
@@ -174,16 +174,18 @@ static void guest_derive_limits(struct guest *g)
 	uint64_t most = boot + g->dev.max_bytes / block * block;
 	uint64_t floor, cap;
 
-	floor = g->cfg.floor_mib ? g->cfg.floor_mib * MIB
-				 : boot + cfg->min_floor_mib * MIB;
+	uint64_t floor_mib = g->ov.floor_mib ? g->ov.floor_mib : g->cfg.floor_mib;
+	uint64_t cap_mib = g->ov.cap_mib ? g->ov.cap_mib : g->cfg.cap_mib;
+
+	floor = floor_mib ? floor_mib * MIB : boot + cfg->min_floor_mib * MIB;
 	if (floor < boot)
 		floor = boot;
 	floor = boot + (floor - boot + block - 1) / block * block;
 	if (floor > most)
 		floor = most;
 	cap = most;
-	if (g->cfg.cap_mib && g->cfg.cap_mib * MIB < cap)
-		cap = g->cfg.cap_mib * MIB;
+	if (cap_mib && cap_mib * MIB < cap)
+		cap = cap_mib * MIB;
 	if (cap < floor)
 		cap = floor;
 	cap = floor + (cap - floor) / unit * unit;

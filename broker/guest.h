@@ -42,6 +42,18 @@ struct guest_resize {
 	int64_t done_us;      /* size change confirmed; 0 while in flight */
 };
 
+/*
+ * What the operator set with rammctl; kept in the state file across
+ * restarts. Zero fields mean "no override": the config file decides.
+ */
+struct guest_overrides {
+	uint32_t weight;    /* income shares */
+	uint64_t floor_mib; /* total-memory floor */
+	uint64_t cap_mib;   /* total-memory cap */
+	int excluded;       /* kept at its size, out of the market */
+	int drain;          /* taken back to its floor, whatever it bids */
+};
+
 struct guest {
 	struct rammd *d;              /* owner */
 	struct guest_config cfg;      /* from the config file or a scan */
@@ -75,6 +87,7 @@ struct guest {
 	struct guest_resize resize;   /* the latest resize */
 	int64_t last_grow_us;         /* when the latest growth was decided */
 
+	struct guest_overrides ov;    /* the operator's, from rammctl */
 	struct market_account account; /* balance, weight, credit */
 	int account_open;             /* @account has been opened */
 	uint32_t unplug_asked_units;  /* shrinks ended since the last tick */
@@ -97,6 +110,13 @@ void guest_free(struct guest *g);
 
 /* guest_total_bytes - boot plus plugged memory (0 if the device is unknown). */
 uint64_t guest_total_bytes(const struct guest *g);
+
+/*
+ * guest_derive_limits - recompute floor_bytes and cap_bytes from the device,
+ * the config and the operator's overrides (@ov wins). Call after changing
+ * @ov on a guest whose device is known. Never fails.
+ */
+void guest_derive_limits(struct guest *g);
 
 
 /* Backend callbacks: device state and size changes. */

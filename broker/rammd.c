@@ -88,6 +88,8 @@ static uint64_t rammd_supply_bytes(struct rammd *d)
 
 static uint32_t rammd_guest_weight(const struct rammd *d, const struct guest *g)
 {
+	if (g->ov.weight)
+		return g->ov.weight;
 	return g->cfg.weight ? g->cfg.weight : d->cfg.default_weight;
 }
 
@@ -345,8 +347,11 @@ static void rammd_tick(struct rammd *d)
 			mg[i].max_unplug_units = 0;
 		/* No fresh bid, or a resize still settling: keep what it has.
 		 * A guest whose agent is silent never loses memory for it. */
-		mg[i].frozen = g->resizing || !rammd_guest_usable_bid(d, g, now);
-		if (!mg[i].frozen) {
+		mg[i].frozen = g->resizing || g->ov.excluded ||
+			       (!g->ov.drain && !rammd_guest_usable_bid(d, g, now));
+		/* A drained guest bids for nothing: the market takes it back
+		 * to its floor at the usual unplug rate. */
+		if (!mg[i].frozen && !g->ov.drain) {
 			mg[i].steps = g->report.bid;
 			mg[i].n_steps = g->report.n_bid;
 		}
