@@ -88,6 +88,7 @@ static const char *const psi_triggers[] = {
 #define LOW_CHECK_MS 200        /* MemAvailable polling */
 #define READ_BUDGET (64 * 1024) /* bytes read per wakeup, then poll again */
 #define LOG_BURST 10            /* broker-caused log lines per second */
+#define AGENT_EVICT_PSI_MS 15000 /* PSI after an evict is the unplug's */
 #define AGENT_MAX_UNIT (1ull << 30)  /* largest unit: a 1 GiB host page */
 #define AGENT_MAX_BYTES (1ull << 50) /* floor/cap/target sanity bound */
 #define JSON_MAX_DEPTH 4
@@ -164,6 +165,7 @@ struct agent {
 	int urgent_pending;     /* an urgent report is due */
 	int64_t last_urgent_ms; /* when the last urgent report went */
 	int was_low;            /* MemAvailable was low at the last check */
+	int64_t last_evict_ms;  /* the broker's last evict notice, 0: none */
 	int dropping;           /* sends to a connected port fail (logged) */
 	int sample_err;         /* last proc_sample_read() error logged */
 
@@ -576,7 +578,18 @@ format_report(const struct agent *a, const struct proc_sample *s, int urgent,
 	int n, ns = 0;
 
 	if (a->have_welcome) {
-		ns = bid_model_compute(s, a->unit_bytes, a->floor_bytes,
+		struct proc_sample c = *s;
+
+		/*
+		 * Unplugging migrates pages, and the stall shows in PSI for
+		 * its 10 s average: that is the broker's doing, not a need
+		 * for memory, and bidding on it would buy back what was just
+		 * given up. Low MemAvailable still counts.
+		 */
+		if (a->last_evict_ms &&
+		    now_ms() - a->last_evict_ms < AGENT_EVICT_PSI_MS)
+			c.have_psi = 0;
+		ns = bid_model_compute(&c, a->unit_bytes, a->floor_bytes,
 		    a->cap_bytes, steps, RAMM_MAX_BID_STEPS);
 		if (ns < 0)
 			ns = 0;
@@ -983,6 +996,7 @@ handle_evict(struct agent *a, json_object *o)
 	if (log_allow(a))
 		logmsg("evict: %" PRIu64 " units within %" PRIu64 " ms",
 		    units, deadline);
+	a->last_evict_ms = now_ms();
 	dev_send(a, RAMM_DEV_MSG_EVICT, units, deadline, 0, 0);
 }
 
