@@ -21,13 +21,17 @@ GLIB_CFLAGS = $(shell pkg-config --cflags glib-2.0 json-c)
 GLIB_LIBS = $(shell pkg-config --libs glib-2.0 json-c)
 JSONC_CFLAGS = $(shell pkg-config --cflags json-c)
 JSONC_LIBS = $(shell pkg-config --libs json-c)
+# The libvirt backend only: rammd links it, nothing else does.
+LIBVIRT_CFLAGS = $(shell pkg-config --cflags libvirt libvirt-glib-1.0 libxml-2.0)
+LIBVIRT_LIBS = $(shell pkg-config --libs libvirt libvirt-glib-1.0 libxml-2.0)
 
 # The pure parts of the broker: linked into rammd, the unit tests and the
 # fuzzers (ramm-sim takes market.c and config.c).
-BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c
+BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c broker/state.c
 RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
 	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c \
-	broker/unix_socket.c
+	broker/unix_socket.c broker/rammd_ops.c broker/history.c broker/metrics.c \
+	broker/metrics_text.c broker/backend_libvirt.c broker/libvirt_xml.c
 RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c \
 	guest-agent/dev_record.c broker/linebuf.c broker/unix_socket.c
@@ -61,7 +65,10 @@ $(BUILD)/obj/guest/%.o: %.c
 
 $(BUILD)/rammd: $(call obj,$(RAMMD_SRC),host)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LIBVIRT_LIBS) -lm
+
+$(BUILD)/obj/host/broker/backend_libvirt.o $(BUILD)/obj/host/broker/libvirt_xml.o: \
+	CFLAGS += $(LIBVIRT_CFLAGS)
 
 $(BUILD)/rammctl: $(call obj,$(RAMMCTL_SRC),host)
 	@echo "  LD      $@"
@@ -93,6 +100,11 @@ $(BUILD)/test_%: tests/unit/test_%.c $(call obj,$(BROKER_CORE) guest-agent/bid_m
 # test_sim also links the simulator (the pattern rule above takes $^).
 $(BUILD)/test_sim: $(call obj,$(SIM_SRC),host)
 
+# test_libvirt_xml: the libvirt backend's XML reader, with libxml2 only.
+$(BUILD)/test_libvirt_xml: $(call obj,broker/libvirt_xml.c,host)
+$(BUILD)/test_libvirt_xml: GLIB_LIBS += $(shell pkg-config --libs libxml-2.0)
+$(BUILD)/test_metrics: $(call obj,broker/metrics_text.c broker/history.c,host)
+
 # libFuzzer harnesses for everything that parses peer input; `make fuzz`
 # runs each for FUZZ_SECONDS, and `make test` includes a short run.
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -108,9 +120,15 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BROKER_CORE)
 # fuzz_trace also compiles the trace reader (the pattern rule takes $^).
 $(BUILD)/fuzz_trace: broker/sim/scenario.c
 
+# fuzz_libvirt_xml: the libvirt backend's XML reader, with libxml2.
+$(BUILD)/fuzz_libvirt_xml: broker/libvirt_xml.c
+$(BUILD)/fuzz_libvirt_xml: GLIB_CFLAGS += $(shell pkg-config --cflags libxml-2.0)
+$(BUILD)/fuzz_libvirt_xml: JSONC_LIBS += $(shell pkg-config --libs libxml-2.0)
+
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
 		mkdir -p $(BUILD)/corpus/$$(basename $$f); \
+		cp -n tests/fuzz/seeds/$$(basename $$f)/* $(BUILD)/corpus/$$(basename $$f)/ 2>/dev/null || true; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=0 \
 			$(BUILD)/corpus/$$(basename $$f) 2>&1 | tail -n 2; done
 
@@ -132,9 +150,13 @@ kmod: $(KMOD_SRC)
 deps:
 	bash tests/lab/deps.sh
 
-unit: $(UNIT_TESTS) $(BUILD)/ramm-agent
+unit: $(UNIT_TESTS) $(BUILD)/ramm-agent $(BUILD)/rammd $(BUILD)/rammctl
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 	$(PYTHON) tests/agent/test_kernel_mode.py $(BUILD)/ramm-agent
+	$(PYTHON) tests/unit/check_docs.py
+	bash tests/unit/check_completion.sh
+	MAKE="$(MAKE)" BUILD=$(BUILD) bash tests/unit/check_install.sh
+	BUILD=$(BUILD) bash tests/unit/check_sandbox.sh
 
 lab: all
 	$(Q)$(PYTHON) tests/lab/lab.py build-initramfs
@@ -171,10 +193,32 @@ bench: $(BUILD)/bench_market all kmod lab
 	$(PYTHON) tests/e2e/bench.py
 	$(PYTHON) tests/e2e/bench_kmod.py
 
+# rammd is a daemon (sbin, section 8). rammctl goes in bin, as ip(8) and
+# ss(8) do: members of the ramm group run it too, and sbin is not in their
+# PATH. The config is never overwritten; the unit's ExecStart follows SBINDIR.
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
 install: $(BUILD)/rammd $(BUILD)/rammctl
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/rammd $(DESTDIR)$(PREFIX)/sbin/rammd
-	install -m 0755 $(BUILD)/rammctl $(DESTDIR)$(PREFIX)/bin/rammctl
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ramm \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(BUILD)/rammd $(DESTDIR)$(SBINDIR)/rammd
+	install -m 0755 $(BUILD)/rammctl $(DESTDIR)$(BINDIR)/rammctl
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ramm/rammd.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/ramm/rammd.conf"; \
+	else install -m 0644 config/rammd.conf $(DESTDIR)$(SYSCONFDIR)/ramm/rammd.conf; fi
+	sed -e 's#/usr/sbin/rammd#$(SBINDIR)/rammd#g' -e 's#/etc/ramm/#$(SYSCONFDIR)/ramm/#g' \
+		config/rammd.service > $(DESTDIR)$(UNITDIR)/rammd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/rammd.service
+	for m in rammd.8 rammctl.8 rammd.conf.5; do \
+		gzip -9n < docs/man/$$m > $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m.gz; \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m.gz; done
+	install -m 0644 config/rammctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/rammctl
 
 clean:
 	rm -rf $(BUILD)
@@ -190,6 +234,7 @@ help:
 	@echo "make demo    three guests, rammd, shifting demand"
 	@echo "make bench   demand-to-plug latency, split into decision and plug time"
 	@echo "make bench-market  market_clear() timing only (no QEMU)"
+	@echo "make install PREFIX=/usr/local DESTDIR=  rammd, rammctl, config, systemd unit, man pages, completion"
 
 .SECONDARY:
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,9 @@
 #include "ramm/bid_tiers.h"
 #include "ramm/proto.h"
 
-enum config_kind { KIND_U32, KIND_U64, KIND_SUPPLY, KIND_SOCKET };
+/* KIND_STRING: printable, no spaces, at most max bytes; may be empty. */
+enum config_kind { KIND_U32, KIND_U64, KIND_SUPPLY, KIND_SOCKET, KIND_LISTEN,
+		   KIND_STRING };
 
 struct config_key {
 	const char *name;
@@ -50,6 +53,9 @@ static const struct config_key config_rammd_keys[] = {
 	RK(default_weight, KIND_U32, 1, 10000),
 	RK(control_socket, KIND_SOCKET, 0, 0),
 	RK(scan_dir, KIND_SOCKET, 0, 0),
+	RK(metrics_listen, KIND_LISTEN, 0, 0),
+	RK(state_file, KIND_SOCKET, 0, 0),
+	RK(libvirt_uri, KIND_STRING, 0, CONFIG_MAX_URI),
 };
 #undef RK
 
@@ -93,6 +99,10 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->default_weight = 100;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s",
 		 "/run/ramm/rammd.sock");
+	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s",
+		 "127.0.0.1:9464");
+	snprintf(cfg->state_file, sizeof(cfg->state_file), "%s",
+		 "/var/lib/ramm/state");
 }
 
 struct config_parser {
@@ -151,6 +161,25 @@ static int config_set(struct config_parser *p, const struct config_key *k,
 		strcpy((char *)base + k->offset, value);
 		return 0;
 	}
+	if (k->kind == KIND_LISTEN) {
+		if (value[0] && config_parse_listen(value, NULL))
+			return config_fail(p, k->name,
+					   "'%s' is not a loopback HOST:PORT (127.x.x.x:PORT or [::1]:PORT, port 1..65535), nor empty",
+					   value);
+		snprintf((char *)base + k->offset, CONFIG_MAX_LISTEN + 1, "%s", value);
+		return 0;
+	}
+	if (k->kind == KIND_STRING) {
+		if (strlen(value) > k->max)
+			return config_fail(p, k->name, "longer than %llu bytes",
+					   (unsigned long long)k->max);
+		for (const char *c = value; *c; c++)
+			if (!isgraph((unsigned char)*c))
+				return config_fail(p, k->name,
+						   "only printable characters without spaces");
+		strcpy((char *)base + k->offset, value);
+		return 0;
+	}
 	if (k->kind == KIND_SUPPLY && !strcmp(value, "auto")) {
 		*(uint64_t *)((char *)base + k->offset) = CONFIG_SUPPLY_AUTO;
 		return 0;
@@ -172,7 +201,58 @@ static int config_set(struct config_parser *p, const struct config_key *k,
 	return 0;
 }
 
-static int config_valid_name(const char *s)
+int config_parse_listen(const char *s, struct config_listen *out)
+{
+	struct config_listen l = { 0 };
+	const char *colon;
+	char *end;
+	unsigned long port;
+	size_t host_len;
+
+	if (strlen(s) > CONFIG_MAX_LISTEN)
+		return -EINVAL;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		host_len = (size_t)(close - s - 1);
+		if (host_len != 3 || strncmp(s + 1, "::1", 3))
+			return -EINVAL;
+		l.ipv6 = 1;
+		colon = close + 1;
+	} else {
+		struct in_addr in;
+
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		host_len = (size_t)(colon - s);
+		if (host_len >= sizeof(l.host) ||
+		    !isdigit((unsigned char)s[0]))
+			return -EINVAL;
+		memcpy(l.host, s, host_len);
+		l.host[host_len] = '\0';
+		/* Dotted quad only (inet_pton), in 127.0.0.0/8. */
+		if (inet_pton(AF_INET, l.host, &in) != 1 ||
+		    (ntohl(in.s_addr) >> 24) != 127)
+			return -EINVAL;
+	}
+	if (l.ipv6)
+		strcpy(l.host, "::1");
+	if (!isdigit((unsigned char)colon[1]))
+		return -EINVAL;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port < 1 || port > 65535)
+		return -EINVAL;
+	l.port = (uint16_t)port;
+	if (out)
+		*out = l;
+	return 0;
+}
+
+int config_valid_name(const char *s)
 {
 	size_t n = strlen(s);
 

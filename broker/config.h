@@ -16,8 +16,19 @@
 #define CONFIG_MAX_SOCKET_PATH 107
 #define CONFIG_MAX_FILE (1024 * 1024)
 #define CONFIG_MAX_LINE 1024
+#define CONFIG_MAX_URI 255
 /* supply_mib = auto: derive the supply from the host's MemTotal. */
 #define CONFIG_SUPPLY_AUTO UINT64_MAX
+
+/* metrics_listen: "127.x.x.x:PORT" or "[::1]:PORT". */
+#define CONFIG_MAX_LISTEN 63
+
+/* A parsed metrics_listen address. */
+struct config_listen {
+	char host[16]; /* dotted IPv4, or "::1" */
+	uint16_t port;
+	int ipv6;
+};
 
 struct guest_config {
 	char name[CONFIG_MAX_NAME];                 /* [guest NAME] */
@@ -56,9 +67,26 @@ struct rammd_config {
 	uint32_t default_weight;    /* weight of guests that name none */
 	char control_socket[CONFIG_MAX_SOCKET_PATH + 1];
 	char scan_dir[CONFIG_MAX_SOCKET_PATH + 1]; /* NAME.qmp + NAME.agent */
+	char metrics_listen[CONFIG_MAX_LISTEN + 1]; /* loopback HOST:PORT; "": off */
+	char state_file[CONFIG_MAX_SOCKET_PATH + 1]; /* accounts, overrides */
+	char libvirt_uri[CONFIG_MAX_URI + 1]; /* "": no libvirt backend */
 	struct guest_config guests[CONFIG_MAX_GUESTS];
 	size_t n_guests;
 };
+
+/*
+ * config_parse_listen - parse a metrics_listen value: a loopback address
+ * and port, "127.x.x.x:PORT" or "[::1]:PORT" (no names: nothing to resolve).
+ * @out may be NULL (validation only). Returns 0, or -EINVAL for anything
+ * else (then @out is untouched). Pure.
+ */
+int config_parse_listen(const char *s, struct config_listen *out);
+
+/*
+ * config_valid_name - whether @s (NUL-terminated) may name a guest: 1 to
+ * CONFIG_MAX_NAME - 1 characters of [A-Za-z0-9_.-]. Pure; never fails.
+ */
+int config_valid_name(const char *s);
 
 /* config_defaults - fill @cfg with the documented defaults. Never fails. */
 void config_defaults(struct rammd_config *cfg);

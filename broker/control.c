@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +15,12 @@
 #include "control.h"
 #include "linebuf.h"
 #include "log.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59 /* Linux 4.13 */
+#endif
+/* Supplementary groups looked at for the admin group. */
+#define CONTROL_MAX_PEER_GROUPS 256
 
 /* A client that has not sent its request by then is dropped. */
 #define CONTROL_CLIENT_TIMEOUT_MS 5000
@@ -92,29 +99,107 @@ static void control_reply(struct control_client *cl, struct json_object *reply)
 	send(cl->fd, "\n", 1, MSG_NOSIGNAL);
 }
 
+/*
+ * Who is on the other end of @fd. Privileged: root, or CONTROL_ADMIN_GROUP
+ * as its primary group or among the supplementary groups it had when it
+ * connected (SO_PEERGROUPS). The group is looked up now, so adding it or
+ * changing its members needs no restart of rammd.
+ */
+static void control_peer_of(int fd, struct control_peer *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[CONTROL_MAX_PEER_GROUPS];
+	struct group *gr;
+
+	peer->uid = peer->gid = peer->pid = -1;
+	peer->privileged = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || len != sizeof(cred))
+		return;
+	peer->uid = (long)cred.uid;
+	peer->gid = (long)cred.gid;
+	peer->pid = (long)cred.pid;
+	if (cred.uid == 0) {
+		peer->privileged = 1;
+		return;
+	}
+	gr = getgrnam(CONTROL_ADMIN_GROUP);
+	if (!gr)
+		return;
+	if (cred.gid == gr->gr_gid) {
+		peer->privileged = 1;
+		return;
+	}
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
+		return; /* too many groups, or an old kernel: primary only */
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == gr->gr_gid)
+			peer->privileged = 1;
+}
+
 static void control_error(struct control_client *cl, const char *error)
 {
 	struct json_object *reply = json_object_new_object();
+	struct control_peer peer;
 
-	log_warn("control: refused request: %s", error);
+	control_peer_of(cl->fd, &peer);
+	log_warn("control: refused request from uid %ld pid %ld: %s", peer.uid,
+		 peer.pid, error);
 	json_object_object_add(reply, "error", json_object_new_string(error));
 	control_reply(cl, reply);
 	json_object_put(reply);
 }
 
-static void control_handle(struct control_client *cl, const char *line)
+/* @line as one strict JSON value with nothing but whitespace after it, or
+ * NULL. A NUL inside the line makes it invalid. */
+static struct json_object *control_parse(const char *line, size_t len)
 {
-	struct json_object *req = json_tokener_parse(line), *cmd, *reply;
-	const char *error = NULL;
+	struct json_tokener *tok = json_tokener_new_ex(16);
+	struct json_object *v;
+	size_t end;
 
-	if (!req || !json_object_is_type(req, json_type_object) ||
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	v = json_tokener_parse_ex(tok, line, (int)len);
+	end = (size_t)json_tokener_get_parse_end(tok);
+	if (v && json_tokener_get_error(tok) == json_tokener_success) {
+		while (end < len && (line[end] == ' ' || line[end] == '\t' ||
+				     line[end] == '\r'))
+			end++;
+		if (end != len) {
+			json_object_put(v);
+			v = NULL;
+		}
+	} else if (v) {
+		json_object_put(v);
+		v = NULL;
+	}
+	json_tokener_free(tok);
+	return v;
+}
+
+static void control_handle(struct control_client *cl, const char *line,
+			   size_t len)
+{
+	struct json_object *req = control_parse(line, len), *cmd, *reply;
+	const char *error = NULL;
+	struct control_peer peer;
+
+	if (!req) {
+		control_error(cl, "request is not one valid JSON value");
+		return;
+	}
+	if (!json_object_is_type(req, json_type_object) ||
 	    !json_object_object_get_ex(req, "cmd", &cmd) ||
 	    !json_object_is_type(cmd, json_type_string)) {
 		control_error(cl, "request must be a JSON object with a string \"cmd\"");
 		json_object_put(req);
 		return;
 	}
-	reply = cl->c->handler(cl->c->ctx, req, &error);
+	control_peer_of(cl->fd, &peer);
+	reply = cl->c->handler(cl->c->ctx, &peer, req, &error);
 	if (reply) {
 		control_reply(cl, reply);
 		json_object_put(reply);
@@ -149,7 +234,7 @@ static gboolean control_on_client(gint fd, GIOCondition cond, gpointer data)
 	else if (r < 0)
 		control_error(cl, "request too long");
 	else
-		control_handle(cl, line);
+		control_handle(cl, line, len);
 	control_client_free(cl);
 	return G_SOURCE_REMOVE;
 }

@@ -15,14 +15,32 @@
 /* Connections served at once; more wait in the listen backlog. */
 #define CONTROL_MAX_CLIENTS 16
 
+/* Members of this group (and root) may change rammd's state. */
+#define CONTROL_ADMIN_GROUP "ramm"
+/* The error text of a refused mutation; rammctl maps it to its exit 4. */
+#define CONTROL_EPERM "permission denied"
+
 struct control;
 
+/* Who sent a request, from SO_PEERCRED on the accepted connection. */
+struct control_peer {
+	long uid;       /* -1 if the kernel would not say */
+	long gid;
+	long pid;
+	int privileged; /* root, or in CONTROL_ADMIN_GROUP (primary or
+			 * supplementary, as of connect time); looked up
+			 * when the request arrives. No such group: root only. */
+};
+
 /*
- * Handles one request. @req is the parsed request object (borrowed).
+ * Handles one request. @req is the parsed request object (borrowed); only
+ * "cmd" has been checked (a string). @peer is borrowed.
  * Returns a new reply object (ownership passes to the caller), or NULL with
- * *@error set to a static message.
+ * *@error set to a message that must stay valid until the next call
+ * (static, or the handler's own buffer).
  */
 typedef struct json_object *(*control_handler_fn)(void *ctx,
+						  const struct control_peer *peer,
 						  struct json_object *req,
 						  const char **error);
 

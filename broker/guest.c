@@ -139,6 +139,7 @@ void guest_free(struct guest *g)
 	agent_chan_free(g->chan);
 	if (g->backend_priv)
 		g->backend->detach(g);
+	history_free(&g->history);
 	g_free(g);
 }
 
@@ -191,6 +192,17 @@ void guest_derive_limits(struct guest *g)
 	cap = floor + (cap - floor) / unit * unit;
 	g->floor_bytes = floor;
 	g->cap_bytes = cap;
+}
+
+void guest_overrides_changed(struct guest *g)
+{
+	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
+
+	if (!g->dev_known)
+		return;
+	guest_derive_limits(g);
+	if (old_floor != g->floor_bytes || old_cap != g->cap_bytes)
+		guest_send_welcome(g);
 }
 
 void guest_backend_device(struct guest *g, const struct vmem_device *dev)

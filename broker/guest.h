@@ -13,7 +13,9 @@
 
 #include "backend.h"
 #include "config.h"
+#include "history.h"
 #include "market.h"
+#include "state.h"
 #include "msg.h"
 
 struct rammd;
@@ -40,18 +42,6 @@ struct guest_resize {
 	int64_t report_us;    /* receipt of the report the decision used */
 	int64_t decided_us;   /* request sent to the backend */
 	int64_t done_us;      /* size change confirmed; 0 while in flight */
-};
-
-/*
- * What the operator set with rammctl; kept in the state file across
- * restarts. Zero fields mean "no override": the config file decides.
- */
-struct guest_overrides {
-	uint32_t weight;    /* income shares */
-	uint64_t floor_mib; /* total-memory floor */
-	uint64_t cap_mib;   /* total-memory cap */
-	int excluded;       /* kept at its size, out of the market */
-	int drain;          /* taken back to its floor, whatever it bids */
 };
 
 struct guest {
@@ -90,6 +80,11 @@ struct guest {
 	struct guest_overrides ov;    /* the operator's, from rammctl */
 	struct market_account account; /* balance, weight, credit */
 	int account_open;             /* @account has been opened */
+	uint64_t paid_total;          /* price-units paid since rammd started:
+				       * per tick min(target x price, balance
+				       * before settling), what market_settle()
+				       * charges */
+	struct history history;       /* the last ticks, for rammctl history */
 	uint32_t unplug_asked_units;  /* shrinks ended since the last tick */
 	uint32_t unplug_done_units;   /* ... and what they achieved in time */
 };
@@ -117,6 +112,14 @@ uint64_t guest_total_bytes(const struct guest *g);
  * @ov on a guest whose device is known. Never fails.
  */
 void guest_derive_limits(struct guest *g);
+
+/*
+ * guest_overrides_changed - after the operator changed @g->ov.floor_mib or
+ * cap_mib: re-derive the limits and, if they moved, tell the agent (a
+ * welcome carries floor and cap). Does nothing while the device is
+ * unknown: the limits are derived when it is first seen. Never fails.
+ */
+void guest_overrides_changed(struct guest *g);
 
 
 /* Backend callbacks: device state and size changes. */

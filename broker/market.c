@@ -1180,7 +1180,7 @@ static int parse_decimal(const char **p, const char *end, uint64_t max,
 	for (; s < end && *s >= '0' && *s <= '9'; s++) {
 		unsigned int digit = (unsigned int)(*s - '0');
 
-		if (v > (max - digit) / 10)
+		if (digit > max || v > (max - digit) / 10)
 			return -EINVAL;
 		v = v * 10 + digit;
 	}

@@ -22,11 +22,17 @@
 #include "guest.h"
 #include "log.h"
 #include "market.h"
+#include "metrics.h"
 #include "rammd.h"
+#include "rammd_ops.h"
 
 #define MIB (1024ULL * 1024ULL)
 /* Urgent reports may pull a tick forward, but never closer than this. */
 #define RAMMD_MIN_TICK_GAP_MS 200
+/* The state file is saved every this many clearings (and on every change
+ * an operator makes, and at exit): a crash loses at most this many ticks
+ * of balance. */
+#define RAMMD_SAVE_TICKS 10
 #define RAMMD_SCAN_SUFFIX ".qmp"
 #define RAMMD_AGENT_SUFFIX ".agent"
 
@@ -86,7 +92,7 @@ static uint64_t rammd_supply_bytes(struct rammd *d)
 
 /* ---- the market tick ------------------------------------------------- */
 
-static uint32_t rammd_guest_weight(const struct rammd *d, const struct guest *g)
+uint32_t rammd_guest_weight(const struct rammd *d, const struct guest *g)
 {
 	if (g->ov.weight)
 		return g->ov.weight;
@@ -374,13 +380,19 @@ static void rammd_tick(struct rammd *d)
 	d->price = result.price;
 	d->allocated_bytes = result.allocated_units * unit;
 	d->demand_bytes = result.demand_units * unit;
+	if (d->ticks % RAMMD_SAVE_TICKS == 0)
+		rammd_state_changed(d);
 	for (guint i = 0; i < n; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
+		uint64_t bill = (uint64_t)targets[i] * result.price;
 
+		/* What market_settle() charged: the bill, up to the balance. */
+		g->paid_total += MIN(bill, g->account.balance);
 		g->account = accounts[i];
 	}
 
 	rammd_actuate(d, mg, held, targets, params.supply_units, now);
+	rammd_ops_record(d);
 out_free:
 	g_free(conduct);
 	g_free(accounts);
@@ -417,7 +429,7 @@ void rammd_request_tick(struct rammd *d)
 
 /* ---- guests ------------------------------------------------------------ */
 
-static struct guest *rammd_find_guest(struct rammd *d, const char *name)
+struct guest *rammd_find_guest(struct rammd *d, const char *name)
 {
 	for (guint i = 0; i < d->guests->len; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
@@ -428,8 +440,107 @@ static struct guest *rammd_find_guest(struct rammd *d, const char *name)
 	return NULL;
 }
 
+/* ---- the state file ----------------------------------------------------- */
+
+static struct state_entry *rammd_saved_entry(struct rammd *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_saved; i++)
+		if (!strcmp(d->saved[i].name, name))
+			return &d->saved[i];
+	return NULL;
+}
+
+/* Give a guest back what the state file kept for it. */
+static void rammd_restore_guest(struct rammd *d, struct guest *g)
+{
+	struct state_entry *e = rammd_saved_entry(d, g->cfg.name);
+
+	if (!e)
+		return;
+	g->ov = e->ov;
+	if (e->have_account) {
+		g->account = e->account;
+		g->account_open = 1;
+	}
+	log_info("guest %s: restored from the state file: credit %.3f, balance %llu%s%s",
+		 g->cfg.name, g->account.credit / 1000.0,
+		 (unsigned long long)g->account.balance,
+		 g->ov.excluded ? ", excluded" : "", g->ov.drain ? ", draining" : "");
+}
+
+/* Write every known guest's record, and keep the records of guests not
+ * here now. Logs a failure; the next save tries again. */
+static void rammd_save_state(struct rammd *d)
+{
+	int ret;
+
+	for (guint i = 0; i < d->guests->len; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+		struct state_entry *e = rammd_saved_entry(d, g->cfg.name);
+
+		if (!e) {
+			if (d->n_saved >= STATE_MAX_ENTRIES)
+				continue;
+			e = &d->saved[d->n_saved++];
+			memset(e, 0, sizeof(*e));
+			snprintf(e->name, sizeof(e->name), "%s", g->cfg.name);
+		}
+		e->ov = g->ov;
+		e->have_account = g->account_open;
+		e->account = g->account;
+	}
+	ret = state_save(d->cfg.state_file, d->saved, d->n_saved);
+	if (ret)
+		log_err("state file %s: cannot save: %s", d->cfg.state_file,
+			strerror(-ret));
+}
+
+static gboolean rammd_on_save(gpointer data)
+{
+	struct rammd *d = data;
+
+	d->save_source = 0;
+	rammd_save_state(d);
+	return G_SOURCE_REMOVE;
+}
+
+void rammd_state_changed(struct rammd *d)
+{
+	if (!d->save_source)
+		d->save_source = g_idle_add(rammd_on_save, d);
+}
+
+/* Read the state file at start. A bad file is set aside, never trusted
+ * in part: every guest then starts afresh, keeping its current size. */
+static void rammd_load_state(struct rammd *d)
+{
+	char err[256], aside[CONFIG_MAX_SOCKET_PATH + 8];
+	int ret;
+
+	d->saved = g_new0(struct state_entry, STATE_MAX_ENTRIES);
+	ret = state_load(d->cfg.state_file, d->saved, STATE_MAX_ENTRIES,
+			 &d->n_saved, err, sizeof(err));
+	if (!ret) {
+		log_info("state file %s: %zu guests", d->cfg.state_file, d->n_saved);
+		return;
+	}
+	d->n_saved = 0;
+	if (ret == -ENOENT) {
+		log_info("state file %s: none yet; guests start with fresh accounts",
+			 d->cfg.state_file);
+		return;
+	}
+	snprintf(aside, sizeof(aside), "%s.bad", d->cfg.state_file);
+	log_err("state file %s: %s; set aside as %s, guests start with fresh accounts",
+		d->cfg.state_file, ret == -EINVAL ? err : strerror(-ret), aside);
+	if (rename(d->cfg.state_file, aside))
+		log_err("state file %s: cannot set it aside: %s", d->cfg.state_file,
+			strerror(errno));
+}
+
 static struct guest *rammd_add_guest(struct rammd *d,
-				     const struct guest_config *gc, int from_scan)
+				     const struct guest_config *gc, int from_scan,
+				     const struct backend_ops *backend)
 {
 	struct guest *g;
 	int ret;
@@ -439,10 +550,11 @@ static struct guest *rammd_add_guest(struct rammd *d,
 			CONFIG_MAX_GUESTS);
 		return NULL;
 	}
-	g = guest_new(d, gc, &backend_qmp_ops);
+	g = guest_new(d, gc, backend);
 	if (!g)
 		return NULL;
 	g->from_scan = from_scan;
+	rammd_restore_guest(d, g);
 	ret = guest_start(g);
 	if (ret) {
 		log_err("guest %s: cannot start: %s", gc->name, strerror(-ret));
@@ -450,9 +562,35 @@ static struct guest *rammd_add_guest(struct rammd *d,
 		return NULL;
 	}
 	g_ptr_array_add(d->guests, g);
-	log_info("guest %s: managing (qmp %s, agent %s%s)", gc->name,
-		 gc->qmp_path, gc->agent_path, from_scan ? ", found by scan" : "");
+	if (backend == &backend_qmp_ops)
+		log_info("guest %s: managing (qmp %s, agent %s%s)", gc->name,
+			 gc->qmp_path, gc->agent_path, from_scan ? ", found by scan" : "");
+	else
+		log_info("guest %s: managing (%s domain, agent %s)", gc->name,
+			 backend->name, gc->agent_path);
 	return g;
+}
+
+struct guest *rammd_add_libvirt_guest(struct rammd *d, const char *name,
+				      const char *agent_path)
+{
+	struct guest_config gc = { 0 };
+
+	if (strlen(name) >= sizeof(gc.name) ||
+	    strlen(agent_path) >= sizeof(gc.agent_path))
+		return NULL;
+	strcpy(gc.name, name);
+	strcpy(gc.agent_path, agent_path);
+	return rammd_add_guest(d, &gc, 1, &backend_libvirt_ops);
+}
+
+void rammd_remove_guest(struct rammd *d, struct guest *g, const char *why)
+{
+	log_info("guest %s: no longer managed: %s", g->cfg.name, why);
+	/* Its account and overrides wait in the state file for its return. */
+	rammd_save_state(d);
+	g_ptr_array_remove(d->guests, g);
+	guest_free(g);
 }
 
 /*
@@ -494,7 +632,7 @@ static void rammd_scan(struct rammd *d)
 			continue;
 		g = rammd_find_guest(d, gc.name);
 		if (!g)
-			g = rammd_add_guest(d, &gc, 1);
+			g = rammd_add_guest(d, &gc, 1, &backend_qmp_ops);
 		if (g)
 			g->seen = 1;
 	}
@@ -558,6 +696,8 @@ static struct json_object *rammd_guest_json(struct rammd *d, struct guest *g,
 	json_object_object_add(o, "weight", json_object_new_uint64(rammd_guest_weight(d, g)));
 	json_object_object_add(o, "credit", json_object_new_double(g->account.credit / 1000.0));
 	json_object_object_add(o, "balance", json_object_new_uint64(g->account.balance));
+	json_object_object_add(o, "paid_total", json_object_new_uint64(g->paid_total));
+	json_object_object_add(o, "overrides", rammd_ops_overrides_json(g));
 	for (size_t i = 0; i < g->report.n_bid; i++) {
 		struct json_object *step = json_object_new_array();
 
@@ -582,7 +722,7 @@ static struct json_object *rammd_guest_json(struct rammd *d, struct guest *g,
 	return o;
 }
 
-static struct json_object *rammd_state_json(struct rammd *d)
+struct json_object *rammd_state_json(struct rammd *d)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *guests = json_object_new_array();
@@ -604,21 +744,7 @@ static struct json_object *rammd_state_json(struct rammd *d)
 	return o;
 }
 
-static struct json_object *rammd_control(void *ctx, struct json_object *req,
-					 const char **error)
-{
-	struct rammd *d = ctx;
-	struct json_object *cmd;
-	const char *name;
-
-	json_object_object_get_ex(req, "cmd", &cmd);
-	name = json_object_get_string(cmd);
-	/* guests and bids read the same state; rammctl shows each its way. */
-	if (!strcmp(name, "guests") || !strcmp(name, "bids"))
-		return rammd_state_json(d);
-	*error = "unknown command";
-	return NULL;
-}
+/* The control commands are rammd_ops_control() (rammd_ops.c). */
 
 /* ---- main -------------------------------------------------------------- */
 
@@ -694,14 +820,18 @@ int main(int argc, char **argv)
 	}
 	d.loop = g_main_loop_new(NULL, FALSE);
 	d.guests = g_ptr_array_new();
-	d.control = control_new(d.cfg.control_socket, rammd_control, &d);
+	d.control = control_new(d.cfg.control_socket, rammd_ops_control, &d);
 	if (!d.control) {
 		log_err("control socket %s: %s", d.cfg.control_socket, strerror(errno));
 		return 1;
 	}
+	rammd_ops_start_metrics(&d);
+	rammd_load_state(&d);
 	for (size_t i = 0; i < d.cfg.n_guests; i++)
-		rammd_add_guest(&d, &d.cfg.guests[i], 0);
+		rammd_add_guest(&d, &d.cfg.guests[i], 0, &backend_qmp_ops);
 	rammd_scan(&d);
+	if (d.cfg.libvirt_uri[0])
+		backend_libvirt_start(&d, d.cfg.libvirt_uri);
 
 	g_unix_signal_add(SIGTERM, rammd_on_quit, &d);
 	g_unix_signal_add(SIGINT, rammd_on_quit, &d);
@@ -714,11 +844,15 @@ int main(int argc, char **argv)
 		 d.cfg.tick_ms, d.cfg.control_socket);
 
 	g_main_loop_run(d.loop);
+	rammd_save_state(&d);
 
 	for (guint i = 0; i < d.guests->len; i++)
 		guest_free(g_ptr_array_index(d.guests, i));
+	backend_libvirt_stop();
 	g_ptr_array_free(d.guests, TRUE);
+	g_free(d.saved);
 	control_free(d.control);
+	metrics_free(d.metrics);
 	g_main_loop_unref(d.loop);
 	return 0;
 }

@@ -12,14 +12,19 @@
 #include <glib.h>
 
 #include "config.h"
+#include "state.h"
 
 struct control;
+struct guest;
+struct json_object;
+struct metrics;
 
 struct rammd {
 	struct rammd_config cfg;   /* as loaded */
 	GMainLoop *loop;
 	GPtrArray *guests;         /* struct guest *, owned */
 	struct control *control;   /* control socket server */
+	struct metrics *metrics;   /* Prometheus endpoint, NULL if off */
 	guint early_tick_source;   /* pending urgent tick, 0 if none */
 	int64_t last_tick_us;      /* monotonic time of the last clearing */
 
@@ -30,7 +35,19 @@ struct rammd {
 	uint64_t allocated_bytes;  /* sum of targets above floors */
 	uint64_t demand_bytes;     /* memory bid for at a positive price */
 	int emergency;             /* host MemAvailable below critical */
+
+	/* The state file (state.h): entries as last saved or loaded, so a
+	 * guest that is down across a restart keeps its record. */
+	struct state_entry *saved; /* STATE_MAX_ENTRIES, owned */
+	size_t n_saved;
+	guint save_source;         /* pending save, 0 if none */
 };
+
+/*
+ * rammd_state_changed - an override or an account changed in a way that
+ * must survive a crash: save the state file soon (from the main loop).
+ */
+void rammd_state_changed(struct rammd *d);
 
 /*
  * rammd_request_tick - clear the market soon, ahead of the periodic tick
@@ -38,10 +55,39 @@ struct rammd {
  */
 void rammd_request_tick(struct rammd *d);
 
+/* rammd_guest_weight - @g's income shares: override, config, default. */
+uint32_t rammd_guest_weight(const struct rammd *d, const struct guest *g);
+
+/* rammd_state_json - the market and every guest, as `rammctl --json
+ * guests` prints it. Returns a new object (the caller owns it). */
+struct json_object *rammd_state_json(struct rammd *d);
+
 /* rammd_now_us - the monotonic clock every timestamp in rammd uses. */
 int64_t rammd_now_us(void);
 
 /* rammd_unit_bytes - the market unit every guest's memory is counted in. */
 uint64_t rammd_unit_bytes(const struct rammd *d);
+
+struct guest;
+
+/* rammd_find_guest - the managed guest named @name, or NULL. */
+struct guest *rammd_find_guest(struct rammd *d, const char *name);
+
+/*
+ * rammd_add_libvirt_guest - manage libvirt domain @name, whose agent
+ * channel is the unix socket @agent_path, through the libvirt backend.
+ * Its account and overrides come from the state file if it was known.
+ * Returns the guest (owned by @d), or NULL after logging why (too many
+ * guests, a name or path too long, no memory).
+ */
+struct guest *rammd_add_libvirt_guest(struct rammd *d, const char *name,
+				      const char *agent_path);
+
+/*
+ * rammd_remove_guest - stop managing @g and free it, logging @why; its
+ * record is saved to the state file first. @g is invalid afterwards.
+ * Never fails.
+ */
+void rammd_remove_guest(struct rammd *d, struct guest *g, const char *why);
 
 #endif /* RAMM_RAMMD_H */

@@ -25,8 +25,13 @@ class Broker:
         self.config_path = os.path.join(the_lab.dir, name + ".conf")
         self.log_path = os.path.join(the_lab.dir, name + ".log")
         with open(self.config_path, "w") as f:
-            f.write("[rammd]\ncontrol_socket = %s\n" % self.control)
+            # The state file lives with the lab, never in /var/lib/ramm.
+            f.write("[rammd]\ncontrol_socket = %s\nstate_file = %s\n" %
+                    (self.control, os.path.join(the_lab.dir, name + ".state")))
             f.write(config_text)
+        # A socket left by a killed rammd would pass for the new one's.
+        if os.path.exists(self.control):
+            os.unlink(self.control)
         self.proc = the_lab.spawn([os.path.join(BUILD, "rammd"), "-c", self.config_path],
                                   self.log_path)
         deadline = time.time() + 10

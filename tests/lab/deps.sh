@@ -9,7 +9,8 @@ packages=(
 	linux-image-amd64 linux-headers-amd64 busybox-static
 	libjson-c-dev libcmocka-dev libglib2.0-dev
 	libvirt-dev libvirt-glib-1.0-dev
-	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-dev
+	groff-base man-db systemd # make unit: man page warnings, systemd-analyze verify
 )
 
 if [ "$(id -u)" -ne 0 ]; then

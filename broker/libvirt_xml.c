@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "libvirt_xml.h"
+
+/* No entity substitution, no DTD or network loads, no error spew. */
+#define LV_XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | \
+			XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
+
+static int lv_is(const xmlNode *n, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE &&
+	       !strcmp((const char *)n->name, name);
+}
+
+/* The first element child of @parent named @name, or NULL. */
+static xmlNode *lv_child(const xmlNode *parent, const char *name)
+{
+	unsigned int seen = 0;
+
+	if (!parent)
+		return NULL;
+	for (xmlNode *c = parent->children; c && seen < LV_XML_MAX_DEVICES;
+	     c = c->next, seen++)
+		if (lv_is(c, name))
+			return c;
+	return NULL;
+}
+
+/* Does attribute @attr of @n equal @want? */
+static int lv_attr_is(xmlNode *n, const char *attr, const char *want)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+	int eq = v && !strcmp((const char *)v, want);
+
+	xmlFree(v);
+	return eq;
+}
+
+/* Copy attribute @attr of @n into @buf; -EINVAL if absent or too long. */
+static int lv_attr_copy(xmlNode *n, const char *attr, char *buf, size_t len)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+	int ret = -EINVAL;
+
+	if (v && v[0] && strlen((const char *)v) < len) {
+		memcpy(buf, v, strlen((const char *)v) + 1);
+		ret = 0;
+	}
+	xmlFree(v);
+	return ret;
+}
+
+/* libvirt's scaled integers: <x unit='KiB'>N</x>; no unit means @def_unit. */
+static int lv_scaled(xmlNode *n, uint64_t def_unit, uint64_t *bytes)
+{
+	static const struct { const char *unit; uint64_t mul; } units[] = {
+		{ "b", 1 }, { "bytes", 1 },
+		{ "KB", 1000ULL }, { "k", 1024ULL }, { "KiB", 1024ULL },
+		{ "MB", 1000000ULL }, { "M", 1ULL << 20 }, { "MiB", 1ULL << 20 },
+		{ "GB", 1000000000ULL }, { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 },
+		{ "TB", 1000000000000ULL }, { "T", 1ULL << 40 }, { "TiB", 1ULL << 40 },
+	};
+	xmlChar *text, *unit;
+	uint64_t mul = def_unit;
+	unsigned long long v;
+	char *end;
+	int ret = -EINVAL;
+
+	if (!n)
+		return -EINVAL;
+	unit = xmlGetProp(n, (const xmlChar *)"unit");
+	if (unit) {
+		mul = 0;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (!strcmp((const char *)unit, units[i].unit))
+				mul = units[i].mul;
+		xmlFree(unit);
+		if (!mul)
+			return -EINVAL;
+	}
+	text = xmlNodeGetContent(n);
+	if (!text)
+		return -EINVAL;
+	if (text[0] >= '0' && text[0] <= '9' && strlen((const char *)text) <= 20) {
+		errno = 0;
+		v = strtoull((const char *)text, &end, 10);
+		if (!errno && !*end && v <= UINT64_MAX / mul) {
+			*bytes = v * mul;
+			ret = 0;
+		}
+	}
+	xmlFree(text);
+	return ret;
+}
+
+static int lv_parse_vmem(xmlNode *mem, struct lv_domain_info *out)
+{
+	xmlNode *target = lv_child(mem, "target");
+	xmlNode *alias = lv_child(mem, "alias");
+	xmlNode *cur;
+
+	if (!target ||
+	    lv_scaled(lv_child(target, "size"), 1024, &out->max_bytes) ||
+	    lv_scaled(lv_child(target, "block"), 1024, &out->block_bytes) ||
+	    lv_scaled(lv_child(target, "requested"), 1024, &out->requested_bytes))
+		return -EINVAL;
+	/* <current> appears once QEMU reported a size; until then none is
+	 * plugged as far as libvirt knows. */
+	cur = lv_child(target, "current");
+	out->size_bytes = 0;
+	if (cur && lv_scaled(cur, 1024, &out->size_bytes))
+		return -EINVAL;
+	if (!out->block_bytes || out->block_bytes & (out->block_bytes - 1) ||
+	    out->size_bytes > out->max_bytes ||
+	    out->requested_bytes > out->max_bytes)
+		return -EINVAL;
+	if (!alias || lv_attr_copy(alias, "name", out->alias, sizeof(out->alias)))
+		return -ENODEV; /* not addressable: not ours to drive */
+	return 0;
+}
+
+static int lv_parse_channel(xmlNode *ch, struct lv_domain_info *out)
+{
+	xmlNode *target = lv_child(ch, "target");
+	xmlNode *source = lv_child(ch, "source");
+
+	if (!lv_attr_is(ch, "type", "unix") || !target ||
+	    !lv_attr_is(target, "type", "virtio") ||
+	    !lv_attr_is(target, "name", LV_AGENT_PORT))
+		return -ENODEV;
+	/* libvirt binds the socket and QEMU listens: rammd connects. */
+	if (!source || !lv_attr_is(source, "mode", "bind") ||
+	    lv_attr_copy(source, "path", out->agent_path, sizeof(out->agent_path)) ||
+	    out->agent_path[0] != '/')
+		return -EINVAL;
+	return 0;
+}
+
+/* libxml2 prints some errors (encodings) whatever the options say. */
+static void lv_xml_silent(void *ctx, const char *fmt, ...)
+{
+	(void)ctx;
+	(void)fmt;
+}
+
+static xmlDoc *lv_read(const char *xml, size_t len)
+{
+	xmlDoc *doc;
+
+	if (!xml || !len || len > LV_XML_MAX)
+		return NULL;
+	xmlSetGenericErrorFunc(NULL, lv_xml_silent);
+	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL, LV_XML_OPTIONS);
+	/* libvirt never writes a DOCTYPE; one can only declare entities,
+	 * whose expansion (xmlNodeGetContent) could be made to blow up. */
+	if (doc && (doc->intSubset || doc->extSubset)) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+int lv_xml_parse_domain(const char *xml, size_t len, struct lv_domain_info *out)
+{
+	xmlDoc *doc = lv_read(xml, len);
+	xmlNode *root, *name, *devices;
+	xmlChar *text;
+	int have_vmem = 0, have_chan = 0, ret = -EINVAL;
+	unsigned int seen = 0;
+	/* Other virtio-mem devices: their max is in <memory>, but only what
+	 * they have plugged is memory the guest has outside ours. */
+	uint64_t other_max = 0, other_plugged = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!doc)
+		return -EINVAL;
+	root = xmlDocGetRootElement(doc);
+	if (!lv_is(root, "domain"))
+		goto out;
+	name = lv_child(root, "name");
+	text = name ? xmlNodeGetContent(name) : NULL;
+	if (!text || !text[0] || strlen((const char *)text) >= sizeof(out->name)) {
+		xmlFree(text);
+		goto out;
+	}
+	memcpy(out->name, text, strlen((const char *)text) + 1);
+	xmlFree(text);
+	if (lv_scaled(lv_child(root, "memory"), 1024, &out->memory_bytes))
+		goto out;
+	devices = lv_child(root, "devices");
+	if (!devices) {
+		ret = -ENODEV;
+		goto out;
+	}
+	for (xmlNode *c = devices->children; c; c = c->next) {
+		int r;
+
+		if (++seen > LV_XML_MAX_DEVICES)
+			goto out;
+		if (lv_is(c, "memory") && lv_attr_is(c, "model", "virtio-mem")) {
+			struct lv_domain_info other;
+
+			r = lv_parse_vmem(c, have_vmem ? &other : out);
+			if (r == -EINVAL)
+				goto out;
+			if (have_vmem || r) {
+				/* not the one we drive */
+				struct lv_domain_info *o = have_vmem ? &other : out;
+
+				if (other_max > UINT64_MAX - o->max_bytes)
+					goto out;
+				other_max += o->max_bytes;
+				other_plugged += o->size_bytes;
+			}
+			have_vmem = have_vmem || !r;
+		} else if (!have_chan && lv_is(c, "channel")) {
+			r = lv_parse_channel(c, out);
+			if (r == -EINVAL)
+				goto out;
+			have_chan = !r;
+		}
+	}
+	if (!have_vmem || !have_chan) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (other_max > UINT64_MAX - out->max_bytes ||
+	    out->memory_bytes <= out->max_bytes + other_max)
+		goto out; /* no boot memory left: nonsense */
+	out->boot_bytes = out->memory_bytes - out->max_bytes - other_max +
+			  other_plugged;
+	ret = 0;
+out:
+	xmlFreeDoc(doc);
+	return ret;
+}
+
+int lv_xml_resize_device(const char *xml, size_t len, const char *alias,
+			 uint64_t requested_bytes, char **out)
+{
+	xmlDoc *doc = lv_read(xml, len);
+	xmlNode *root, *devices, *mem = NULL, *target, *req, *cur;
+	xmlBuffer *buf = NULL;
+	char kib[32], *text;
+	unsigned int seen = 0;
+	int ret = -EINVAL;
+
+	if (!doc)
+		return -EINVAL;
+	root = xmlDocGetRootElement(doc);
+	devices = lv_is(root, "domain") ? lv_child(root, "devices") : NULL;
+	if (!devices)
+		goto out;
+	for (xmlNode *c = devices->children; c && !mem; c = c->next) {
+		xmlNode *a;
+
+		if (++seen > LV_XML_MAX_DEVICES)
+			goto out;
+		if (lv_is(c, "memory") && lv_attr_is(c, "model", "virtio-mem") &&
+		    (a = lv_child(c, "alias")) && lv_attr_is(a, "name", alias))
+			mem = c;
+	}
+	ret = -ENODEV;
+	target = mem ? lv_child(mem, "target") : NULL;
+	req = target ? lv_child(target, "requested") : NULL;
+	if (!req)
+		goto out;
+	ret = -ENOMEM;
+	snprintf(kib, sizeof(kib), "%llu", (unsigned long long)(requested_bytes / 1024));
+	xmlNodeSetContent(req, (const xmlChar *)kib);
+	if (!xmlSetProp(req, (const xmlChar *)"unit", (const xmlChar *)"KiB"))
+		goto out;
+	cur = lv_child(target, "current");
+	if (cur) {
+		xmlUnlinkNode(cur);
+		xmlFreeNode(cur);
+	}
+	buf = xmlBufferCreate();
+	if (!buf || xmlNodeDump(buf, doc, mem, 0, 0) < 0)
+		goto out;
+	text = strdup((const char *)xmlBufferContent(buf));
+	if (!text)
+		goto out;
+	*out = text;
+	ret = 0;
+out:
+	if (buf)
+		xmlBufferFree(buf);
+	xmlFreeDoc(doc);
+	return ret;
+}

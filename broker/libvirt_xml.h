@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the libvirt backend needs from a domain's live XML, read with
+ * libxml2. The XML is untrusted input (whoever defined the domain wrote
+ * most of it): it is size-bounded, parsed without entity substitution or
+ * network/DTD loading, every number is range-checked and every string
+ * length-checked. Pure: no libvirt calls, no logging.
+ */
+#ifndef RAMM_LIBVIRT_XML_H
+#define RAMM_LIBVIRT_XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Larger domain XML is refused rather than parsed. */
+#define LV_XML_MAX (1024 * 1024)
+/* At most this many <devices> children are looked at. */
+#define LV_XML_MAX_DEVICES 4096
+#define LV_XML_MAX_ALIAS 64
+/* The virtio-serial port name the guest agent listens on. */
+#define LV_AGENT_PORT "org.ramm.agent.0"
+
+struct lv_domain_info {
+	char name[CONFIG_MAX_NAME];          /* <name> */
+	uint64_t memory_bytes;               /* <memory>: boot + device sizes */
+	char alias[LV_XML_MAX_ALIAS];        /* the virtio-mem device's alias */
+	uint64_t boot_bytes;                 /* memory_bytes - device <size> */
+	uint64_t block_bytes;                /* <block> */
+	uint64_t size_bytes;                 /* <current> (plugged) */
+	uint64_t requested_bytes;            /* <requested> */
+	uint64_t max_bytes;                  /* <size> */
+	char agent_path[CONFIG_MAX_SOCKET_PATH + 1]; /* channel source path */
+};
+
+/*
+ * lv_xml_parse_domain - read @xml (@len bytes, need not be NUL-terminated)
+ * into @out. Takes the first <memory model='virtio-mem'> device that has an
+ * alias, and the first unix <channel> whose virtio target is named
+ * LV_AGENT_PORT and whose source is bound to an absolute path.
+ * Returns 0; -EINVAL if the XML is malformed, too large, or a member is
+ * missing, out of range or too long; -ENODEV if the domain is well formed
+ * but lacks the device or the channel (not a ramm guest). On failure @out
+ * is partly filled and must not be used. The caller owns everything.
+ */
+int lv_xml_parse_domain(const char *xml, size_t len,
+			struct lv_domain_info *out);
+
+/*
+ * lv_xml_resize_device - the XML for virDomainUpdateDeviceFlags() that asks
+ * the virtio-mem device with alias @alias in domain @xml for
+ * @requested_bytes: that device's live element, unchanged but for
+ * <requested unit='KiB'> and without the read-only <current>.
+ * On success returns 0 and stores a malloc()ed, NUL-terminated string the
+ * caller frees with free(). Returns -EINVAL for malformed XML, -ENODEV if
+ * no such device, -ENOMEM; then *@out is untouched.
+ */
+int lv_xml_resize_device(const char *xml, size_t len, const char *alias,
+			 uint64_t requested_bytes, char **out);
+
+#endif /* RAMM_LIBVIRT_XML_H */

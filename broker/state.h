@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The state file: what rammd keeps across restarts for each guest it has
+ * known - its market account (balance, credit) and the operator's
+ * overrides. Text, one line per record, written atomically.
+ *
+ *   ramm-state 1
+ *   account NAME balance=N weight=N credit=N
+ *   overrides NAME weight=N floor_mib=N cap_mib=N excluded=0|1 drain=0|1
+ *
+ * The file is untrusted on the way in (a disk can hold anything): sizes
+ * and counts are bounded, every field is checked, and a bad file is
+ * rejected whole with the line it failed on.
+ */
+#ifndef RAMM_STATE_H
+#define RAMM_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "market.h"
+
+#define STATE_MAX_ENTRIES 1024
+#define STATE_MAX_FILE (1024 * 1024)
+#define STATE_MAX_LINE 512
+
+/*
+ * What the operator set with rammctl. Zero fields mean "no override": the
+ * config file decides.
+ */
+struct guest_overrides {
+	uint32_t weight;    /* income shares, 0..10000 */
+	uint64_t floor_mib; /* total-memory floor */
+	uint64_t cap_mib;   /* total-memory cap */
+	int excluded;       /* kept at its size, out of the market */
+	int drain;          /* taken back to its floor, whatever it bids */
+};
+
+struct state_entry {
+	char name[CONFIG_MAX_NAME];     /* guest name, no blanks or controls */
+	int have_account;               /* @account is valid */
+	struct market_account account;
+	struct guest_overrides ov;      /* all zero if none were saved */
+};
+
+/*
+ * state_format - the file text for @n entries (at most STATE_MAX_ENTRIES).
+ * On success *@out is a NUL-terminated string the caller frees with free()
+ * and *@len its length. Returns 0, -EINVAL (a bad name or too many
+ * entries) or -ENOMEM; then *@out is untouched.
+ */
+int state_format(const struct state_entry *entries, size_t n, char **out,
+		 size_t *len);
+
+/*
+ * state_parse - read file text @text/@len (need not be NUL-terminated)
+ * into @out (caller-owned, room for @max entries), setting *@n. Records of
+ * one guest merge into one entry, in first-seen order.
+ * Returns 0, or -EINVAL with "line N: problem" in @err (the outputs are
+ * then unspecified).
+ */
+int state_parse(const char *text, size_t len, struct state_entry *out,
+		size_t max, size_t *n, char *err, size_t errlen);
+
+/*
+ * state_save - write @n entries to @path atomically: a temp file beside it,
+ * fsync, rename over @path, fsync the directory. A crash leaves either the
+ * old file or the new one. Returns 0 or -errno; on failure @path is
+ * unchanged and no temp file is left.
+ */
+int state_save(const char *path, const struct state_entry *entries, size_t n);
+
+/*
+ * state_load - read @path into @out as state_parse(). Returns 0, -ENOENT if
+ * there is no file (a first start), -EFBIG past STATE_MAX_FILE, -errno on
+ * a read error, or -EINVAL with the problem in @err.
+ */
+int state_load(const char *path, struct state_entry *out, size_t max,
+	       size_t *n, char *err, size_t errlen);
+
+#endif /* RAMM_STATE_H */

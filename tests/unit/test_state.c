@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the state file (broker/state.c): the format round trip,
+ * hostile files, and atomic save/load on a real file system.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static struct state_entry entries[STATE_MAX_ENTRIES];
+
+static void test_round_trip(void **state)
+{
+	const struct state_entry in[] = {
+		{ .name = "web1", .have_account = 1,
+		  .account = { .balance = 123456, .weight = 200, .credit = 731 },
+		  .ov = { .weight = 300, .floor_mib = 1024, .cap_mib = 8192,
+			  .excluded = 0, .drain = 1 } },
+		{ .name = "db", .have_account = 0,
+		  .ov = { .excluded = 1 } },
+	};
+	char err[128];
+	size_t n, len;
+	char *text;
+
+	(void)state;
+	assert_int_equal(state_format(in, ARRAY_LEN(in), &text, &len), 0);
+	assert_string_equal(text,
+		"ramm-state 1\n"
+		"account web1 balance=123456 weight=200 credit=731\n"
+		"overrides web1 weight=300 floor_mib=1024 cap_mib=8192 excluded=0 drain=1\n"
+		"overrides db weight=0 floor_mib=0 cap_mib=0 excluded=1 drain=0\n");
+	assert_int_equal(state_parse(text, len, entries, STATE_MAX_ENTRIES, &n,
+				     err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(&entries[0], &in[0], sizeof(in[0]));
+	assert_string_equal(entries[1].name, "db");
+	assert_int_equal(entries[1].have_account, 0);
+	assert_int_equal(entries[1].ov.excluded, 1);
+	free(text);
+}
+
+static void test_rejects_hostile_files(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *err;
+	} bad[] = {
+		{ "", "line 1: empty file" },
+		{ "ramm-state 2\n", "line 1: not a ramm state file" },
+		{ "ramm-state 1", "line 1: no newline" },
+		{ "ramm-state 1\nfoo a b\n", "line 2: unknown record" },
+		{ "ramm-state 1\naccount a\n", "line 2: no fields" },
+		{ "ramm-state 1\naccount \x01 balance=1 weight=1 credit=500\n",
+		  "line 2: bad guest name" },
+		{ "ramm-state 1\naccount a balance=1 weight=1 credit=5\n",
+		  "line 2: bad account fields" },
+		{ "ramm-state 1\noverrides a weight=1 floor_mib=9 cap_mib=8 excluded=0 drain=0\n",
+		  "line 2: bad overrides fields" },
+		{ "ramm-state 1\noverrides a weight=1 floor_mib=0 cap_mib=0 excluded=2 drain=0\n",
+		  "line 2: bad overrides fields" },
+		{ "ramm-state 1\noverrides a weight=10001 floor_mib=0 cap_mib=0 excluded=0 drain=0\n",
+		  "line 2: bad overrides fields" },
+		{ "ramm-state 1\noverrides a weight=1 floor_mib=0 cap_mib=0 excluded=0 drain=0 x=1\n",
+		  "line 2: bad overrides fields" },
+	};
+	char err[128];
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		err[0] = 0;
+		if (state_parse(bad[i].text, strlen(bad[i].text), entries,
+				STATE_MAX_ENTRIES, &n, err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted case %zu", i);
+		if (strncmp(err, bad[i].err, strlen(bad[i].err)))
+			fail_msg("case %zu: \"%s\", want \"%s\"", i, err, bad[i].err);
+	}
+}
+
+/* More guests than the caller has room for: an error, not an overflow. */
+static void test_entry_limit(void **state)
+{
+	char *text = malloc(64 * 3 + 32), *p;
+	char err[128];
+	size_t n;
+
+	(void)state;
+	p = text + sprintf(text, "ramm-state 1\n");
+	for (int i = 0; i < 3; i++)
+		p += sprintf(p, "overrides g%d weight=0 floor_mib=0 cap_mib=0 excluded=0 drain=0\n", i);
+	assert_int_equal(state_parse(text, (size_t)(p - text), entries, 2, &n,
+				     err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 4: more than 2 guests");
+	free(text);
+}
+
+static void test_save_load(void **state)
+{
+	char dir[] = "/tmp/ramm-state-test-XXXXXX", path[256], err[128];
+	struct state_entry e = { .name = "a", .have_account = 1,
+				 .account = { 5, 100, 400 } };
+	struct dirent *de;
+	size_t n = 99, files = 0;
+	DIR *dh;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	assert_int_equal(state_load(path, entries, STATE_MAX_ENTRIES, &n, err,
+				    sizeof(err)), -ENOENT);
+	assert_int_equal(state_save(path, &e, 1), 0);
+	e.account.credit = 900;
+	assert_int_equal(state_save(path, &e, 1), 0);
+	assert_int_equal(state_load(path, entries, STATE_MAX_ENTRIES, &n, err,
+				    sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(entries[0].account.credit, 900);
+	/* No temp file is left behind. */
+	dh = opendir(dir);
+	assert_non_null(dh);
+	while ((de = readdir(dh)))
+		files += de->d_name[0] != '.';
+	closedir(dh);
+	assert_int_equal(files, 1);
+	/* A save into a directory that is gone fails and changes nothing. */
+	assert_int_equal(state_save("/nonexistent-ramm/state", &e, 1), -ENOENT);
+	/* A file that is too big is refused before it is read. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, STATE_MAX_FILE + 1, SEEK_SET), 0);
+	fputc('\n', f);
+	fclose(f);
+	assert_int_equal(state_load(path, entries, STATE_MAX_ENTRIES, &n, err,
+				    sizeof(err)), -EFBIG);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_rejects_hostile_files),
+		cmocka_unit_test(test_entry_limit),
+		cmocka_unit_test(test_save_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
