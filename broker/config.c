@@ -66,6 +66,7 @@ static const struct config_key config_guest_keys[] = {
 	GK(floor_mib, KIND_U64, 0, 1ULL << 32),
 	GK(cap_mib, KIND_U64, 0, 1ULL << 32),
 	GK(weight, KIND_U32, 0, 10000),
+	GK(excluded, KIND_U32, 0, 1),
 };
 #undef GK
 
@@ -298,7 +299,8 @@ static int config_check_guests(struct config_parser *p, struct rammd_config *cfg
 		struct guest_config *g = &cfg->guests[i];
 
 		p->line = p->guest_line[i];
-		if (!g->qmp_path[0] || !g->agent_path[0])
+		/* Neither: settings for a guest found by scan_dir or libvirt. */
+		if (!g->qmp_path[0] != !g->agent_path[0])
 			return config_fail(p, g->qmp_path[0] ? "agent" : "qmp",
 					   "guest '%s' needs both qmp and agent",
 					   g->name);

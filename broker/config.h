@@ -37,6 +37,7 @@ struct guest_config {
 	uint64_t floor_mib; /* total-memory floor; 0: boot + min_floor_mib */
 	uint64_t cap_mib;   /* total-memory cap; 0: boot + virtio-mem max */
 	uint32_t weight;    /* shares of market income */
+	uint32_t excluded;  /* 1: kept at its size, out of the market */
 };
 
 struct rammd_config {

@@ -353,7 +353,7 @@ static void rammd_tick(struct rammd *d)
 			mg[i].max_unplug_units = 0;
 		/* No fresh bid, or a resize still settling: keep what it has.
 		 * A guest whose agent is silent never loses memory for it. */
-		mg[i].frozen = g->resizing || g->ov.excluded ||
+		mg[i].frozen = g->resizing || g->ov.excluded || g->cfg.excluded ||
 			       (!g->ov.drain && !rammd_guest_usable_bid(d, g, now));
 		/* A drained guest bids for nothing: the market takes it back
 		 * to its floor at the usual unplug rate. */
@@ -538,12 +538,32 @@ static void rammd_load_state(struct rammd *d)
 			strerror(errno));
 }
 
+/* A [guest NAME] section with no sockets: settings for a guest found by
+ * scan_dir or libvirt. */
+static const struct guest_config *rammd_settings_for(const struct rammd *d,
+						     const char *name)
+{
+	for (size_t i = 0; i < d->cfg.n_guests; i++)
+		if (!d->cfg.guests[i].qmp_path[0] && !strcmp(d->cfg.guests[i].name, name))
+			return &d->cfg.guests[i];
+	return NULL;
+}
+
 static struct guest *rammd_add_guest(struct rammd *d,
-				     const struct guest_config *gc, int from_scan,
+				     const struct guest_config *found, int from_scan,
 				     const struct backend_ops *backend)
 {
+	const struct guest_config *settings = rammd_settings_for(d, found->name);
+	struct guest_config merged = *found, *gc = &merged;
 	struct guest *g;
 	int ret;
+
+	if (settings) {
+		merged.floor_mib = settings->floor_mib;
+		merged.cap_mib = settings->cap_mib;
+		merged.weight = settings->weight;
+		merged.excluded = settings->excluded;
+	}
 
 	if (d->guests->len >= CONFIG_MAX_GUESTS) {
 		log_err("guest %s: more than %d guests; not managed", gc->name,
@@ -757,10 +777,101 @@ static gboolean rammd_on_quit(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* A guest's settings under @cfg: its own [guest] section (by sockets for
+ * a configured guest, by name for one found), else none. */
+static void rammd_apply_settings(const struct rammd_config *cfg, struct guest *g)
+{
+	struct guest_config *gc = &g->cfg;
+
+	gc->floor_mib = gc->cap_mib = 0;
+	gc->weight = gc->excluded = 0;
+	for (size_t i = 0; i < cfg->n_guests; i++) {
+		const struct guest_config *s = &cfg->guests[i];
+
+		if (strcmp(s->name, gc->name) || (!g->from_scan && !s->qmp_path[0]))
+			continue;
+		gc->floor_mib = s->floor_mib;
+		gc->cap_mib = s->cap_mib;
+		gc->weight = s->weight;
+		gc->excluded = s->excluded;
+		return;
+	}
+}
+
+/* Keys a reload cannot change: sockets, files and the unit that accounts
+ * and bids are counted in. Kept as they were, with a warning. */
+static void rammd_keep_restart_keys(const struct rammd_config *old,
+				    struct rammd_config *next)
+{
+#define KEEP_STR(f) do { if (strcmp(old->f, next->f)) { \
+		log_warn("reload: %s changed; it takes effect at the next start", #f); \
+		snprintf(next->f, sizeof(next->f), "%s", old->f); } } while (0)
+	KEEP_STR(control_socket);
+	KEEP_STR(state_file);
+	KEEP_STR(metrics_listen);
+	KEEP_STR(libvirt_uri);
+	KEEP_STR(scan_dir);
+#undef KEEP_STR
+	if (old->unit_mib != next->unit_mib) {
+		log_warn("reload: unit_mib changed; it takes effect at the next start");
+		next->unit_mib = old->unit_mib;
+	}
+}
+
+/*
+ * SIGHUP: read the config file again. A file that does not load changes
+ * nothing. Otherwise the market keys apply from the next tick, configured
+ * guests come and go with their sections, and every guest's floor, cap,
+ * weight and exclusion follow its section (operator overrides still win).
+ */
+static void rammd_reload(struct rammd *d)
+{
+	struct rammd_config *next = g_new(struct rammd_config, 1);
+	char err[512];
+	int ret = config_load(d->config_path, next, err, sizeof(err));
+
+	if (ret) {
+		log_err("reload: %s; keeping the running configuration", err);
+		g_free(next);
+		return;
+	}
+	rammd_keep_restart_keys(&d->cfg, next);
+	/* Configured guests whose section is gone are let go, as they are. */
+	for (guint i = d->guests->len; i-- > 0;) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+		int kept = g->from_scan;
+
+		for (size_t k = 0; !kept && k < next->n_guests; k++)
+			kept = !strcmp(next->guests[k].name, g->cfg.name) &&
+			       !strcmp(next->guests[k].qmp_path, g->cfg.qmp_path) &&
+			       !strcmp(next->guests[k].agent_path, g->cfg.agent_path);
+		if (!kept)
+			rammd_remove_guest(d, g, "its [guest] section changed or is gone");
+	}
+	if (next->tick_ms != d->cfg.tick_ms) {
+		g_source_remove(d->tick_source);
+		d->tick_source = g_timeout_add(next->tick_ms, rammd_on_tick, d);
+	}
+	d->cfg = *next;
+	g_free(next);
+	for (guint i = 0; i < d->guests->len; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		rammd_apply_settings(&d->cfg, g);
+		if (g->dev_known)
+			guest_overrides_changed(g);
+	}
+	for (size_t k = 0; k < d->cfg.n_guests; k++)
+		if (d->cfg.guests[k].qmp_path[0] &&
+		    !rammd_find_guest(d, d->cfg.guests[k].name))
+			rammd_add_guest(d, &d->cfg.guests[k], 0, &backend_qmp_ops);
+	log_info("reload: %s applied: %u guests, tick %u ms", d->config_path,
+		 d->guests->len, d->cfg.tick_ms);
+}
+
 static gboolean rammd_on_hup(gpointer data)
 {
-	(void)data;
-	log_warn("SIGHUP: configuration reload is not supported yet; restart rammd");
+	rammd_reload(data);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -809,6 +920,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	d.config_path = path;
 	ret = config_load(path, &d.cfg, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "rammd: %s\n", err);
@@ -828,7 +940,8 @@ int main(int argc, char **argv)
 	rammd_ops_start_metrics(&d);
 	rammd_load_state(&d);
 	for (size_t i = 0; i < d.cfg.n_guests; i++)
-		rammd_add_guest(&d, &d.cfg.guests[i], 0, &backend_qmp_ops);
+		if (d.cfg.guests[i].qmp_path[0])
+			rammd_add_guest(&d, &d.cfg.guests[i], 0, &backend_qmp_ops);
 	rammd_scan(&d);
 	if (d.cfg.libvirt_uri[0])
 		backend_libvirt_start(&d, d.cfg.libvirt_uri);
@@ -836,7 +949,7 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, rammd_on_quit, &d);
 	g_unix_signal_add(SIGINT, rammd_on_quit, &d);
 	g_unix_signal_add(SIGHUP, rammd_on_hup, &d);
-	g_timeout_add(d.cfg.tick_ms, rammd_on_tick, &d);
+	d.tick_source = g_timeout_add(d.cfg.tick_ms, rammd_on_tick, &d);
 	if (d.cfg.scan_dir[0])
 		g_timeout_add(2000, rammd_on_scan, &d);
 	log_info("rammd started: %zu configured guests, scan_dir %s, tick %u ms, control %s",

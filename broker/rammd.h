@@ -41,6 +41,8 @@ struct rammd {
 	struct state_entry *saved; /* STATE_MAX_ENTRIES, owned */
 	size_t n_saved;
 	guint save_source;         /* pending save, 0 if none */
+	guint tick_source;         /* the periodic clearing */
+	const char *config_path;   /* what SIGHUP reloads */
 };
 
 /*

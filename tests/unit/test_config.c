@@ -429,6 +429,8 @@ static void test_error_guests(void **state)
 
 static void test_error_guest_incomplete(void **state)
 {
+	struct rammd_config *cfg = new_config();
+
 	(void)state;
 	/* Checked at the end of the file, reported at the guest's header. */
 	parse_fails("[guest a]\nqmp=/q\nagent=/a\n\n[guest b]\nqmp = /q\n"
@@ -436,8 +438,12 @@ static void test_error_guest_incomplete(void **state)
 		    "t.conf:5: key 'agent': guest 'b' needs both qmp and agent");
 	parse_fails("[guest c]\nagent = /a\n\n\n",
 		    "t.conf:1: key 'qmp': guest 'c' needs both qmp and agent");
-	parse_fails("# one\n[guest d]\n",
-		    "t.conf:2: key 'qmp': guest 'd' needs both qmp and agent");
+	/* Neither socket: settings for a guest found by scan or libvirt. */
+	parse_ok(cfg, "# one\n[guest d]\nweight = 50\nexcluded = 1\n");
+	assert_int_equal(cfg->n_guests, 1);
+	assert_int_equal(cfg->guests[0].weight, 50);
+	assert_int_equal(cfg->guests[0].excluded, 1);
+	free(cfg);
 	parse_fails("[guest e]\nqmp=/q\nagent=/a\nfloor_mib = 2049\n"
 		    "cap_mib = 2048\n[guest f]\nqmp=/q\nagent=/a\n",
 		    "t.conf:1: key 'floor_mib': guest 'e' floor above its cap");
