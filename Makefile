@@ -155,6 +155,7 @@ unit: $(UNIT_TESTS) $(BUILD)/ramm-agent $(BUILD)/rammd $(BUILD)/rammctl
 	$(PYTHON) tests/agent/test_kernel_mode.py $(BUILD)/ramm-agent
 	$(PYTHON) tests/unit/check_docs.py
 	bash tests/unit/check_completion.sh
+	bash tests/unit/check_pve_args.sh
 	MAKE="$(MAKE)" BUILD=$(BUILD) bash tests/unit/check_install.sh
 	BUILD=$(BUILD) bash tests/unit/check_sandbox.sh
 

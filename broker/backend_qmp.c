@@ -10,6 +10,18 @@
  *
  * Replies are untrusted: every member is type-checked before use, and a
  * guest whose answers do not make sense is not driven.
+ *
+ * Two modes, a flag per guest (guest_config.qmp_shared):
+ *  - own socket: one connection held open, events followed, reconnected
+ *    every second when lost.
+ *  - shared socket (Proxmox's VMID.qmp, which qemu-server needs too; a QMP
+ *    server serves one client at a time): "polite". Every refresh and
+ *    resize is a short session - connect, qmp_capabilities, the command(s),
+ *    close - bounded by QMP_POLITE_TIMEOUT_MS. No events: completion is
+ *    seen by the daemon's device polls (refresh). A session that cannot
+ *    connect, is never greeted (another client holds the socket) or times
+ *    out reports the device lost: the guest stays frozen at its size until
+ *    a later session succeeds.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +35,8 @@
 #include "qmp.h"
 
 #define QMP_RETRY_MS 1000
+/* A polite session gives up after this long. */
+#define QMP_POLITE_TIMEOUT_MS 2000
 
 struct qmp_guest {
 	struct guest *g;      /* owner */
@@ -32,11 +46,38 @@ struct qmp_guest {
 	uint64_t boot_bytes;  /* base memory, 0 until known */
 	int last_error;       /* last device-query failure logged, so a
 			       * query repeated every tick logs once */
+
+	/* Polite mode (shared socket) only. */
+	int polite;           /* 1: connect per session, never hold */
+	int session;          /* a session is connecting or open */
+	int session_ok;       /* its work is done: the close is ours */
+	guint deadline;       /* session timeout, 0 if none */
+	unsigned int outstanding; /* replies the session still awaits */
+	int want_query;       /* re-read the device in the session */
+	int set_pending;      /* a qom-set waits for the session */
+	uint64_t set_bytes;   /* ... of this requested-size */
+	int busy;             /* the last session failed (logged once) */
+	const char *fail_why; /* why the open session is being closed */
 };
 
 static struct qmp_guest *qmp_guest_of(struct guest *g)
 {
 	return g->backend_priv;
+}
+
+static void qmp_polite_reply_done(struct qmp_guest *qg);
+static void qmp_polite_on_set(struct qmp *q, struct json_object *ret,
+			      const char *error, void *ctx);
+
+/* Send @cmd; in polite mode the session waits for its reply. */
+static int qmp_guest_command(struct qmp_guest *qg, const char *cmd,
+			     struct json_object *args, qmp_reply_fn fn)
+{
+	int r = qmp_command(qg->qmp, cmd, args, fn, qg);
+
+	if (!r && qg->polite)
+		qg->outstanding++;
+	return r;
 }
 
 static int json_u64(struct json_object *obj, const char *key, uint64_t *out)
@@ -99,19 +140,18 @@ static void qmp_guest_on_devices(struct qmp *q, struct json_object *ret,
 		if (error)
 			log_warn("guest %s: query-memory-devices: %s",
 				 qg->g->cfg.name, error);
-		return;
-	}
-	r = qmp_guest_parse_device(qg, ret, &dev);
-	if (r) {
+	} else if ((r = qmp_guest_parse_device(qg, ret, &dev))) {
 		if (r != qg->last_error)
 			log_warn("guest %s: %s", qg->g->cfg.name,
 				 r == -ENODEV ? "no virtio-mem device with an id; not managed until one appears"
 					      : "malformed query-memory-devices reply; ignored");
 		qg->last_error = r;
-		return;
+	} else {
+		qg->last_error = 0;
+		guest_backend_device(qg->g, &dev);
 	}
-	qg->last_error = 0;
-	guest_backend_device(qg->g, &dev);
+	if (qg->polite)
+		qmp_polite_reply_done(qg);
 }
 
 static void qmp_guest_on_summary(struct qmp *q, struct json_object *ret,
@@ -119,14 +159,18 @@ static void qmp_guest_on_summary(struct qmp *q, struct json_object *ret,
 {
 	struct qmp_guest *qg = ctx;
 
+	(void)q;
 	if (!ret || json_u64(ret, "base-memory", &qg->boot_bytes) ||
 	    !qg->boot_bytes) {
 		if (ret || error)
 			log_warn("guest %s: query-memory-size-summary: %s",
 				 qg->g->cfg.name, error ? error : "malformed reply");
-		return;
+	} else {
+		qmp_guest_command(qg, "query-memory-devices", NULL,
+				  qmp_guest_on_devices);
 	}
-	qmp_command(q, "query-memory-devices", NULL, qmp_guest_on_devices, qg);
+	if (qg->polite)
+		qmp_polite_reply_done(qg);
 }
 
 static void qmp_guest_on_event(struct qmp *q, const char *event,
@@ -155,10 +199,16 @@ static void qmp_guest_schedule_retry(struct qmp_guest *qg)
 		qg->retry = g_timeout_add(QMP_RETRY_MS, qmp_guest_on_retry, qg);
 }
 
+static void qmp_polite_on_state(struct qmp_guest *qg, int up);
+
 static void qmp_guest_on_state(struct qmp *q, int up, void *ctx)
 {
 	struct qmp_guest *qg = ctx;
 
+	if (qg->polite) {
+		qmp_polite_on_state(qg, up);
+		return;
+	}
 	if (up) {
 		log_info("guest %s: QMP connected", qg->g->cfg.name);
 		qg->last_error = 0;
@@ -184,6 +234,149 @@ static gboolean qmp_guest_on_retry(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* ---- polite mode: one short session per refresh or resize --------------- */
+
+/* The session failed (@why): the device is frozen until one succeeds.
+ * Logged once per outage, and once when it ends. */
+static void qmp_polite_fail(struct qmp_guest *qg, const char *why)
+{
+	if (!qg->busy)
+		log_warn("guest %s: shared QMP socket %s busy or unreachable: %s; guest frozen at its size, retrying every tick",
+			 qg->g->cfg.name, qg->g->cfg.qmp_path, why);
+	qg->busy = 1;
+	qg->set_pending = 0;
+	qg->want_query = 0;
+	guest_backend_lost(qg->g);
+}
+
+/* Send what the session was opened (or kept open) for; close it when
+ * nothing is awaited any more. */
+static void qmp_polite_send(struct qmp_guest *qg)
+{
+	if (qg->set_pending && qg->dev_id[0]) {
+		struct json_object *args = json_object_new_object();
+		char path[128];
+
+		snprintf(path, sizeof(path), "/machine/peripheral/%s", qg->dev_id);
+		json_object_object_add(args, "path", json_object_new_string(path));
+		json_object_object_add(args, "property",
+				       json_object_new_string("requested-size"));
+		json_object_object_add(args, "value",
+				       json_object_new_uint64(qg->set_bytes));
+		if (qmp_guest_command(qg, "qom-set", args, qmp_polite_on_set))
+			qg->fail_why = "qom-set could not be sent";
+	}
+	qg->set_pending = 0;
+	if (qg->want_query) {
+		qg->want_query = 0;
+		/* Start over from the summary until it answered once. */
+		if (!qg->boot_bytes)
+			qmp_guest_command(qg, "query-memory-size-summary", NULL,
+					  qmp_guest_on_summary);
+		else
+			qmp_guest_command(qg, "query-memory-devices", NULL,
+					  qmp_guest_on_devices);
+	}
+	if (!qg->outstanding) {
+		qg->session_ok = !qg->fail_why;
+		qmp_disconnect(qg->qmp);
+	}
+}
+
+/* A reply arrived (or the connection closed under it). */
+static void qmp_polite_reply_done(struct qmp_guest *qg)
+{
+	if (qg->outstanding)
+		qg->outstanding--;
+	if (!qg->outstanding && qmp_is_up(qg->qmp)) {
+		qg->session_ok = !qg->fail_why;
+		qmp_disconnect(qg->qmp);
+	}
+}
+
+static void qmp_polite_on_set(struct qmp *q, struct json_object *ret,
+			      const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+
+	(void)q;
+	(void)ret;
+	if (error)
+		log_warn("guest %s: qom-set requested-size %llu MiB refused: %s",
+			 qg->g->cfg.name,
+			 (unsigned long long)(qg->set_bytes >> 20), error);
+	qmp_polite_reply_done(qg);
+}
+
+static gboolean qmp_polite_on_deadline(gpointer data)
+{
+	struct qmp_guest *qg = data;
+
+	qg->deadline = 0;
+	qg->fail_why = qmp_is_up(qg->qmp)
+		? "no reply within " G_STRINGIFY(QMP_POLITE_TIMEOUT_MS) " ms"
+		: "no QMP greeting within " G_STRINGIFY(QMP_POLITE_TIMEOUT_MS)
+		  " ms (another client holds the socket)";
+	qmp_disconnect(qg->qmp);
+	return G_SOURCE_REMOVE;
+}
+
+static void qmp_polite_on_state(struct qmp_guest *qg, int up)
+{
+	if (up) {
+		qmp_polite_send(qg);
+		return;
+	}
+	if (qg->deadline)
+		g_source_remove(qg->deadline);
+	qg->deadline = 0;
+	qg->session = 0;
+	qg->outstanding = 0;
+	if (qg->session_ok) {
+		if (qg->busy)
+			log_info("guest %s: shared QMP socket %s answers again",
+				 qg->g->cfg.name, qg->g->cfg.qmp_path);
+		qg->busy = 0;
+	} else {
+		qmp_polite_fail(qg, qg->fail_why ? qg->fail_why
+				 : "QEMU closed the connection");
+	}
+	qg->session_ok = 0;
+	qg->fail_why = NULL;
+}
+
+/*
+ * Do the queued work (want_query, set_pending): in the open session if
+ * there is one, else in a new one. Returns 0, or -errno if the socket
+ * cannot be connected (then the failure is reported and the work dropped).
+ */
+static int qmp_polite_run(struct qmp_guest *qg)
+{
+	int r;
+
+	if (qmp_is_up(qg->qmp)) {
+		qmp_polite_send(qg);
+		return 0;
+	}
+	if (qg->session)
+		return 0; /* sent once greeted */
+	r = qmp_connect(qg->qmp);
+	if (r < 0) {
+		qmp_polite_fail(qg, r == -EAGAIN
+			? "its backlog is full (another client holds the socket)"
+			: strerror(-r));
+		return r;
+	}
+	qg->session = 1;
+	qg->session_ok = 0;
+	qg->fail_why = NULL;
+	qg->deadline = g_timeout_add(QMP_POLITE_TIMEOUT_MS,
+				     qmp_polite_on_deadline, qg);
+	return 0;
+}
+
+/* ---- the backend interface -------------------------------------------- */
+
 static int qmp_backend_attach(struct guest *g)
 {
 	struct qmp_guest *qg = g_try_new0(struct qmp_guest, 1);
@@ -191,13 +384,22 @@ static int qmp_backend_attach(struct guest *g)
 	if (!qg)
 		return -ENOMEM;
 	qg->g = g;
-	qg->qmp = qmp_new(g->cfg.qmp_path, qmp_guest_on_event,
+	qg->polite = g->cfg.qmp_shared != 0;
+	qg->qmp = qmp_new(g->cfg.qmp_path,
+			  qg->polite ? NULL : qmp_guest_on_event,
 			  qmp_guest_on_state, qg);
 	if (!qg->qmp) {
 		g_free(qg);
 		return -ENOMEM;
 	}
 	g->backend_priv = qg;
+	if (qg->polite) {
+		log_info("guest %s: QMP socket %s is shared: one short session per command, never held",
+			 g->cfg.name, g->cfg.qmp_path);
+		qg->want_query = 1;
+		qmp_polite_run(qg);
+		return 0;
+	}
 	if (qmp_connect(qg->qmp) < 0)
 		qmp_guest_schedule_retry(qg);
 	return 0;
@@ -208,7 +410,18 @@ static int qmp_backend_set_requested_size(struct guest *g, uint64_t vmem_bytes)
 	struct qmp_guest *qg = qmp_guest_of(g);
 	struct json_object *args;
 	char path[128];
+	int r;
 
+	if (qg->polite) {
+		/* Sent in a session starting now; should it fail, the device
+		 * is reported lost, which ends the resize. */
+		if (!qg->dev_id[0] || qg->busy)
+			return -ENOTCONN;
+		qg->set_bytes = vmem_bytes;
+		qg->set_pending = 1;
+		r = qmp_polite_run(qg);
+		return r < 0 ? r : 0;
+	}
 	if (!qg->dev_id[0] || !qmp_is_up(qg->qmp))
 		return -ENOTCONN;
 	snprintf(path, sizeof(path), "/machine/peripheral/%s", qg->dev_id);
@@ -224,6 +437,11 @@ static void qmp_backend_refresh(struct guest *g)
 {
 	struct qmp_guest *qg = qmp_guest_of(g);
 
+	if (qg->polite) {
+		qg->want_query = 1;
+		qmp_polite_run(qg);
+		return;
+	}
 	if (!qmp_is_up(qg->qmp))
 		return;
 	/* Start over from the summary if it never answered: a guest whose
@@ -245,8 +463,10 @@ static void qmp_backend_detach(struct guest *g)
 		return;
 	if (qg->retry)
 		g_source_remove(qg->retry);
+	if (qg->deadline)
+		g_source_remove(qg->deadline);
 	/* Silence callbacks: the guest is going away. */
-	qg->retry = 0;
+	qg->retry = qg->deadline = 0;
 	qmp_free(qg->qmp);
 	g_free(qg);
 	g->backend_priv = NULL;

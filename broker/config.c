@@ -53,6 +53,8 @@ static const struct config_key config_rammd_keys[] = {
 	RK(default_weight, KIND_U32, 1, 10000),
 	RK(control_socket, KIND_SOCKET, 0, 0),
 	RK(scan_dir, KIND_SOCKET, 0, 0),
+	RK(proxmox_dir, KIND_SOCKET, 0, 0),
+	RK(proxmox_agent_dir, KIND_SOCKET, 0, 0),
 	RK(metrics_listen, KIND_LISTEN, 0, 0),
 	RK(state_file, KIND_SOCKET, 0, 0),
 	RK(libvirt_uri, KIND_STRING, 0, CONFIG_MAX_URI),
@@ -104,6 +106,8 @@ void config_defaults(struct rammd_config *cfg)
 		 "127.0.0.1:9464");
 	snprintf(cfg->state_file, sizeof(cfg->state_file), "%s",
 		 "/var/lib/ramm/state");
+	snprintf(cfg->proxmox_agent_dir, sizeof(cfg->proxmox_agent_dir), "%s",
+		 "/run/ramm");
 }
 
 struct config_parser {

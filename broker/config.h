@@ -38,6 +38,9 @@ struct guest_config {
 	uint64_t cap_mib;   /* total-memory cap; 0: boot + virtio-mem max */
 	uint32_t weight;    /* shares of market income */
 	uint32_t excluded;  /* 1: kept at its size, out of the market */
+	uint32_t qmp_shared; /* not a key: 1 for a socket others use too
+			      * (Proxmox's VMID.qmp), so the QMP backend
+			      * connects per command and never holds it */
 };
 
 struct rammd_config {
@@ -68,6 +71,8 @@ struct rammd_config {
 	uint32_t default_weight;    /* weight of guests that name none */
 	char control_socket[CONFIG_MAX_SOCKET_PATH + 1];
 	char scan_dir[CONFIG_MAX_SOCKET_PATH + 1]; /* NAME.qmp + NAME.agent */
+	char proxmox_dir[CONFIG_MAX_SOCKET_PATH + 1]; /* VMID.qmp (shared); "": off */
+	char proxmox_agent_dir[CONFIG_MAX_SOCKET_PATH + 1]; /* VMID.agent */
 	char metrics_listen[CONFIG_MAX_LISTEN + 1]; /* loopback HOST:PORT; "": off */
 	char state_file[CONFIG_MAX_SOCKET_PATH + 1]; /* accounts, overrides */
 	char libvirt_uri[CONFIG_MAX_URI + 1]; /* "": no libvirt backend */

@@ -290,8 +290,9 @@ static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data)
 }
 
 struct control *control_new(const char *path, control_handler_fn handler,
-			    void *ctx)
+			    void *ctx, int *group_errno)
 {
+	struct group *admin;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct control *c;
 	char *dir;
@@ -316,6 +317,10 @@ struct control *control_new(const char *path, control_handler_fn handler,
 		errno = saved;
 		return NULL;
 	}
+	*group_errno = 0;
+	admin = getgrnam(CONTROL_ADMIN_GROUP);
+	if (admin && chown(path, (uid_t)-1, admin->gr_gid) < 0)
+		*group_errno = errno;
 	c = g_new0(struct control, 1);
 	strcpy(c->path, path);
 	c->fd = fd;

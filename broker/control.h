@@ -46,10 +46,13 @@ typedef struct json_object *(*control_handler_fn)(void *ctx,
 
 /*
  * control_new - listen on @path (a stale socket there is replaced; the parent
- * directory is created 0755). Returns NULL and sets errno on failure.
+ * directory is created 0755). The socket is mode 0660 and, when the group
+ * CONTROL_ADMIN_GROUP exists, owned by it, so that its members can connect;
+ * if that chown fails, *@group_errno is set to its errno (0 otherwise) and
+ * the socket stays root's alone. Returns NULL and sets errno on failure.
  */
 struct control *control_new(const char *path, control_handler_fn handler,
-			    void *ctx);
+			    void *ctx, int *group_errno);
 
 /* control_free - stop listening, close clients, unlink the socket. NULL ok. */
 void control_free(struct control *c);

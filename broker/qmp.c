@@ -218,15 +218,23 @@ static gboolean qmp_on_readable(gint fd, GIOCondition cond, gpointer data)
 
 int qmp_connect(struct qmp *q)
 {
-	int fd;
+	int fd, flags;
 
 	if (q->fd >= 0)
 		return -EISCONN;
-	fd = unix_socket_connect(q->path, SOCK_STREAM, 0);
+	/* Non-blocking connect: a full backlog (QEMU serving another client
+	 * and others queued) is -EAGAIN, never a hang of the main loop. */
+	fd = unix_socket_connect(q->path, SOCK_STREAM, 1);
 	if (fd < 0)
 		return fd;
 	/* Writes stay blocking (commands are small, QEMU reads promptly);
 	 * reads are driven by the main loop. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		flags = -errno;
+		close(fd);
+		return flags;
+	}
 	q->fd = fd;
 	q->greeted = 0;
 	q->up = 0;

@@ -35,7 +35,9 @@ struct qmp *qmp_new(const char *path, qmp_event_fn on_event,
 
 /*
  * qmp_connect - connect and start the handshake; on_state(1) follows.
- * Returns 0, or -errno if the socket cannot be connected (nothing changes).
+ * Returns 0, or -errno if the socket cannot be connected (nothing changes):
+ * -ENOENT no socket, -ECONNREFUSED nobody listening, -EAGAIN its backlog
+ * is full (the connect never blocks).
  */
 int qmp_connect(struct qmp *q);
 

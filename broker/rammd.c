@@ -584,7 +584,9 @@ static struct guest *rammd_add_guest(struct rammd *d,
 	g_ptr_array_add(d->guests, g);
 	if (backend == &backend_qmp_ops)
 		log_info("guest %s: managing (qmp %s, agent %s%s)", gc->name,
-			 gc->qmp_path, gc->agent_path, from_scan ? ", found by scan" : "");
+			 gc->qmp_path, gc->agent_path,
+			 gc->qmp_shared ? ", Proxmox VM found in proxmox_dir"
+					: from_scan ? ", found by scan" : "");
 	else
 		log_info("guest %s: managing (%s domain, agent %s)", gc->name,
 			 backend->name, gc->agent_path);
@@ -613,30 +615,39 @@ void rammd_remove_guest(struct rammd *d, struct guest *g, const char *why)
 	guest_free(g);
 }
 
+/* Adopt the pair @gc found by a scan, or mark the guest of that name seen. */
+static void rammd_scan_found(struct rammd *d, const struct guest_config *gc)
+{
+	struct guest *g = rammd_find_guest(d, gc->name);
+
+	if (!g)
+		g = rammd_add_guest(d, gc, 1, &backend_qmp_ops);
+	if (g)
+		g->seen = 1;
+}
+
+static int rammd_is_socket(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISSOCK(st.st_mode);
+}
+
 /*
  * scan_dir holds NAME.qmp (QMP) and NAME.agent (agent channel) sockets, one
  * pair per VM, named like Proxmox's /var/run/qemu-server/VMID.qmp but in a
- * directory of rammd's own: a QMP socket serves one client at a time. A
- * guest whose QMP socket disappears is forgotten; configured guests are
- * never dropped.
+ * directory of rammd's own: a QMP socket serves one client at a time.
  */
-static void rammd_scan(struct rammd *d)
+static void rammd_scan_own(struct rammd *d)
 {
-	DIR *dir;
+	DIR *dir = opendir(d->cfg.scan_dir);
 	struct dirent *de;
 
-	if (!d->cfg.scan_dir[0])
-		return;
-	dir = opendir(d->cfg.scan_dir);
 	if (!dir)
 		return;
-	for (guint i = 0; i < d->guests->len; i++)
-		((struct guest *)g_ptr_array_index(d->guests, i))->seen = 0;
 	while ((de = readdir(dir))) {
 		struct guest_config gc = { 0 };
 		size_t len = strlen(de->d_name), base = len - strlen(RAMMD_SCAN_SUFFIX);
-		struct guest *g;
-		struct stat st;
 
 		if (len <= strlen(RAMMD_SCAN_SUFFIX) || base >= sizeof(gc.name) ||
 		    strcmp(de->d_name + base, RAMMD_SCAN_SUFFIX))
@@ -648,24 +659,83 @@ static void rammd_scan(struct rammd *d)
 				     d->cfg.scan_dir, gc.name, RAMMD_AGENT_SUFFIX) >=
 			    sizeof(gc.agent_path))
 			continue;
-		if (stat(gc.qmp_path, &st) || !S_ISSOCK(st.st_mode))
-			continue;
-		g = rammd_find_guest(d, gc.name);
-		if (!g)
-			g = rammd_add_guest(d, &gc, 1, &backend_qmp_ops);
-		if (g)
-			g->seen = 1;
+		if (rammd_is_socket(gc.qmp_path))
+			rammd_scan_found(d, &gc);
 	}
 	closedir(dir);
+}
+
+/* A Proxmox VMID: digits only, no leading zero, 100..999999999. */
+static int rammd_is_vmid(const char *s, size_t len)
+{
+	if (len < 3 || len > 9 || s[0] == '0')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/*
+ * proxmox_dir holds qemu-server's VMID.qmp sockets, which qemu-server uses
+ * itself: those guests get the QMP backend's shared (polite) mode. A VM
+ * takes part only once its agent socket, proxmox_agent_dir/VMID.agent
+ * (what ramm-pve-args adds to its args: line), exists too; it is named by
+ * its VMID.
+ */
+static void rammd_scan_proxmox(struct rammd *d)
+{
+	DIR *dir = opendir(d->cfg.proxmox_dir);
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		struct guest_config gc = { .qmp_shared = 1 };
+		size_t len = strlen(de->d_name), base = len - strlen(RAMMD_SCAN_SUFFIX);
+
+		if (len <= strlen(RAMMD_SCAN_SUFFIX) ||
+		    strcmp(de->d_name + base, RAMMD_SCAN_SUFFIX) ||
+		    !rammd_is_vmid(de->d_name, base))
+			continue;
+		memcpy(gc.name, de->d_name, base);
+		if ((size_t)snprintf(gc.qmp_path, sizeof(gc.qmp_path), "%s/%s",
+				     d->cfg.proxmox_dir, de->d_name) >= sizeof(gc.qmp_path) ||
+		    (size_t)snprintf(gc.agent_path, sizeof(gc.agent_path), "%s/%s%s",
+				     d->cfg.proxmox_agent_dir, gc.name,
+				     RAMMD_AGENT_SUFFIX) >= sizeof(gc.agent_path))
+			continue;
+		if (rammd_is_socket(gc.qmp_path) && rammd_is_socket(gc.agent_path))
+			rammd_scan_found(d, &gc);
+	}
+	closedir(dir);
+}
+
+/*
+ * Both scans. A QMP guest found by one whose sockets disappear (the VM
+ * stopped) is forgotten; configured guests and libvirt domains are never
+ * dropped here. A directory that cannot be read drops nothing.
+ */
+static void rammd_scan(struct rammd *d)
+{
+	if (!d->cfg.scan_dir[0] && !d->cfg.proxmox_dir[0])
+		return;
+	if ((d->cfg.scan_dir[0] && access(d->cfg.scan_dir, R_OK | X_OK)) ||
+	    (d->cfg.proxmox_dir[0] && access(d->cfg.proxmox_dir, R_OK | X_OK)))
+		return;
+	for (guint i = 0; i < d->guests->len; i++)
+		((struct guest *)g_ptr_array_index(d->guests, i))->seen = 0;
+	if (d->cfg.scan_dir[0])
+		rammd_scan_own(d);
+	if (d->cfg.proxmox_dir[0])
+		rammd_scan_proxmox(d);
 	for (guint i = d->guests->len; i-- > 0;) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
-		if (g->from_scan && !g->seen) {
-			log_info("guest %s: QMP socket gone; no longer managed",
-				 g->cfg.name);
-			g_ptr_array_remove_index(d->guests, i);
-			guest_free(g);
-		}
+		if (g->from_scan && !g->seen && g->backend == &backend_qmp_ops)
+			rammd_remove_guest(d, g, g->cfg.qmp_shared
+					   ? "its QMP or agent socket is gone"
+					   : "its QMP socket is gone");
 	}
 }
 
@@ -811,6 +881,8 @@ static void rammd_keep_restart_keys(const struct rammd_config *old,
 	KEEP_STR(metrics_listen);
 	KEEP_STR(libvirt_uri);
 	KEEP_STR(scan_dir);
+	KEEP_STR(proxmox_dir);
+	KEEP_STR(proxmox_agent_dir);
 #undef KEEP_STR
 	if (old->unit_mib != next->unit_mib) {
 		log_warn("reload: unit_mib changed; it takes effect at the next start");
@@ -898,7 +970,7 @@ int main(int argc, char **argv)
 	struct rammd d = { 0 };
 	const char *path = "/etc/ramm/rammd.conf";
 	char err[512];
-	int opt, check_only = 0, ret;
+	int opt, check_only = 0, ret, group_err;
 
 	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -932,11 +1004,15 @@ int main(int argc, char **argv)
 	}
 	d.loop = g_main_loop_new(NULL, FALSE);
 	d.guests = g_ptr_array_new();
-	d.control = control_new(d.cfg.control_socket, rammd_ops_control, &d);
+	d.control = control_new(d.cfg.control_socket, rammd_ops_control, &d,
+				&group_err);
 	if (!d.control) {
 		log_err("control socket %s: %s", d.cfg.control_socket, strerror(errno));
 		return 1;
 	}
+	if (group_err)
+		log_warn("control socket %s: cannot give it to group %s (%s): only root can use rammctl",
+			 d.cfg.control_socket, CONTROL_ADMIN_GROUP, strerror(group_err));
 	rammd_ops_start_metrics(&d);
 	rammd_load_state(&d);
 	for (size_t i = 0; i < d.cfg.n_guests; i++)
@@ -950,10 +1026,11 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGINT, rammd_on_quit, &d);
 	g_unix_signal_add(SIGHUP, rammd_on_hup, &d);
 	d.tick_source = g_timeout_add(d.cfg.tick_ms, rammd_on_tick, &d);
-	if (d.cfg.scan_dir[0])
+	if (d.cfg.scan_dir[0] || d.cfg.proxmox_dir[0])
 		g_timeout_add(2000, rammd_on_scan, &d);
-	log_info("rammd started: %zu configured guests, scan_dir %s, tick %u ms, control %s",
+	log_info("rammd started: %zu configured guests, scan_dir %s, proxmox_dir %s, tick %u ms, control %s",
 		 d.cfg.n_guests, d.cfg.scan_dir[0] ? d.cfg.scan_dir : "(none)",
+		 d.cfg.proxmox_dir[0] ? d.cfg.proxmox_dir : "(none)",
 		 d.cfg.tick_ms, d.cfg.control_socket);
 
 	g_main_loop_run(d.loop);

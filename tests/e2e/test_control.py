@@ -254,19 +254,26 @@ def control_request(path, data, timeout=8):
 
 def test_untrusted_clients():
     uid = ensure_user()
-    ensure_group()
+    gid = ensure_group()
     with lab.Lab() as L:
         (a,) = L.boot_all([("a", dict(boot_mib=BOOT_MIB, vmem_mib=128))])
         broker = Broker(L, vmem_config(scan_dir=L.dir, supply_mib=1024, metrics_listen=""))
         try:
             wait_for("guest a managed", lambda: broker.guest("a")["device_ready"], 30)
-            # Let the test user reach the socket (rammd makes it 0660) and
-            # run a copy of rammctl outside the build tree.
+            # rammd gives its 0660 socket to group ramm: a member connects.
+            st = os.stat(broker.control)
+            check(st.st_gid == gid and st.st_mode & 0o777 == 0o660,
+                  "control socket is gid %d mode %o, want group %s and 0660" %
+                  (st.st_gid, st.st_mode & 0o777, ADMIN_GROUP))
+            # The test user runs a copy of rammctl outside the build tree.
             os.chmod(L.dir, 0o711)
-            os.chmod(broker.control, 0o666)
             rammctl = os.path.join(L.dir, "rammctl")
             shutil.copy(os.path.join(BUILD, "rammctl"), rammctl)
             os.chmod(rammctl, 0o755)
+            r = as_user(rammctl, broker.control, "guests", groups=[ADMIN_GROUP])
+            check(r.returncode == 0, "a ramm group member could not connect: %r" % r.stdout)
+            # From here on it reaches the socket without the group.
+            os.chmod(broker.control, 0o666)
 
             r = as_user(rammctl, broker.control, "guests")
             check(r.returncode == 0 and "\na " in r.stdout, "a read was refused: %r" % r.stdout)

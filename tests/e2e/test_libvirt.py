@@ -26,6 +26,7 @@ rammd, pointed at the private libvirtd with libvirt_uri, must:
 """
 
 import os
+import signal
 import re
 import shutil
 import subprocess
@@ -270,11 +271,11 @@ def test_libvirt_backend():
             t0 = time.time()
             guest.wait_ready(120)
             timings["boot_s"] = time.time() - t0
-            broker = Broker(L, "libvirt_uri = %s\nstate_file = %s\n"
-                            "supply_mib = 1024\nreserve_price = 0\n"
-                            "min_hold_ms = 1000\nmax_plug_mib = 512\n"
-                            "max_unplug_mib = 256\n"
-                            % (lv.uri, os.path.join(L.dir, "rammd.state")))
+            broker_config = ("libvirt_uri = %s\n"
+                             "supply_mib = 1024\nreserve_price = 0\n"
+                             "min_hold_ms = 1000\nmax_plug_mib = 512\n"
+                             "max_unplug_mib = 256\n" % lv.uri)
+            broker = Broker(L, broker_config)
 
             # 1. Discovery: the domain appears with its boot memory as floor.
             t0 = time.time()
@@ -374,6 +375,36 @@ def test_libvirt_backend():
             timings["restart_domain_s"] = time.time() - t0
             check(broker.alive(), "rammd died")
             print(broker.rammctl("guests").stdout)
+
+            # 6. rammd killed with SIGKILL mid-resize, then started again:
+            # it adopts the domain as libvirt has it and keeps its account.
+            guest.hog(400)
+            wait_for("ramm-hog to hold 400 MiB",
+                     lambda: guest.hog_status().get("held_mib") == "400", 120)
+            wait_for("the guest to settle", lambda: not _rammd_guest(broker)["resizing"], 30)
+            credit = _rammd_guest(broker)["credit"]
+            shrinks = broker.log().count("%s: shrink" % NAME)
+            guest.run("ramm-hog free")
+            wait_for("a shrink to start",
+                     lambda: broker.log().count("%s: shrink" % NAME) > shrinks, 60,
+                     interval=0.02)
+            os.kill(broker.proc.pid, signal.SIGKILL)
+            broker.proc.wait(5)
+            req, cur = _live_vmem(lv)
+            print("killed rammd: libvirt requested %d MiB, current %d MiB%s" %
+                  (req, cur, " (in flight)" if req != cur else ""))
+            broker = Broker(L, broker_config)
+            g = wait_for("rammd 2 to adopt the domain",
+                         lambda: (lambda x: x if x and x["device_ready"] else None)(
+                             _rammd_guest(broker)), 30)
+            check("%s: restored from the state file" % NAME in broker.log(),
+                  "rammd 2 did not restore the guest's account")
+            check(abs(g["credit"] - credit) < 0.05, "credit %.3f, was %.3f" % (g["credit"], credit))
+            check(g["size_mib"] >= BOOT_MIB, "below its floor after the restart")
+            wait_for("rammd 2 and libvirt to agree on the size",
+                     lambda: not _rammd_guest(broker)["resizing"] and
+                     _rammd_guest(broker)["size_mib"] == BOOT_MIB + _live_vmem(lv)[1], 60)
+            check(broker.alive(), "rammd 2 died")
         finally:
             guest.disconnect()
             try:

@@ -88,6 +88,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->evict_deadline_ms, 5000);
 	assert_string_equal(cfg->control_socket, "/run/ramm/rammd.sock");
 	assert_string_equal(cfg->scan_dir, "");
+	assert_string_equal(cfg->proxmox_dir, "");
+	assert_string_equal(cfg->proxmox_agent_dir, "/run/ramm");
 	assert_int_equal(cfg->n_guests, 0);
 
 	/* An empty file, or one of comments, changes nothing. */
@@ -125,7 +127,9 @@ static void test_every_rammd_key(void **state)
 		 "resize_timeout_ms = 1000\n"
 		 "evict_deadline_ms = 600000\n"
 		 "control_socket = /tmp/r.sock\n"
-		 "scan_dir = /var/run/qemu-server\n");
+		 "scan_dir = /var/run/qemu-server\n"
+		 "proxmox_dir = /var/run/qemu-server\n"
+		 "proxmox_agent_dir = /run/ramm-agents\n");
 	assert_int_equal(cfg->tick_ms, 250);
 	assert_int_equal(cfg->supply_mib, 65536);
 	assert_int_equal(cfg->host_reserve_mib, 4096);
@@ -140,6 +144,8 @@ static void test_every_rammd_key(void **state)
 	assert_int_equal(cfg->evict_deadline_ms, 600000);
 	assert_string_equal(cfg->control_socket, "/tmp/r.sock");
 	assert_string_equal(cfg->scan_dir, "/var/run/qemu-server");
+	assert_string_equal(cfg->proxmox_dir, "/var/run/qemu-server");
+	assert_string_equal(cfg->proxmox_agent_dir, "/run/ramm-agents");
 	assert_int_equal(cfg->n_guests, 0);
 
 	/* Each bound is inclusive; keys before any section are [rammd]'s. */
@@ -343,6 +349,8 @@ static void test_error_socket_path(void **state)
 		    "t.conf:1: key 'control_socket': must be an absolute path");
 	parse_fails("scan_dir = ~/vms\n",
 		    "t.conf:1: key 'scan_dir': must be an absolute path");
+	parse_fails("proxmox_dir = qemu-server\n",
+		    "t.conf:1: key 'proxmox_dir': must be an absolute path");
 	parse_fails("[guest a]\nqmp = a.qmp\n",
 		    "t.conf:2: key 'qmp': must be an absolute path");
 	parse_fails("[guest a]\nqmp = /a.qmp\nagent =\n",
