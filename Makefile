@@ -210,6 +210,7 @@ install: $(BUILD)/rammd $(BUILD)/rammctl
 		$(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/rammd $(DESTDIR)$(SBINDIR)/rammd
 	install -m 0755 $(BUILD)/rammctl $(DESTDIR)$(BINDIR)/rammctl
+	install -m 0755 qemu-plugins/proxmox/ramm-pve-args $(DESTDIR)$(SBINDIR)/ramm-pve-args
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ramm/rammd.conf ]; then \
 		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/ramm/rammd.conf"; \
 	else install -m 0644 config/rammd.conf $(DESTDIR)$(SYSCONFDIR)/ramm/rammd.conf; fi

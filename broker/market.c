@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "market.h"
 
 /*
@@ -1168,27 +1169,6 @@ int market_account_format(const struct market_account *acc, char *buf,
 	return len < 0 || (size_t)len >= size ? -ENOSPC : len;
 }
 
-/* Parse a decimal at @p (up to @end) into *@out, at most @max. */
-static int parse_decimal(const char **p, const char *end, uint64_t max,
-			 uint64_t *out)
-{
-	uint64_t v = 0;
-	const char *s = *p;
-
-	if (s == end || *s < '0' || *s > '9')
-		return -EINVAL;
-	for (; s < end && *s >= '0' && *s <= '9'; s++) {
-		unsigned int digit = (unsigned int)(*s - '0');
-
-		if (digit > max || v > (max - digit) / 10)
-			return -EINVAL;
-		v = v * 10 + digit;
-	}
-	*p = s;
-	*out = v;
-	return 0;
-}
-
 int market_account_parse(const char *text, size_t len,
 			 struct market_account *acc)
 {
@@ -1218,7 +1198,7 @@ int market_account_parse(const char *text, size_t len,
 		if (k == 3 || seen & (1u << k))
 			return -EINVAL;
 		p += key_len + 1;
-		if (parse_decimal(&p, end, keys[k].max, &values[k]))
+		if (decimal_parse(&p, end, keys[k].max, &values[k]))
 			return -EINVAL;
 		seen |= 1u << k;
 		if (p < end && (*p++ != ' ' || p == end))

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "state.h"
 
 #define STATE_MAGIC "ramm-state 1"
@@ -85,20 +86,13 @@ static int state_field(const char **p, const char *end, const char *key,
 {
 	size_t klen = strlen(key);
 	const char *s = *p;
-	uint64_t v = 0;
+	uint64_t v;
 
 	if ((size_t)(end - s) <= klen || memcmp(s, key, klen) || s[klen] != '=')
 		return -EINVAL;
 	s += klen + 1;
-	if (s == end || *s < '0' || *s > '9')
+	if (decimal_parse(&s, end, max, &v))
 		return -EINVAL;
-	for (; s < end && *s >= '0' && *s <= '9'; s++) {
-		unsigned int digit = (unsigned int)(*s - '0');
-
-		if (digit > max || v > (max - digit) / 10)
-			return -EINVAL;
-		v = v * 10 + digit;
-	}
 	if (s < end && *s++ != ' ')
 		return -EINVAL;
 	*p = s;

@@ -31,6 +31,7 @@ for prefix in /usr/local /usr; do
 644 $prefix/share/man/man8/rammctl.8.gz
 644 $prefix/share/man/man8/rammd.8.gz
 755 $prefix/bin/rammctl
+755 $prefix/sbin/ramm-pve-args
 755 $prefix/sbin/rammd
 EOF
 )
@@ -84,5 +85,5 @@ install_into "$d" /usr/local &&
 	{ grep -q "the operator's" "$d/etc/ramm/rammd.conf" || bad "make install overwrote an existing rammd.conf"; }
 grep -q "keeping" "$tmp/log" || bad "make install did not say it kept the existing config"
 
-[ "$fail" = 0 ] && echo "check_install: PREFIX=/usr/local and /usr: 8 files, modes, unit paths, man pages, config kept: ok"
+[ "$fail" = 0 ] && echo "check_install: PREFIX=/usr/local and /usr: 9 files, modes, unit paths, man pages, config kept: ok"
 exit "$fail"
