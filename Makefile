@@ -31,7 +31,8 @@ BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c bro
 RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
 	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c \
 	broker/unix_socket.c broker/rammd_ops.c broker/history.c broker/metrics.c \
-	broker/metrics_text.c broker/backend_libvirt.c broker/libvirt_xml.c
+	broker/metrics_text.c broker/backend_libvirt.c broker/libvirt_xml.c \
+	guest-agent/proc_sample.c
 RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c \
 	guest-agent/dev_record.c broker/linebuf.c broker/unix_socket.c

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "market.h"
 #include "metrics.h"
+#include "../guest-agent/proc_sample.h"
 #include "rammd.h"
 #include "rammd_ops.h"
 
@@ -48,38 +49,19 @@ uint64_t rammd_unit_bytes(const struct rammd *d)
 
 /* ---- supply -------------------------------------------------------- */
 
-/* One field of the host's /proc/meminfo, e.g. "MemTotal", in bytes. */
-static int rammd_host_meminfo(const char *field, uint64_t *bytes)
-{
-	char line[256];
-	size_t field_len = strlen(field);
-	unsigned long long kib;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, field_len) && line[field_len] == ':' &&
-		    sscanf(line + field_len + 1, "%llu kB", &kib) == 1) {
-			fclose(f);
-			*bytes = kib * 1024;
-			return 0;
-		}
-	}
-	fclose(f);
-	return -ENOENT;
-}
-
 /* Auctionable memory above every floor: configured, or host RAM less the
- * reserve and less what the floors already pin. */
-static uint64_t rammd_supply_bytes(struct rammd *d)
+ * reserve and less what the floors already pin. @host is the host's
+ * /proc/meminfo this tick, NULL if it could not be read. */
+static uint64_t rammd_supply_bytes(struct rammd *d,
+				   const struct proc_sample *host)
 {
-	uint64_t total = 0, pinned;
+	uint64_t total, pinned;
 
 	if (d->cfg.supply_mib != CONFIG_SUPPLY_AUTO)
 		return d->cfg.supply_mib * MIB;
-	if (rammd_host_meminfo("MemTotal", &total))
+	if (!host)
 		return 0;
+	total = host->mem_total_kib * 1024;
 	pinned = d->cfg.host_reserve_mib * MIB;
 	for (guint i = 0; i < d->guests->len; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
@@ -230,13 +212,15 @@ static void rammd_actuate(struct rammd *d, const struct market_guest *mg,
  * deficit, and takes it back past the usual unplug limits. Returns the
  * emergency supply in units, or UINT64_MAX when there is no emergency.
  */
-static uint64_t rammd_emergency_supply(struct rammd *d, const uint32_t *held,
-				       guint n, uint64_t unit)
+static uint64_t rammd_emergency_supply(struct rammd *d,
+				       const struct proc_sample *host,
+				       const uint32_t *held, guint n,
+				       uint64_t unit)
 {
-	uint64_t avail, critical = d->cfg.critical_free_mib * MIB;
+	uint64_t avail = host ? host->mem_available_kib * 1024 : 0;
+	uint64_t critical = d->cfg.critical_free_mib * MIB;
 	uint64_t committed = 0, deficit_units;
-	int emergency = !rammd_host_meminfo("MemAvailable", &avail) &&
-			avail < critical;
+	int emergency = host && avail < critical;
 
 	if (emergency != d->emergency)
 		log_warn("host: MemAvailable %s critical_free_mib %llu MiB: %s",
@@ -307,11 +291,15 @@ static void rammd_tick(struct rammd *d)
 		.rise = d->cfg.credit_rise,
 	};
 	uint64_t total_weight = 0, emergency_supply;
+	struct proc_sample host;
+	int host_ok;
 	struct market_result result;
 	int ret;
 
 	d->last_tick_us = now;
-	d->supply_bytes = rammd_supply_bytes(d);
+	/* The host's /proc/meminfo, read once a tick: supply and emergency. */
+	host_ok = proc_meminfo_read(NULL, &host) == 0;
+	d->supply_bytes = rammd_supply_bytes(d, host_ok ? &host : NULL);
 	params.supply_units = d->supply_bytes / unit;
 	budget.income_pool = params.supply_units * d->cfg.budget_price;
 	for (guint i = 0; i < n; i++) {
@@ -363,7 +351,8 @@ static void rammd_tick(struct rammd *d)
 		}
 	}
 
-	emergency_supply = rammd_emergency_supply(d, held, n, unit);
+	emergency_supply = rammd_emergency_supply(d, host_ok ? &host : NULL,
+						  held, n, unit);
 	if (emergency_supply != UINT64_MAX) {
 		params.emergency = 1;
 		if (emergency_supply < params.supply_units)
