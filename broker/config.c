@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "market.h"
 #include "ramm/bid_tiers.h"
 #include "ramm/proto.h"
 
@@ -71,6 +72,31 @@ static const struct config_key config_guest_keys[] = {
 	GK(excluded, KIND_U32, 0, 1),
 };
 #undef GK
+
+void config_market(const struct rammd_config *cfg, uint64_t unit_mib,
+		   uint64_t supply_units, struct market_params *params,
+		   struct market_budget *budget,
+		   struct market_credit_params *credit)
+{
+	*params = (struct market_params){
+		.supply_units = supply_units,
+		.move_cost = cfg->move_cost,
+		.quantum_units = (uint32_t)(cfg->quantum_mib / unit_mib),
+		.reserve_price = cfg->reserve_price,
+	};
+	*budget = (struct market_budget){
+		.income_pool = supply_units * cfg->budget_price,
+		.savings_ticks = cfg->savings_ticks,
+	};
+	*credit = (struct market_credit_params){
+		.claim_price = cfg->claim_price,
+		.idle_slack_pct = cfg->credit_idle_slack_pct,
+		.idle_slack_units = (uint32_t)(cfg->credit_idle_slack_mib / unit_mib),
+		.fall_idle = cfg->credit_fall_idle,
+		.fall_unplug = cfg->credit_fall_unplug,
+		.rise = cfg->credit_rise,
+	};
+}
 
 void config_defaults(struct rammd_config *cfg)
 {

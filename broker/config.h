@@ -94,6 +94,21 @@ int config_parse_listen(const char *s, struct config_listen *out);
  */
 int config_valid_name(const char *s);
 
+struct market_params;
+struct market_budget;
+struct market_credit_params;
+
+/*
+ * config_market - the market's knobs from @cfg, in units of @unit_mib (the
+ * same for rammd and ramm-sim): move cost, quantum and reserve price into
+ * @params (its supply is the caller's), the budget for @supply_units into
+ * @budget, the credit rules into @credit. All caller-owned; never fails.
+ */
+void config_market(const struct rammd_config *cfg, uint64_t unit_mib,
+		   uint64_t supply_units, struct market_params *params,
+		   struct market_budget *budget,
+		   struct market_credit_params *credit);
+
 /* config_defaults - fill @cfg with the documented defaults. Never fails. */
 void config_defaults(struct rammd_config *cfg);
 

@@ -276,20 +276,9 @@ static void rammd_tick(struct rammd *d)
 	uint32_t *targets = g_new0(uint32_t, n ? n : 1);
 	struct market_account *accounts = g_new0(struct market_account, n ? n : 1);
 	struct market_conduct *conduct = g_new0(struct market_conduct, n ? n : 1);
-	struct market_params params = {
-		.move_cost = d->cfg.move_cost,
-		.quantum_units = (uint32_t)(d->cfg.quantum_mib * MIB / unit),
-		.reserve_price = d->cfg.reserve_price,
-	};
-	struct market_budget budget = { .savings_ticks = d->cfg.savings_ticks };
-	const struct market_credit_params credit = {
-		.claim_price = d->cfg.claim_price,
-		.idle_slack_pct = d->cfg.credit_idle_slack_pct,
-		.idle_slack_units = (uint32_t)(d->cfg.credit_idle_slack_mib * MIB / unit),
-		.fall_idle = d->cfg.credit_fall_idle,
-		.fall_unplug = d->cfg.credit_fall_unplug,
-		.rise = d->cfg.credit_rise,
-	};
+	struct market_params params;
+	struct market_budget budget;
+	struct market_credit_params credit;
 	uint64_t total_weight = 0, emergency_supply;
 	struct proc_sample host;
 	int host_ok;
@@ -300,8 +289,8 @@ static void rammd_tick(struct rammd *d)
 	/* The host's /proc/meminfo, read once a tick: supply and emergency. */
 	host_ok = proc_meminfo_read(NULL, &host) == 0;
 	d->supply_bytes = rammd_supply_bytes(d, host_ok ? &host : NULL);
-	params.supply_units = d->supply_bytes / unit;
-	budget.income_pool = params.supply_units * d->cfg.budget_price;
+	config_market(&d->cfg, d->cfg.unit_mib, d->supply_bytes / unit, &params,
+		      &budget, &credit);
 	for (guint i = 0; i < n; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 

@@ -103,24 +103,8 @@ static void ramm_params(struct ramm_sim *rs, const struct sim_scenario *sc)
 	config_defaults(&cfg);
 	for (size_t g = 0; g < sc->n_guests; g++)
 		floors += sc->guests[g].floor_mib;
-	rs->params = (struct market_params){
-		.supply_units = (sc->host_mib - floors) / unit,
-		.move_cost = cfg.move_cost,
-		.quantum_units = (uint32_t)(cfg.quantum_mib / unit),
-		.reserve_price = cfg.reserve_price,
-	};
-	rs->budget = (struct market_budget){
-		.income_pool = rs->params.supply_units * cfg.budget_price,
-		.savings_ticks = cfg.savings_ticks,
-	};
-	rs->credit = (struct market_credit_params){
-		.claim_price = cfg.claim_price,
-		.idle_slack_pct = cfg.credit_idle_slack_pct,
-		.idle_slack_units = (uint32_t)(cfg.credit_idle_slack_mib / unit),
-		.fall_idle = cfg.credit_fall_idle,
-		.fall_unplug = cfg.credit_fall_unplug,
-		.rise = cfg.credit_rise,
-	};
+	config_market(&cfg, unit, (sc->host_mib - floors) / unit, &rs->params,
+		      &rs->budget, &rs->credit);
 	rs->max_price = cfg.max_price;
 	rs->max_plug_units = (uint32_t)(cfg.max_plug_mib / unit);
 	rs->max_unplug_units = (uint32_t)(cfg.max_unplug_mib / unit);
