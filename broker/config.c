@@ -116,7 +116,7 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->min_hold_ms = 5000;
 	cfg->max_price = RAMM_PRICE_IN_USE;
 	cfg->reserve_price = RAMM_PRICE_COMFORT;
-	cfg->budget_price = 8000;
+	cfg->budget_price = RAMM_PRICE_IN_USE;
 	cfg->savings_ticks = 300;
 	cfg->claim_price = RAMM_PRICE_IN_USE;
 	cfg->credit_idle_slack_pct = 10;
