@@ -22,6 +22,24 @@ def memtotal_mib(g):
     return g.meminfo_kib("MemTotal") / 1024.0
 
 
+def wait_settled(broker, quiet_s, timeout):
+    """Until every guest is at its target, with no resize in flight and no
+    size or target change, for @quiet_s seconds."""
+    def view():
+        return [(g["name"], g["size_mib"], g["target_mib"], g["resizing"])
+                for g in broker.state()["guests"]]
+    last, since, deadline = None, time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = view()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif (time.monotonic() - since >= quiet_s and
+              all(size == target and not resizing for _, size, target, resizing in now)):
+            return
+        time.sleep(0.25)
+    raise AssertionError("the market did not settle in %ss: %r" % (timeout, last))
+
+
 def first_resize_after(broker, name, t0_us, want_growth, timeout):
     """The first completed resize of @name decided after @t0_us."""
     def probe():
@@ -67,6 +85,10 @@ def run_demand_moves_memory(kmod):
             wait_for("B's hog to hold 150 MiB",
                      lambda: b.hog_status().get("held_mib") == "150", 60)
             time.sleep(4)
+            # Measure from a settled market: every guest at its target, no
+            # resize in flight, and no change for 5 s (on a slow guest
+            # kernel B may still be finding its working set).
+            wait_settled(broker, 5, 90)
             mon.wait_samples()
             a0, b0 = mon.total("a"), mon.total("b")
             a0_memtotal, b0_memtotal = memtotal_mib(a), memtotal_mib(b)
