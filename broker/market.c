@@ -4,8 +4,8 @@
  *
  * Clearing works on bid segments, never on single units. A segment is a run
  * of one guest's units that share one rank key: one bid step, cut at the
- * guest's window edges and at its current holding (so that it is wholly
- * incumbent or wholly not). Supply can be half a million units and there can
+ * guest's window edges and where its incumbent units end (so that it is
+ * wholly incumbent or wholly not). Supply can be half a million units and there can
  * be ten thousand guests, so per-unit work is out of the question; a guest
  * has at most n_steps + 2 segments.
  *
@@ -121,6 +121,15 @@ static uint32_t above_reserve(uint32_t price, uint32_t reserve_price)
  * limit, the rate limit a courtesy. In an emergency nobody grows and the
  * unplug limit is off.
  */
+/* Units 1..this rank as incumbents: held, and not offered back. A frozen
+ * guest has no usable report, so no usable offer either. */
+static uint64_t anchored_units(const struct market_guest *g)
+{
+	if (g->frozen)
+		return g->current_units;
+	return g->current_units - min_u32(g->current_units, g->offered_units);
+}
+
 static void guest_window(const struct market_params *params,
 			 const struct market_guest *g, uint32_t *lo,
 			 uint32_t *hi)
@@ -188,12 +197,12 @@ static uint64_t priced_units_within_cap(const struct market_params *params,
 
 /*
  * emit_segments - cut units (@from, @to] of non-frozen guest @gi into
- * segments: one per bid step, split at the guest's current holding. With
+ * segments: one per bid step, split where its incumbent units end. With
  * @priced_only, units bid at price 0 (and those beyond the curve) are left
  * out, otherwise they make segments of their own.
  * Writes the segments to @out and returns how many there are: at most
  * SEGMENTS_PER_GUEST(n_steps), one per step plus one beyond the curve, plus
- * one where the current holding splits a step.
+ * one where the incumbent units end inside a step.
  */
 static size_t emit_segments(const struct market_params *params,
 			    const struct market_guest *g, uint32_t gi,
@@ -222,9 +231,9 @@ static size_t emit_segments(const struct market_params *params,
 		uint64_t end = min_u64(step_end, to);
 
 		while (from < end) {
-			uint64_t current = g->current_units;
-			int incumbent = from < current;
-			uint64_t cut = incumbent ? min_u64(end, current) : end;
+			uint64_t anchored = anchored_units(g);
+			int incumbent = from < anchored;
+			uint64_t cut = incumbent ? min_u64(end, anchored) : end;
 			uint64_t rank = (uint64_t)price +
 					(incumbent ? params->move_cost : 0);
 
@@ -605,7 +614,7 @@ static uint64_t tally_region(const struct ramm_bid_step *s, size_t n,
  * reserve price, in (lo, hi] - into @hist, adding their number to @*total.
  * Returns the units it bids for at @claim or more (as
  * market_claimed_units()), or UINT64_MAX if the curve is invalid. Each step
- * is read once, or twice where current cuts it.
+ * is read once, or twice where the incumbent units end in it.
  */
 static uint64_t scan_guest(const struct market_params *params,
 			   const struct market_guest *g, uint64_t lo,
@@ -615,7 +624,7 @@ static uint64_t scan_guest(const struct market_params *params,
 	uint64_t move_cost = params->move_cost;
 	uint32_t reserve = params->reserve_price;
 	const struct ramm_bid_step *s = g->steps;
-	uint64_t current = g->current_units, pos = 0, at = lo, unpriced = 0;
+	uint64_t anchored = anchored_units(g), pos = 0, at = lo, unpriced = 0;
 	uint32_t prev = RAMM_MAX_PRICE, bad = 0;
 	size_t n = g->n_steps, i = 0;
 
@@ -637,7 +646,7 @@ static uint64_t scan_guest(const struct market_params *params,
 	if (lo < hi) {
 		/* Incumbent units, then the others. */
 		*total += tally_region(s, n, &i, &pos, &at, &prev,
-				       min_u64(current, hi),
+				       min_u64(anchored, hi),
 				       move_cost << 1 | 1, reserve, hist);
 		*total += tally_region(s, n, &i, &pos, &at, &prev, hi, 0,
 				       reserve, hist);
@@ -713,12 +722,12 @@ static uint64_t min_price_new(uint64_t key, uint64_t least)
 /*
  * End of the prefix of a guest's units ranking at some key or above, from
  * the units bid at >= its incumbent price (@at_inc) and at >= its price
- * for the others (@at_new): units 1..current rank as incumbents.
+ * for the others (@at_new): units 1..@anchored rank as incumbents.
  */
-static uint64_t prefix_end(uint64_t at_inc, uint64_t at_new, uint64_t current)
+static uint64_t prefix_end(uint64_t at_inc, uint64_t at_new, uint64_t anchored)
 {
-	return min_u64(current, at_inc) + (at_new > current ? at_new - current
-							    : 0);
+	return min_u64(anchored, at_inc) + (at_new > anchored ? at_new - anchored
+							      : 0);
 }
 
 /* @v clamped to [@lo, @hi]. */
@@ -776,9 +785,9 @@ static void serve_guests(const struct market_params *params,
 		}
 		inc2 = sum;
 
-		above = clamp_u64(prefix_end(inc1, new1, g->current_units), lo,
-				  hi);
-		upto = clamp_u64(prefix_end(inc2, new2, g->current_units), lo,
+		above = clamp_u64(prefix_end(inc1, new1, anchored_units(g)),
+				  lo, hi);
+		upto = clamp_u64(prefix_end(inc2, new2, anchored_units(g)), lo,
 				 hi);
 		if (upto > above) { /* units at the threshold */
 			uint64_t tie = min_u64(upto - above, take);

@@ -39,6 +39,10 @@ struct market_guest {
 	uint32_t current_units;  /* units above the floor it holds now */
 	uint32_t max_plug_units; /* most units it may gain this tick */
 	uint32_t max_unplug_units; /* most units it may lose this tick */
+	uint32_t offered_units;  /* of current_units, how many the guest
+				  * reports free in whole host pages: cheap
+				  * to take, so they rank without the
+				  * move-cost bonus; ignored if frozen */
 	int frozen;              /* nonzero: no usable bid; keep what it holds */
 	const struct ramm_bid_step *steps; /* bid curve, may be NULL if n_steps 0 */
 	size_t n_steps;          /* entries in @steps, <= MARKET_MAX_STEPS */
@@ -84,9 +88,13 @@ struct market_result {
  *
  * Units 1..lo are kept whatever they are bid at. The units in (lo, hi] bid at
  * a price p > 0 compete for the rest of supply: each ranks by p, plus
- * @move_cost if the guest already holds it (index <= current), and the
- * highest ranks are served. Rank ties go to incumbent units, then to the
- * lower guest index. Units bid at price 0 are never allocated above lo.
+ * @move_cost if the guest already holds it and does not offer it back
+ * (index <= current - min(offered, current)), and the
+ * highest ranks are served. A held unit the guest offers back (the top
+ * min(offered, current) of 1..current) ranks as if it were not held: taking
+ * memory the guest reports free costs it nothing, while the rest would have
+ * to be migrated first. Rank ties go to incumbent units, then to the lower
+ * guest index. Units bid at price 0 are never allocated above lo.
  * Since prices never rise along a curve, each guest is served a prefix of its
  * units. A frozen guest has no usable bid: its curve is not read (nor
  * validated) and it adds nothing to demand.
@@ -106,7 +114,8 @@ struct market_result {
  * current if the sum of targets still fits supply. A guest above its cap is
  * never put back. The price is that of the clearing before this step.
  *
- * With unchanged bids, no rate limits and current = the previous targets,
+ * With unchanged bids, no rate limits, nothing offered and current = the
+ * previous targets,
  * the targets come out the same: incumbents only gain from the move cost.
  * The sum of targets never exceeds supply.
  *

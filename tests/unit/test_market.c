@@ -218,6 +218,39 @@ static void test_current_above_cap(void **state)
 	assert_int_equal(targets[1], 5);
 }
 
+/* Held memory the guest reports free loses its incumbent bonus: a
+ * newcomer outbidding its raw price gets it, while memory that would
+ * have to be migrated keeps the bonus and stays. */
+static void test_offered_units_are_cheap_to_take(void **state)
+{
+	struct market_params params = supply_of(6);
+	struct market_guest guests[] = {
+		BIDDER(10, 4, { 10, 5 }),
+		BIDDER(10, 2, { 10, 6 }),
+	};
+	uint32_t targets[2];
+	struct market_result res;
+
+	(void)state;
+	params.move_cost = 3;
+	res = clear_ok(&params, guests, 2, targets);
+	assert_int_equal(targets[0], 4); /* 5 + 3 outranks 6 */
+	assert_int_equal(targets[1], 2);
+	assert_int_equal(res.price, 6);
+
+	guests[0].offered_units = 2;
+	res = clear_ok(&params, guests, 2, targets);
+	assert_int_equal(targets[0], 2); /* its 2 free units went to 6 */
+	assert_int_equal(targets[1], 4);
+	assert_int_equal(res.price, 6);
+
+	/* Offering more than it holds offers what it holds. */
+	guests[0].offered_units = 50;
+	clear_ok(&params, guests, 2, targets);
+	assert_int_equal(targets[0], 0);
+	assert_int_equal(targets[1], 6);
+}
+
 static void test_floors(void **state)
 {
 	struct market_params params = supply_of(100);
@@ -678,7 +711,7 @@ struct ref_unit {
 	uint32_t unit;     /* 1-based index above the floor */
 	uint32_t price;    /* raw bid price */
 	uint64_t rank;     /* price plus move-cost bonus */
-	int incumbent;     /* unit <= current */
+	int incumbent;     /* unit <= current - offered: held, not offered */
 	int frozen;        /* a frozen guest's: kept before any other */
 	int served;
 };
@@ -768,6 +801,8 @@ static void ref_clear(const struct instance *in, uint32_t *targets,
 	 */
 	for (g = 0; g < in->n_guests; g++) {
 		const struct market_guest *mg = &in->guests[g];
+		uint32_t offered = mg->offered_units < mg->current_units
+					   ? mg->offered_units : mg->current_units;
 		uint32_t k, first = dropping ? 1 : lo[g] + 1;
 		uint32_t last = dropping ? lo[g] : hi[g];
 
@@ -782,7 +817,8 @@ static void ref_clear(const struct instance *in, uint32_t *targets,
 			u->unit = k;
 			u->frozen = mg->frozen;
 			u->price = mg->frozen ? 0 : ref_counted_price(p, mg, k);
-			u->incumbent = k <= mg->current_units;
+			u->incumbent = k + (mg->frozen ? 0 : offered) <=
+				       mg->current_units;
 			u->rank = u->frozen ? 0 : (uint64_t)u->price +
 				  (u->incumbent ? p->move_cost : 0);
 			if (!dropping && u->price == 0)
@@ -878,6 +914,8 @@ static void random_instance(uint64_t *rng, struct instance *in,
 		mg->max_plug_units = random_limit(rng, rate_limited);
 		mg->max_unplug_units = random_limit(rng, rate_limited);
 		mg->frozen = rng_below(rng, 10) == 0;
+		if (rng_below(rng, 3) == 0)
+			mg->offered_units = rng_below(rng, mg->current_units + 3);
 		mg->n_steps = rng_below(rng, 7);
 		mg->steps = mg->n_steps ? in->steps[g] : NULL;
 		for (s = 0; s < mg->n_steps; s++) {
@@ -985,9 +1023,11 @@ static void test_random_stability(void **state)
 		res = clear_ok(&in.params, in.guests, in.n_guests, first);
 		check_invariants(&in, first, &res);
 
-		/* Move everyone to the targets, lift the rate limits. */
+		/* Move everyone to the targets, lift the rate limits; what
+		 * was offered has been taken or kept. */
 		for (g = 0; g < in.n_guests; g++) {
 			in.guests[g].current_units = first[g];
+			in.guests[g].offered_units = 0;
 			in.guests[g].max_plug_units = MARKET_UNLIMITED;
 			in.guests[g].max_unplug_units = MARKET_UNLIMITED;
 		}
@@ -1188,6 +1228,7 @@ int main(void)
 		cmocka_unit_test(test_price_is_highest_rejected_bid),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_current_above_cap),
+		cmocka_unit_test(test_offered_units_are_cheap_to_take),
 		cmocka_unit_test(test_floors),
 		cmocka_unit_test(test_plug_limit),
 		cmocka_unit_test(test_unplug_limit),
