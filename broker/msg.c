@@ -141,6 +141,37 @@ static int msg_parse_bid(struct json_object *obj, struct agent_report *r,
 	return 0;
 }
 
+/* The optional free-extent histogram: absent is fine (proc mode). */
+static int msg_parse_hist(struct json_object *obj, struct agent_report *r,
+			  const char **reason)
+{
+	/* 2^40 extents of 2 MiB is 2 EiB: more than any guest has. */
+	const int64_t max_count = INT64_C(1) << 40;
+	struct json_object *hist;
+
+	r->have_hist = 0;
+	if (!json_object_object_get_ex(obj, "hist_vmem", &hist))
+		return 0;
+	if (!json_object_is_type(hist, json_type_array) ||
+	    json_object_array_length(hist) != RAMM_HIST_SIZES) {
+		*reason = "report: hist_vmem must be an array of 10 counts";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < RAMM_HIST_SIZES; i++) {
+		struct json_object *c = json_object_array_get_idx(hist, i);
+		int64_t count;
+
+		if (!json_object_is_type(c, json_type_int) ||
+		    (count = json_object_get_int64(c)) < 0 || count > max_count) {
+			*reason = "report: hist_vmem count out of range";
+			return -EINVAL;
+		}
+		r->hist_vmem[i] = (uint64_t)count;
+	}
+	r->have_hist = 1;
+	return 0;
+}
+
 static int msg_parse_report(struct json_object *obj, struct agent_report *r,
 			    const char **reason)
 {
@@ -179,6 +210,8 @@ static int msg_parse_report(struct json_object *obj, struct agent_report *r,
 		*reason = "report: bad unit_bytes";
 		return -EINVAL;
 	}
+	if (msg_parse_hist(obj, r, reason))
+		return -EINVAL;
 	return msg_parse_bid(obj, r, reason);
 }
 

@@ -37,6 +37,9 @@ struct agent_report {
 	uint64_t unit_bytes;        /* unit the bid is in; 0 before welcome */
 	struct ramm_bid_step bid[RAMM_MAX_BID_STEPS]; /* the bid curve */
 	size_t n_bid;               /* valid entries in @bid */
+	int have_hist;              /* @hist_vmem was sent (kernel mode) */
+	uint64_t hist_vmem[RAMM_HIST_SIZES]; /* free naturally aligned extents
+				     * of 2 MiB << i in virtio-mem memory */
 };
 
 struct agent_msg {
@@ -56,7 +59,8 @@ struct agent_msg {
  * Returns 0, -EBADMSG if the line is not a JSON object with a string
  * "type" and v == RAMM_PROTO_VERSION, -ENOMSG for an unknown type,
  * -EINVAL if a member is missing, mistyped or out of range (including a
- * bid that is not non-increasing or has more than RAMM_MAX_BID_STEPS steps),
+ * bid that is not non-increasing or has more than RAMM_MAX_BID_STEPS steps,
+ * or a "hist_vmem" that is not RAMM_HIST_SIZES counts of at most 2^40),
  * or -ENOMEM if the JSON parser could not be allocated.
  */
 int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,

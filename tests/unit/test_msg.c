@@ -388,6 +388,37 @@ static void test_wrong_types(void **state)
 	ASSERT_HELLO_FAILS("mode", "true", -EINVAL);
 }
 
+/* The free-extent histogram is optional, exactly RAMM_HIST_SIZES
+ * bounded counts when sent. */
+static void test_report_hist(void **state)
+{
+	struct agent_msg m;
+	const char *reason;
+
+	(void)state;
+	assert_int_equal(parse_report_with("hist_vmem", NULL, &m, &reason), 0);
+	assert_false(m.report.have_hist);
+	assert_int_equal(parse_report_with("hist_vmem",
+			 "[12,3,1,0,0,0,0,0,0,1099511627776]", &m, &reason), 0);
+	assert_true(m.report.have_hist);
+	assert_int_equal(m.report.hist_vmem[0], 12);
+	assert_int_equal(m.report.hist_vmem[2], 1);
+	assert_int_equal(m.report.hist_vmem[9], UINT64_C(1) << 40);
+	ASSERT_REPORT_FAILS("hist_vmem", "[1,2,3,4,5,6,7,8,9]", -EINVAL);
+	ASSERT_REPORT_FAILS("hist_vmem", "[1,2,3,4,5,6,7,8,9,10,11]", -EINVAL);
+	ASSERT_REPORT_FAILS("hist_vmem", "[0,0,0,0,0,0,0,0,0,-1]", -EINVAL);
+	ASSERT_REPORT_FAILS("hist_vmem", "[0,0,0,0,0,0,0,0,0,1099511627777]",
+			    -EINVAL);
+	ASSERT_REPORT_FAILS("hist_vmem", "[0,0,0,0,0,0,0,0,0,1.5]", -EINVAL);
+	ASSERT_REPORT_FAILS("hist_vmem", "[0,0,0,0,0,0,0,0,0,\"1\"]", -EINVAL);
+	ASSERT_REPORT_FAILS("hist_vmem", "{}", -EINVAL);
+	ASSERT_REPORT_FAILS("hist_vmem", "null", -EINVAL);
+	assert_int_equal(parse_report_with("hist_vmem", "[]", &m, &reason),
+			 -EINVAL);
+	assert_string_equal(reason,
+			    "report: hist_vmem must be an array of 10 counts");
+}
+
 static void test_out_of_range(void **state)
 {
 	struct agent_msg m;
@@ -1012,6 +1043,7 @@ int main(void)
 		cmocka_unit_test(test_report_max_steps),
 		cmocka_unit_test(test_missing_members),
 		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_report_hist),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_not_an_object),
 		cmocka_unit_test(test_depth_bomb),
