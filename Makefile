@@ -27,12 +27,13 @@ LIBVIRT_LIBS = $(shell pkg-config --libs libvirt libvirt-glib-1.0 libxml-2.0)
 
 # The pure parts of the broker: linked into rammd, the unit tests and the
 # fuzzers (ramm-sim takes market.c and config.c).
-BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c broker/state.c
+BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c broker/state.c \
+	broker/pages.c
 RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
 	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c \
 	broker/unix_socket.c broker/rammd_ops.c broker/history.c broker/metrics.c \
 	broker/metrics_text.c broker/backend_libvirt.c broker/libvirt_xml.c \
-	guest-agent/proc_sample.c
+	broker/hugepool.c guest-agent/proc_sample.c
 RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c \
 	guest-agent/dev_record.c broker/linebuf.c broker/unix_socket.c
@@ -105,6 +106,7 @@ $(BUILD)/test_sim: $(call obj,$(SIM_SRC),host)
 $(BUILD)/test_libvirt_xml: $(call obj,broker/libvirt_xml.c,host)
 $(BUILD)/test_libvirt_xml: GLIB_LIBS += $(shell pkg-config --libs libxml-2.0)
 $(BUILD)/test_metrics: $(call obj,broker/metrics_text.c broker/history.c,host)
+$(BUILD)/test_hugepool: $(call obj,broker/hugepool.c,host)
 
 # libFuzzer harnesses for everything that parses peer input; `make fuzz`
 # runs each for FUZZ_SECONDS, and `make test` includes a short run.

@@ -19,6 +19,11 @@ struct vmem_device {
 	uint64_t size_bytes;      /* currently plugged */
 	uint64_t requested_bytes; /* what the device was last asked for */
 	uint64_t max_bytes;       /* device maximum */
+	uint64_t page_bytes;      /* backing page size: a huge page size
+				   * (hugetlbfs), or the host's base page
+				   * size for ordinary memory; 0 if unknown */
+	uint64_t host_nodes;      /* host NUMA nodes the backing may come
+				   * from, bit n = node n; 0 = any node */
 };
 
 struct backend_ops {
