@@ -7,6 +7,12 @@
  *   the device    query-memory-devices -> the first virtio-mem entry with an id
  *   resize        qom-set /machine/peripheral/ID requested-size N
  *   completion    MEMORY_DEVICE_SIZE_CHANGE {id, size}
+ *   its backing   once per connection, for the device's memdev: qom-get
+ *                 hugetlb and hugetlbsize (memory-backend-memfd), qom-get
+ *                 mem-path (memory-backend-file: a hugetlbfs mount's block
+ *                 size is its page size) and query-memdev (host-nodes and
+ *                 policy); a property the backend lacks is an error reply,
+ *                 which is an answer too
  *
  * Replies are untrusted: every member is type-checked before use, and a
  * guest whose answers do not make sense is not driven.
@@ -26,15 +32,24 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <glib.h>
 
 #include "backend.h"
 #include "guest.h"
+#include "hugepool.h"
 #include "log.h"
 #include "qmp.h"
 
 #define QMP_RETRY_MS 1000
+/* Longest memdev QOM path taken from a reply ("/objects/ID"). */
+#define QMP_MAX_MEMDEV 128
+/* The backing probe's four questions. */
+#define QMP_PROBE_REPLIES 4
 /* A polite session gives up after this long. */
 #define QMP_POLITE_TIMEOUT_MS 2000
 
@@ -46,6 +61,20 @@ struct qmp_guest {
 	uint64_t boot_bytes;  /* base memory, 0 until known */
 	int last_error;       /* last device-query failure logged, so a
 			       * query repeated every tick logs once */
+
+	/* The device's backing, probed once per connection. */
+	char memdev[QMP_MAX_MEMDEV]; /* its memdev's QOM path, "" if none */
+	int backing_known;    /* page_bytes and host_nodes are answers */
+	unsigned int probe_left; /* probe replies still awaited; 0: none */
+	int probe_broken;     /* a question was not sent or its answer was
+			       * lost with the connection: the probe ends
+			       * without a verdict and is run again */
+	struct vmem_device pending; /* device state held back for the probe */
+	int probe_hugetlb;    /* qom-get hugetlb said true */
+	uint64_t probe_hugetlbsize; /* qom-get hugetlbsize, 0 = default */
+	char probe_path[256]; /* qom-get mem-path, "" if none */
+	uint64_t page_bytes;  /* the answer: backing page size, 0 unknown */
+	uint64_t host_nodes;  /* the answer: bound host nodes, 0 any */
 
 	/* Polite mode (shared socket) only. */
 	int polite;           /* 1: connect per session, never hold */
@@ -91,6 +120,225 @@ static int json_u64(struct json_object *obj, const char *key, uint64_t *out)
 	return 0;
 }
 
+/* The device's memdev path, if it is one QOM can be asked about. */
+static void qmp_guest_parse_memdev(struct qmp_guest *qg, struct json_object *data)
+{
+	struct json_object *v;
+	const char *path;
+
+	qg->memdev[0] = '\0';
+	if (!json_object_object_get_ex(data, "memdev", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return;
+	path = json_object_get_string(v);
+	if (strncmp(path, "/objects/", 9) || strlen(path) >= sizeof(qg->memdev))
+		return;
+	snprintf(qg->memdev, sizeof(qg->memdev), "%s", path);
+}
+
+/* ---- the backing probe ------------------------------------------------- */
+
+static int is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* The page size of memory mapped from @path on this host: a hugetlbfs
+ * mount's block size, else the base page size; 0 if it cannot be read. */
+static uint64_t qmp_path_page_bytes(const char *path)
+{
+	struct statfs st;
+
+	if (statfs(path, &st))
+		return 0;
+	if ((unsigned long)st.f_type != HUGETLBFS_MAGIC)
+		return (uint64_t)getpagesize();
+	return (uint64_t)st.f_bsize;
+}
+
+/* The default huge page size, for hugetlb=on without a hugetlbsize. */
+static uint64_t qmp_default_huge_page(void)
+{
+	struct hugepool_host hp;
+
+	return hugepool_read(NULL, &hp) ? 0 : hp.default_page_bytes;
+}
+
+/* All probe replies are in: settle the backing and report the device. */
+static void qmp_probe_finish(struct qmp_guest *qg)
+{
+	uint64_t page;
+
+	if (qg->probe_hugetlb)
+		page = qg->probe_hugetlbsize ? qg->probe_hugetlbsize
+					     : qmp_default_huge_page();
+	else if (qg->probe_path[0])
+		page = qmp_path_page_bytes(qg->probe_path);
+	else
+		page = (uint64_t)getpagesize(); /* memory-backend-ram */
+	if (page && (!is_pow2(page) || page > HUGEPOOL_MAX_PAGE_BYTES))
+		page = 0;
+	qg->page_bytes = page;
+	qg->backing_known = 1;
+	qg->pending.page_bytes = qg->page_bytes;
+	qg->pending.host_nodes = qg->host_nodes;
+	guest_backend_device(qg->g, &qg->pending);
+}
+
+/* One probe answer is in; @lost: the connection closed under it. Only a
+ * probe with every answer reports the device: half the answers could make
+ * a hugetlb guest look like an ordinary one. */
+static void qmp_probe_reply_done(struct qmp_guest *qg, int lost)
+{
+	qg->probe_broken |= lost;
+	if (qg->probe_left && --qg->probe_left == 0 && !qg->probe_broken)
+		qmp_probe_finish(qg);
+	if (qg->polite)
+		qmp_polite_reply_done(qg);
+}
+
+static void qmp_probe_on_hugetlb(struct qmp *q, struct json_object *ret,
+				 const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+
+	(void)q;
+	(void)error;
+	qg->probe_hugetlb = ret && json_object_is_type(ret, json_type_boolean) &&
+			    json_object_get_boolean(ret);
+	qmp_probe_reply_done(qg, !ret && !error);
+}
+
+static void qmp_probe_on_hugetlbsize(struct qmp *q, struct json_object *ret,
+				     const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+
+	(void)q;
+	(void)error;
+	qg->probe_hugetlbsize = 0;
+	if (ret && json_object_is_type(ret, json_type_int) &&
+	    json_object_get_int64(ret) > 0)
+		qg->probe_hugetlbsize = (uint64_t)json_object_get_int64(ret);
+	qmp_probe_reply_done(qg, !ret && !error);
+}
+
+static void qmp_probe_on_mem_path(struct qmp *q, struct json_object *ret,
+				  const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+
+	(void)q;
+	(void)error;
+	qg->probe_path[0] = '\0';
+	if (ret && json_object_is_type(ret, json_type_string) &&
+	    json_object_get_string_len(ret) > 0 &&
+	    (size_t)json_object_get_string_len(ret) < sizeof(qg->probe_path))
+		snprintf(qg->probe_path, sizeof(qg->probe_path), "%s",
+			 json_object_get_string(ret));
+	qmp_probe_reply_done(qg, !ret && !error);
+}
+
+/*
+ * Host nodes of the memdev named by the last part of qg->memdev: those of
+ * a bind or interleave policy. "preferred" falls back to any node, and so
+ * does "default": both are 0.
+ */
+static uint64_t qmp_parse_host_nodes(const struct qmp_guest *qg,
+				     struct json_object *ret)
+{
+	const char *id = qg->memdev + 9; /* past "/objects/" */
+	size_t n;
+
+	if (!ret || !json_object_is_type(ret, json_type_array))
+		return 0;
+	n = json_object_array_length(ret);
+	for (size_t i = 0; i < n && i < 256; i++) {
+		struct json_object *md = json_object_array_get_idx(ret, i);
+		struct json_object *v, *nodes, *policy;
+		uint64_t mask = 0;
+		size_t k;
+
+		if (!json_object_object_get_ex(md, "id", &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    strcmp(json_object_get_string(v), id))
+			continue;
+		if (!json_object_object_get_ex(md, "policy", &policy) ||
+		    !json_object_is_type(policy, json_type_string) ||
+		    (strcmp(json_object_get_string(policy), "bind") &&
+		     strcmp(json_object_get_string(policy), "interleave")) ||
+		    !json_object_object_get_ex(md, "host-nodes", &nodes) ||
+		    !json_object_is_type(nodes, json_type_array))
+			return 0;
+		k = json_object_array_length(nodes);
+		for (size_t j = 0; j < k && j < HUGEPOOL_MAX_NODES; j++) {
+			struct json_object *node = json_object_array_get_idx(nodes, j);
+			int64_t nid;
+
+			if (!json_object_is_type(node, json_type_int))
+				return 0;
+			nid = json_object_get_int64(node);
+			if (nid < 0 || nid >= HUGEPOOL_MAX_NODES)
+				return 0;
+			mask |= UINT64_C(1) << nid;
+		}
+		return mask;
+	}
+	return 0;
+}
+
+static void qmp_probe_on_memdevs(struct qmp *q, struct json_object *ret,
+				 const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+
+	(void)q;
+	(void)error;
+	qg->host_nodes = qmp_parse_host_nodes(qg, ret);
+	qmp_probe_reply_done(qg, !ret && !error);
+}
+
+static void qmp_probe_get(struct qmp_guest *qg, const char *property,
+			  qmp_reply_fn fn)
+{
+	struct json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "path", json_object_new_string(qg->memdev));
+	json_object_object_add(args, "property", json_object_new_string(property));
+	if (qmp_guest_command(qg, "qom-get", args, fn) == 0)
+		qg->probe_left++;
+	else
+		qg->probe_broken = 1;
+}
+
+/* Ask about the backing of the device reported in @dev; it is reported
+ * once the answers are in. Without a memdev the page size is unknown. */
+static void qmp_probe_start(struct qmp_guest *qg, const struct vmem_device *dev)
+{
+	qg->pending = *dev;
+	if (qg->probe_left)
+		return; /* the answers on their way report it */
+	if (!qg->memdev[0]) {
+		qg->page_bytes = qg->host_nodes = 0;
+		qg->backing_known = 1;
+		qg->pending.page_bytes = qg->pending.host_nodes = 0;
+		guest_backend_device(qg->g, &qg->pending);
+		return;
+	}
+	qg->probe_broken = 0;
+	qg->probe_hugetlb = 0;
+	qg->probe_hugetlbsize = 0;
+	qg->probe_path[0] = '\0';
+	qg->host_nodes = 0;
+	qmp_probe_get(qg, "hugetlb", qmp_probe_on_hugetlb);
+	qmp_probe_get(qg, "hugetlbsize", qmp_probe_on_hugetlbsize);
+	qmp_probe_get(qg, "mem-path", qmp_probe_on_mem_path);
+	if (qmp_guest_command(qg, "query-memdev", NULL, qmp_probe_on_memdevs) == 0)
+		qg->probe_left++;
+	else
+		qg->probe_broken = 1;
+}
+
 /* Take the first virtio-mem device with an id; QMP can only address those. */
 static int qmp_guest_parse_device(struct qmp_guest *qg, struct json_object *ret,
 				  struct vmem_device *dev)
@@ -122,6 +370,7 @@ static int qmp_guest_parse_device(struct qmp_guest *qg, struct json_object *ret,
 			return -EINVAL;
 		snprintf(qg->dev_id, sizeof(qg->dev_id), "%s",
 			 json_object_get_string(id));
+		qmp_guest_parse_memdev(qg, data);
 		dev->boot_bytes = qg->boot_bytes;
 		return 0;
 	}
@@ -146,8 +395,13 @@ static void qmp_guest_on_devices(struct qmp *q, struct json_object *ret,
 				 r == -ENODEV ? "no virtio-mem device with an id; not managed until one appears"
 					      : "malformed query-memory-devices reply; ignored");
 		qg->last_error = r;
+	} else if (!qg->backing_known) {
+		qg->last_error = 0;
+		qmp_probe_start(qg, &dev);
 	} else {
 		qg->last_error = 0;
+		dev.page_bytes = qg->page_bytes;
+		dev.host_nodes = qg->host_nodes;
 		guest_backend_device(qg->g, &dev);
 	}
 	if (qg->polite)
@@ -219,6 +473,9 @@ static void qmp_guest_on_state(struct qmp *q, int up, void *ctx)
 	log_info("guest %s: QMP connection closed; retrying every %d ms",
 		 qg->g->cfg.name, QMP_RETRY_MS);
 	qg->dev_id[0] = '\0';
+	/* A new QEMU may come back on the socket: ask about it again. */
+	qg->backing_known = 0;
+	qg->probe_left = 0;
 	guest_backend_lost(qg->g);
 	qmp_guest_schedule_retry(qg);
 }
@@ -332,6 +589,7 @@ static void qmp_polite_on_state(struct qmp_guest *qg, int up)
 	qg->deadline = 0;
 	qg->session = 0;
 	qg->outstanding = 0;
+	qg->probe_left = 0; /* unanswered: asked again in the next session */
 	if (qg->session_ok) {
 		if (qg->busy)
 			log_info("guest %s: shared QMP socket %s answers again",

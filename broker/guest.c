@@ -7,6 +7,7 @@
 
 #include "agent_chan.h"
 #include "guest.h"
+#include "pages.h"
 #include "log.h"
 #include "rammd.h"
 
@@ -23,6 +24,10 @@
  * its own; the broker counts what was reached and lets the guest bid again.
  */
 #define GUEST_RESIZE_STALL_MS 3000
+/* After a short unplug, how long only offered memory is taken: the rest
+ * is memory the guest could not free, and asking again at once would only
+ * fail again (and cost it credit). */
+#define GUEST_STUCK_MS 60000
 
 static void guest_send_welcome(struct guest *g);
 
@@ -67,7 +72,7 @@ static void guest_stop_resize_poll(struct guest *g)
  */
 static void guest_judge_unplug(struct guest *g)
 {
-	uint64_t unit = rammd_unit_bytes(g->d);
+	uint64_t unit = g->unit_bytes;
 	uint64_t from = g->resize.from_bytes, to = g->resize.to_bytes;
 	uint64_t now = guest_total_bytes(g);
 	uint64_t asked, done;
@@ -97,6 +102,11 @@ static void guest_end_resize(struct guest *g, int reached_target)
 			 (long long)((g->resize.done_us - g->resize.decided_us) / 1000));
 	} else {
 		g->counters.resize_short++;
+		/* What it could not give is not takeable for a while: only
+		 * memory it reports free is asked for until then. */
+		if (g->resize.to_bytes < g->resize.from_bytes)
+			g->stuck_until_us = g->resize.done_us +
+					    GUEST_STUCK_MS * 1000;
 		log_warn("guest %s: resize %llu -> %llu MiB stopped at %llu MiB after %lld ms; counting what it reached",
 			 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
 			 (unsigned long long)(g->resize.to_bytes / MIB),
@@ -143,6 +153,17 @@ void guest_free(struct guest *g)
 	g_free(g);
 }
 
+uint32_t guest_offered_units(const struct guest *g, uint32_t held_units)
+{
+	uint64_t units;
+
+	if (!g->have_report || !g->report.have_hist || !g->unit_bytes)
+		return 0;
+	units = pages_offer_bytes(g->report.hist_vmem, g->unit_bytes) /
+		g->unit_bytes;
+	return units < held_units ? (uint32_t)units : held_units;
+}
+
 uint64_t guest_total_bytes(const struct guest *g)
 {
 	return g->dev_known ? g->dev.boot_bytes + g->dev.size_bytes : 0;
@@ -155,7 +176,7 @@ static void guest_send_welcome(struct guest *g)
 
 	if (!g->device_ready)
 		return;
-	n = msg_format_welcome(buf, sizeof(buf), rammd_unit_bytes(g->d),
+	n = msg_format_welcome(buf, sizeof(buf), g->unit_bytes,
 			       g->floor_bytes, g->cap_bytes, guest_total_bytes(g));
 	if (n > 0)
 		agent_chan_send(g->chan, buf, (size_t)n);
@@ -163,17 +184,24 @@ static void guest_send_welcome(struct guest *g)
 
 /*
  * Floor and cap in total memory. The floor never dips below boot memory or
- * rises above what the device can reach, and sits a whole number of blocks
+ * rises above what the device can reach, and sits a whole number of units
  * above boot memory so that every size the market names is one the device
- * can take; the cap sits a whole number of units above the floor.
+ * can take and frees or takes whole host pages; the cap sits a whole number
+ * of units above the floor. A guest without a unit (not managed) is pinned
+ * where it is.
  */
 void guest_derive_limits(struct guest *g)
 {
 	const struct rammd_config *cfg = &g->d->cfg;
-	uint64_t unit = rammd_unit_bytes(g->d);
-	uint64_t boot = g->dev.boot_bytes, block = g->dev.block_bytes;
-	uint64_t most = boot + g->dev.max_bytes / block * block;
-	uint64_t floor, cap;
+	uint64_t unit = g->unit_bytes;
+	uint64_t boot = g->dev.boot_bytes;
+	uint64_t most, floor, cap;
+
+	if (!unit) {
+		g->floor_bytes = g->cap_bytes = guest_total_bytes(g);
+		return;
+	}
+	most = boot + g->dev.max_bytes / unit * unit;
 
 	uint64_t floor_mib = g->ov.floor_mib ? g->ov.floor_mib : g->cfg.floor_mib;
 	uint64_t cap_mib = g->ov.cap_mib ? g->ov.cap_mib : g->cfg.cap_mib;
@@ -181,7 +209,7 @@ void guest_derive_limits(struct guest *g)
 	floor = floor_mib ? floor_mib * MIB : boot + cfg->min_floor_mib * MIB;
 	if (floor < boot)
 		floor = boot;
-	floor = boot + (floor - boot + block - 1) / block * block;
+	floor = boot + (floor - boot + unit - 1) / unit * unit;
 	if (floor > most)
 		floor = most;
 	cap = most;
@@ -207,10 +235,11 @@ void guest_overrides_changed(struct guest *g)
 
 void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 {
-	uint64_t unit = rammd_unit_bytes(g->d);
 	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
 	int first = !g->dev_known;
-	uint64_t asked = g->dev.requested_bytes;
+	uint64_t asked = g->dev.requested_bytes, unit = 0;
+	const char *why = NULL;
+	int refused;
 
 	if (g->dev_known && dev->size_bytes != g->dev.size_bytes)
 		g->resize_moved_us = rammd_now_us();
@@ -219,25 +248,30 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 	if (g->resizing)
 		g->dev.requested_bytes = asked;
 	g->dev_known = 1;
+	refused = pages_guest_unit(rammd_unit_bytes(g->d), dev, &unit, &why);
+	g->unit_bytes = refused ? 0 : unit;
 	guest_derive_limits(g);
-	if (dev->block_bytes > unit || unit % dev->block_bytes) {
-		/* No size the market names would be valid. The guest keeps
-		 * its memory, which still counts against the supply. */
-		if (first)
-			log_err("guest %s: virtio-mem block %llu KiB does not divide the %llu MiB unit; not managed, kept at %llu MiB",
+	if (refused) {
+		/* No size the market could name would free whole host pages.
+		 * The guest keeps its memory, which stays out of the supply. */
+		if (first || g->device_ready)
+			log_err("guest %s: virtio-mem block %llu KiB, backing page %llu KiB: %s; not managed, kept at %llu MiB",
 				g->cfg.name, (unsigned long long)(dev->block_bytes / 1024),
-				(unsigned long long)g->d->cfg.unit_mib,
+				(unsigned long long)(dev->page_bytes / 1024), why,
 				(unsigned long long)(guest_total_bytes(g) / MIB));
 		g->device_ready = 0;
 		return;
 	}
 	g->device_ready = 1;
 	if (first)
-		log_info("guest %s: virtio-mem boot=%llu MiB size=%llu MiB max=%llu MiB block=%llu KiB; floor=%llu MiB cap=%llu MiB",
+		log_info("guest %s: virtio-mem boot=%llu MiB size=%llu MiB max=%llu MiB block=%llu KiB page=%llu KiB nodes=%#llx; unit=%llu KiB floor=%llu MiB cap=%llu MiB",
 			 g->cfg.name, (unsigned long long)(dev->boot_bytes / MIB),
 			 (unsigned long long)(dev->size_bytes / MIB),
 			 (unsigned long long)(dev->max_bytes / MIB),
 			 (unsigned long long)(dev->block_bytes / 1024),
+			 (unsigned long long)(dev->page_bytes / 1024),
+			 (unsigned long long)dev->host_nodes,
+			 (unsigned long long)(unit / 1024),
 			 (unsigned long long)(g->floor_bytes / MIB),
 			 (unsigned long long)(g->cap_bytes / MIB));
 	if (first || old_floor != g->floor_bytes || old_cap != g->cap_bytes)
@@ -294,7 +328,7 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 	g->report_us = rammd_now_us();
 	g->have_report = 1;
 	if (g->device_ready && msg->report.unit_bytes &&
-	    msg->report.unit_bytes != rammd_unit_bytes(g->d)) {
+	    msg->report.unit_bytes != g->unit_bytes) {
 		/* A bid in someone else's unit would be misread by a factor;
 		 * it is not used, and the guest is told the unit again. */
 		g->counters.bad_unit++;
@@ -308,13 +342,13 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		 int64_t now_us)
 {
 	uint64_t from = g->dev.boot_bytes + g->dev.requested_bytes;
-	uint64_t unit = rammd_unit_bytes(g->d);
+	uint64_t unit = g->unit_bytes;
 	char buf[256];
 	int n, ret;
 
 	if (total_bytes < g->dev.boot_bytes ||
 	    total_bytes - g->dev.boot_bytes > g->dev.max_bytes ||
-	    (total_bytes - g->dev.boot_bytes) % g->dev.block_bytes)
+	    !unit || (total_bytes - g->dev.boot_bytes) % unit)
 		return -EINVAL;
 	if (total_bytes < from) {
 		n = msg_format_evict(buf, sizeof(buf), (from - total_bytes) / unit,

@@ -59,6 +59,9 @@ struct guest {
 				       * kept after a loss, because QEMU
 				       * still holds that memory */
 
+	uint64_t unit_bytes;          /* its market unit, pages_guest_unit():
+				       * 0 while its device is unknown or
+				       * cannot be sized in whole host pages */
 	uint64_t floor_bytes;         /* total memory never auctioned */
 	uint64_t cap_bytes;           /* total memory at most */
 
@@ -69,13 +72,17 @@ struct guest {
 	int64_t report_us;            /* monotonic receipt time of @report */
 	struct guest_counters counters;
 
-	uint32_t target_units;        /* last market target above the floor */
+	uint32_t target_units;        /* last market target above the floor,
+				       * in @unit_bytes */
+	uint32_t price;               /* its pool's latest clearing price */
 	int resizing;                 /* a resize is in flight */
 	int64_t resize_moved_us;      /* the size last changed (or resize
 				       * began), to spot a stalled resize */
 	guint resize_poll;            /* re-reads the device while resizing */
 	struct guest_resize resize;   /* the latest resize */
 	int64_t last_grow_us;         /* when the latest growth was decided */
+	int64_t stuck_until_us;       /* an unplug fell short: until then only
+				       * memory it offers is taken */
 
 	struct guest_overrides ov;    /* the operator's, from rammctl */
 	struct market_account account; /* balance, weight, credit */
@@ -130,6 +137,13 @@ void guest_backend_lost(struct guest *g);
 /* Agent channel callbacks. */
 void guest_agent_connected(struct guest *g);
 void guest_agent_message(struct guest *g, const struct agent_msg *msg);
+
+/*
+ * guest_offered_units - units above the floor that @g's latest report shows
+ * free in whole units (pages_offer_bytes()), at most what it holds; 0
+ * without a histogram (proc mode) or a unit. Never fails.
+ */
+uint32_t guest_offered_units(const struct guest *g, uint32_t held_units);
 
 /*
  * guest_check_resize - end the resize in flight, counted as short, if its

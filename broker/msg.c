@@ -145,8 +145,7 @@ static int msg_parse_bid(struct json_object *obj, struct agent_report *r,
 static int msg_parse_hist(struct json_object *obj, struct agent_report *r,
 			  const char **reason)
 {
-	/* 2^40 extents of 2 MiB is 2 EiB: more than any guest has. */
-	const int64_t max_count = INT64_C(1) << 40;
+	const int64_t max_count = (int64_t)RAMM_HIST_MAX_COUNT;
 	struct json_object *hist;
 
 	r->have_hist = 0;

@@ -19,6 +19,28 @@ struct guest;
 struct json_object;
 struct metrics;
 
+/* At most this many memory pools (page size and host nodes) at once. */
+#define RAMMD_MAX_POOLS 16
+
+/*
+ * A memory pool: guests whose memory comes from the same host memory and
+ * so compete for it. Pool 0 is ordinary memory; each other is a hugetlb
+ * page size on a set of host nodes. Each clears on its own, in its own
+ * unit and at its own price.
+ */
+struct rammd_pool {
+	char name[48];             /* "ordinary", "hugetlb-2048k", ... */
+	uint64_t page_bytes;       /* huge page size; 0: ordinary memory */
+	uint64_t host_nodes;       /* nodes its pages come from; 0: any */
+	uint64_t unit_bytes;       /* the unit it clears in */
+	uint32_t n_guests;         /* guests in it this tick */
+	uint32_t price;            /* its clearing price */
+	uint64_t supply_bytes;     /* auctionable memory above its floors */
+	uint64_t free_bytes;       /* hugetlb: free pages it may plug now */
+	uint64_t allocated_bytes;  /* sum of its targets above floors */
+	uint64_t demand_bytes;     /* memory bid for at a positive price */
+};
+
 struct rammd {
 	struct rammd_config cfg;   /* as loaded */
 	GMainLoop *loop;
@@ -30,11 +52,15 @@ struct rammd {
 
 	/* Latest market outcome, for rammctl. */
 	uint64_t ticks;            /* clearings so far */
-	uint32_t price;            /* uniform clearing price */
+	uint32_t price;            /* ordinary memory's clearing price */
 	uint64_t supply_bytes;     /* auctionable memory above floors */
 	uint64_t allocated_bytes;  /* sum of targets above floors */
 	uint64_t demand_bytes;     /* memory bid for at a positive price */
 	int emergency;             /* host MemAvailable below critical */
+	struct rammd_pool pools[RAMMD_MAX_POOLS]; /* the latest tick's */
+	size_t n_pools;            /* entries of @pools in use, >= 1 */
+	int hugepool_error;        /* last hugepool_read() failure, logged
+				    * once; 0 if it read */
 
 	/* The state file (state.h): entries as last saved or loaded, so a
 	 * guest that is down across a restart keeps its record. */
@@ -67,7 +93,8 @@ struct json_object *rammd_state_json(struct rammd *d);
 /* rammd_now_us - the monotonic clock every timestamp in rammd uses. */
 int64_t rammd_now_us(void);
 
-/* rammd_unit_bytes - the market unit every guest's memory is counted in. */
+/* rammd_unit_bytes - the configured market unit: ordinary memory's, and
+ * the least unit of any guest. */
 uint64_t rammd_unit_bytes(const struct rammd *d);
 
 struct guest;

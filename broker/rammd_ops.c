@@ -280,10 +280,10 @@ struct json_object *rammd_ops_control(void *ctx, const struct control_peer *peer
 
 /* ---- history and metrics -------------------------------------------------- */
 
-static uint64_t ops_target_bytes(const struct rammd *d, const struct guest *g)
+static uint64_t ops_target_bytes(const struct guest *g)
 {
 	return g->device_ready
-		? g->floor_bytes + (uint64_t)g->target_units * rammd_unit_bytes(d)
+		? g->floor_bytes + (uint64_t)g->target_units * g->unit_bytes
 		: 0;
 }
 
@@ -296,9 +296,9 @@ void rammd_ops_record(struct rammd *d)
 		struct history_entry e = {
 			.time_ms = now_ms,
 			.size_bytes = guest_total_bytes(g),
-			.target_bytes = ops_target_bytes(d, g),
+			.target_bytes = ops_target_bytes(g),
 			.balance = g->account.balance,
-			.price = d->price,
+			.price = g->price,
 			.credit = g->account.credit,
 		};
 
@@ -306,13 +306,13 @@ void rammd_ops_record(struct rammd *d)
 	}
 }
 
-static uint64_t ops_bid_bytes(const struct rammd *d, const struct guest *g,
+static uint64_t ops_bid_bytes(const struct guest *g,
 			      uint32_t price)
 {
 	if (!g->have_report)
 		return 0;
 	return market_claimed_units(g->report.bid, g->report.n_bid, price) *
-	       rammd_unit_bytes(d);
+	       g->unit_bytes;
 }
 
 static int ops_render_metrics(void *ctx, char **out, size_t *len)
@@ -339,12 +339,12 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 
 		mg[i].name = g->cfg.name;
 		mg[i].size_bytes = guest_total_bytes(g);
-		mg[i].target_bytes = ops_target_bytes(d, g);
+		mg[i].target_bytes = ops_target_bytes(g);
 		mg[i].floor_bytes = g->floor_bytes;
 		mg[i].cap_bytes = g->cap_bytes;
-		mg[i].bid_in_use_bytes = ops_bid_bytes(d, g, RAMM_PRICE_IN_USE);
-		mg[i].bid_need_bytes = ops_bid_bytes(d, g, RAMM_PRICE_NEED);
-		mg[i].bid_any_bytes = ops_bid_bytes(d, g, 1);
+		mg[i].bid_in_use_bytes = ops_bid_bytes(g, RAMM_PRICE_IN_USE);
+		mg[i].bid_need_bytes = ops_bid_bytes(g, RAMM_PRICE_NEED);
+		mg[i].bid_any_bytes = ops_bid_bytes(g, 1);
 		mg[i].paid_total = g->paid_total;
 		mg[i].balance = g->account.balance;
 		mg[i].credit = g->account.credit / 1000.0;

@@ -49,8 +49,8 @@ dev_record_check(const struct ramm_dev_record *rec, size_t len,
 		return bad(why, "memory size out of range", -EINVAL);
 	if (rec->refault_anon > imax || rec->refault_file > imax ||
 	    rec->shrinker_scans > imax || rec->oom_events > imax ||
-	    !all_le(rec->hist_vmem, RAMM_HIST_SIZES, imax) ||
-	    !all_le(rec->hist_all, RAMM_HIST_SIZES, imax))
+	    !all_le(rec->hist_vmem, RAMM_HIST_SIZES, RAMM_HIST_MAX_COUNT) ||
+	    !all_le(rec->hist_all, RAMM_HIST_SIZES, RAMM_HIST_MAX_COUNT))
 		return bad(why, "counter out of range", -EINVAL);
 	if (rec->n_bid > RAMM_MAX_BID_STEPS)
 		return bad(why, "too many bid steps", -EINVAL);

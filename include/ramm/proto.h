@@ -83,6 +83,9 @@ RAMM_STATIC_ASSERT(sizeof(struct ramm_bid_step) == 8, "bid step is 8 bytes");
 /* Free-extent histogram: naturally aligned extents of 2 MiB << i. */
 #define RAMM_HIST_MIN_SHIFT 21 /* 2 MiB */
 #define RAMM_HIST_SIZES 10     /* 2 MiB, 4 MiB, ... 1 GiB */
+/* Most extents one histogram entry may count: 2^40 of 2 MiB is 2 EiB,
+ * more than any guest has. */
+#define RAMM_HIST_MAX_COUNT (1ULL << 40)
 
 /* ramm_dev_record.flags */
 #define RAMM_REC_URGENT (1u << 0)   /* pressure rose: report at once */

@@ -247,7 +247,7 @@ test_largest(void **state)
 	r.refault_anon = r.refault_file = r.shrinker_scans = r.oom_events =
 	    INT64_MAX;
 	for (int i = 0; i < RAMM_HIST_SIZES; i++)
-		r.hist_vmem[i] = r.hist_all[i] = INT64_MAX;
+		r.hist_vmem[i] = r.hist_all[i] = RAMM_HIST_MAX_COUNT;
 	r.unit_bytes = DEV_REC_MAX_UNIT;
 	r.n_bid = RAMM_MAX_BID_STEPS;
 	for (int i = 0; i < RAMM_MAX_BID_STEPS; i++)
@@ -268,7 +268,7 @@ test_largest(void **state)
 	assert_true(json_object_object_get_ex(o, "hist_all", &v));
 	assert_int_equal(json_object_array_length(v), RAMM_HIST_SIZES);
 	assert_true(json_object_get_int64(json_object_array_get_idx(v, 9)) ==
-	    INT64_MAX);
+	    (int64_t)RAMM_HIST_MAX_COUNT);
 	assert_true(json_object_object_get_ex(o, "vmem_online_kib", &v));
 	assert_true((uint64_t)json_object_get_int64(v) == DEV_REC_MAX_KIB);
 	json_object_put(o);
@@ -367,6 +367,7 @@ test_check_values(void **state)
 	EXPECT_BAD(r->shrinker_scans = UINT64_MAX);
 	EXPECT_BAD(r->oom_events = UINT64_MAX);
 	EXPECT_BAD(r->hist_vmem[9] = UINT64_MAX);
+	EXPECT_BAD(r->hist_vmem[3] = RAMM_HIST_MAX_COUNT + 1);
 	EXPECT_BAD(r->hist_all[0] = UINT64_MAX);
 	EXPECT_BAD(r->n_bid = RAMM_MAX_BID_STEPS + 1);
 	EXPECT_BAD(r->n_bid = UINT32_MAX);
