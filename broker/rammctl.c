@@ -162,14 +162,43 @@ static const char *jstr(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "-";
 }
 
+/* @kib as "4K", "2M", "1G": a unit or page size at a glance. */
+static void rammctl_format_size(long long kib, char *buf, size_t size)
+{
+	if (kib <= 0)
+		snprintf(buf, size, "-");
+	else if (kib % (1024 * 1024) == 0)
+		snprintf(buf, size, "%lldG", kib / (1024 * 1024));
+	else if (kib % 1024 == 0)
+		snprintf(buf, size, "%lldM", kib / 1024);
+	else
+		snprintf(buf, size, "%lldK", kib);
+}
+
 static void rammctl_print_market(struct json_object *st)
 {
+	struct json_object *pools;
+
 	printf("price %lld  supply %lld MiB  allocated %lld MiB  demand %lld MiB  unit %lld MiB  ticks %lld\n",
 	       (long long)jint(st, "price"), (long long)jint(st, "supply_mib"),
 	       (long long)jint(st, "allocated_mib"), (long long)jint(st, "demand_mib"),
 	       (long long)jint(st, "unit_mib"), (long long)jint(st, "ticks"));
 	if (jint(st, "emergency"))
 		printf("EMERGENCY: host MemAvailable below critical_free_mib; reclaiming\n");
+	/* Hugetlb pools clear on their own: one line each. */
+	json_object_object_get_ex(st, "pools", &pools);
+	for (size_t i = 1; pools && i < json_object_array_length(pools); i++) {
+		struct json_object *p = json_object_array_get_idx(pools, i);
+		char unit[24];
+
+		rammctl_format_size(jint(p, "unit_kib"), unit, sizeof(unit));
+		printf("pool %s: price %lld  supply %lld MiB  free %lld MiB  allocated %lld MiB  demand %lld MiB  unit %s  guests %lld\n",
+		       jstr(p, "name"), (long long)jint(p, "price"),
+		       (long long)jint(p, "supply_mib"), (long long)jint(p, "free_mib"),
+		       (long long)jint(p, "allocated_mib"),
+		       (long long)jint(p, "demand_mib"), unit,
+		       (long long)jint(p, "guests"));
+	}
 }
 
 static double jdouble(struct json_object *o, const char *key)
@@ -326,20 +355,22 @@ static int cmd_bids(struct rammctl *ctl, int argc, char **argv)
 	if (!st)
 		return status;
 	rammctl_print_market(st);
-	printf("%-16s %7s %7s %7s %7s %6s %6s %12s %8s  %s\n", "GUEST", "FLOOR",
-	       "CAP", "SIZE", "TARGET", "WEIGHT", "CREDIT", "BALANCE", "REPORT",
-	       "BID (units@price above floor)");
+	printf("%-16s %7s %7s %7s %7s %7s %7s %6s %6s %12s %8s  %s\n", "GUEST",
+	       "FLOOR", "CAP", "SIZE", "TARGET", "UNIT", "OFFER", "WEIGHT",
+	       "CREDIT", "BALANCE", "REPORT", "BID (units@price above floor)");
 	json_object_object_get_ex(st, "guests", &guests);
 	for (size_t i = 0; guests && i < json_object_array_length(guests); i++) {
 		struct json_object *g = json_object_array_get_idx(guests, i);
-		char age[32], bid[1024];
+		char age[32], bid[1024], unit[24];
 
 		rammctl_format_age(g, age, sizeof(age));
 		rammctl_format_bid(g, bid, sizeof(bid));
-		printf("%-16s %7lld %7lld %7lld %7lld %6lld %6.3f %12lld %8s  %s\n",
+		rammctl_format_size(jint(g, "unit_kib"), unit, sizeof(unit));
+		printf("%-16s %7lld %7lld %7lld %7lld %7s %7lld %6lld %6.3f %12lld %8s  %s\n",
 		       jstr(g, "name"), (long long)jint(g, "floor_mib"),
 		       (long long)jint(g, "cap_mib"), (long long)jint(g, "size_mib"),
-		       (long long)jint(g, "target_mib"), (long long)jint(g, "weight"),
+		       (long long)jint(g, "target_mib"), unit,
+		       (long long)jint(g, "offer_mib"), (long long)jint(g, "weight"),
 		       jdouble(g, "credit"), (long long)jint(g, "balance"), age, bid);
 	}
 	json_object_put(st);

@@ -380,10 +380,15 @@ static void rammd_pool_guest(struct rammd *d, struct rammd_pool_tick *pt,
  * The pool's supply in its units: for ordinary memory the host's, less
  * the deficit in an emergency; for a hugetlb pool what its guests hold
  * plus the free pages of its size on its nodes (@hp, NULL if unread).
+ * *@income_units is what the pool's income is paid on: the supply before
+ * an emergency cut, or a hugetlb pool's whole size, so that guests keep
+ * their savings while a pool is empty and can bid the moment a page is
+ * free.
  */
 static uint64_t rammd_pool_supply(struct rammd *d, struct rammd_pool_tick *pt,
 				  const struct proc_sample *host,
-				  struct hugepool_host *hp, int *emergency)
+				  struct hugepool_host *hp, int *emergency,
+				  uint64_t *income_units)
 {
 	struct rammd_pool *p = pt->pool;
 	uint64_t supply = 0, held = 0, free_pages;
@@ -396,6 +401,7 @@ static uint64_t rammd_pool_supply(struct rammd *d, struct rammd_pool_tick *pt,
 		supply = rammd_supply_bytes(d, host,
 					    hp ? hugepool_set_aside_bytes(hp) : 0) /
 			 p->unit_bytes;
+		*income_units = supply;
 		e = rammd_emergency_supply(d, host, pt);
 		if (e != UINT64_MAX) {
 			*emergency = 1;
@@ -409,7 +415,10 @@ static uint64_t rammd_pool_supply(struct rammd *d, struct rammd_pool_tick *pt,
 	size = hp ? hugepool_find(hp, p->page_bytes) : NULL;
 	free_pages = hugepool_available(size, p->host_nodes);
 	p->free_bytes = free_pages * p->page_bytes;
-	return held + p->free_bytes / p->unit_bytes;
+	supply = held + p->free_bytes / p->unit_bytes;
+	*income_units = MAX(supply, size ? size->total_pages * p->page_bytes /
+					   p->unit_bytes : 0);
+	return supply;
 }
 
 /* Clear pool @pt and carry it out; @hp loses the pages granted. */
@@ -422,14 +431,16 @@ static void rammd_clear_pool(struct rammd *d, struct rammd_pool_tick *pt,
 	struct market_budget budget;
 	struct market_credit_params credit;
 	struct market_result result;
-	uint64_t granted;
+	uint64_t granted, income_units;
 	int emergency, ret;
 
 	for (guint i = 0; i < pt->n; i++)
 		rammd_pool_guest(d, pt, i, now);
-	pt->supply_units = rammd_pool_supply(d, pt, host, hp, &emergency);
-	config_market(&d->cfg, p->unit_bytes / MIB, pt->supply_units, &params,
+	pt->supply_units = rammd_pool_supply(d, pt, host, hp, &emergency,
+					     &income_units);
+	config_market(&d->cfg, p->unit_bytes / MIB, income_units, &params,
 		      &budget, &credit);
+	params.supply_units = pt->supply_units;
 	params.emergency = emergency;
 	ret = market_round(&params, &budget, &credit, pt->mg, pt->accounts,
 			   pt->conduct, pt->n, pt->targets, &result);
@@ -975,6 +986,13 @@ static struct json_object *rammd_guest_json(struct rammd *d, struct guest *g,
 			       : rammd_guest_hugetlb(g) ? "hugetlb" : "ordinary"));
 	json_object_object_add(o, "offer_mib",
 			       json_mib((uint64_t)guest_offered_units(g, held) * unit));
+	if (g->have_report && g->report.have_hist) {
+		struct json_object *hist = json_object_new_array();
+
+		for (size_t i = 0; i < RAMM_HIST_SIZES; i++)
+			json_object_array_add(hist, json_object_new_uint64(g->report.hist_vmem[i]));
+		json_object_object_add(o, "hist_vmem", hist);
+	}
 	json_object_object_add(o, "price", json_object_new_uint64(g->price));
 	json_object_object_add(o, "resizing", json_object_new_boolean(g->resizing));
 	json_object_object_add(o, "report_age_ms",

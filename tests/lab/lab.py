@@ -256,7 +256,7 @@ class Guest:
     """One running lab guest. Create through Lab.boot()."""
 
     def __init__(self, lab, name, boot_mib, vmem_mib, vmem_max_mib, block_mib,
-                 agent, kmod, cmdline_extra):
+                 agent, kmod, cmdline_extra, memdev=None, vmem_opts=""):
         self.lab = lab
         self.name = name
         self.boot_mib = boot_mib
@@ -281,9 +281,9 @@ class Guest:
             "-kernel", "/boot/vmlinuz-" + lab.kernel, "-initrd", lab.initramfs,
             "-append", append,
             "-serial", "file:" + self.console_path,
-            "-object", "memory-backend-ram,id=vmem0,size=%dM" % vmem_max_mib,
-            "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=%dM,block-size=%dM"
-            % (vmem_mib, block_mib),
+            "-object", (memdev or "memory-backend-ram") + ",id=vmem0,size=%dM" % vmem_max_mib,
+            "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=%dM,block-size=%dM%s"
+            % (vmem_mib, block_mib, vmem_opts),
             "-device", "virtio-serial-pci,id=vser0",
             "-chardev", "socket,id=agent0,path=%s,server=on,wait=off" % self.agent_path,
             "-device", "virtserialport,chardev=agent0,name=org.ramm.agent.0",
@@ -418,6 +418,8 @@ class Lab:
             os.path.join(self.dir, "initramfs.cpio.gz"), self.kernel)
         self.procs = []
         self.guests = {}
+        self._hugepages_old = {}  # nr_hugepages path -> count to restore
+        self._mounts = []
         self._old_handlers = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._old_handlers[sig] = signal.signal(sig, self._on_signal)
@@ -438,13 +440,17 @@ class Lab:
         return proc
 
     def boot(self, name, boot_mib=256, vmem_mib=256, vmem_max_mib=1024,
-             block_mib=2, agent=True, kmod=False, cmdline_extra=""):
+             block_mib=2, agent=True, kmod=False, cmdline_extra="",
+             memdev=None, vmem_opts=""):
         """Start a guest. kmod: load ramm_guest.ko at boot, before the
-        agent starts (needs `make kmod` for this lab's kernel)."""
+        agent starts (needs `make kmod` for this lab's kernel). memdev:
+        the virtio-mem device's memory backend and its options, without
+        id and size (default memory-backend-ram); vmem_opts: more
+        virtio-mem-pci options, each starting with a comma."""
         if kmod and not os.path.exists(kmod_path(self.kernel)):
             raise RuntimeError("ramm_guest.ko not built for %s: run `make kmod`" % self.kernel)
         g = Guest(self, name, boot_mib, vmem_mib, vmem_max_mib, block_mib,
-                  agent, kmod, cmdline_extra)
+                  agent, kmod, cmdline_extra, memdev, vmem_opts)
         self.guests[name] = g
         return g
 
@@ -467,6 +473,31 @@ class Lab:
         if proc in self.procs:
             self.procs.remove(proc)
 
+    # --- host huge pages ---------------------------------------------------
+    def hugepages(self, page_kib, count):
+        """Set the host's persistent pool of @page_kib pages to @count and
+        return how many it has now (fewer if memory is too fragmented).
+        close() puts back what was there, after the guests stopped."""
+        path = "/sys/kernel/mm/hugepages/hugepages-%dkB/nr_hugepages" % page_kib
+        with open(path) as f:
+            old = int(f.read())
+        if path not in self._hugepages_old:
+            self._hugepages_old[path] = old
+        with open(path, "w") as f:
+            f.write("%d\n" % count)
+        with open(path) as f:
+            return int(f.read())
+
+    def mount_hugetlbfs(self, page_kib):
+        """A hugetlbfs of @page_kib pages, mounted in the lab directory
+        until close()."""
+        path = os.path.join(self.dir, "hugetlbfs-%dk-%d" % (page_kib, len(self._mounts)))
+        os.mkdir(path)
+        subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=%dK" % page_kib,
+                        "none", path], check=True)
+        self._mounts.append(path)
+        return path
+
     def close(self):
         for g in self.guests.values():
             if g.qmp:
@@ -474,6 +505,14 @@ class Lab:
                 g.qmp = None
         for proc in reversed(list(self.procs)):
             self.stop(proc)
+        # Pages are free again only once the guests are gone.
+        for path in reversed(self._mounts):
+            subprocess.run(["umount", "-l", path], check=False)
+        self._mounts = []
+        for path, old in self._hugepages_old.items():
+            with open(path, "w") as f:
+                f.write("%d\n" % old)
+        self._hugepages_old = {}
         if os.environ.get("RAMM_LAB_KEEP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
         for sig, h in self._old_handlers.items():
