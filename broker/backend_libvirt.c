@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <libvirt/libvirt.h>
@@ -46,6 +47,7 @@
 #include <libvirt-glib/libvirt-glib.h>
 
 #include "backend.h"
+#include "hugepool.h"
 #include "guest.h"
 #include "libvirt_xml.h"
 #include "log.h"
@@ -144,8 +146,16 @@ static void lv_guest_report(struct lv_guest *lg, const struct lv_domain_info *in
 		.size_bytes = info->size_bytes,
 		.requested_bytes = info->requested_bytes,
 		.max_bytes = info->max_bytes,
+		.page_bytes = info->page_bytes,
+		.host_nodes = info->host_nodes,
 	};
 
+	/* An empty <hugepages/>: libvirt backs it with the host's default
+	 * huge page size (unless qemu.conf lists another hugetlbfs first). */
+	if (info->hugepages_default)
+		dev.page_bytes = hugepool_default_page_bytes();
+	else if (!dev.page_bytes)
+		dev.page_bytes = (uint64_t)getpagesize(); /* ordinary memory */
 	snprintf(lg->alias, sizeof(lg->alias), "%s", info->alias);
 	lg->last_error = 0;
 	guest_backend_device(lg->g, &dev);

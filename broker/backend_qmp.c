@@ -156,14 +156,6 @@ static uint64_t qmp_path_page_bytes(const char *path)
 	return (uint64_t)st.f_bsize;
 }
 
-/* The default huge page size, for hugetlb=on without a hugetlbsize. */
-static uint64_t qmp_default_huge_page(void)
-{
-	struct hugepool_host hp;
-
-	return hugepool_read(NULL, &hp) ? 0 : hp.default_page_bytes;
-}
-
 /* All probe replies are in: settle the backing and report the device. */
 static void qmp_probe_finish(struct qmp_guest *qg)
 {
@@ -171,7 +163,7 @@ static void qmp_probe_finish(struct qmp_guest *qg)
 
 	if (qg->probe_hugetlb)
 		page = qg->probe_hugetlbsize ? qg->probe_hugetlbsize
-					     : qmp_default_huge_page();
+					     : hugepool_default_page_bytes();
 	else if (qg->probe_path[0])
 		page = qmp_path_page_bytes(qg->probe_path);
 	else

@@ -434,3 +434,13 @@ uint64_t hugepool_set_aside_bytes(const struct hugepool_host *h)
 	}
 	return sum;
 }
+
+uint64_t hugepool_default_page_bytes(void)
+{
+	static uint64_t page_bytes;
+	struct hugepool_host h;
+
+	if (!page_bytes && hugepool_read(NULL, &h) == 0)
+		page_bytes = h.default_page_bytes;
+	return page_bytes;
+}

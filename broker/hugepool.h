@@ -101,4 +101,11 @@ void hugepool_take(struct hugepool_size *s, uint64_t node_mask, uint64_t pages);
  */
 uint64_t hugepool_set_aside_bytes(const struct hugepool_host *h);
 
+/*
+ * hugepool_default_page_bytes - this host's default huge page size (what
+ * hugetlb=on or an empty libvirt <hugepages/> gets), read on the first call
+ * and kept: it is fixed at boot. 0 while it cannot be read.
+ */
+uint64_t hugepool_default_page_bytes(void);
+
 #endif /* RAMM_HUGEPOOL_H */

@@ -58,8 +58,9 @@ static int lv_attr_copy(xmlNode *n, const char *attr, char *buf, size_t len)
 	return ret;
 }
 
-/* libvirt's scaled integers: <x unit='KiB'>N</x>; no unit means @def_unit. */
-static int lv_scaled(xmlNode *n, uint64_t def_unit, uint64_t *bytes)
+/* A libvirt scaled integer given as @text in @unit (NULL: @def_unit). */
+static int lv_scaled_text(const char *text, const char *unit,
+			  uint64_t def_unit, uint64_t *bytes)
 {
 	static const struct { const char *unit; uint64_t mul; } units[] = {
 		{ "b", 1 }, { "bytes", 1 },
@@ -68,36 +69,122 @@ static int lv_scaled(xmlNode *n, uint64_t def_unit, uint64_t *bytes)
 		{ "GB", 1000000000ULL }, { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 },
 		{ "TB", 1000000000000ULL }, { "T", 1ULL << 40 }, { "TiB", 1ULL << 40 },
 	};
-	xmlChar *text, *unit;
 	uint64_t mul = def_unit;
 	unsigned long long v;
 	char *end;
-	int ret = -EINVAL;
+
+	if (unit) {
+		mul = 0;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (!strcmp(unit, units[i].unit))
+				mul = units[i].mul;
+		if (!mul)
+			return -EINVAL;
+	}
+	if (!text || text[0] < '0' || text[0] > '9' || strlen(text) > 20)
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || v > UINT64_MAX / mul)
+		return -EINVAL;
+	*bytes = v * mul;
+	return 0;
+}
+
+/* libvirt's scaled integers: <x unit='KiB'>N</x>; no unit means @def_unit. */
+static int lv_scaled(xmlNode *n, uint64_t def_unit, uint64_t *bytes)
+{
+	xmlChar *text, *unit;
+	int ret;
 
 	if (!n)
 		return -EINVAL;
 	unit = xmlGetProp(n, (const xmlChar *)"unit");
-	if (unit) {
-		mul = 0;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-			if (!strcmp((const char *)unit, units[i].unit))
-				mul = units[i].mul;
-		xmlFree(unit);
-		if (!mul)
+	text = xmlNodeGetContent(n);
+	ret = lv_scaled_text((const char *)text, (const char *)unit, def_unit,
+			     bytes);
+	xmlFree(text);
+	xmlFree(unit);
+	return ret;
+}
+
+/* A backing page size: a power of two from LV_XML_PAGE_MIN to _MAX. */
+static int lv_page_ok(uint64_t bytes)
+{
+	return bytes >= LV_XML_PAGE_MIN && bytes <= LV_XML_PAGE_MAX &&
+	       !(bytes & (bytes - 1));
+}
+
+/* A node id at *@s: decimal digits, < LV_XML_MAX_NODES; *@s moves past. */
+static int lv_node_id(const char **s, unsigned int *id)
+{
+	unsigned int v = 0, digits = 0;
+
+	for (; **s >= '0' && **s <= '9'; (*s)++, digits++) {
+		v = v * 10 + (unsigned int)(**s - '0');
+		if (v >= LV_XML_MAX_NODES)
 			return -EINVAL;
 	}
-	text = xmlNodeGetContent(n);
-	if (!text)
+	if (!digits)
 		return -EINVAL;
-	if (text[0] >= '0' && text[0] <= '9' && strlen((const char *)text) <= 20) {
-		errno = 0;
-		v = strtoull((const char *)text, &end, 10);
-		if (!errno && !*end && v <= UINT64_MAX / mul) {
-			*bytes = v * mul;
-			ret = 0;
+	*id = v;
+	return 0;
+}
+
+/* A whole string that is one node id; -EINVAL for anything else. */
+static int lv_node_id_str(const char *s, unsigned int *id)
+{
+	if (!s || lv_node_id(&s, id) || *s)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * A libvirt node set ("0-3,^2,5", virBitmapParse's syntax as libvirt
+ * formats it) into @mask: comma-separated entries N, N-M (N <= M) or ^N
+ * (N removed), applied in order; no spaces, no empty entries. The string
+ * is at most LV_XML_MAX_NODESET long, every id < LV_XML_MAX_NODES and the
+ * set not empty. Returns 0, or -EINVAL with @mask untouched. O(length).
+ */
+static int lv_nodeset(const char *s, uint64_t *mask)
+{
+	uint64_t m = 0;
+
+	if (!s || !s[0] || strnlen(s, LV_XML_MAX_NODESET + 1) > LV_XML_MAX_NODESET)
+		return -EINVAL;
+	for (;;) {
+		int neg = *s == '^';
+		unsigned int first, last;
+
+		s += neg;
+		if (lv_node_id(&s, &first))
+			return -EINVAL;
+		last = first;
+		if (*s == '-') {
+			s++;
+			if (neg || lv_node_id(&s, &last) || last < first)
+				return -EINVAL;
 		}
+		for (unsigned int i = first; i <= last; i++)
+			m = neg ? m & ~(1ULL << i) : m | 1ULL << i;
+		if (!*s)
+			break;
+		if (*s++ != ',')
+			return -EINVAL;
 	}
-	xmlFree(text);
+	if (!m)
+		return -EINVAL;
+	*mask = m;
+	return 0;
+}
+
+/* Attribute @attr of @n as a node set; absent leaves *@mask and gives 1. */
+static int lv_attr_nodeset(xmlNode *n, const char *attr, uint64_t *mask)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+	int ret = v ? lv_nodeset((const char *)v, mask) : 1;
+
+	xmlFree(v);
 	return ret;
 }
 
@@ -125,6 +212,172 @@ static int lv_parse_vmem(xmlNode *mem, struct lv_domain_info *out)
 	if (!alias || lv_attr_copy(alias, "name", out->alias, sizeof(out->alias)))
 		return -ENODEV; /* not addressable: not ours to drive */
 	return 0;
+}
+
+/*
+ * The huge page size backing the device @mem on guest node @node (-1: no
+ * <node>), the way libvirt picks it: <source><pagesize>, else the first
+ * <hugepages><page> whose nodeset holds @node, else the (last) page
+ * without a nodeset, else none. An empty <hugepages/> is the host's
+ * default huge page size. Every <page> is checked, applicable or not.
+ */
+static int lv_parse_pagesize(xmlNode *root, xmlNode *mem, int node,
+			     struct lv_domain_info *out)
+{
+	xmlNode *ps = lv_child(lv_child(mem, "source"), "pagesize");
+	xmlNode *hp = lv_child(lv_child(root, "memoryBacking"), "hugepages");
+	uint64_t match = 0, any = 0;
+	unsigned int seen = 0;
+	int pages = 0;
+
+	if (ps) {
+		if (lv_scaled(ps, 1024, &out->page_bytes) ||
+		    !lv_page_ok(out->page_bytes))
+			return -EINVAL;
+		return 0;
+	}
+	if (!hp)
+		return 0;
+	for (xmlNode *c = hp->children; c; c = c->next) {
+		xmlChar *size, *unit;
+		uint64_t bytes = 0, set = 0;
+		int r;
+
+		if (++seen > LV_XML_MAX_DEVICES)
+			return -EINVAL;
+		if (!lv_is(c, "page"))
+			continue;
+		pages = 1;
+		size = xmlGetProp(c, (const xmlChar *)"size");
+		unit = xmlGetProp(c, (const xmlChar *)"unit");
+		r = lv_scaled_text((const char *)size, (const char *)unit, 1024,
+				   &bytes);
+		xmlFree(size);
+		xmlFree(unit);
+		if (r || !lv_page_ok(bytes))
+			return -EINVAL;
+		r = lv_attr_nodeset(c, "nodeset", &set);
+		if (r < 0)
+			return r;
+		if (r)
+			any = bytes;
+		else if (!match && node >= 0 && (set & 1ULL << node))
+			match = bytes;
+	}
+	if (!pages)
+		out->hugepages_default = 1;
+	out->page_bytes = match ? match : any;
+	return 0;
+}
+
+/*
+ * A <numatune> <memory> or <memnode>'s node mask: its nodeset for modes
+ * strict (the default), restrictive and interleave; 0 (any) for preferred,
+ * which falls back to other nodes, for placement='auto' and without a
+ * nodeset. A nodeset is checked whatever the mode.
+ */
+static int lv_numa_policy(xmlNode *n, uint64_t *mask)
+{
+	xmlChar *mode = xmlGetProp(n, (const xmlChar *)"mode");
+	xmlChar *placement = xmlGetProp(n, (const xmlChar *)"placement");
+	const char *m = mode ? (const char *)mode : "strict";
+	const char *p = placement ? (const char *)placement : "static";
+	uint64_t set = 0;
+	int confined, ret = -EINVAL;
+
+	confined = !strcmp(m, "strict") || !strcmp(m, "restrictive") ||
+		   !strcmp(m, "interleave");
+	if (!confined && strcmp(m, "preferred"))
+		goto out;
+	if (strcmp(p, "static") && strcmp(p, "auto"))
+		goto out;
+	ret = lv_attr_nodeset(n, "nodeset", &set);
+	if (ret < 0)
+		goto out;
+	*mask = confined && !strcmp(p, "static") ? set : 0;
+	ret = 0;
+out:
+	xmlFree(mode);
+	xmlFree(placement);
+	return ret;
+}
+
+/*
+ * The host nodes backing the device @mem on guest node @node (-1: none):
+ * its <source><nodemask>, else the <numatune><memnode> of @node, else
+ * <numatune><memory>, else any (0). Every memnode is checked.
+ */
+static int lv_parse_host_nodes(xmlNode *root, xmlNode *mem, int node,
+			       struct lv_domain_info *out)
+{
+	xmlNode *nm = lv_child(lv_child(mem, "source"), "nodemask");
+	xmlNode *numatune = lv_child(root, "numatune");
+	xmlNode *memory;
+	unsigned int seen = 0;
+	int have_memnode = 0;
+	xmlChar *text;
+	int ret;
+
+	if (nm) {
+		text = xmlNodeGetContent(nm);
+		ret = lv_nodeset((const char *)text, &out->host_nodes);
+		xmlFree(text);
+		return ret;
+	}
+	if (!numatune)
+		return 0;
+	for (xmlNode *c = numatune->children; c; c = c->next) {
+		xmlChar *cellid;
+		unsigned int id;
+		uint64_t set = 0;
+
+		if (++seen > LV_XML_MAX_DEVICES)
+			return -EINVAL;
+		if (!lv_is(c, "memnode"))
+			continue;
+		cellid = xmlGetProp(c, (const xmlChar *)"cellid");
+		ret = lv_node_id_str((const char *)cellid, &id);
+		xmlFree(cellid);
+		if (ret || lv_numa_policy(c, &set))
+			return -EINVAL;
+		if (!have_memnode && node >= 0 && id == (unsigned int)node) {
+			out->host_nodes = set;
+			have_memnode = 1;
+		}
+	}
+	memory = lv_child(numatune, "memory");
+	if (memory) {
+		uint64_t set = 0;
+
+		if (lv_numa_policy(memory, &set))
+			return -EINVAL;
+		if (!have_memnode)
+			out->host_nodes = set;
+	}
+	return 0;
+}
+
+/* The backing of @mem, the virtio-mem device we drive, into @out. */
+static int lv_parse_backing(xmlNode *root, xmlNode *mem,
+			    struct lv_domain_info *out)
+{
+	xmlNode *n = lv_child(lv_child(mem, "target"), "node");
+	unsigned int id;
+	int node = -1, ret = 0;
+
+	if (n) {
+		xmlChar *text = xmlNodeGetContent(n);
+
+		ret = lv_node_id_str((const char *)text, &id);
+		xmlFree(text);
+		if (!ret)
+			node = (int)id;
+	}
+	if (!ret)
+		ret = lv_parse_pagesize(root, mem, node, out);
+	if (!ret)
+		ret = lv_parse_host_nodes(root, mem, node, out);
+	return ret ? -EINVAL : 0;
 }
 
 static int lv_parse_channel(xmlNode *ch, struct lv_domain_info *out)
@@ -171,7 +424,7 @@ static xmlDoc *lv_read(const char *xml, size_t len)
 int lv_xml_parse_domain(const char *xml, size_t len, struct lv_domain_info *out)
 {
 	xmlDoc *doc = lv_read(xml, len);
-	xmlNode *root, *name, *devices;
+	xmlNode *root, *name, *devices, *vmem = NULL;
 	xmlChar *text;
 	int have_vmem = 0, have_chan = 0, ret = -EINVAL;
 	unsigned int seen = 0;
@@ -220,6 +473,8 @@ int lv_xml_parse_domain(const char *xml, size_t len, struct lv_domain_info *out)
 				other_max += o->max_bytes;
 				other_plugged += o->size_bytes;
 			}
+			if (!have_vmem && !r)
+				vmem = c;
 			have_vmem = have_vmem || !r;
 		} else if (!have_chan && lv_is(c, "channel")) {
 			r = lv_parse_channel(c, out);
@@ -237,6 +492,8 @@ int lv_xml_parse_domain(const char *xml, size_t len, struct lv_domain_info *out)
 		goto out; /* no boot memory left: nonsense */
 	out->boot_bytes = out->memory_bytes - out->max_bytes - other_max +
 			  other_plugged;
+	if (lv_parse_backing(root, vmem, out))
+		goto out;
 	ret = 0;
 out:
 	xmlFreeDoc(doc);

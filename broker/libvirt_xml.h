@@ -21,6 +21,13 @@
 #define LV_XML_MAX_ALIAS 64
 /* The virtio-serial port name the guest agent listens on. */
 #define LV_AGENT_PORT "org.ramm.agent.0"
+/* Host and guest NUMA node ids must be below this (bits of a uint64_t). */
+#define LV_XML_MAX_NODES 64
+/* Longer node-set strings ("0-3,^2,5") are refused. */
+#define LV_XML_MAX_NODESET 256
+/* The page sizes accepted for a backing: powers of two in this range. */
+#define LV_XML_PAGE_MIN (4ULL << 10)
+#define LV_XML_PAGE_MAX (16ULL << 30)
 
 struct lv_domain_info {
 	char name[CONFIG_MAX_NAME];          /* <name> */
@@ -32,15 +39,48 @@ struct lv_domain_info {
 	uint64_t requested_bytes;            /* <requested> */
 	uint64_t max_bytes;                  /* <size> */
 	char agent_path[CONFIG_MAX_SOCKET_PATH + 1]; /* channel source path */
+	/*
+	 * The virtio-mem device's backing, as libvirt chooses it:
+	 *   page_bytes         the device's <source><pagesize>; else the
+	 *                      <memoryBacking><hugepages><page> whose nodeset
+	 *                      holds the device's guest <target><node>, else
+	 *                      the one without a nodeset; 0 if none applies
+	 *                      (ordinary memory: the host's base page size).
+	 *                      A size equal to the base page size is ordinary
+	 *                      memory too (libvirt treats it so); it is
+	 *                      reported as given.
+	 *   hugepages_default  1 if the backing is hugetlbfs with the host's
+	 *                      default huge page size: an empty <hugepages/>
+	 *                      and no <source><pagesize>. page_bytes is then 0
+	 *                      and the caller must look the size up on the host.
+	 *   host_nodes         host NUMA nodes the backing may be allocated
+	 *                      from, bit n = node n, 0 = any node: the device's
+	 *                      <source><nodemask>; else <numatune><memnode> for
+	 *                      its guest node; else <numatune><memory>. Modes
+	 *                      strict, restrictive and interleave confine the
+	 *                      memory to the nodeset; preferred may fall back to
+	 *                      any node and placement='auto' (numad) shows no
+	 *                      nodeset in the XML, so both give 0.
+	 */
+	uint64_t page_bytes;                 /* backing page size, see above */
+	int hugepages_default;               /* host's default huge page size */
+	uint64_t host_nodes;                 /* host node mask, 0 = any */
 };
 
 /*
  * lv_xml_parse_domain - read @xml (@len bytes, need not be NUL-terminated)
  * into @out. Takes the first <memory model='virtio-mem'> device that has an
  * alias, and the first unix <channel> whose virtio target is named
- * LV_AGENT_PORT and whose source is bound to an absolute path.
+ * LV_AGENT_PORT and whose source is bound to an absolute path, and that
+ * device's backing (page_bytes, hugepages_default, host_nodes above).
  * Returns 0; -EINVAL if the XML is malformed, too large, or a member is
- * missing, out of range or too long; -ENODEV if the domain is well formed
+ * missing, out of range or too long: among them a page size (device
+ * <pagesize> or any <hugepages><page>) that is not a power of two from
+ * LV_XML_PAGE_MIN to LV_XML_PAGE_MAX; a node set (<nodemask>, a page's or
+ * <numatune>'s nodeset) that is malformed, longer than LV_XML_MAX_NODESET,
+ * empty, or names a node >= LV_XML_MAX_NODES; a guest <node> or memnode
+ * cellid >= LV_XML_MAX_NODES; an unknown numatune mode or placement.
+ * -ENODEV if the domain is well formed
  * but lacks the device or the channel (not a ramm guest). On failure @out
  * is partly filled and must not be used. The caller owns everything.
  */
