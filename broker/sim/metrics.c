@@ -34,6 +34,7 @@ void sim_metrics_step(struct sim_metrics *m, const struct sim_scenario *sc,
 		allocs += a;
 		shorts += lack;
 		gm->alloc_sum += a;
+		gm->backing_sum += sim_backing_mib(&sc->guests[g], a);
 		gm->short_sum += lack;
 		gm->satisfied_sum += w > a ? (double)a / w : 1.0;
 		if (spare > 0 && a > sc->guests[g].floor_mib)
@@ -61,18 +62,21 @@ void sim_metrics_step(struct sim_metrics *m, const struct sim_scenario *sc,
 void sim_metrics_end(struct sim_metrics *m, const struct sim_scenario *sc)
 {
 	double n = (double)m->seconds, sw = 0, swx = 0, swx2 = 0, allocs = 0;
+	double backing = 0;
 
 	for (size_t g = 0; g < sc->n_guests; g++) {
 		struct sim_guest_metrics *gm = &m->guest[g];
 		double w = gm->weight_sum / n;
 
 		gm->mean_alloc_mib = (double)gm->alloc_sum / n;
+		gm->mean_backing_mib = (double)gm->backing_sum / n;
 		gm->satisfied = gm->satisfied_sum / n;
 		gm->share = gm->share_sum / n;
 		gm->weight_share = gm->weight_share_sum / n;
 		gm->shortfall_gib_s = (double)gm->short_sum / MIB_PER_GIB;
 		m->oom_risk_events += gm->oom_risk_events;
 		allocs += gm->mean_alloc_mib;
+		backing += gm->mean_backing_mib;
 		sw += w;
 		swx += w * gm->satisfied;
 		swx2 += w * gm->satisfied * gm->satisfied;
@@ -82,6 +86,8 @@ void sim_metrics_end(struct sim_metrics *m, const struct sim_scenario *sc)
 	m->saved_pct = 100.0 * m->saved_sum / n;
 	m->churn_gib = (double)m->churn_sum / MIB_PER_GIB;
 	m->mean_alloc_gib = allocs / MIB_PER_GIB;
+	m->freed_gib = (sc->host_mib - allocs) / MIB_PER_GIB;
+	m->freed_whole_gib = (sc->host_mib - backing) / MIB_PER_GIB;
 	/* Nobody satisfied at all is as fair as everybody satisfied. */
 	m->fairness = swx2 > 0 ? swx * swx / (sw * swx2) : 1.0;
 }

@@ -19,6 +19,8 @@
 
 struct sim_guest_metrics {
 	double mean_alloc_mib; /* time-mean allocation */
+	double mean_backing_mib; /* time-mean of sim_backing_mib(): the
+				  * allocation in whole backing pages */
 	double satisfied;      /* time-mean of min(1, alloc / wss) */
 	double share;          /* time-mean of (alloc - floor) /
 				* (host - sum of floors): its memory share */
@@ -28,6 +30,7 @@ struct sim_guest_metrics {
 
 	/* Running state, for sim_metrics_step() only. */
 	uint64_t alloc_sum;   /* MiB.s */
+	uint64_t backing_sum; /* MiB.s */
 	uint64_t short_sum;   /* MiB.s */
 	double satisfied_sum;
 	double share_sum;
@@ -46,6 +49,12 @@ struct sim_metrics {
 	double churn_gib;         /* sum of |alloc(t+1) - alloc(t)| */
 	double fairness;          /* weighted Jain's index of satisfied */
 	double mean_alloc_gib;    /* time-mean of the sum of allocations */
+	double freed_gib;         /* time-mean of host - sum of allocations:
+				   * the nominal figure */
+	double freed_whole_gib;   /* time-mean of host - sum of allocations
+				   * in whole backing pages: what the host
+				   * actually gets back (below 0: the
+				   * allocations do not fit in whole pages) */
 	size_t n_guests;
 	struct sim_guest_metrics guest[SIM_MAX_GUESTS];
 

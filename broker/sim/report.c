@@ -37,6 +37,26 @@ static struct demand demand_of(const struct sim_scenario *sc)
 	return d;
 }
 
+/* With huge pages, a line naming the host's pools (sim_pools()). */
+static void pools_line(FILE *f, const struct sim_scenario *sc)
+{
+	struct sim_pool pools[SIM_MAX_POOLS];
+	size_t n = sim_pools(sc, pools);
+
+	if (n == 1 && !pools[0].page_mib)
+		return;
+	fputs("pools:", f);
+	for (size_t p = 0; p < n; p++) {
+		fprintf(f, "%s %.1f GiB of ", p ? "," : "",
+			pools[p].size_mib / 1024.0);
+		if (pools[p].page_mib)
+			fprintf(f, "%" PRIu32 " MiB pages", pools[p].page_mib);
+		else
+			fputs("ordinary memory", f);
+	}
+	fputc('\n', f);
+}
+
 static void heading(FILE *f, const struct sim_scenario *sc,
 		    const struct sim_report_source *src)
 {
@@ -50,6 +70,7 @@ static void heading(FILE *f, const struct sim_scenario *sc,
 		"of host on average, %.0f %% at peak, over the host for %zu s\n",
 		sc->n_guests, sc->n_seconds, sc->host_mib / 1024.0, d.mean_pct,
 		d.peak_pct, d.over_s);
+	pools_line(f, sc);
 }
 
 int sim_report_table(FILE *f, const struct sim_scenario *sc,
@@ -57,16 +78,18 @@ int sim_report_table(FILE *f, const struct sim_scenario *sc,
 		     const struct sim_report_row *rows, size_t n)
 {
 	heading(f, sc, src);
-	fprintf(f, "%-8s %16s %19s %16s %8s %10s %9s\n", "policy",
+	fprintf(f, "%-8s %16s %19s %16s %8s %10s %9s %10s %16s\n", "policy",
 		"shortfall GiB*s", "peak shortfall GiB", "OOM-risk events",
-		"saved %", "churn GiB", "fairness");
+		"saved %", "churn GiB", "fairness", "freed GiB",
+		"whole pages GiB");
 	for (size_t i = 0; i < n; i++) {
 		const struct sim_metrics *m = rows[i].m;
 
-		fprintf(f, "%-8s %16.1f %19.2f %16" PRIu32 " %8.1f %10.1f %9.3f\n",
-			rows[i].policy, m->shortfall_gib_s,
+		fprintf(f, "%-8s %16.1f %19.2f %16" PRIu32 " %8.1f %10.1f %9.3f "
+			"%10.2f %16.2f\n", rows[i].policy, m->shortfall_gib_s,
 			m->peak_shortfall_gib, m->oom_risk_events,
-			m->saved_pct, m->churn_gib, m->fairness);
+			m->saved_pct, m->churn_gib, m->fairness, m->freed_gib,
+			m->freed_whole_gib);
 	}
 	return stream_status(f);
 }
@@ -95,23 +118,26 @@ static void json_guest(FILE *f, const struct sim_guest_spec *s,
 	json_string(f, s->name);
 	if (!gm) {
 		fprintf(f, ", \"floor_mib\": %" PRIu32 ", \"static_mib\": %" PRIu32
-			", \"cap_mib\": %" PRIu32 ", \"overbidder\": %s}",
-			s->floor_mib, s->static_mib, s->cap_mib,
-			s->overbidder ? "true" : "false");
+			", \"cap_mib\": %" PRIu32 ", \"page_mib\": %" PRIu32
+			", \"overbidder\": %s}", s->floor_mib, s->static_mib,
+			s->cap_mib, s->page_mib, s->overbidder ? "true" : "false");
 		return;
 	}
-	fprintf(f, ", \"mean_alloc_mib\": %.1f, \"satisfied\": %.4f, "
-		"\"share\": %.4f, \"weight_share\": %.4f, "
+	fprintf(f, ", \"mean_alloc_mib\": %.1f, \"mean_backing_mib\": %.1f, "
+		"\"satisfied\": %.4f, \"share\": %.4f, \"weight_share\": %.4f, "
 		"\"shortfall_gib_s\": %.3f, \"oom_risk_events\": %" PRIu32 "}",
-		gm->mean_alloc_mib, gm->satisfied, gm->share, gm->weight_share,
-		gm->shortfall_gib_s, gm->oom_risk_events);
+		gm->mean_alloc_mib, gm->mean_backing_mib, gm->satisfied,
+		gm->share, gm->weight_share, gm->shortfall_gib_s,
+		gm->oom_risk_events);
 }
 
 int sim_report_json(FILE *f, const struct sim_scenario *sc,
 		    const struct sim_report_source *src,
 		    const struct sim_report_row *rows, size_t n)
 {
+	struct sim_pool pools[SIM_MAX_POOLS];
 	struct demand d = demand_of(sc);
+	size_t n_pools;
 
 	fputs("{\"scenario\": ", f);
 	json_string(f, sc->name);
@@ -130,6 +156,11 @@ int sim_report_json(FILE *f, const struct sim_scenario *sc,
 		fputs(g ? ",\n  " : "\n  ", f);
 		json_guest(f, &sc->guests[g], NULL);
 	}
+	fputs("],\n \"pools\": [", f);
+	n_pools = sim_pools(sc, pools);
+	for (size_t p = 0; p < n_pools; p++)
+		fprintf(f, "%s{\"page_mib\": %" PRIu32 ", \"size_mib\": %" PRIu64
+			"}", p ? ", " : "", pools[p].page_mib, pools[p].size_mib);
 	fputs("],\n \"policies\": [", f);
 	for (size_t i = 0; i < n; i++) {
 		const struct sim_metrics *m = rows[i].m;
@@ -139,10 +170,12 @@ int sim_report_json(FILE *f, const struct sim_scenario *sc,
 		fprintf(f, ", \"shortfall_gib_s\": %.3f, \"peak_shortfall_gib\": "
 			"%.3f, \"oom_risk_events\": %" PRIu32 ", \"saved_pct\": "
 			"%.3f, \"churn_gib\": %.3f, \"fairness\": %.4f, "
-			"\"mean_alloc_gib\": %.3f,\n   \"guests\": [",
+			"\"mean_alloc_gib\": %.3f, \"freed_gib\": %.3f, "
+			"\"freed_whole_pages_gib\": %.3f,\n   \"guests\": [",
 			m->shortfall_gib_s, m->peak_shortfall_gib,
 			m->oom_risk_events, m->saved_pct, m->churn_gib,
-			m->fairness, m->mean_alloc_gib);
+			m->fairness, m->mean_alloc_gib, m->freed_gib,
+			m->freed_whole_gib);
 		for (size_t g = 0; g < sc->n_guests; g++) {
 			fputs(g ? ",\n    " : "\n    ", f);
 			json_guest(f, &sc->guests[g], &m->guest[g]);
@@ -216,9 +249,11 @@ int sim_report_svg(FILE *f, const struct sim_scenario *sc,
 		const struct sim_metrics *m = rows[r].m;
 
 		fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-weight=\"bold\">%s: "
-			"%s, shortfall %.1f GiB*s, saved %.1f %%, churn %.1f GiB"
-			"</text>\n", SVG_LEFT, y0 - 10, sc->name, rows[r].policy,
-			m->shortfall_gib_s, m->saved_pct, m->churn_gib);
+			"%s, shortfall %.1f GiB*s, saved %.1f %%, churn %.1f GiB, "
+			"freed %.1f GiB (%.1f in whole pages)</text>\n", SVG_LEFT,
+			y0 - 10, sc->name, rows[r].policy, m->shortfall_gib_s,
+			m->saved_pct, m->churn_gib, m->freed_gib,
+			m->freed_whole_gib);
 		fprintf(f, "<rect x=\"%d\" y=\"%.0f\" width=\"%d\" height=\"%d\" "
 			"fill=\"none\" stroke=\"#999\"/>\n", SVG_LEFT, y0,
 			SVG_PLOT_W, SVG_PLOT_H);

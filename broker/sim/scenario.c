@@ -54,6 +54,7 @@ struct guest_def {
 	uint32_t weight;     /* the same every second */
 	int overbidder;      /* as sim_guest_spec */
 	struct shape shape;  /* its working set over time */
+	uint32_t page_mib;   /* as sim_guest_spec: 0, or a hugetlbfs page */
 };
 
 #define MAX_DEF_GUESTS 8
@@ -71,6 +72,13 @@ struct scenario_def {
 /* A compressed day: 900 s. */
 #define DAY 900u
 
+/* Hugetlbfs page sizes, for guest_def.page_mib. */
+#define PAGE_2M 2u
+#define PAGE_1G 1024u
+
+/* Guests on ordinary memory leave page_mib out of their entry (0). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct scenario_def scenarios[SIM_N_SCENARIOS] = {
 { "steady", "flat working sets; two jobs start and hold (host 48 GiB)", 1200, {
 	{ "web1", GIB(8), GIB(16), 100, 0, { .base = GIB(7), .drift_pct = 3 } },
@@ -161,7 +169,33 @@ static const struct scenario_def scenarios[SIM_N_SCENARIOS] = {
 		.period = DAY, .phase = DAY / 2, .drift_pct = 3 } },
 	{ "idle", GIB(4), GIB(8), 25, 0, { .base = GIB(1.2), .drift_pct = 5 } },
 } },
+/* Hugetlbfs-backed guests: three big VMs on 1 GiB pages, five smaller ones
+ * on 2 MiB pages. Each page size is a pool of its own (sim_pools()): 64 GiB
+ * of 1 GiB pages, 36 GiB of 2 MiB pages. */
+{ "hugepages", "big VMs on 1 GiB pages, bursty and diurnal ones on 2 MiB pages "
+  "(host 100 GiB)", 1800, {
+	{ "oltp", GIB(24), GIB(40), 100, 0, { .base = GIB(19), .amp = GIB(5),
+		.period = DAY, .drift_pct = 3 }, PAGE_1G },
+	{ "warehouse", GIB(24), GIB(40), 100, 0, { .base = GIB(10),
+		.drift_pct = 4, .burst = GIB(16), .burst_gap = 240,
+		.burst_min = 90, .burst_max = 300 }, PAGE_1G },
+	{ "jvm", GIB(16), GIB(28), 100, 0, { .base = GIB(11), .amp = GIB(1.5),
+		.period = 300, .drift_pct = 3, .step_at = 900,
+		.step = GIB(6) }, PAGE_1G },
+	{ "web-1", GIB(8), GIB(16), 100, 0, { .base = GIB(5.5), .amp = GIB(4),
+		.period = DAY, .drift_pct = 3 }, PAGE_2M },
+	{ "web-2", GIB(8), GIB(16), 100, 0, { .base = GIB(5.5), .amp = GIB(4),
+		.period = DAY, .phase = 60, .drift_pct = 3 }, PAGE_2M },
+	{ "ci", GIB(8), GIB(16), 100, 0, { .base = GIB(2), .drift_pct = 5,
+		.burst = GIB(10), .burst_gap = 150, .burst_min = 30,
+		.burst_max = 120 }, PAGE_2M },
+	{ "cache", GIB(6), GIB(12), 100, 0, { .base = GIB(4.5), .amp = GIB(1),
+		.period = DAY, .phase = 100, .drift_pct = 2 }, PAGE_2M },
+	{ "batch", GIB(6), GIB(12), 100, 0, { .base = GIB(3), .amp = GIB(2.5),
+		.period = DAY, .phase = DAY / 2, .drift_pct = 3 }, PAGE_2M },
+} },
 };
+#pragma GCC diagnostic pop
 
 /* splitmix64: small, fast, and the same on every platform. */
 struct rng {
@@ -289,6 +323,7 @@ int sim_scenario_build(const char *name, uint64_t seed,
 		spec->static_mib = gd->static_mib;
 		spec->cap_mib = gd->cap_mib;
 		spec->overbidder = gd->overbidder;
+		spec->page_mib = gd->page_mib;
 		sc->host_mib += gd->static_mib;
 		shape_fill(&gd->shape, &r, sc->wss_mib + g, sc->n_seconds, n);
 		for (size_t t = 0; t < sc->n_seconds; t++)
@@ -321,8 +356,9 @@ static int name_valid(const char *s, size_t len)
 
 int sim_scenario_check(const struct sim_scenario *sc)
 {
+	uint32_t pages[SIM_MAX_POOLS];
 	uint64_t floors = 0, statics = 0;
-	size_t n = sc->n_guests;
+	size_t n = sc->n_guests, n_pages = 0, p;
 
 	if (n < 1 || n > SIM_MAX_GUESTS || sc->n_seconds < 1 ||
 	    sc->n_seconds > SIM_MAX_SECONDS || sc->unit_mib < 1 ||
@@ -337,6 +373,21 @@ int sim_scenario_check(const struct sim_scenario *sc)
 		    (s->static_mib - s->floor_mib) % sc->unit_mib ||
 		    (s->cap_mib - s->floor_mib) % sc->unit_mib)
 			return -EINVAL;
+		/* A page is a power of two of whole units, and the sizes
+		 * are whole pages. */
+		if (s->page_mib && ((s->page_mib & (s->page_mib - 1)) ||
+				    s->page_mib % sc->unit_mib ||
+				    s->floor_mib % s->page_mib ||
+				    s->static_mib % s->page_mib ||
+				    s->cap_mib % s->page_mib))
+			return -EINVAL;
+		p = 0;
+		while (p < n_pages && pages[p] != s->page_mib)
+			p++;
+		if (p == n_pages && n_pages == SIM_MAX_POOLS)
+			return -EINVAL;
+		if (p == n_pages)
+			pages[n_pages++] = s->page_mib;
 		floors += s->floor_mib;
 		statics += s->static_mib;
 	}

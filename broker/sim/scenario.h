@@ -28,7 +28,7 @@
 #define SIM_TRACE_HEADER "t_s,guest,wss_mib,weight"
 
 /* Number of built-in scenarios, and their names and one-line summaries. */
-#define SIM_N_SCENARIOS 6
+#define SIM_N_SCENARIOS 7
 const char *sim_scenario_name(size_t i);
 const char *sim_scenario_summary(size_t i);
 
@@ -74,6 +74,8 @@ int sim_trace_load(const char *path, uint32_t host_mib,
  * sim_scenario_check - 0 if @sc is one the simulator can run: 1..MAX
  * guests and seconds, valid names, unit_mib >= 1, floor >= one unit,
  * floor <= static <= cap with static and cap whole units above the floor,
+ * each page_mib 0 or a power of two that is whole units and divides the
+ * guest's floor, static and cap, at most SIM_MAX_POOLS page sizes,
  * sum of floors and of statics within host_mib, weights >= 1; else
  * -EINVAL. Pure; O(n_guests * n_seconds).
  */

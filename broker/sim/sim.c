@@ -20,15 +20,92 @@ const struct sim_policy_ops *sim_policy_find(const char *name)
 	return NULL;
 }
 
-void sim_limit(const struct sim_scenario *sc, const uint32_t *cur_mib,
-	       uint32_t *next_mib)
+size_t sim_pools(const struct sim_scenario *sc, struct sim_pool *pools)
 {
-	uint32_t want[SIM_MAX_GUESTS]; /* units each guest asks to grow */
+	uint64_t huge = 0;
+	size_t n = 0, ordinary = SIM_MAX_POOLS;
+
+	for (size_t g = 0; g < sc->n_guests; g++) {
+		const struct sim_guest_spec *s = &sc->guests[g];
+		size_t p = 0;
+
+		while (p < n && pools[p].page_mib != s->page_mib)
+			p++;
+		if (p == n) {
+			pools[n++] = (struct sim_pool){ .page_mib = s->page_mib };
+			if (!s->page_mib)
+				ordinary = p;
+		}
+		if (s->page_mib) {
+			pools[p].size_mib += s->static_mib;
+			huge += s->static_mib;
+		}
+	}
+	/* Whatever the huge page reserves leave is ordinary memory. */
+	if (ordinary < n)
+		pools[ordinary].size_mib = sc->host_mib - huge;
+	return n;
+}
+
+uint64_t sim_backing_mib(const struct sim_guest_spec *s, uint32_t alloc_mib)
+{
+	if (!s->page_mib)
+		return alloc_mib;
+	return ((uint64_t)alloc_mib + s->page_mib - 1) / s->page_mib * s->page_mib;
+}
+
+/*
+ * sim_limit()'s scale-back in one pool: @want holds each guest's growth in
+ * units (clamped and rounded); only guests of @pool's page size are read
+ * or written.
+ */
+static void limit_pool(const struct sim_scenario *sc, const struct sim_pool *pool,
+		       const uint32_t *cur_mib, uint32_t *next_mib,
+		       uint32_t *want)
+{
 	uint64_t kept = 0, grow = 0, room, left;
 	uint32_t unit = sc->unit_mib;
 	size_t n = sc->n_guests;
 
 	for (size_t g = 0; g < n; g++) {
+		if (sc->guests[g].page_mib != pool->page_mib)
+			continue;
+		kept += next_mib[g] < cur_mib[g] ? next_mib[g] : cur_mib[g];
+		grow += want[g];
+	}
+	if (kept + grow * unit <= pool->size_mib)
+		return;
+	/* Growth does not fit: each grower gets its share of the room. */
+	room = kept < pool->size_mib ? (pool->size_mib - kept) / unit : 0;
+	left = room;
+	for (size_t g = 0; g < n; g++) {
+		uint64_t give;
+
+		if (!want[g] || sc->guests[g].page_mib != pool->page_mib)
+			continue;
+		give = (uint64_t)want[g] * room / grow;
+		next_mib[g] = cur_mib[g] + (uint32_t)give * unit;
+		want[g] -= (uint32_t)give;
+		left -= give;
+	}
+	/* Rounding left fewer units than growers: one each, in order. */
+	for (size_t g = 0; g < n && left; g++) {
+		if (!want[g] || sc->guests[g].page_mib != pool->page_mib)
+			continue;
+		next_mib[g] += unit;
+		left--;
+	}
+}
+
+void sim_limit(const struct sim_scenario *sc, const uint32_t *cur_mib,
+	       uint32_t *next_mib)
+{
+	uint32_t want[SIM_MAX_GUESTS]; /* units each guest asks to grow */
+	struct sim_pool pools[SIM_MAX_POOLS];
+	uint32_t unit = sc->unit_mib;
+	size_t n_pools = sim_pools(sc, pools);
+
+	for (size_t g = 0; g < sc->n_guests; g++) {
 		const struct sim_guest_spec *s = &sc->guests[g];
 		uint32_t v = next_mib[g];
 
@@ -36,30 +113,9 @@ void sim_limit(const struct sim_scenario *sc, const uint32_t *cur_mib,
 		v = s->floor_mib + (v - s->floor_mib) / unit * unit;
 		next_mib[g] = v;
 		want[g] = v > cur_mib[g] ? (v - cur_mib[g]) / unit : 0;
-		kept += v < cur_mib[g] ? v : cur_mib[g];
-		grow += want[g];
 	}
-	if (kept + grow * unit <= sc->host_mib)
-		return;
-	/* Growth does not fit: each grower gets its share of the room. */
-	room = kept < sc->host_mib ? (sc->host_mib - kept) / unit : 0;
-	left = room;
-	for (size_t g = 0; g < n; g++) {
-		uint64_t give = (uint64_t)want[g] * room / grow;
-
-		if (!want[g])
-			continue;
-		next_mib[g] = cur_mib[g] + (uint32_t)give * unit;
-		want[g] -= (uint32_t)give;
-		left -= give;
-	}
-	/* Rounding left fewer units than growers: one each, in order. */
-	for (size_t g = 0; g < n && left; g++) {
-		if (!want[g])
-			continue;
-		next_mib[g] += unit;
-		left--;
-	}
+	for (size_t p = 0; p < n_pools; p++)
+		limit_pool(sc, &pools[p], cur_mib, next_mib, want);
 }
 
 int sim_run(const struct sim_scenario *sc, const struct sim_policy_ops *ops,

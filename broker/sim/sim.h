@@ -8,8 +8,13 @@
  *   3. each policy sees one observation per guest for t (below) and names
  *      the allocations it wants for t + 1;
  *   4. the simulator clamps every request to [floor, cap], rounds it to the
- *      unit, and, if the total would pass host_mib, scales growth back
+ *      unit, and, if a pool's total would pass the pool, scales growth back
  *      (never a shrink) so that it fits. The same rule for every policy.
+ *
+ * The host's memory is in pools, one per backing page size (sim_pools()):
+ * hugetlbfs pages of each size are reserved apart, and a guest draws only
+ * on the pool of its page size. Ordinary memory is one pool: a scenario
+ * without huge pages has a single pool, the whole host.
  *
  * Everything is in MiB. Policies are pure over (state, observations): no
  * I/O, no clock, no global state; the simulator owns all buffers.
@@ -30,6 +35,11 @@ struct sim_guest_spec {
 	uint32_t static_mib;     /* configured size: what `static` keeps */
 	uint32_t cap_mib;        /* most it may have (virtio-mem or balloon max) */
 	int overbidder;          /* ramm only: bids the maximum for every unit */
+	uint32_t page_mib;       /* host page backing its memory (hugetlbfs:
+				  * 2 or 1024), 0 for ordinary memory; a
+				  * multiple of the unit dividing floor,
+				  * static and cap. The host frees only whole
+				  * pages (sim_backing_mib()) */
 };
 
 struct sim_scenario {
@@ -94,6 +104,33 @@ extern const struct sim_policy_ops sim_policy_ramm;
 
 /* ---- the runner (sim.c) -------------------------------------------------- */
 
+/* Most distinct backing page sizes, and so pools, in one scenario. */
+#define SIM_MAX_POOLS 4
+
+/* One pool of host memory: the pages of one size. */
+struct sim_pool {
+	uint32_t page_mib;  /* its page size, 0 for ordinary memory */
+	uint64_t size_mib;  /* memory in it */
+};
+
+/*
+ * sim_pools - the pools of @sc, one per page size its guests use, in the
+ * order of each size's first guest, into @pools (caller-owned,
+ * SIM_MAX_POOLS entries). A huge page pool holds the statics of its guests,
+ * as an operator reserves nr_hugepages for the VMs' configured memory;
+ * ordinary memory is the rest of the host. Needs a scenario that
+ * sim_scenario_check() accepts. Returns the number of pools (>= 1).
+ * Pure; O(n_guests).
+ */
+size_t sim_pools(const struct sim_scenario *sc, struct sim_pool *pools);
+
+/*
+ * sim_backing_mib - host memory guest @s holds with @alloc_mib: @alloc_mib
+ * rounded up to whole backing pages, since a partly used huge page stays
+ * allocated. Ordinary memory (page_mib 0) is held as allocated. Pure.
+ */
+uint64_t sim_backing_mib(const struct sim_guest_spec *s, uint32_t alloc_mib);
+
 #define SIM_N_POLICIES 6
 
 /* All policies, in --list order. */
@@ -105,13 +142,14 @@ const struct sim_policy_ops *sim_policy_find(const char *name);
 /*
  * sim_limit - the simulator's rule, the same for every policy: turn the
  * allocations @next_mib a policy wants for t + 1 into the ones it gets, in
- * place. @cur_mib are the allocations during t (their sum at most host_mib,
- * each in [floor, cap] and floor + whole units). Each request is clamped to
- * [floor, cap] and its part above the floor rounded down to whole units;
- * if the total then passes host_mib, only growth is scaled back, in
- * proportion and in whole units (integer math; leftover units go one each
- * to growing guests in index order), so no guest shrinks to make room.
- * Never fails; O(n_guests).
+ * place. @cur_mib are the allocations during t (each pool's sum at most the
+ * pool, each in [floor, cap] and floor + whole units). Each request is
+ * clamped to [floor, cap] and its part above the floor rounded down to whole
+ * units; then, pool by pool (sim_pools()), if the pool's total passes the
+ * pool, only growth is scaled back, in proportion and in whole units
+ * (integer math; leftover units go one each to the pool's growing guests in
+ * index order), so no guest shrinks to make room. Without huge pages the
+ * one pool is host_mib. Never fails; O(n_guests * pools).
  */
 void sim_limit(const struct sim_scenario *sc, const uint32_t *cur_mib,
 	       uint32_t *next_mib);
@@ -135,7 +173,8 @@ int sim_run(const struct sim_scenario *sc, const struct sim_policy_ops *ops,
 struct ramm_bid_step;
 
 /*
- * sim_ramm_bid - the bid curve guest @spec sends seeing @obs: an honest
+ * sim_ramm_bid - the bid curve guest @spec sends seeing @obs, in units of
+ * @unit_mib (its pool's market unit, a power of two): an honest
  * guest runs the agent's bid model (guest-agent/bid_model.c) on the
  * /proc sample a Linux guest with obs->alloc_mib of memory would show; an
  * overbidder bids every unit up to its cap at @max_price. Prices above

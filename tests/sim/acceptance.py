@@ -11,7 +11,14 @@ For every built-in scenario, `ramm-sim --json --policies all`, then:
     mom steer the host to 80 % use whatever the guests need); those lines
     are printed as INFO with the shortfall that saving cost.
   - in `overbidder`, the over-bidding guest's long-run memory share is at
-    most its weight share + TOLERANCE.
+    most its weight share + TOLERANCE;
+  - memory freed in whole backing pages is at most the nominal figure, for
+    every policy (a partly used host page frees nothing);
+  - in `hugepages` (guests on 2 MiB and 1 GiB hugetlbfs pages), ramm plans
+    in whole pages, so its whole-page figure equals its nominal one, while
+    some baseline, blind to pages, loses at least LOST_SHARE of its nominal
+    figure to partial pages. (ramm's shortfall there must still be below
+    every baseline's, by the first check.)
 Prints each scenario's table and one line per check; exits 1 if any check
 fails, 2 if ramm-sim itself fails.
 
@@ -22,11 +29,18 @@ import subprocess
 import sys
 import time
 
-SCENARIOS = ["steady", "diurnal", "bursty", "leak", "overbidder", "mixed"]
+SCENARIOS = ["steady", "diurnal", "bursty", "leak", "overbidder", "mixed",
+             "hugepages"]
 POLICIES = ["static", "proxmox", "mom", "esx", "hyperv", "ramm"]
 FIELDS = ["policy", "shortfall_gib_s", "peak_shortfall_gib",
-          "oom_risk_events", "saved_pct", "churn_gib", "fairness"]
+          "oom_risk_events", "saved_pct", "churn_gib", "fairness",
+          "freed_gib", "freed_whole_pages_gib"]
 TOLERANCE = 0.05
+# The JSON prints GiB with 3 decimals.
+GIB_EPSILON = 0.0015
+# In `hugepages`, the share of its nominal freed memory that the worst
+# baseline must lose to partial pages.
+LOST_SHARE = 0.05
 
 
 def run_sim(sim, *args):
@@ -67,12 +81,14 @@ def print_table(name, data):
           f"average, {data['wss_peak_pct']:.0f} % at peak, over the host for "
           f"{data['overcommitted_s']} s")
     print(f"   {'policy':<8} {'shortfall GiB*s':>15} {'peak GiB':>9} "
-          f"{'OOM-risk':>8} {'saved %':>8} {'churn GiB':>9} {'fairness':>8}")
+          f"{'OOM-risk':>8} {'saved %':>8} {'churn GiB':>9} {'fairness':>8} "
+          f"{'freed GiB':>9} {'whole pages':>11}")
     for p in data["policies"]:
         print(f"   {p['policy']:<8} {p['shortfall_gib_s']:>15.1f} "
               f"{p['peak_shortfall_gib']:>9.2f} {p['oom_risk_events']:>8} "
               f"{p['saved_pct']:>8.1f} {p['churn_gib']:>9.1f} "
-              f"{p['fairness']:>8.3f}")
+              f"{p['fairness']:>8.3f} {p['freed_gib']:>9.2f} "
+              f"{p['freed_whole_pages_gib']:>11.2f}")
 
 
 def check_scenario(check, name, data):
@@ -96,6 +112,12 @@ def check_scenario(check, name, data):
     check(ramm["saved_pct"] >= rows["static"]["saved_pct"],
           f"{name}: ramm saved {ramm['saved_pct']:.1f} % >= static "
           f"{rows['static']['saved_pct']:.1f} %")
+    over = [p["policy"] for p in data["policies"]
+            if p["freed_whole_pages_gib"] > p["freed_gib"] + GIB_EPSILON]
+    check(not over, f"{name}: every policy frees at most its nominal figure "
+          f"in whole pages{' (not ' + ', '.join(over) + ')' if over else ''}")
+    if name == "hugepages":
+        check_hugepages(check, name, rows)
     if name != "overbidder":
         return
     bidders = [i for i, g in enumerate(data["guests"]) if g["overbidder"]]
@@ -105,6 +127,26 @@ def check_scenario(check, name, data):
         check(g["share"] <= g["weight_share"] + TOLERANCE,
               f"{name}: {g['name']}'s share {g['share']:.3f} <= weight "
               f"share {g['weight_share']:.3f} + {TOLERANCE}")
+
+
+def check_hugepages(check, name, rows):
+    """ramm frees whole pages; some baseline loses part of its figure."""
+    ramm = rows["ramm"]
+    check(abs(ramm["freed_whole_pages_gib"] - ramm["freed_gib"]) <= GIB_EPSILON,
+          f"{name}: ramm frees {ramm['freed_whole_pages_gib']:.2f} GiB in "
+          f"whole pages = its nominal {ramm['freed_gib']:.2f} GiB")
+    lost = {other: (p["freed_gib"] - p["freed_whole_pages_gib"],
+                    p["freed_gib"])
+            for other, p in rows.items()
+            if other != "ramm" and p["freed_gib"] > 0}
+    worst = max(lost, key=lambda k: lost[k][0] / lost[k][1])
+    gib, nominal = lost[worst]
+    check(gib >= LOST_SHARE * nominal,
+          f"{name}: {worst} loses {gib:.2f} of its nominal {nominal:.2f} "
+          f"GiB freed to partial pages (>= {LOST_SHARE:.0%})")
+    for other, (gib, nominal) in sorted(lost.items()):
+        print(f"INFO {name}: {other} frees {nominal - gib:.2f} GiB in whole "
+              f"pages of a nominal {nominal:.2f} GiB")
 
 
 def main():

@@ -2,8 +2,10 @@
 /*
  * Unit tests for ramm-sim (broker/sim/): the trace reader on good and
  * hostile input, the built-in scenarios, the metrics on hand-computed
- * cases, the clamp/scale rule, the ramm policy's guest model, and whole
- * runs: deterministic, and within the host for every policy.
+ * cases (whole backing pages included), the clamp/scale rule and the
+ * pools it applies to, the ramm policy's guest model, and whole runs:
+ * deterministic, within the host (and each pool) for every policy, and
+ * ramm planning 1 GiB-backed guests in whole pages.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -236,7 +238,7 @@ static struct sim_scenario *two_guests(uint32_t *wss, uint32_t *weight)
 	sc.n_guests = 2;
 	sc.n_seconds = 8;
 	for (size_t g = 0; g < 2; g++)
-		sc.guests[g] = (struct sim_guest_spec){ "g", 1024, 4096, 8192, 0 };
+		sc.guests[g] = (struct sim_guest_spec){ "g", 1024, 4096, 8192, 0, 0 };
 	sc.wss_mib = wss;
 	sc.weight = weight;
 	return &sc;
@@ -328,8 +330,6 @@ static void test_metrics_extremes(void **state)
 	assert_int_equal(m.oom_risk_events, 2);
 }
 
-/* ---- the clamp/scale rule ---- */
-
 static struct sim_scenario *limit_scenario(size_t n, uint32_t host)
 {
 	static struct sim_scenario sc;
@@ -339,9 +339,50 @@ static struct sim_scenario *limit_scenario(size_t n, uint32_t host)
 	sc.unit_mib = 2;
 	sc.n_guests = n;
 	for (size_t g = 0; g < n; g++)
-		sc.guests[g] = (struct sim_guest_spec){ "g", 1024, 4096, 8192, 0 };
+		sc.guests[g] = (struct sim_guest_spec){ "g", 1024, 4096, 8192, 0, 0 };
 	return &sc;
 }
+
+static void test_metrics_whole_pages(void **state)
+{
+	/* a on 1 GiB pages, b on 2 MiB pages, c on ordinary memory; host
+	 * 16384. Over 2 s: a holds 2050 then 4096, b 3000 then 2002, c
+	 * 1500 then 1501. Whole pages: a 3072 then 4096; b and c as
+	 * allocated (b's sizes are whole 2 MiB pages). */
+	static const uint32_t alloc[2][3] = { { 2050, 3000, 1500 },
+					      { 4096, 2002, 1501 } };
+	uint32_t wss[6] = { 0 }, weight[6] = { 1, 1, 1, 1, 1, 1 };
+	struct sim_scenario *sc = limit_scenario(3, 16384);
+	struct sim_metrics m;
+	double nominal, whole;
+
+	(void)state;
+	sc->n_seconds = 2;
+	sc->wss_mib = wss;
+	sc->weight = weight;
+	sc->guests[0].page_mib = 1024;
+	sc->guests[1].page_mib = 2;
+	assert_int_equal(sim_backing_mib(&sc->guests[0], 1024), 1024);
+	assert_int_equal(sim_backing_mib(&sc->guests[0], 1026), 2048);
+	assert_int_equal(sim_backing_mib(&sc->guests[0], 2050), 3072);
+	assert_int_equal(sim_backing_mib(&sc->guests[1], 3000), 3000);
+	assert_int_equal(sim_backing_mib(&sc->guests[2], 1501), 1501);
+	sim_metrics_begin(&m, sc);
+	for (size_t t = 0; t < 2; t++)
+		sim_metrics_step(&m, sc, t, alloc[t]);
+	sim_metrics_end(&m, sc);
+	nominal = ((16384 - 6550) + (16384 - 7599)) / 2.0 / 1024;
+	whole = ((16384 - 7572) + (16384 - 7599)) / 2.0 / 1024;
+	assert_float_equal(m.freed_gib, nominal, 1e-9);
+	assert_float_equal(m.freed_whole_gib, whole, 1e-9);
+	assert_float_equal(m.guest[0].mean_alloc_mib, (2050 + 4096) / 2.0, 1e-9);
+	assert_float_equal(m.guest[0].mean_backing_mib, (3072 + 4096) / 2.0,
+			   1e-9);
+	assert_float_equal(m.guest[1].mean_backing_mib, (3000 + 2002) / 2.0,
+			   1e-9);
+}
+
+/* ---- the clamp/scale rule ---- */
 
 static void test_limit_cases(void **state)
 {
@@ -377,6 +418,71 @@ static void test_limit_cases(void **state)
 	assert_int_equal(next[0], 4100);
 	assert_int_equal(next[1], 4098);
 	assert_int_equal(next[2], 4098);
+}
+
+static void test_pools(void **state)
+{
+	/* Ordinary memory, 2 MiB pages and 1 GiB pages: the huge page pools
+	 * hold their guests' statics, ordinary memory the rest. */
+	struct sim_scenario *sc = limit_scenario(4, 4 * 4096 + 2048);
+	uint32_t cur[4] = { 4096, 4096, 4096, 4096 }, next[4];
+	struct sim_pool pools[SIM_MAX_POOLS];
+
+	(void)state;
+	sc->guests[0].page_mib = 1024;
+	sc->guests[1].page_mib = 2;
+	sc->guests[3].page_mib = 1024;
+	assert_int_equal(sim_pools(sc, pools), 3);
+	assert_int_equal(pools[0].page_mib, 1024);
+	assert_int_equal(pools[0].size_mib, 8192);
+	assert_int_equal(pools[1].page_mib, 2);
+	assert_int_equal(pools[1].size_mib, 4096);
+	assert_int_equal(pools[2].page_mib, 0);
+	assert_int_equal(pools[2].size_mib, 4096 + 2048);
+	/* The 1 GiB pool is full: its guest 0 grows only by what guest 3
+	 * gives back (100 MiB); the 2 MiB guest has no room at all, while
+	 * ordinary memory has 2048 MiB to spare for guest 2. */
+	memcpy(next, (uint32_t[]){ 6144, 5120, 8192, 3996 }, sizeof(next));
+	sim_limit(sc, cur, next);
+	assert_int_equal(next[0], 4096 + 100);
+	assert_int_equal(next[1], 4096);
+	assert_int_equal(next[2], 4096 + 2048);
+	assert_int_equal(next[3], 3996);
+	/* One pool (no huge pages) is the whole host, as before. */
+	for (size_t g = 0; g < 4; g++)
+		sc->guests[g].page_mib = 0;
+	assert_int_equal(sim_pools(sc, pools), 1);
+	assert_int_equal(pools[0].size_mib, sc->host_mib);
+}
+
+static void test_check_pages(void **state)
+{
+	struct sim_scenario *sc;
+	uint32_t page;
+
+	(void)state;
+	assert_int_equal(sim_scenario_build("hugepages", 1, &sc), 0);
+	assert_int_equal(sim_scenario_check(sc), 0);
+	page = sc->guests[0].page_mib;
+	assert_int_equal(page, 1024);
+	sc->guests[0].page_mib = 3 * 1024;     /* not a power of two */
+	assert_int_equal(sim_scenario_check(sc), -EINVAL);
+	sc->guests[0].page_mib = 1;            /* less than a unit */
+	assert_int_equal(sim_scenario_check(sc), -EINVAL);
+	sc->guests[0].page_mib = page;
+	sc->guests[0].static_mib += 2;         /* not whole pages */
+	sc->guests[0].cap_mib += 2;
+	assert_int_equal(sim_scenario_check(sc), -EINVAL);
+	sc->guests[0].static_mib -= 2;
+	sc->guests[0].cap_mib -= 2;
+	/* Ordinary, 2 MiB and 1 GiB pages make three sizes; SIM_MAX_POOLS
+	 * is the most. */
+	for (size_t g = 0; g < sc->n_guests; g++)
+		sc->guests[g].page_mib = g < SIM_MAX_POOLS ? 2u << g : 0;
+	assert_int_equal(sim_scenario_check(sc), -EINVAL);
+	sc->guests[SIM_MAX_POOLS - 1].page_mib = 2;
+	assert_int_equal(sim_scenario_check(sc), 0);
+	sim_scenario_free(sc);
 }
 
 static uint64_t xorshift(uint64_t *s)
@@ -443,7 +549,7 @@ static void test_limit_random(void **state)
 
 static void test_ramm_bid(void **state)
 {
-	struct sim_guest_spec spec = { "g", 1024, 4096, 8192, 0 };
+	struct sim_guest_spec spec = { "g", 1024, 4096, 8192, 0, 0 };
 	struct sim_observation calm = { 4096, 2048, 2048, 0, 100 };
 	struct sim_observation full = { 4096, 4096, 0, 2048, 100 };
 	struct ramm_bid_step st[RAMM_MAX_BID_STEPS];
@@ -520,6 +626,73 @@ static void test_runs_within_host(void **state)
 	}
 }
 
+static void test_hugepages(void **state)
+{
+	struct sim_scenario *a, *b, *c;
+	struct sim_metrics *m = malloc(sizeof(*m)), *m2 = malloc(sizeof(*m2));
+	struct sim_pool pools[SIM_MAX_POOLS];
+	size_t n, listed = 0, huge_1g = 0, huge_2m = 0, cells, n_pools;
+	uint32_t *hist;
+
+	(void)state;
+	for (size_t i = 0; i < SIM_N_SCENARIOS; i++)
+		listed += !strcmp(sim_scenario_name(i), "hugepages");
+	assert_int_equal(listed, 1);
+	assert_int_equal(sim_scenario_build("hugepages", 11, &a), 0);
+	assert_int_equal(sim_scenario_build("hugepages", 11, &b), 0);
+	assert_int_equal(sim_scenario_build("hugepages", 12, &c), 0);
+	n = a->n_guests;
+	cells = n * a->n_seconds;
+	assert_memory_equal(a->guests, b->guests, sizeof(a->guests));
+	assert_memory_equal(a->wss_mib, b->wss_mib, cells * sizeof(uint32_t));
+	assert_memory_not_equal(a->wss_mib, c->wss_mib, cells * sizeof(uint32_t));
+	for (size_t g = 0; g < n; g++) {
+		huge_1g += a->guests[g].page_mib == 1024;
+		huge_2m += a->guests[g].page_mib == 2;
+	}
+	assert_int_equal(huge_1g + huge_2m, n);
+	assert_true(huge_1g >= 2 && huge_2m >= 2);
+	n_pools = sim_pools(a, pools);
+	assert_int_equal(n_pools, 2);
+
+	hist = calloc(cells, sizeof(*hist));
+	assert_non_null(hist);
+	for (size_t p = 0; p < SIM_N_POLICIES; p++) {
+		assert_int_equal(sim_run(a, sim_policies[p], m, hist, 1), 0);
+		assert_int_equal(sim_run(b, sim_policies[p], m2, NULL, 1), 0);
+		assert_memory_equal(m, m2, sizeof(*m));
+		/* A partly used page is still held. */
+		assert_true(m->freed_whole_gib <= m->freed_gib + 1e-9);
+		/* Every pool within its size, every second. */
+		for (size_t t = 0; t < a->n_seconds; t++)
+			for (size_t k = 0; k < n_pools; k++) {
+				uint64_t sum = 0;
+
+				for (size_t g = 0; g < n; g++)
+					if (a->guests[g].page_mib == pools[k].page_mib)
+						sum += hist[t * n + g];
+				assert_true(sum <= pools[k].size_mib);
+			}
+		if (strcmp(sim_policies[p]->name, "ramm"))
+			continue;
+		/* ramm plans in whole pages: every 1 GiB guest's allocation
+		 * is whole GiB, so nothing is lost to partial pages. */
+		for (size_t t = 0; t < a->n_seconds; t++)
+			for (size_t g = 0; g < n; g++)
+				assert_int_equal(hist[t * n + g] %
+						 (a->guests[g].page_mib ?
+						  a->guests[g].page_mib : 1), 0);
+		assert_float_equal(m->freed_whole_gib, m->freed_gib, 1e-9);
+		assert_true(m->freed_gib > 0);
+	}
+	free(hist);
+	free(m);
+	free(m2);
+	sim_scenario_free(a);
+	sim_scenario_free(b);
+	sim_scenario_free(c);
+}
+
 static void test_deterministic(void **state)
 {
 	struct sim_scenario *a, *b, *c;
@@ -556,10 +729,14 @@ int main(void)
 		cmocka_unit_test(test_scenarios),
 		cmocka_unit_test(test_metrics_hand),
 		cmocka_unit_test(test_metrics_extremes),
+		cmocka_unit_test(test_metrics_whole_pages),
 		cmocka_unit_test(test_limit_cases),
+		cmocka_unit_test(test_pools),
+		cmocka_unit_test(test_check_pages),
 		cmocka_unit_test(test_limit_random),
 		cmocka_unit_test(test_ramm_bid),
 		cmocka_unit_test(test_runs_within_host),
+		cmocka_unit_test(test_hugepages),
 		cmocka_unit_test(test_deterministic),
 	};
 

@@ -2,8 +2,9 @@
 /*
  * Unit tests for ramm-sim's baseline policies (broker/sim/policy_proxmox.c,
  * policy_mom.c, policy_esx.c, policy_hyperv.c): each published rule on
- * small hand-made cases. The policy files are included whole so that their
- * static helpers (the ESX ratio, the estimator) can be reached.
+ * small hand-made cases, and that none of them looks at backing pages.
+ * The policy files are included whole so that their static helpers (the
+ * ESX ratio, the estimator) can be reached.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -524,6 +525,60 @@ static void test_hyperv_within_min_max(void **state)
 	free(sc);
 }
 
+/* ---- backing pages ------------------------------------------------------ */
+
+static void test_baselines_ignore_pages(void **state)
+{
+	/*
+	 * The baselines know nothing of the host's pages: on the same
+	 * observations a guest on 1 GiB pages gets the same requests as one
+	 * on ordinary memory, so Proxmox's 100 MiB balloon step leaves a
+	 * partly used 1 GiB page (which frees nothing: the simulator counts
+	 * it in whole pages, sim_backing_mib()). Sizes are whole GiB.
+	 */
+	static const struct sim_policy_ops *const ops[] = {
+		&sim_policy_proxmox, &sim_policy_mom, &sim_policy_esx,
+		&sim_policy_hyperv,
+	};
+	struct sim_observation obs[2] = { observe(5120, 2000, 1000),
+					  observe(5120, 6000, 1000) };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		uint32_t want[2], got[2];
+
+		for (uint32_t page = 0; page <= 1024; page += 1024) {
+			struct sim_scenario *sc = scenario(2, 10240, 1024, 6144,
+							   8192);
+			uint32_t *next = page ? got : want;
+			void *priv = NULL;
+
+			sc->guests[0].page_mib = sc->guests[1].page_mib = page;
+			assert_int_equal(ops[i]->init(&priv, sc), 0);
+			for (size_t t = 0; t < 10; t++)
+				step(ops[i], priv, sc, t, obs, next);
+			ops[i]->fini(priv);
+			free(sc);
+		}
+		assert_memory_equal(want, got, sizeof(want));
+	}
+	/* goal = 0.8 * 10240 - 10240 < 0: the roomy first VM gives back
+	 * 100 MiB, less than a page. */
+	{
+		struct sim_scenario *sc = scenario(2, 10240, 1024, 6144, 8192);
+		uint32_t next[2];
+		void *priv = NULL;
+
+		sc->guests[0].page_mib = sc->guests[1].page_mib = 1024;
+		assert_int_equal(sim_policy_proxmox.init(&priv, sc), 0);
+		step(&sim_policy_proxmox, priv, sc, 9, obs, next);
+		assert_int_equal(next[0], 5120 - 100);
+		assert_int_not_equal(next[0] % 1024, 0);
+		sim_policy_proxmox.fini(priv);
+		free(sc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_hyperv_removes_gradually),
 		cmocka_unit_test(test_hyperv_weight_first_when_short),
 		cmocka_unit_test(test_hyperv_within_min_max),
+		cmocka_unit_test(test_baselines_ignore_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
