@@ -132,8 +132,11 @@ fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
 		mkdir -p $(BUILD)/corpus/$$(basename $$f); \
 		cp -n tests/fuzz/seeds/$$(basename $$f)/* $(BUILD)/corpus/$$(basename $$f)/ 2>/dev/null || true; \
+		log=$(BUILD)/$$(basename $$f).log; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=0 \
-			$(BUILD)/corpus/$$(basename $$f) 2>&1 | tail -n 2; done
+			-artifact_prefix=$(BUILD)/ $(BUILD)/corpus/$$(basename $$f) >$$log 2>&1 \
+			|| { tail -n 40 $$log; echo "$$f: FAILED (artifact in $(BUILD)/)"; exit 1; }; \
+		tail -n 2 $$log; done
 
 # ramm_guest.ko for every installed guest kernel with headers (the kernel
 # matrix), each built out of tree in build/kmod/VER/ so the source folder

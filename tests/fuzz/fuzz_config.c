@@ -25,8 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (cfg.n_guests > CONFIG_MAX_GUESTS || cfg.tick_ms < 100)
 		abort();
+	/* A guest has both sockets, or neither (settings for a guest found
+	 * by a scan or by libvirt). */
 	for (size_t i = 0; i < cfg.n_guests; i++)
-		if (!cfg.guests[i].qmp_path[0] || !cfg.guests[i].agent_path[0] ||
+		if (!cfg.guests[i].qmp_path[0] != !cfg.guests[i].agent_path[0] ||
 		    strlen(cfg.guests[i].qmp_path) > CONFIG_MAX_SOCKET_PATH)
 			abort();
 	return 0;
