@@ -387,14 +387,15 @@ static void qmp_guest_on_devices(struct qmp *q, struct json_object *ret,
 				 r == -ENODEV ? "no virtio-mem device with an id; not managed until one appears"
 					      : "malformed query-memory-devices reply; ignored");
 		qg->last_error = r;
-	} else if (!qg->backing_known) {
-		qg->last_error = 0;
-		qmp_probe_start(qg, &dev);
 	} else {
 		qg->last_error = 0;
-		dev.page_bytes = qg->page_bytes;
-		dev.host_nodes = qg->host_nodes;
-		guest_backend_device(qg->g, &dev);
+		if (!qg->backing_known) {
+			qmp_probe_start(qg, &dev);
+		} else {
+			dev.page_bytes = qg->page_bytes;
+			dev.host_nodes = qg->host_nodes;
+			guest_backend_device(qg->g, &dev);
+		}
 	}
 	if (qg->polite)
 		qmp_polite_reply_done(qg);

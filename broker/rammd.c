@@ -341,8 +341,12 @@ static void rammd_pool_guest(struct rammd *d, struct rammd_pool_tick *pt,
 	mg->current_units = rammd_scale(held, k);
 	if (!g->device_ready)
 		return;
-	mg->max_plug_units = (uint32_t)MIN(d->cfg.max_plug_mib * MIB / unit, UINT32_MAX);
-	mg->max_unplug_units = (uint32_t)MIN(d->cfg.max_unplug_mib * MIB / unit, UINT32_MAX);
+	/* At least one unit of its own, or a guest on pages larger than the
+	 * limits could never move. */
+	mg->max_plug_units = (uint32_t)MAX(MIN(d->cfg.max_plug_mib * MIB / unit,
+					       UINT32_MAX), k);
+	mg->max_unplug_units = (uint32_t)MAX(MIN(d->cfg.max_unplug_mib * MIB / unit,
+						 UINT32_MAX), k);
 	/* A lease: memory just won is being put to use, and taking it back
 	 * at once would strike whatever is moving into it. It is what keeps
 	 * two short guests from trading memory tick by tick. */
