@@ -141,7 +141,10 @@ static void rammd_apply(struct rammd *d, struct guest *g, uint32_t target,
 	} else {
 		uint32_t bid = rammd_bid_for_unit(g, (uint64_t)target + 1);
 
-		if (d->emergency && !rammd_guest_hugetlb(g))
+		if (g->ov.drain)
+			snprintf(reason, sizeof(reason),
+				 "drained by the operator");
+		else if (d->emergency && !rammd_guest_hugetlb(g))
 			snprintf(reason, sizeof(reason),
 				 "emergency reclaim: bids %u for unit %u, price %u",
 				 bid, target + 1, price);

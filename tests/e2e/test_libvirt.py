@@ -50,7 +50,7 @@ stdio_handler = "file"
 DOMAIN_XML = """<domain type='%(type)s'>
   <name>%(name)s</name>
   <memory unit='MiB'>%(total)d</memory>
-  <maxMemory slots='4' unit='MiB'>%(maxmem)d</maxMemory>
+  <maxMemory slots='4' unit='MiB'>%(maxmem)d</maxMemory>%(backing)s
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
@@ -169,7 +169,7 @@ class Libvirtd:
             return ""
 
 
-def _prepare_host():
+def _prepare_host(qemu_conf_extra=""):
     """LAB-NOTES' one-time host setup; returns what to restore."""
     for d in ("/var/log/libvirt", "/var/run/libvirt", "/var/lib/libvirt/qemu",
               "/var/cache/libvirt"):
@@ -188,7 +188,7 @@ def _prepare_host():
             old = f.read()
     os.makedirs(os.path.dirname(QEMU_CONF), exist_ok=True)
     with open(QEMU_CONF, "w") as f:
-        f.write(QEMU_CONF_TEXT)
+        f.write(QEMU_CONF_TEXT + qemu_conf_extra)
     return old
 
 
@@ -227,7 +227,11 @@ def _kill_leftover_qemu(name):
 
 def _live_vmem(lv):
     """(requested, current) MiB of the domain's virtio-mem, from live XML."""
-    xml = lv.virsh("dumpxml", NAME).stdout
+    return _live_vmem_of(lv, NAME)
+
+
+def _live_vmem_of(lv, name):
+    xml = lv.virsh("dumpxml", name).stdout
     mem = re.search(r"<memory model='virtio-mem'>.*?</memory>", xml, re.S).group(0)
 
     def kib(tag):
@@ -236,9 +240,9 @@ def _live_vmem(lv):
     return kib("requested"), kib("current")
 
 
-def _rammd_guest(broker):
+def _rammd_guest(broker, name=NAME):
     for g in broker.state()["guests"]:
-        if g["name"] == NAME:
+        if g["name"] == name:
             return g
     return None
 
@@ -260,7 +264,7 @@ def test_libvirt_backend():
         with open(domain_xml, "w") as f:
             f.write(DOMAIN_XML % {
                 "type": "kvm" if lab.accel() == "kvm" else "qemu",
-                "name": NAME, "boot": BOOT_MIB, "vmem": 0,
+                "name": NAME, "boot": BOOT_MIB, "vmem": 0, "backing": "",
                 "vmem_max": VMEM_MAX_MIB, "total": BOOT_MIB + VMEM_MAX_MIB,
                 "maxmem": BOOT_MIB + VMEM_MAX_MIB + 1024,
                 "kernel": L.kernel, "initrd": L.initramfs, "dir": L.dir})
@@ -430,3 +434,88 @@ def test_libvirt_backend():
                     print("libvirtd log (tail):\n" + lv.log()[-2000:])
     timings["total_s"] = time.time() - t_start
     print("timings: " + ", ".join("%s=%.1f" % kv for kv in timings.items()))
+
+
+HUGE_NAME = "rammlv-huge"
+HUGE_VMEM_MAX_MIB = 256
+HUGE_SPARE_PAGES = 16  # free 2 MiB pages once boot memory is backed
+
+
+def _free_2m_pages():
+    with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+        return int(f.read())
+
+
+def test_libvirt_hugepage_backing():
+    """A domain whose memory is backed by 2 MiB huge pages
+    (<memoryBacking><hugepages>): rammd reads the page size from the XML,
+    grows it only into the pool's free pages, and a drain gives back
+    exactly the pages unplugged."""
+    check(os.geteuid() == 0, "the libvirt test runs libvirtd and needs root")
+    other = _system_libvirtd_running()
+    check(other is None, "a system libvirtd (pid %s) is running" % other)
+    with lab.Lab() as L:
+        pages = BOOT_MIB // 2 + HUGE_SPARE_PAGES
+        check(L.hugepages(2048, pages) == pages, "the host has not %d free 2 MiB pages" % pages)
+        mnt = L.mount_hugetlbfs(2048)
+        old_conf = _prepare_host('hugetlbfs_mount = "%s"\n' % mnt)
+        lv = Libvirtd(L)
+        broker = None
+        domain_xml = os.path.join(L.dir, HUGE_NAME + ".xml")
+        with open(domain_xml, "w") as f:
+            f.write(DOMAIN_XML % {
+                "type": "kvm" if lab.accel() == "kvm" else "qemu",
+                "name": HUGE_NAME, "boot": BOOT_MIB, "vmem": 0,
+                "backing": "\n  <memoryBacking><hugepages><page size='2048' unit='KiB'/>"
+                           "</hugepages></memoryBacking>",
+                "vmem_max": HUGE_VMEM_MAX_MIB, "total": BOOT_MIB + HUGE_VMEM_MAX_MIB,
+                "maxmem": BOOT_MIB + HUGE_VMEM_MAX_MIB + 1024,
+                "kernel": L.kernel, "initrd": L.initramfs, "dir": L.dir})
+        guest = DomainGuest(L, HUGE_NAME)
+        try:
+            lv.start()
+            lv.virsh("create", domain_xml)
+            guest.wait_ready(120)
+            check(_free_2m_pages() == HUGE_SPARE_PAGES,
+                  "%d pages free after boot, expected %d: boot memory is not "
+                  "on huge pages" % (_free_2m_pages(), HUGE_SPARE_PAGES))
+            broker = Broker(L, "libvirt_uri = %s\nsupply_mib = 8192\nreserve_price = 0\n" % lv.uri)
+            g = wait_for("rammd to discover %s" % HUGE_NAME,
+                         lambda: (lambda x: x if x and x["device_ready"] else None)(
+                             _rammd_guest(broker, HUGE_NAME)), 30)
+            check(g["page_kib"] == 2048 and g["pool"] == "hugetlb",
+                  "backing read as %r KiB, pool %r" % (g["page_kib"], g["pool"]))
+
+            # Demand beyond the pool: only its free pages are plugged.
+            guest.hog(200)
+            wait_for("the pool's free pages plugged",
+                     lambda: _live_vmem_of(lv, HUGE_NAME)[1] == 2 * HUGE_SPARE_PAGES, 90)
+            time.sleep(4)
+            req, cur = _live_vmem_of(lv, HUGE_NAME)
+            check(req == cur == 2 * HUGE_SPARE_PAGES and _free_2m_pages() == 0,
+                  "requested %d current %d MiB with %d pages free"
+                  % (req, cur, _free_2m_pages()))
+
+            # Drain: every unplugged MiB comes back as free pages.
+            guest.hog(0)
+            broker.rammctl("drain", HUGE_NAME)
+            wait_for("the drain", lambda: _live_vmem_of(lv, HUGE_NAME) == (0, 0), 60)
+            print("libvirt hugepages: plugged %d MiB, drained; %d pages free"
+                  % (cur, _free_2m_pages()))
+            check(_free_2m_pages() * 2 == cur,
+                  "%d pages free after unplugging %d MiB" % (_free_2m_pages(), cur))
+            check(broker.alive(), "rammd died")
+        finally:
+            guest.disconnect()
+            try:
+                if broker is not None:
+                    print(broker.log()[-3000:])
+                    broker.stop()
+                if lv.proc is not None:
+                    lv.virsh("destroy", HUGE_NAME, check=False)
+            finally:
+                lv.stop()
+                _kill_leftover_qemu(HUGE_NAME)
+                _restore_host(old_conf)
+                if lv.log():
+                    print("libvirtd log (tail):\n" + lv.log()[-2000:])
