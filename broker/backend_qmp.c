@@ -73,6 +73,8 @@ struct qmp_guest {
 	int probe_hugetlb;    /* qom-get hugetlb said true */
 	uint64_t probe_hugetlbsize; /* qom-get hugetlbsize, 0 = default */
 	char probe_path[256]; /* qom-get mem-path, "" if none */
+	int probe_path_bad;   /* it answered with a mem-path we cannot use
+			       * (not a string, empty, too long): unknown */
 	uint64_t page_bytes;  /* the answer: backing page size, 0 unknown */
 	uint64_t host_nodes;  /* the answer: bound host nodes, 0 any */
 
@@ -164,6 +166,8 @@ static void qmp_probe_finish(struct qmp_guest *qg)
 	if (qg->probe_hugetlb)
 		page = qg->probe_hugetlbsize ? qg->probe_hugetlbsize
 					     : hugepool_default_page_bytes();
+	else if (qg->probe_path_bad)
+		page = 0;
 	else if (qg->probe_path[0])
 		page = qmp_path_page_bytes(qg->probe_path);
 	else
@@ -223,11 +227,14 @@ static void qmp_probe_on_mem_path(struct qmp *q, struct json_object *ret,
 	(void)q;
 	(void)error;
 	qg->probe_path[0] = '\0';
+	qg->probe_path_bad = 0;
 	if (ret && json_object_is_type(ret, json_type_string) &&
 	    json_object_get_string_len(ret) > 0 &&
 	    (size_t)json_object_get_string_len(ret) < sizeof(qg->probe_path))
 		snprintf(qg->probe_path, sizeof(qg->probe_path), "%s",
 			 json_object_get_string(ret));
+	else if (ret)
+		qg->probe_path_bad = 1; /* a mem-path we cannot look at */
 	qmp_probe_reply_done(qg, !ret && !error);
 }
 

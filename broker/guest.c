@@ -153,15 +153,27 @@ void guest_free(struct guest *g)
 	g_free(g);
 }
 
-uint32_t guest_offered_units(const struct guest *g, uint32_t held_units)
+uint32_t guest_held_units(const struct guest *g)
 {
+	uint64_t vmem = MAX(g->dev.size_bytes, g->dev.requested_bytes);
+	uint64_t held = g->dev.boot_bytes + vmem;
+
+	if (!g->unit_bytes || held <= g->floor_bytes)
+		return 0;
+	return (uint32_t)((held - g->floor_bytes + g->unit_bytes - 1) /
+			  g->unit_bytes);
+}
+
+uint32_t guest_offered_units(const struct guest *g)
+{
+	uint32_t held = guest_held_units(g);
 	uint64_t units;
 
-	if (!g->have_report || !g->report.have_hist || !g->unit_bytes)
+	if (!g->have_report || !g->report.have_hist || !held)
 		return 0;
 	units = pages_offer_bytes(g->report.hist_vmem, g->unit_bytes) /
 		g->unit_bytes;
-	return units < held_units ? (uint32_t)units : held_units;
+	return units < held ? (uint32_t)units : held;
 }
 
 uint64_t guest_total_bytes(const struct guest *g)

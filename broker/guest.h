@@ -139,11 +139,18 @@ void guest_agent_connected(struct guest *g);
 void guest_agent_message(struct guest *g, const struct agent_msg *msg);
 
 /*
- * guest_offered_units - units above the floor that @g's latest report shows
- * free in whole units (pages_offer_bytes()), at most what it holds; 0
- * without a histogram (proc mode) or a unit. Never fails.
+ * guest_held_units - units @g holds above its floor: what it has or was
+ * asked to have, whichever is more, so an unplug in flight is never
+ * counted as free. 0 without a unit. Never fails.
  */
-uint32_t guest_offered_units(const struct guest *g, uint32_t held_units);
+uint32_t guest_held_units(const struct guest *g);
+
+/*
+ * guest_offered_units - of guest_held_units(), those @g's latest report
+ * shows free in whole units (pages_offer_bytes()); 0 without a histogram
+ * (proc mode) or a unit. Never fails.
+ */
+uint32_t guest_offered_units(const struct guest *g);
 
 /*
  * guest_check_resize - end the resize in flight, counted as short, if its

@@ -36,7 +36,7 @@ static void metrics_scalar(FILE *f, const char *name, const char *type,
 
 enum metrics_field {
 	MF_SIZE, MF_TARGET, MF_FLOOR, MF_CAP, MF_PAID, MF_BALANCE, MF_CREDIT,
-	MF_AGENT,
+	MF_AGENT, MF_UNIT, MF_OFFER,
 };
 
 static const struct {
@@ -51,6 +51,8 @@ static const struct {
 	{ "ramm_guest_balance", "gauge", "Price-units the guest may spend.", MF_BALANCE },
 	{ "ramm_guest_credit", "gauge", "Credit score (0.1..1) scaling bids beyond the memory the guest uses.", MF_CREDIT },
 	{ "ramm_guest_agent_up", "gauge", "1 if the guest's agent channel is connected.", MF_AGENT },
+	{ "ramm_guest_unit_bytes", "gauge", "The guest's market unit: the largest of unit_mib, its virtio-mem block and its host backing page.", MF_UNIT },
+	{ "ramm_guest_offer_bytes", "gauge", "Memory the guest holds and reports free in whole units: taken first.", MF_OFFER },
 };
 
 static void metrics_guest_value(FILE *f, const struct metrics_guest *g,
@@ -65,6 +67,35 @@ static void metrics_guest_value(FILE *f, const struct metrics_guest *g,
 	case MF_BALANCE: fprintf(f, "%llu\n", (unsigned long long)g->balance); break;
 	case MF_CREDIT: fprintf(f, "%.3f\n", g->credit); break;
 	case MF_AGENT: fprintf(f, "%d\n", g->agent_up ? 1 : 0); break;
+	case MF_UNIT: fprintf(f, "%llu\n", (unsigned long long)g->unit_bytes); break;
+	case MF_OFFER: fprintf(f, "%llu\n", (unsigned long long)g->offer_bytes); break;
+	}
+}
+
+/* Each pool's figures, one series per figure, labelled by pool. */
+static void metrics_pools(FILE *f, const struct metrics_snapshot *m)
+{
+	static const struct {
+		const char *name, *help;
+	} series[] = {
+		{ "ramm_pool_price", "The pool's last clearing price." },
+		{ "ramm_pool_supply_bytes", "Memory the pool may hand out above its guests' floors." },
+		{ "ramm_pool_free_bytes", "Huge pages free to plug now (0 for ordinary memory)." },
+		{ "ramm_pool_allocated_bytes", "Sum of the pool's targets above floors." },
+		{ "ramm_pool_demand_bytes", "Memory bid for in the pool at a positive price." },
+	};
+
+	for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
+		metrics_head(f, series[s].name, "gauge", series[s].help);
+		for (size_t i = 0; i < m->n_pools; i++) {
+			const struct metrics_pool *p = &m->pools[i];
+			const uint64_t v[] = { p->price, p->supply_bytes, p->free_bytes,
+					       p->allocated_bytes, p->demand_bytes };
+
+			fprintf(f, "%s{pool=\"", series[s].name);
+			metrics_label(f, p->name);
+			fprintf(f, "\"} %llu\n", (unsigned long long)v[s]);
+		}
 	}
 }
 
@@ -103,8 +134,9 @@ int metrics_format(const struct metrics_snapshot *m, char **out, size_t *len)
 				(unsigned long long)v[t]);
 		}
 	}
-	metrics_scalar(f, "ramm_market_price", "gauge", "The last uniform clearing price.", m->price);
-	metrics_scalar(f, "ramm_supply_bytes", "gauge", "Memory the market may hand out above all floors.", m->supply_bytes);
+	metrics_pools(f, m);
+	metrics_scalar(f, "ramm_market_price", "gauge", "The last clearing price of ordinary memory.", m->price);
+	metrics_scalar(f, "ramm_supply_bytes", "gauge", "Memory the market may hand out above all floors, all pools.", m->supply_bytes);
 	metrics_scalar(f, "ramm_allocated_bytes", "gauge", "Sum of the targets above floors.", m->allocated_bytes);
 	metrics_scalar(f, "ramm_demand_bytes", "gauge", "Memory bid for at a positive price.", m->demand_bytes);
 	metrics_scalar(f, "ramm_ticks_total", "counter", "Market clearings since rammd started.", m->ticks);

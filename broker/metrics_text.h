@@ -23,6 +23,18 @@ struct metrics_guest {
 	uint64_t balance;          /* price-units it may spend */
 	double credit;             /* 0.1 .. 1 */
 	int agent_up;              /* agent channel connected */
+	uint64_t unit_bytes;       /* its market unit (block, host page) */
+	uint64_t offer_bytes;      /* held memory it reports free in units */
+};
+
+/* One memory pool's figures (ordinary memory, or a hugetlb page size). */
+struct metrics_pool {
+	const char *name;          /* label value; escaped on output */
+	uint32_t price;
+	uint64_t supply_bytes;
+	uint64_t free_bytes;       /* hugetlb: free pages it may plug now */
+	uint64_t allocated_bytes;
+	uint64_t demand_bytes;
 };
 
 struct metrics_snapshot {
@@ -34,6 +46,8 @@ struct metrics_snapshot {
 	int emergency;
 	const struct metrics_guest *guests; /* @n_guests entries; borrowed */
 	size_t n_guests;
+	const struct metrics_pool *pools; /* @n_pools entries; borrowed */
+	size_t n_pools;
 };
 
 /*

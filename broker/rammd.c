@@ -92,20 +92,6 @@ uint32_t rammd_guest_weight(const struct rammd *d, const struct guest *g)
 	return g->cfg.weight ? g->cfg.weight : d->cfg.default_weight;
 }
 
-/* Units @g holds above its floor: what it has or was asked to have,
- * whichever is more, so an unplug in flight is never counted as free. */
-static uint32_t rammd_held_units(const struct guest *g)
-{
-	uint64_t vmem = g->dev.size_bytes > g->dev.requested_bytes
-				? g->dev.size_bytes : g->dev.requested_bytes;
-	uint64_t held = g->dev.boot_bytes + vmem;
-
-	if (held <= g->floor_bytes)
-		return 0;
-	return (uint32_t)((held - g->floor_bytes + g->unit_bytes - 1) /
-			  g->unit_bytes);
-}
-
 static int rammd_guest_usable_bid(const struct rammd *d, const struct guest *g,
 				  int64_t now)
 {
@@ -325,7 +311,7 @@ static void rammd_pool_guest(struct rammd *d, struct rammd_pool_tick *pt,
 	struct market_guest *mg = &pt->mg[i];
 	struct market_conduct c;
 	uint64_t unit = pt->pool->unit_bytes;
-	uint32_t k = pt->k[i], held = rammd_held_units(g);
+	uint32_t k = pt->k[i], held = guest_held_units(g);
 
 	pt->held[i] = held;
 	pt->accounts[i] = g->account;
@@ -360,7 +346,7 @@ static void rammd_pool_guest(struct rammd *d, struct rammd_pool_tick *pt,
 	 * whose agent is silent never loses memory for it. */
 	mg->frozen = g->resizing || g->ov.excluded || g->cfg.excluded ||
 		     (!g->ov.drain && !rammd_guest_usable_bid(d, g, now));
-	mg->offered_units = rammd_scale(guest_offered_units(g, held), k);
+	mg->offered_units = rammd_scale(guest_offered_units(g), k);
 	/* It could not give what was asked last time: take only what it
 	 * reports free until that passes. */
 	if (now < g->stuck_until_us)
@@ -971,7 +957,6 @@ static struct json_object *rammd_guest_json(struct rammd *d, struct guest *g,
 	struct json_object *rs = json_object_new_object();
 	const struct guest_counters *c = &g->counters;
 	uint64_t unit = g->unit_bytes;
-	uint32_t held = g->unit_bytes ? rammd_held_units(g) : 0;
 
 	json_object_object_add(o, "name", json_object_new_string(g->cfg.name));
 	json_object_object_add(o, "backend", json_object_new_string(g->backend->name));
@@ -992,7 +977,7 @@ static struct json_object *rammd_guest_json(struct rammd *d, struct guest *g,
 	json_object_object_add(o, "pool", json_object_new_string(!g->unit_bytes ? "none"
 			       : rammd_guest_hugetlb(g) ? "hugetlb" : "ordinary"));
 	json_object_object_add(o, "offer_mib",
-			       json_mib((uint64_t)guest_offered_units(g, held) * unit));
+			       json_mib((uint64_t)guest_offered_units(g) * unit));
 	if (g->have_report && g->report.have_hist) {
 		struct json_object *hist = json_object_new_array();
 

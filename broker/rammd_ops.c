@@ -320,6 +320,7 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 	struct rammd *d = ctx;
 	guint n = d->guests->len;
 	struct metrics_guest *mg = calloc(n ? n : 1, sizeof(*mg));
+	struct metrics_pool pools[RAMMD_MAX_POOLS];
 	struct metrics_snapshot s = {
 		.price = d->price,
 		.supply_bytes = d->supply_bytes,
@@ -329,6 +330,8 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 		.emergency = d->emergency,
 		.guests = mg,
 		.n_guests = n,
+		.pools = pools,
+		.n_pools = d->n_pools,
 	};
 	int ret;
 
@@ -349,7 +352,18 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 		mg[i].balance = g->account.balance;
 		mg[i].credit = g->account.credit / 1000.0;
 		mg[i].agent_up = agent_chan_is_up(g->chan);
+		mg[i].unit_bytes = g->unit_bytes;
+		mg[i].offer_bytes = (uint64_t)guest_offered_units(g) * g->unit_bytes;
 	}
+	for (size_t i = 0; i < d->n_pools; i++)
+		pools[i] = (struct metrics_pool){
+			.name = d->pools[i].name,
+			.price = d->pools[i].price,
+			.supply_bytes = d->pools[i].supply_bytes,
+			.free_bytes = d->pools[i].free_bytes,
+			.allocated_bytes = d->pools[i].allocated_bytes,
+			.demand_bytes = d->pools[i].demand_bytes,
+		};
 	ret = metrics_format(&s, out, len);
 	free(mg);
 	return ret;

@@ -37,13 +37,20 @@ static void test_format_guests(void **state)
 		  .floor_bytes = 256ULL << 20, .cap_bytes = 1280ULL << 20,
 		  .bid_in_use_bytes = 100ULL << 20, .bid_need_bytes = 200ULL << 20,
 		  .bid_any_bytes = 300ULL << 20, .paid_total = 12345, .balance = 77,
-		  .credit = 0.5, .agent_up = 1 },
+		  .credit = 0.5, .agent_up = 1, .unit_bytes = 1ULL << 30,
+		  .offer_bytes = 2ULL << 30 },
 		{ .name = "db\"x\\y\nz", .size_bytes = 1 },
+	};
+	const struct metrics_pool p[] = {
+		{ .name = "ordinary", .price = 300, .supply_bytes = 1ULL << 30 },
+		{ .name = "hugetlb-1048576k", .price = 1000, .supply_bytes = 4ULL << 30,
+		  .free_bytes = 1ULL << 30, .allocated_bytes = 3ULL << 30,
+		  .demand_bytes = 5ULL << 30 },
 	};
 	const struct metrics_snapshot m = {
 		.price = 300, .supply_bytes = 1ULL << 30, .allocated_bytes = 2,
 		.demand_bytes = 3, .ticks = 42, .emergency = 1,
-		.guests = g, .n_guests = 2,
+		.guests = g, .n_guests = 2, .pools = p, .n_pools = 2,
 	};
 	char *out;
 	size_t len;
@@ -53,6 +60,13 @@ static void test_format_guests(void **state)
 	assert_int_equal(strlen(out), len);
 	assert_true(has_line(out, "# TYPE ramm_guest_size_bytes gauge"));
 	assert_true(has_line(out, "ramm_guest_size_bytes{guest=\"web1\"} 536870912"));
+	assert_true(has_line(out, "ramm_guest_unit_bytes{guest=\"web1\"} 1073741824"));
+	assert_true(has_line(out, "ramm_guest_offer_bytes{guest=\"web1\"} 2147483648"));
+	assert_true(has_line(out, "# TYPE ramm_pool_free_bytes gauge"));
+	assert_true(has_line(out, "ramm_pool_price{pool=\"ordinary\"} 300"));
+	assert_true(has_line(out, "ramm_pool_price{pool=\"hugetlb-1048576k\"} 1000"));
+	assert_true(has_line(out, "ramm_pool_free_bytes{pool=\"hugetlb-1048576k\"} 1073741824"));
+	assert_true(has_line(out, "ramm_pool_demand_bytes{pool=\"hugetlb-1048576k\"} 5368709120"));
 	assert_true(has_line(out, "ramm_guest_target_bytes{guest=\"web1\"} 805306368"));
 	assert_true(has_line(out, "ramm_guest_floor_bytes{guest=\"web1\"} 268435456"));
 	assert_true(has_line(out, "ramm_guest_cap_bytes{guest=\"web1\"} 1342177280"));
