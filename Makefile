@@ -189,14 +189,21 @@ $(BUILD)/bench_market: tests/bench/bench_market.c broker/market.c broker/market.
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $(filter %.c,$^)
 
+# hugepool_read() against the /proc/meminfo read rammd does every tick.
+$(BUILD)/bench_hostread: tests/bench/bench_hostread.c broker/hugepool.c guest-agent/proc_sample.c
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $(filter %.c,$^)
+
 sim-acceptance: $(BUILD)/ramm-sim
 	$(PYTHON) tests/sim/acceptance.py $(BUILD)/ramm-sim
 
 bench-market: $(BUILD)/bench_market
 	$(BUILD)/bench_market
 
-bench: $(BUILD)/bench_market all kmod lab
+bench: $(BUILD)/bench_market $(BUILD)/bench_hostread all kmod lab
 	$(BUILD)/bench_market
+	$(BUILD)/bench_hostread
 	$(PYTHON) tests/e2e/bench.py
 	$(PYTHON) tests/e2e/bench_kmod.py
 
