@@ -114,6 +114,7 @@ static void rammd_apply(struct rammd *d, struct guest *g, uint32_t target,
 			const char *why)
 {
 	uint64_t total = g->floor_bytes + (uint64_t)target * g->unit_bytes;
+	uint32_t offered = guest_offered_units(g); /* before the resize */
 	char reason[128];
 	int ret;
 
@@ -148,11 +149,20 @@ static void rammd_apply(struct rammd *d, struct guest *g, uint32_t target,
 			 (unsigned long long)(total / MIB), strerror(-ret));
 		return;
 	}
-	log_info("guest %s: %s %u -> %u units of %llu MiB (%llu MiB total): %s",
-		 g->cfg.name,
-		 g->resize.to_bytes > g->resize.from_bytes ? "grow" : "shrink",
-		 held, target, (unsigned long long)(g->unit_bytes / MIB),
-		 (unsigned long long)(total / MIB), reason);
+	if (target >= held) {
+		log_info("guest %s: grow %u -> %u units of %llu MiB (%llu MiB total): %s",
+			 g->cfg.name, held, target,
+			 (unsigned long long)(g->unit_bytes / MIB),
+			 (unsigned long long)(total / MIB), reason);
+		return;
+	}
+	/* What it offers, and whether only that may be taken: the figures
+	 * an operator needs to judge a shrink of memory in use. */
+	log_info("guest %s: shrink %u -> %u units of %llu MiB (%llu MiB total): %s; offers %u%s",
+		 g->cfg.name, held, target,
+		 (unsigned long long)(g->unit_bytes / MIB),
+		 (unsigned long long)(total / MIB), reason, offered,
+		 now < g->stuck_until_us ? ", only offered units taken after a short unplug" : "");
 }
 
 /*

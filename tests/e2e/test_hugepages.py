@@ -18,6 +18,7 @@ ramm_guest.ko, whose free-extent histogram is the guest's offer.
 """
 
 import os
+import re
 import subprocess
 import time
 
@@ -132,6 +133,18 @@ def test_2m_pages_plug_within_pool_and_unplug_exactly():
             check((after_free - before_free) * 2 == grown - after,
                   "free pages rose by %d for %d MiB unplugged"
                   % (after_free - before_free, grown - after))
+            # The hog's memory could not go: the drain fell short, and from
+            # then on rammd asked only for what h2 reported free.
+            log = broker.log()
+            check("h2: resize" in log and "stopped at" in log,
+                  "the drain did not fall short with the hog running")
+            later = log[log.index("stopped at"):]
+            shrinks = re.findall(r"h2: shrink (\d+) -> (\d+) units.*; offers (\d+), only offered", later)
+            for held, target, offered in shrinks:
+                check(int(held) - int(target) <= int(offered),
+                      "after a short unplug rammd asked for %d units, %s offered"
+                      % (int(held) - int(target), offered))
+            print("2M: %d shrinks after the short unplug, each within its offer" % len(shrinks))
 
             st = broker.guest("h2")
             check("hist_vmem" in st, "no free-extent histogram from the kernel agent")
