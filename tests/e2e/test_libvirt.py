@@ -240,6 +240,24 @@ def _live_vmem_of(lv, name):
     return kib("requested"), kib("current")
 
 
+def _stop_all(lv, broker, name, old_conf):
+    """A test's teardown, whatever state it failed in: rammd (its log
+    printed), the domain, libvirtd and any QEMU it left, by PID, and the
+    host's qemu.conf put back."""
+    try:
+        if broker is not None:
+            print(broker.log()[-5000:])
+            broker.stop()
+        if lv.proc is not None:
+            lv.virsh("destroy", name, check=False)
+    finally:
+        lv.stop()
+        _kill_leftover_qemu(name)
+        _restore_host(old_conf)
+        if lv.log():
+            print("libvirtd log (tail):\n" + lv.log()[-2000:])
+
+
 def _rammd_guest(broker, name=NAME):
     for g in broker.state()["guests"]:
         if g["name"] == name:
@@ -420,18 +438,7 @@ def test_libvirt_backend():
                                               check=False).stdout)
             except Exception as e:  # noqa: BLE001 - never mask the failure
                 print("(no domain state: %r)" % e)
-            try:
-                if broker is not None:
-                    print(broker.log()[-5000:])
-                    broker.stop()
-                if lv.proc is not None:
-                    lv.virsh("destroy", NAME, check=False)
-            finally:
-                lv.stop()
-                _kill_leftover_qemu(NAME)
-                _restore_host(old_conf)
-                if lv.log():
-                    print("libvirtd log (tail):\n" + lv.log()[-2000:])
+            _stop_all(lv, broker, NAME, old_conf)
     timings["total_s"] = time.time() - t_start
     print("timings: " + ", ".join("%s=%.1f" % kv for kv in timings.items()))
 
@@ -507,15 +514,4 @@ def test_libvirt_hugepage_backing():
             check(broker.alive(), "rammd died")
         finally:
             guest.disconnect()
-            try:
-                if broker is not None:
-                    print(broker.log()[-3000:])
-                    broker.stop()
-                if lv.proc is not None:
-                    lv.virsh("destroy", HUGE_NAME, check=False)
-            finally:
-                lv.stop()
-                _kill_leftover_qemu(HUGE_NAME)
-                _restore_host(old_conf)
-                if lv.log():
-                    print("libvirtd log (tail):\n" + lv.log()[-2000:])
+            _stop_all(lv, broker, HUGE_NAME, old_conf)
