@@ -39,8 +39,12 @@ def test_sigkill_mid_resize_then_adopt():
             wait_for("a's report", lambda: first.guest("a")["report_age_ms"] is not None, 30)
             check(first.guest("a")["weight"] == 300, "the weight override was not restored")
             # b is idle: its unplugged spare memory is taken back in one go.
+            # Killed once QEMU has the request (rammd logs the decision as
+            # it queues the command, which may not be written yet).
             wait_for("b's unplug to start", lambda: "guest b: shrink" in first.log(), 30,
                      interval=0.02)
+            wait_for("QEMU to have b's new requested size",
+                     lambda: b.vmem()["requested-size"] < 768 * lab.MIB, 10, interval=0.01)
             os.kill(first.proc.pid, signal.SIGKILL)
             first.proc.wait(5)
             dev = b.vmem()
