@@ -91,7 +91,10 @@ def test_2m_pages_plug_within_pool_and_unplug_exactly():
         g.wait_ready()
         check(free_pages(KIB_2M) == spare,
               "after boot %d 2 MiB pages are free, expected %d" % (free_pages(KIB_2M), spare))
-        broker = Broker(L, vmem_config(guests=[g], supply_mib=8192, reserve_price=0) +
+        # quantum_mib 0: the last free page must be plugged even when it
+        # is a growth of one page.
+        broker = Broker(L, vmem_config(guests=[g], supply_mib=8192, reserve_price=0,
+                                       quantum_mib=0) +
                         "floor_mib = %d\n" % BOOT_MIB)
         try:
             st = wait_for("rammd to size h2 in 2 MiB pages",

@@ -486,7 +486,9 @@ def test_libvirt_hugepage_backing():
             check(_free_2m_pages() == HUGE_SPARE_PAGES,
                   "%d pages free after boot, expected %d: boot memory is not "
                   "on huge pages" % (_free_2m_pages(), HUGE_SPARE_PAGES))
-            broker = Broker(L, "libvirt_uri = %s\nsupply_mib = 8192\nreserve_price = 0\n" % lv.uri)
+            # quantum_mib 0: the pool's last pages are plugged however few.
+            broker = Broker(L, "libvirt_uri = %s\nsupply_mib = 8192\nreserve_price = 0\n"
+                            "quantum_mib = 0\n" % lv.uri)
             g = wait_for("rammd to discover %s" % HUGE_NAME,
                          lambda: (lambda x: x if x and x["device_ready"] else None)(
                              _rammd_guest(broker, HUGE_NAME)), 30)
