@@ -190,7 +190,8 @@ $(BUILD)/bench_market: tests/bench/bench_market.c broker/market.c broker/market.
 	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $(filter %.c,$^)
 
 # hugepool_read() against the /proc/meminfo read rammd does every tick.
-$(BUILD)/bench_hostread: tests/bench/bench_hostread.c broker/hugepool.c guest-agent/proc_sample.c
+$(BUILD)/bench_hostread: tests/bench/bench_hostread.c broker/hugepool.c broker/pages.c \
+	guest-agent/proc_sample.c
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $(filter %.c,$^)

@@ -43,6 +43,7 @@
 #include "guest.h"
 #include "hugepool.h"
 #include "log.h"
+#include "pages.h"
 #include "qmp.h"
 
 #define QMP_RETRY_MS 1000
@@ -140,11 +141,6 @@ static void qmp_guest_parse_memdev(struct qmp_guest *qg, struct json_object *dat
 
 /* ---- the backing probe ------------------------------------------------- */
 
-static int is_pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
-}
-
 /* The page size of memory mapped from @path on this host: a hugetlbfs
  * mount's block size, else the base page size; 0 if it cannot be read. */
 static uint64_t qmp_path_page_bytes(const char *path)
@@ -172,7 +168,7 @@ static void qmp_probe_finish(struct qmp_guest *qg)
 		page = qmp_path_page_bytes(qg->probe_path);
 	else
 		page = (uint64_t)getpagesize(); /* memory-backend-ram */
-	if (page && (!is_pow2(page) || page > HUGEPOOL_MAX_PAGE_BYTES))
+	if (!pages_valid_size(page))
 		page = 0;
 	qg->page_bytes = page;
 	qg->backing_known = 1;

@@ -164,8 +164,7 @@ static int hugepool_scan(const char *path, const char *prefix,
 /* The kernel only makes power-of-two sizes; others are not its entries. */
 static int hugepool_is_page_size(uint64_t bytes)
 {
-	return bytes >= HUGEPOOL_MIN_PAGE_BYTES &&
-	       bytes <= HUGEPOOL_MAX_PAGE_BYTES && !(bytes & (bytes - 1));
+	return bytes >= HUGEPOOL_MIN_PAGE_BYTES && pages_valid_size(bytes);
 }
 
 /*

@@ -15,12 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pages.h"
+
 #define HUGEPOOL_MAX_SIZES 4      /* page sizes looked at, smallest first */
 #define HUGEPOOL_MAX_NODES 64     /* nodes 0..63; higher nodes are ignored */
 
 /* Page sizes outside this range are not hugetlb sizes of any Linux arch. */
 #define HUGEPOOL_MIN_PAGE_BYTES (64ULL << 10)
-#define HUGEPOOL_MAX_PAGE_BYTES (16ULL << 30)
+#define HUGEPOOL_MAX_PAGE_BYTES PAGES_MAX_BYTES
 
 /* One hugetlb page size. Counts are pages of @page_bytes. */
 struct hugepool_size {

@@ -9,6 +9,7 @@
 #include <libxml/tree.h>
 
 #include "libvirt_xml.h"
+#include "pages.h"
 
 /* No entity substitution, no DTD or network loads, no error spew. */
 #define LV_XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | \
@@ -106,13 +107,6 @@ static int lv_scaled(xmlNode *n, uint64_t def_unit, uint64_t *bytes)
 	xmlFree(text);
 	xmlFree(unit);
 	return ret;
-}
-
-/* A backing page size: a power of two from LV_XML_PAGE_MIN to _MAX. */
-static int lv_page_ok(uint64_t bytes)
-{
-	return bytes >= LV_XML_PAGE_MIN && bytes <= LV_XML_PAGE_MAX &&
-	       !(bytes & (bytes - 1));
 }
 
 /* A node id at *@s: decimal digits, < LV_XML_MAX_NODES; *@s moves past. */
@@ -232,7 +226,7 @@ static int lv_parse_pagesize(xmlNode *root, xmlNode *mem, int node,
 
 	if (ps) {
 		if (lv_scaled(ps, 1024, &out->page_bytes) ||
-		    !lv_page_ok(out->page_bytes))
+		    !pages_valid_size(out->page_bytes))
 			return -EINVAL;
 		return 0;
 	}
@@ -254,7 +248,7 @@ static int lv_parse_pagesize(xmlNode *root, xmlNode *mem, int node,
 				   &bytes);
 		xmlFree(size);
 		xmlFree(unit);
-		if (r || !lv_page_ok(bytes))
+		if (r || !pages_valid_size(bytes))
 			return -EINVAL;
 		r = lv_attr_nodeset(c, "nodeset", &set);
 		if (r < 0)

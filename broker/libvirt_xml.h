@@ -26,8 +26,6 @@
 /* Longer node-set strings ("0-3,^2,5") are refused. */
 #define LV_XML_MAX_NODESET 256
 /* The page sizes accepted for a backing: powers of two in this range. */
-#define LV_XML_PAGE_MIN (4ULL << 10)
-#define LV_XML_PAGE_MAX (16ULL << 30)
 
 struct lv_domain_info {
 	char name[CONFIG_MAX_NAME];          /* <name> */
@@ -75,8 +73,7 @@ struct lv_domain_info {
  * device's backing (page_bytes, hugepages_default, host_nodes above).
  * Returns 0; -EINVAL if the XML is malformed, too large, or a member is
  * missing, out of range or too long: among them a page size (device
- * <pagesize> or any <hugepages><page>) that is not a power of two from
- * LV_XML_PAGE_MIN to LV_XML_PAGE_MAX; a node set (<nodemask>, a page's or
+ * <pagesize> or any <hugepages><page>) that is not pages_valid_size(); a node set (<nodemask>, a page's or
  * <numatune>'s nodeset) that is malformed, longer than LV_XML_MAX_NODESET,
  * empty, or names a node >= LV_XML_MAX_NODES; a guest <node> or memnode
  * cellid >= LV_XML_MAX_NODES; an unknown numatune mode or placement.

@@ -11,6 +11,12 @@ static int is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
+int pages_valid_size(uint64_t bytes)
+{
+	return bytes >= PAGES_MIN_BYTES && bytes <= PAGES_MAX_BYTES &&
+	       is_pow2(bytes);
+}
+
 int pages_guest_unit(uint64_t base_unit, const struct vmem_device *dev,
 		     uint64_t *unit, const char **why)
 {

@@ -14,6 +14,19 @@
 #include "backend.h"
 #include "ramm/proto.h"
 
+/* The page sizes any Linux architecture maps: 4 KiB base pages up to
+ * 16 GiB huge pages. */
+#define PAGES_MIN_BYTES (4ULL << 10)
+#define PAGES_MAX_BYTES (16ULL << 30)
+
+/*
+ * pages_valid_size - nonzero if @bytes is a page size some host could back
+ * memory with: a power of two from PAGES_MIN_BYTES to PAGES_MAX_BYTES. The
+ * one check for every page size read from a peer (QMP, domain XML, /sys).
+ * Pure; never fails.
+ */
+int pages_valid_size(uint64_t bytes);
+
 /*
  * pages_guest_unit - the market unit of a guest whose device is @dev:
  * max(@base_unit, block size, backing page size).

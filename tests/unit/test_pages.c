@@ -86,6 +86,18 @@ static void test_offer_counts_whole_units_only(void **state)
 	assert_int_equal(pages_offer_bytes(hist, 2 * GIB), 0);
 }
 
+static void test_valid_page_sizes(void **state)
+{
+	(void)state;
+	assert_true(pages_valid_size(4 * KIB));
+	assert_true(pages_valid_size(2 * MIB));
+	assert_true(pages_valid_size(16 * GIB));
+	assert_false(pages_valid_size(0));
+	assert_false(pages_valid_size(2 * KIB));
+	assert_false(pages_valid_size(32 * GIB));
+	assert_false(pages_valid_size(3 * MIB));
+}
+
 static void test_offer_saturates(void **state)
 {
 	uint64_t hist[RAMM_HIST_SIZES] = { 0 };
@@ -104,6 +116,7 @@ int main(void)
 		cmocka_unit_test(test_mis_sized_guests_are_refused),
 		cmocka_unit_test(test_offer_counts_whole_units_only),
 		cmocka_unit_test(test_offer_saturates),
+		cmocka_unit_test(test_valid_page_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
