@@ -364,8 +364,8 @@ int hugepool_read(const char *root, struct hugepool_host *out)
 	return 0;
 }
 
-const struct hugepool_size *hugepool_find(const struct hugepool_host *h,
-					  uint64_t page_bytes)
+struct hugepool_size *hugepool_find(struct hugepool_host *h,
+				    uint64_t page_bytes)
 {
 	if (!h)
 		return NULL;

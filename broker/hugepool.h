@@ -71,10 +71,11 @@ int hugepool_read(const char *root, struct hugepool_host *out);
 
 /*
  * hugepool_find - the entry of @h for @page_bytes, pointing into @h (valid
- * while @h is), or NULL if the host has no such pool or @h is NULL.
+ * while @h is; the caller may take pages from it with hugepool_take()), or
+ * NULL if the host has no such pool or @h is NULL.
  */
-const struct hugepool_size *hugepool_find(const struct hugepool_host *h,
-					  uint64_t page_bytes);
+struct hugepool_size *hugepool_find(struct hugepool_host *h,
+				    uint64_t page_bytes);
 
 /*
  * hugepool_available - pages a mapping bound to the nodes of @node_mask

@@ -415,7 +415,7 @@ static uint64_t rammd_pool_supply(struct rammd *d, struct rammd_pool_tick *pt,
 	}
 	for (guint i = 0; i < pt->n; i++)
 		held += pt->mg[i].current_units;
-	size = hp ? hugepool_find(hp, p->page_bytes) : NULL;
+	size = hugepool_find(hp, p->page_bytes);
 	free_pages = hugepool_available(size, p->host_nodes);
 	p->free_bytes = free_pages * p->page_bytes;
 	supply = held + p->free_bytes / p->unit_bytes;
@@ -466,10 +466,9 @@ static void rammd_clear_pool(struct rammd *d, struct rammd_pool_tick *pt,
 		g->price = result.price;
 	}
 	granted = rammd_actuate(d, pt, result.price, now);
-	for (size_t i = 0; p->page_bytes && hp && i < hp->n_sizes; i++)
-		if (hp->sizes[i].page_bytes == p->page_bytes)
-			hugepool_take(&hp->sizes[i], p->host_nodes,
-				      granted * p->unit_bytes / p->page_bytes);
+	if (p->page_bytes)
+		hugepool_take(hugepool_find(hp, p->page_bytes), p->host_nodes,
+			      granted * p->unit_bytes / p->page_bytes);
 }
 
 /*
