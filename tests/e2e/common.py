@@ -67,6 +67,20 @@ class Broker:
         self.lab.stop(self.proc)
 
 
+def reserve_huge_pages(the_lab, page_kib, count):
+    """Set the host's pool of @page_kib KiB pages to @count (given back
+    when the lab closes); fail if the host cannot make that many."""
+    got = the_lab.hugepages(page_kib, count)
+    check(got == count, "the host gave %d of the %d %d KiB pages asked for "
+          "(memory too fragmented?); this test needs them" % (got, count, page_kib))
+
+
+def free_huge_pages(page_kib):
+    """The host's free huge pages of @page_kib KiB, all nodes."""
+    with open("/sys/kernel/mm/hugepages/hugepages-%dkB/free_hugepages" % page_kib) as f:
+        return int(f.read())
+
+
 def wait_for(what, predicate, timeout, interval=0.25):
     """Poll predicate() until it returns a truthy value; fail with @what."""
     deadline = time.time() + timeout

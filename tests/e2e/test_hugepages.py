@@ -22,22 +22,12 @@ import re
 import subprocess
 import time
 
-from common import MIB, Broker, check, lab, vmem_config, wait_for
+from common import (MIB, Broker, check, free_huge_pages, lab, reserve_huge_pages,
+                    vmem_config, wait_for)
 
 KIB_2M = 2048
 KIB_1G = 1024 * 1024
 BOOT_MIB = 256
-
-
-def free_pages(page_kib):
-    with open("/sys/kernel/mm/hugepages/hugepages-%dkB/free_hugepages" % page_kib) as f:
-        return int(f.read())
-
-
-def reserve(L, page_kib, count):
-    got = L.hugepages(page_kib, count)
-    check(got == count, "the host gave %d of the %d %d KiB pages asked for "
-          "(memory too fragmented?); this test needs them" % (got, count, page_kib))
 
 
 def pool_of(broker, page_kib):
@@ -83,14 +73,14 @@ def test_2m_pages_plug_within_pool_and_unplug_exactly():
         plugged_mib = 128
         spare = 10  # free pages left once the guest has its 128 MiB
         total = plugged_mib // 2 + spare
-        reserve(L, KIB_2M, total)
+        reserve_huge_pages(L, KIB_2M, total)
         g = L.boot("h2", boot_mib=BOOT_MIB, vmem_mib=plugged_mib, vmem_max_mib=512,
                    block_mib=2, kmod=True,
                    memdev="memory-backend-memfd,hugetlb=on,hugetlbsize=2M,reserve=off",
                    vmem_opts=",prealloc=on")
         g.wait_ready()
-        check(free_pages(KIB_2M) == spare,
-              "after boot %d 2 MiB pages are free, expected %d" % (free_pages(KIB_2M), spare))
+        check(free_huge_pages(KIB_2M) == spare,
+              "after boot %d 2 MiB pages are free, expected %d" % (free_huge_pages(KIB_2M), spare))
         # quantum_mib 0: the last free page must be plugged even when it
         # is a growth of one page.
         broker = Broker(L, vmem_config(guests=[g], supply_mib=8192, reserve_price=0,
@@ -118,18 +108,18 @@ def test_2m_pages_plug_within_pool_and_unplug_exactly():
             check(most == plugged_mib + 2 * spare,
                   "the pool's free pages were not used: most requested %d MiB" % most)
             grown = settled_size(g)
-            check(free_pages(KIB_2M) == total - grown // 2,
+            check(free_huge_pages(KIB_2M) == total - grown // 2,
                   "%d pages free with %d MiB plugged out of %d pages"
-                  % (free_pages(KIB_2M), grown, total))
+                  % (free_huge_pages(KIB_2M), grown, total))
             print("2M: grew %d -> %d MiB, pool exhausted, demand %d MiB"
                   % (plugged_mib, grown, pool_of(broker, KIB_2M)["demand_mib"]))
 
             # Unplug: the host gets back exactly the pages it held.
-            before_free = free_pages(KIB_2M)
+            before_free = free_huge_pages(KIB_2M)
             broker.rammctl("drain", "h2")
             wait_for("h2 drained to its floor", lambda: g.vmem()["requested-size"] == 0, 60)
             after = settled_size(g)
-            after_free = free_pages(KIB_2M)
+            after_free = free_huge_pages(KIB_2M)
             print("2M: unplugged %d MiB; free pages %d -> %d"
                   % (grown - after, before_free, after_free))
             check(after < grown, "nothing was unplugged")
@@ -160,14 +150,14 @@ def test_2m_pages_plug_within_pool_and_unplug_exactly():
 
 def test_1g_pages_whole_pages_only():
     with lab.Lab() as L:
-        reserve(L, KIB_1G, 1)
+        reserve_huge_pages(L, KIB_1G, 1)
         mnt = L.mount_hugetlbfs(KIB_1G)
         g = L.boot("h1", boot_mib=BOOT_MIB, vmem_mib=1024, vmem_max_mib=2048,
                    block_mib=1024, kmod=True,
                    memdev="memory-backend-file,mem-path=%s,share=on,reserve=off" % mnt,
                    vmem_opts=",prealloc=on")
         g.wait_ready()
-        check(free_pages(KIB_1G) == 0, "the guest's 1 GiB is not from the pool")
+        check(free_huge_pages(KIB_1G) == 0, "the guest's 1 GiB is not from the pool")
         broker = Broker(L, vmem_config(guests=[g], supply_mib=8192, reserve_price=0) +
                         "floor_mib = %d\n" % BOOT_MIB)
         try:
@@ -195,16 +185,16 @@ def test_1g_pages_whole_pages_only():
             broker.rammctl("drain", "h1")
             wait_for("h1 drained", lambda: g.vmem()["requested-size"] == 0, 60)
             after = settled_size(g)
-            print("1G: unplugged %d MiB; %d pages free" % (held - after, free_pages(KIB_1G)))
-            check(free_pages(KIB_1G) * 1024 == held - after,
-                  "%d pages free after %d MiB unplugged" % (free_pages(KIB_1G), held - after))
+            print("1G: unplugged %d MiB; %d pages free" % (held - after, free_huge_pages(KIB_1G)))
+            check(free_huge_pages(KIB_1G) * 1024 == held - after,
+                  "%d pages free after %d MiB unplugged" % (free_huge_pages(KIB_1G), held - after))
 
             # Another user of the pool takes the free page; the guest bids
             # for a GiB again, from its floor: a hog that nearly fills it
             # puts its working set plus the agent's margin above it.
             other = os.path.join(mnt, "other-user")
             subprocess.run(["fallocate", "-l", "1G", other], check=True)
-            check(free_pages(KIB_1G) == 0, "the other user did not take the page")
+            check(free_huge_pages(KIB_1G) == 0, "the other user did not take the page")
             broker.rammctl("include", "h1")
             g.hog(g.meminfo_kib("MemAvailable") // 1024 - 12)
             try:
@@ -221,8 +211,8 @@ def test_1g_pages_whole_pages_only():
             os.unlink(other)
             wait_for("h1 to get the new page", lambda: g.vmem()["requested-size"] == 1024 * MIB, 30)
             most = watch_requests(g, 4, 1024)
-            check(most == 1024 and settled_size(g) == 1024 and free_pages(KIB_1G) == 0,
-                  "requested up to %d MiB, %d pages free" % (most, free_pages(KIB_1G)))
+            check(most == 1024 and settled_size(g) == 1024 and free_huge_pages(KIB_1G) == 0,
+                  "requested up to %d MiB, %d pages free" % (most, free_huge_pages(KIB_1G)))
             check(broker.alive(), "rammd died")
         finally:
             print(broker.log()[-3000:])
@@ -243,7 +233,7 @@ def test_mis_sized_guest_is_refused():
 
         # rammd reads the backing itself: a mem-path that is now a 1 GiB
         # hugetlbfs (remounted under the running QEMU) against a 2 MiB block.
-        reserve(L, KIB_2M, 64)
+        reserve_huge_pages(L, KIB_2M, 64)
         mnt = L.mount_hugetlbfs(KIB_2M)
         g = L.boot("mis", boot_mib=BOOT_MIB, vmem_mib=64, vmem_max_mib=128, block_mib=2,
                    memdev="memory-backend-file,mem-path=%s,share=on,reserve=off" % mnt,

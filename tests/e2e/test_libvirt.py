@@ -32,7 +32,7 @@ import shutil
 import subprocess
 import time
 
-from common import Broker, check, lab, wait_for
+from common import Broker, check, free_huge_pages, lab, reserve_huge_pages, wait_for
 
 NAME = "rammlv-a"
 BOOT_MIB = 256
@@ -448,11 +448,6 @@ HUGE_VMEM_MAX_MIB = 256
 HUGE_SPARE_PAGES = 16  # free 2 MiB pages once boot memory is backed
 
 
-def _free_2m_pages():
-    with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
-        return int(f.read())
-
-
 def test_libvirt_hugepage_backing():
     """A domain whose memory is backed by 2 MiB huge pages
     (<memoryBacking><hugepages>): rammd reads the page size from the XML,
@@ -463,7 +458,7 @@ def test_libvirt_hugepage_backing():
     check(other is None, "a system libvirtd (pid %s) is running" % other)
     with lab.Lab() as L:
         pages = BOOT_MIB // 2 + HUGE_SPARE_PAGES
-        check(L.hugepages(2048, pages) == pages, "the host has not %d free 2 MiB pages" % pages)
+        reserve_huge_pages(L, 2048, pages)
         mnt = L.mount_hugetlbfs(2048)
         old_conf = _prepare_host('hugetlbfs_mount = "%s"\n' % mnt)
         lv = Libvirtd(L)
@@ -483,9 +478,9 @@ def test_libvirt_hugepage_backing():
             lv.start()
             lv.virsh("create", domain_xml)
             guest.wait_ready(120)
-            check(_free_2m_pages() == HUGE_SPARE_PAGES,
+            check(free_huge_pages(2048) == HUGE_SPARE_PAGES,
                   "%d pages free after boot, expected %d: boot memory is not "
-                  "on huge pages" % (_free_2m_pages(), HUGE_SPARE_PAGES))
+                  "on huge pages" % (free_huge_pages(2048), HUGE_SPARE_PAGES))
             # quantum_mib 0: the pool's last pages are plugged however few.
             broker = Broker(L, "libvirt_uri = %s\nsupply_mib = 8192\nreserve_price = 0\n"
                             "quantum_mib = 0\n" % lv.uri)
@@ -501,18 +496,18 @@ def test_libvirt_hugepage_backing():
                      lambda: _live_vmem_of(lv, HUGE_NAME)[1] == 2 * HUGE_SPARE_PAGES, 90)
             time.sleep(4)
             req, cur = _live_vmem_of(lv, HUGE_NAME)
-            check(req == cur == 2 * HUGE_SPARE_PAGES and _free_2m_pages() == 0,
+            check(req == cur == 2 * HUGE_SPARE_PAGES and free_huge_pages(2048) == 0,
                   "requested %d current %d MiB with %d pages free"
-                  % (req, cur, _free_2m_pages()))
+                  % (req, cur, free_huge_pages(2048)))
 
             # Drain: every unplugged MiB comes back as free pages.
             guest.hog(0)
             broker.rammctl("drain", HUGE_NAME)
             wait_for("the drain", lambda: _live_vmem_of(lv, HUGE_NAME) == (0, 0), 60)
             print("libvirt hugepages: plugged %d MiB, drained; %d pages free"
-                  % (cur, _free_2m_pages()))
-            check(_free_2m_pages() * 2 == cur,
-                  "%d pages free after unplugging %d MiB" % (_free_2m_pages(), cur))
+                  % (cur, free_huge_pages(2048)))
+            check(free_huge_pages(2048) * 2 == cur,
+                  "%d pages free after unplugging %d MiB" % (free_huge_pages(2048), cur))
             check(broker.alive(), "rammd died")
         finally:
             guest.disconnect()
