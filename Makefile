@@ -15,7 +15,8 @@ endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wcast-qual -Wsign-compare -Wformat=2 -Wundef -Wvla
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ibroker -MMD -MP
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icommon -Ibroker -Ibroker/market -Ibroker/daemon \
+	-Ibroker/backends -MMD -MP
 
 GLIB_CFLAGS = $(shell pkg-config --cflags glib-2.0 json-c)
 GLIB_LIBS = $(shell pkg-config --libs glib-2.0 json-c)
@@ -25,18 +26,23 @@ JSONC_LIBS = $(shell pkg-config --libs json-c)
 LIBVIRT_CFLAGS = $(shell pkg-config --cflags libvirt libvirt-glib-1.0 libxml-2.0)
 LIBVIRT_LIBS = $(shell pkg-config --libs libvirt libvirt-glib-1.0 libxml-2.0)
 
-# The pure parts of the broker: linked into rammd, the unit tests and the
-# fuzzers (ramm-sim takes market.c and config.c).
-BROKER_CORE := broker/market.c broker/msg.c broker/linebuf.c broker/config.c broker/state.c \
-	broker/pages.c
-RAMMD_SRC := $(BROKER_CORE) broker/rammd.c broker/guest.c broker/qmp.c \
-	broker/backend_qmp.c broker/agent_chan.c broker/control.c broker/log.c \
-	broker/unix_socket.c broker/rammd_ops.c broker/history.c broker/metrics.c \
-	broker/metrics_text.c broker/backend_libvirt.c broker/libvirt_xml.c \
-	broker/hugepool.c guest-agent/proc_sample.c
-RAMMCTL_SRC := broker/rammctl.c broker/unix_socket.c
-AGENT_SRC := guest-agent/ramm-agent.c guest-agent/proc_sample.c guest-agent/bid_model.c \
-	guest-agent/dev_record.c broker/linebuf.c broker/unix_socket.c
+# The pure market and planner: linked into rammd, ramm-sim, the unit tests
+# and the fuzzers. common/ is what the host and the guest both build.
+MARKET_SRC := broker/market/market.c broker/market/pages.c broker/market/plan.c \
+	broker/daemon/hugepool.c broker/daemon/config.c
+# The daemon's pure parsers, linked into the unit tests and the fuzzers too.
+BROKER_CORE := $(MARKET_SRC) broker/daemon/msg.c common/linebuf.c \
+	broker/daemon/state.c
+RAMMD_SRC := $(BROKER_CORE) broker/daemon/rammd.c broker/daemon/guest.c \
+	broker/daemon/agent_chan.c broker/daemon/control.c broker/daemon/log.c \
+	common/unix_socket.c broker/daemon/ctl_commands.c broker/daemon/history.c \
+	broker/daemon/metrics.c broker/daemon/metrics_text.c broker/daemon/tick.c \
+	broker/backends/qmp.c broker/backends/backend_qmp.c \
+	broker/backends/backend_libvirt.c broker/backends/libvirt_xml.c \
+	common/proc_sample.c
+RAMMCTL_SRC := broker/cli/rammctl.c common/unix_socket.c
+AGENT_SRC := guest-agent/ramm-agent.c guest-agent/bid_model.c guest-agent/dev_record.c \
+	common/proc_sample.c common/linebuf.c common/unix_socket.c
 HOG_SRC := tests/lab/ramm-hog.c
 # ramm-sim: the policies side by side; its ramm policy runs the daemon's
 # market and the agent's bid model (docs/SIMULATOR.md).
@@ -44,8 +50,8 @@ SIM_SRC := broker/sim/sim.c broker/sim/scenario.c broker/sim/metrics.c \
 	broker/sim/report.c broker/sim/policy_static.c broker/sim/policy_proxmox.c \
 	broker/sim/policy_mom.c broker/sim/policy_esx.c broker/sim/policy_hyperv.c \
 	broker/sim/policy_ramm.c
-RAMM_SIM_SRC := broker/market.c broker/config.c guest-agent/bid_model.c $(SIM_SRC) \
-	broker/sim/ramm-sim.c
+RAMM_SIM_SRC := $(MARKET_SRC) guest-agent/bid_model.c common/proc_sample.c \
+	$(SIM_SRC) broker/sim/ramm-sim.c
 DUMP_SRC := kernel/guest-driver/tools/ramm-dump.c
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
@@ -69,7 +75,7 @@ $(BUILD)/rammd: $(call obj,$(RAMMD_SRC),host)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LIBVIRT_LIBS) -lm
 
-$(BUILD)/obj/host/broker/backend_libvirt.o $(BUILD)/obj/host/broker/libvirt_xml.o: \
+$(BUILD)/obj/host/broker/backends/backend_libvirt.o $(BUILD)/obj/host/broker/backends/libvirt_xml.o: \
 	CFLAGS += $(LIBVIRT_CFLAGS)
 
 $(BUILD)/rammctl: $(call obj,$(RAMMCTL_SRC),host)
@@ -103,17 +109,17 @@ $(BUILD)/test_%: tests/unit/test_%.c $(call obj,$(BROKER_CORE) guest-agent/bid_m
 $(BUILD)/test_sim: $(call obj,$(SIM_SRC),host)
 
 # test_libvirt_xml: the libvirt backend's XML reader, with libxml2 only.
-$(BUILD)/test_libvirt_xml: $(call obj,broker/libvirt_xml.c,host)
+$(BUILD)/test_libvirt_xml: $(call obj,broker/backends/libvirt_xml.c,host)
 $(BUILD)/test_libvirt_xml: GLIB_LIBS += $(shell pkg-config --libs libxml-2.0)
-$(BUILD)/test_metrics: $(call obj,broker/metrics_text.c broker/history.c,host)
-$(BUILD)/test_hugepool: $(call obj,broker/hugepool.c,host)
+$(BUILD)/test_metrics: $(call obj,broker/daemon/metrics_text.c broker/daemon/history.c,host)
 
 # libFuzzer harnesses for everything that parses peer input; `make fuzz`
 # runs each for FUZZ_SECONDS, and `make test` includes a short run.
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 10
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-std=gnu11 -D_GNU_SOURCE -Iinclude -Ibroker
+	-std=gnu11 -D_GNU_SOURCE -Iinclude -Icommon -Ibroker -Ibroker/market -Ibroker/daemon \
+	-Ibroker/backends
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BROKER_CORE)
 	@mkdir -p $(dir $@)
@@ -124,7 +130,7 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BROKER_CORE)
 $(BUILD)/fuzz_trace: broker/sim/scenario.c
 
 # fuzz_libvirt_xml: the libvirt backend's XML reader, with libxml2.
-$(BUILD)/fuzz_libvirt_xml: broker/libvirt_xml.c
+$(BUILD)/fuzz_libvirt_xml: broker/backends/libvirt_xml.c
 $(BUILD)/fuzz_libvirt_xml: GLIB_CFLAGS += $(shell pkg-config --cflags libxml-2.0)
 $(BUILD)/fuzz_libvirt_xml: JSONC_LIBS += $(shell pkg-config --libs libxml-2.0)
 
@@ -184,14 +190,14 @@ demo: all lab
 	$(PYTHON) tests/e2e/demo.py
 
 # market_clear() timing against a sort-everything baseline; needs no QEMU.
-$(BUILD)/bench_market: tests/bench/bench_market.c broker/market.c broker/market.h
+$(BUILD)/bench_market: tests/bench/bench_market.c broker/market/market.c broker/market/market.h
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $(filter %.c,$^)
 
 # hugepool_read() against the /proc/meminfo read rammd does every tick.
-$(BUILD)/bench_hostread: tests/bench/bench_hostread.c broker/hugepool.c broker/pages.c \
-	guest-agent/proc_sample.c
+$(BUILD)/bench_hostread: tests/bench/bench_hostread.c broker/daemon/hugepool.c broker/market/pages.c \
+	common/proc_sample.c
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $(filter %.c,$^)

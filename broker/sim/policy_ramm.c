@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "../../guest-agent/bid_model.h"
-#include "../../guest-agent/proc_sample.h"
+#include "proc_sample.h"
 #include "config.h"
 #include "market.h"
 #include "sim.h"

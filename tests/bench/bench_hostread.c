@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "hugepool.h"
-#include "../../guest-agent/proc_sample.h"
+#include "proc_sample.h"
 
 #define ROUNDS 2000
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The docs keep up with the code. Run from `make unit`.
 
-- Every key of broker/config.c's tables (config_rammd_keys, config_guest_keys)
+- Every key of broker/daemon/config.c's tables (config_rammd_keys, config_guest_keys)
   is documented in place in config/rammd.conf (a `key = value` line, possibly
   commented out, under a comment, in the right section; an active line shows
   the default of config_defaults()) and has an entry in docs/man/rammd.conf.5
   in the right section, stating that default and, for numbers, the exact
   range of the table.
-- Every command of broker/rammctl.c's table and every long option of rammctl
+- Every command of broker/cli/rammctl.c's table and every long option of rammctl
   and rammd is in their man pages; rammctl's are in the bash completion.
 - The man pages render without a groff or man warning.
 """
@@ -79,7 +79,7 @@ def config_table(src, table):
     """[(key, kind, lo, hi)] of one `static const struct config_key` table."""
     m = re.search(r"\b%s\s*\[\]\s*=\s*\{(.*?)\n\};" % table, src, re.S)
     if not m:
-        fail("broker/config.c: table %s not found" % table)
+        fail("broker/daemon/config.c: table %s not found" % table)
         return []
     keys = []
     for line in m.group(1).splitlines():
@@ -90,14 +90,14 @@ def config_table(src, table):
         mm = re.match(r"[A-Z]\w*\(\s*(\w+)\s*,\s*(\w+)\s*,(.*)\)\s*,?$", line) or \
             re.match(r'\{\s*"(\w+)"\s*,\s*(\w+)\s*,\s*offsetof\([^)]*\)\s*,(.*)\}\s*,?$', line)
         if not mm:
-            fail("broker/config.c: %s: cannot read entry: %s" % (table, line))
+            fail("broker/daemon/config.c: %s: cannot read entry: %s" % (table, line))
             continue
         bounds = [b.strip() for b in mm.group(3).split(",")]
         lo = c_number(bounds[0]) if len(bounds) == 2 else None
         hi = c_number(bounds[1]) if len(bounds) == 2 else None
         keys.append((mm.group(1), mm.group(2), lo, hi))
     if not keys:
-        fail("broker/config.c: %s has no keys I can read" % table)
+        fail("broker/daemon/config.c: %s has no keys I can read" % table)
     return keys
 
 
@@ -162,7 +162,7 @@ def config_defaults(src):
     alone are 0 or empty (memset)."""
     m = re.search(r"\nvoid config_defaults\([^)]*\)\n\{(.*?)\n\}", src, re.S)
     if not m:
-        fail("broker/config.c: config_defaults() not found")
+        fail("broker/daemon/config.c: config_defaults() not found")
         return {}
     out = {}
     for field, expr in re.findall(r"cfg->(\w+)\s*=\s*([^;]+);", m.group(1)):
@@ -171,7 +171,7 @@ def config_defaults(src):
         else:
             n = c_number(expr)
             if n is None:
-                fail("broker/config.c: cannot read the default of %s: %s" % (field, expr))
+                fail("broker/daemon/config.c: cannot read the default of %s: %s" % (field, expr))
             else:
                 out[field] = str(n)
     for field, value in re.findall(r'snprintf\(cfg->(\w+),[^;]*?"%s",\s*"([^"]*)"\)', m.group(1)):
@@ -256,11 +256,11 @@ def long_options(src, path):
 
 
 def check_rammctl_and_options():
-    ctl_src = read("broker/rammctl.c")
+    ctl_src = read("broker/cli/rammctl.c")
     m = re.search(r"rammctl_cmds\[\]\s*=\s*\{(.*?)\n\};", ctl_src, re.S)
     cmds = re.findall(r'\{\s*"([\w-]+)"\s*,', m.group(1)) if m else []
     if not cmds:
-        fail("broker/rammctl.c: no commands found in rammctl_cmds")
+        fail("broker/cli/rammctl.c: no commands found in rammctl_cmds")
     page = read("docs/man/rammctl.8")
     entries = man_entries(section_named(man_sections(page), "COMMANDS", "docs/man/rammctl.8"))
     comp = read("config/rammctl.bash-completion")
@@ -273,13 +273,13 @@ def check_rammctl_and_options():
             fail("docs/man/rammctl.8: command %s has no .TP entry under COMMANDS" % c)
         if c not in comp_cmds:
             fail("config/rammctl.bash-completion: command %s not completed" % c)
-    for opt in long_options(ctl_src, "broker/rammctl.c"):
+    for opt in long_options(ctl_src, "broker/cli/rammctl.c"):
         if "\\-\\-" + opt.replace("-", "\\-") not in page:
             fail("docs/man/rammctl.8: option --%s not documented" % opt)
         if "--" + opt not in comp_opts:
             fail("config/rammctl.bash-completion: option --%s not completed" % opt)
     d_page = read("docs/man/rammd.8")
-    for opt in long_options(read("broker/rammd.c"), "broker/rammd.c"):
+    for opt in long_options(read("broker/daemon/rammd.c"), "broker/daemon/rammd.c"):
         if "\\-\\-" + opt.replace("-", "\\-") not in d_page:
             fail("docs/man/rammd.8: option --%s not documented" % opt)
     return cmds
@@ -304,7 +304,7 @@ def check_render():
 
 
 def main():
-    src = read("broker/config.c")
+    src = read("broker/daemon/config.c")
     rammd_keys = config_table(src, "config_rammd_keys")
     guest_keys = config_table(src, "config_guest_keys")
     check_conf_keys(rammd_keys, guest_keys, config_defaults(src))

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../../guest-agent/bid_model.h"
-#include "../../guest-agent/proc_sample.h"
+#include "proc_sample.h"
 
 #define MIB (1024ull * 1024ull)
 #define UNIT (2 * MIB)

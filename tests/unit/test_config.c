@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for rammd's INI parser (broker/config.c).
+ * Unit tests for rammd's INI parser (broker/daemon/config.c).
  *
  * Defaults, every key, guest sections and comments; then every error, each
  * checked against the exact "FILE:LINE: key 'K': problem" text; then

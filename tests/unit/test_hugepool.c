@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the hugetlb pool reader (broker/hugepool.c): fake /sys
+ * Unit tests for the hugetlb pool reader (broker/daemon/hugepool.c): fake /sys
  * trees under a temp dir (NUMA, non-NUMA, no hugetlb, hostile files and
  * names), the snapshot arithmetic, and one read of this host.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the bounded line assembler (broker/linebuf.c).
+ * Unit tests for the bounded line assembler (common/linebuf.c).
  *
  * Hand-made cases for each promise in linebuf.h, then a seeded random
  * stream cut into random chunks and checked against a plain reference

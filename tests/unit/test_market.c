@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the market engine (broker/market.c).
+ * Unit tests for the market engine (broker/market/market.c).
  *
  * Three layers: hand-made cases for each rule in market.h; seeded random
  * cases checked against a slow unit-by-unit reference written straight from

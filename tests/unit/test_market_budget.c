@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for the market's budgets, credit scores, emergency clearing and
- * whole rounds (broker/market.c, the second half of market.h). The clearing
+ * whole rounds (broker/market/market.c, the second half of market.h). The clearing
  * itself is tested in test_market.c.
  */
 #include <stdarg.h>

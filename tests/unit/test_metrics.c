@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the Prometheus exposition (broker/metrics_text.c), the
- * per-guest tick history (broker/history.c) and the metrics_listen parser
- * (config_parse_listen() in broker/config.c).
+ * Unit tests for the Prometheus exposition (broker/daemon/metrics_text.c), the
+ * per-guest tick history (broker/daemon/history.c) and the metrics_listen parser
+ * (config_parse_listen() in broker/daemon/config.c).
  */
 #include <stdarg.h>
 #include <stddef.h>

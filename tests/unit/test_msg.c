@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for the agent message parser and the reply formatters
- * (broker/msg.c, docs/PROTOCOL.md).
+ * (broker/daemon/msg.c, docs/PROTOCOL.md).
  *
  * Valid messages read back member by member; then each member left out,
  * mistyped or out of range; then lines that are not one JSON object; then

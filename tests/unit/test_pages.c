@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Sizing guests in whole host pages (broker/pages.c). */
+/* Sizing guests in whole host pages (broker/market/pages.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for guest-agent/proc_sample.c: the /proc parsers on real text
+ * Unit tests for common/proc_sample.c: the /proc parsers on real text
  * from a lab guest (Debian 6.1 kernel, 256 MiB boot + 256 MiB virtio-mem),
  * on every truncation of it, on garbage, and on missing fields.
  *
@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../guest-agent/proc_sample.c"
+#include "../../common/proc_sample.c"
 
 /* ---- real samples, captured in a lab guest ----------------------------- */
 

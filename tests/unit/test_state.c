@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the state file (broker/state.c): the format round trip,
+ * Unit tests for the state file (broker/daemon/state.c): the format round trip,
  * hostile files, and atomic save/load on a real file system.
  */
 #include <stdarg.h>

@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "config.h"
+#include "plan.h"
 #include "state.h"
 
 struct control;
@@ -19,27 +20,8 @@ struct guest;
 struct json_object;
 struct metrics;
 
-/* At most this many memory pools (page size and host nodes) at once. */
-#define RAMMD_MAX_POOLS 16
-
-/*
- * A memory pool: guests whose memory comes from the same host memory and
- * so compete for it. Pool 0 is ordinary memory; each other is a hugetlb
- * page size on a set of host nodes. Each clears on its own, in its own
- * unit and at its own price.
- */
-struct rammd_pool {
-	char name[48];             /* "ordinary", "hugetlb-2048k", ... */
-	uint64_t page_bytes;       /* huge page size; 0: ordinary memory */
-	uint64_t host_nodes;       /* nodes its pages come from; 0: any */
-	uint64_t unit_bytes;       /* the unit it clears in */
-	uint32_t n_guests;         /* guests in it this tick */
-	uint32_t price;            /* its clearing price */
-	uint64_t supply_bytes;     /* auctionable memory above its floors */
-	uint64_t free_bytes;       /* hugetlb: free pages it may plug now */
-	uint64_t allocated_bytes;  /* sum of its targets above floors */
-	uint64_t demand_bytes;     /* memory bid for at a positive price */
-};
+/* Tick durations kept for rammctl (the last this many ticks). */
+#define RAMMD_TICK_HISTORY 256
 
 struct rammd {
 	struct rammd_config cfg;   /* as loaded */
@@ -49,6 +31,8 @@ struct rammd {
 	struct metrics *metrics;   /* Prometheus endpoint, NULL if off */
 	guint early_tick_source;   /* pending urgent tick, 0 if none */
 	int64_t last_tick_us;      /* monotonic time of the last clearing */
+	uint32_t tick_us[RAMMD_TICK_HISTORY]; /* how long tick t took, at
+				    * t % RAMMD_TICK_HISTORY */
 
 	/* Latest market outcome, for rammctl. */
 	uint64_t ticks;            /* clearings so far */
@@ -57,7 +41,7 @@ struct rammd {
 	uint64_t allocated_bytes;  /* sum of targets above floors */
 	uint64_t demand_bytes;     /* memory bid for at a positive price */
 	int emergency;             /* host MemAvailable below critical */
-	struct rammd_pool pools[RAMMD_MAX_POOLS]; /* the latest tick's */
+	struct plan_pool pools[PLAN_MAX_POOLS]; /* the latest tick's */
 	size_t n_pools;            /* entries of @pools in use, >= 1 */
 	int hugepool_error;        /* last hugepool_read() failure, logged
 				    * once; 0 if it read */
@@ -76,6 +60,13 @@ struct rammd {
  * must survive a crash: save the state file soon (from the main loop).
  */
 void rammd_state_changed(struct rammd *d);
+
+/* rammd_tick - one market tick (tick.c): snapshot, plan_tick(), carry
+ * out. Never fails: what goes wrong is logged and retried next tick. */
+void rammd_tick(struct rammd *d);
+
+/* rammd_on_tick - rammd_tick() as the periodic GLib source. */
+gboolean rammd_on_tick(gpointer data);
 
 /*
  * rammd_request_tick - clear the market soon, ahead of the periodic tick

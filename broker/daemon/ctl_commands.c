@@ -17,7 +17,7 @@
 #include "metrics.h"
 #include "metrics_text.h"
 #include "rammd.h"
-#include "rammd_ops.h"
+#include "ctl_commands.h"
 #include "ramm/bid_tiers.h"
 
 #define MIB (1024ULL * 1024ULL)
@@ -60,7 +60,7 @@ struct ops_req {
 	const char *name;       /* the command */
 };
 
-struct json_object *rammd_ops_overrides_json(const struct guest *g)
+struct json_object *ctl_commands_overrides_json(const struct guest *g)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -114,7 +114,7 @@ static struct json_object *ops_changed(struct rammd *d, struct guest *g)
 
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	json_object_object_add(o, "guest", json_object_new_string(g->cfg.name));
-	json_object_object_add(o, "overrides", rammd_ops_overrides_json(g));
+	json_object_object_add(o, "overrides", ctl_commands_overrides_json(g));
 	json_object_object_add(o, "floor_mib", json_object_new_uint64(g->floor_bytes / MIB));
 	json_object_object_add(o, "cap_mib", json_object_new_uint64(g->cap_bytes / MIB));
 	rammd_state_changed(d);
@@ -231,7 +231,7 @@ static const struct ops_key *ops_key_of(const struct ops_cmd *c, const char *k)
 	return NULL;
 }
 
-struct json_object *rammd_ops_control(void *ctx, const struct control_peer *peer,
+struct json_object *ctl_commands_handle(void *ctx, const struct control_peer *peer,
 				      struct json_object *req, const char **error)
 {
 	struct rammd *d = ctx;
@@ -287,7 +287,7 @@ static uint64_t ops_target_bytes(const struct guest *g)
 		: 0;
 }
 
-void rammd_ops_record(struct rammd *d)
+void ctl_commands_record(struct rammd *d)
 {
 	int64_t now_ms = g_get_real_time() / 1000;
 
@@ -320,7 +320,7 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 	struct rammd *d = ctx;
 	guint n = d->guests->len;
 	struct metrics_guest *mg = calloc(n ? n : 1, sizeof(*mg));
-	struct metrics_pool pools[RAMMD_MAX_POOLS];
+	struct metrics_pool pools[PLAN_MAX_POOLS];
 	struct metrics_snapshot s = {
 		.price = d->price,
 		.supply_bytes = d->supply_bytes,
@@ -369,7 +369,7 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 	return ret;
 }
 
-void rammd_ops_start_metrics(struct rammd *d)
+void ctl_commands_start_metrics(struct rammd *d)
 {
 	struct config_listen addr;
 

@@ -20,6 +20,7 @@
 
 struct rammd;
 struct agent_chan;
+struct plan_guest;
 
 /* Protocol errors per guest, exported through rammctl. */
 struct guest_counters {
@@ -137,6 +138,12 @@ void guest_backend_lost(struct guest *g);
 /* Agent channel callbacks. */
 void guest_agent_connected(struct guest *g);
 void guest_agent_message(struct guest *g, const struct agent_msg *msg);
+
+/*
+ * guest_snapshot - @g as the planner sees it now (plan.h), into @out
+ * (caller-owned). Never fails.
+ */
+void guest_snapshot(const struct guest *g, struct plan_guest *out);
 
 /*
  * guest_held_units - units @g holds above its floor: what it has or was

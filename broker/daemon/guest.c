@@ -8,6 +8,7 @@
 #include "agent_chan.h"
 #include "guest.h"
 #include "pages.h"
+#include "plan.h"
 #include "log.h"
 #include "rammd.h"
 
@@ -153,27 +154,56 @@ void guest_free(struct guest *g)
 	g_free(g);
 }
 
+void guest_snapshot(const struct guest *g, struct plan_guest *out)
+{
+	const struct agent_report *r = &g->report;
+
+	*out = (struct plan_guest){
+		.in_market = g->dev_known && g->unit_bytes,
+		.device_ready = g->device_ready,
+		.resizing = g->resizing,
+		.excluded = g->ov.excluded || g->cfg.excluded,
+		.drain = g->ov.drain,
+		.weight = rammd_guest_weight(g->d, g),
+		.unit_bytes = g->unit_bytes,
+		.floor_bytes = g->floor_bytes,
+		.cap_bytes = g->cap_bytes,
+		.boot_bytes = g->dev.boot_bytes,
+		.size_bytes = g->dev.size_bytes,
+		.requested_bytes = g->dev.requested_bytes,
+		.page_bytes = g->dev.page_bytes,
+		.host_nodes = g->dev.host_nodes,
+		.have_report = g->have_report,
+		.report_us = g->report_us,
+		.report_unit_bytes = r->unit_bytes,
+		.mem_available_bytes = r->mem_available_kib * 1024,
+		.have_hist = r->have_hist,
+		.n_bid = r->n_bid,
+		.last_grow_us = g->last_grow_us,
+		.stuck_until_us = g->stuck_until_us,
+		.account_open = g->account_open,
+		.account = g->account,
+		.unplug_asked_units = g->unplug_asked_units,
+		.unplug_done_units = g->unplug_done_units,
+	};
+	memcpy(out->hist_vmem, r->hist_vmem, sizeof(out->hist_vmem));
+	memcpy(out->bid, r->bid, r->n_bid * sizeof(r->bid[0]));
+}
+
 uint32_t guest_held_units(const struct guest *g)
 {
-	uint64_t vmem = MAX(g->dev.size_bytes, g->dev.requested_bytes);
-	uint64_t held = g->dev.boot_bytes + vmem;
+	struct plan_guest s;
 
-	if (!g->unit_bytes || held <= g->floor_bytes)
-		return 0;
-	return (uint32_t)((held - g->floor_bytes + g->unit_bytes - 1) /
-			  g->unit_bytes);
+	guest_snapshot(g, &s);
+	return plan_held_units(&s);
 }
 
 uint32_t guest_offered_units(const struct guest *g)
 {
-	uint32_t held = guest_held_units(g);
-	uint64_t units;
+	struct plan_guest s;
 
-	if (!g->have_report || !g->report.have_hist || !held)
-		return 0;
-	units = pages_offer_bytes(g->report.hist_vmem, g->unit_bytes) /
-		g->unit_bytes;
-	return units < held ? (uint32_t)units : held;
+	guest_snapshot(g, &s);
+	return plan_offered_units(&s);
 }
 
 uint64_t guest_total_bytes(const struct guest *g)

@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tick planner (plan.h). Pure: it reads its input and writes its
+ * output, nothing else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "pages.h"
+#include "plan.h"
+
+#define MIB (1024ULL * 1024ULL)
+#define PLAN_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PLAN_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+uint32_t plan_held_units(const struct plan_guest *g)
+{
+	uint64_t vmem = PLAN_MAX(g->size_bytes, g->requested_bytes);
+	uint64_t held = g->boot_bytes + vmem;
+
+	if (!g->unit_bytes || held <= g->floor_bytes)
+		return 0;
+	return (uint32_t)((held - g->floor_bytes + g->unit_bytes - 1) /
+			  g->unit_bytes);
+}
+
+uint32_t plan_offered_units(const struct plan_guest *g)
+{
+	uint32_t held = plan_held_units(g);
+	uint64_t units;
+
+	if (!g->have_report || !g->have_hist || !held)
+		return 0;
+	units = pages_offer_bytes(g->hist_vmem, g->unit_bytes) / g->unit_bytes;
+	return units < held ? (uint32_t)units : held;
+}
+
+const char *plan_why_text(enum plan_why why)
+{
+	switch (why) {
+	case PLAN_RAISE_TO_FLOOR:
+		return "raised to its floor";
+	case PLAN_GROW:
+		return "won more";
+	case PLAN_OUTBID:
+		return "outbid";
+	case PLAN_NO_BID:
+		return "no longer bids";
+	case PLAN_DRAIN:
+		return "drained by the operator";
+	case PLAN_EMERGENCY:
+		return "emergency reclaim";
+	}
+	return "?";
+}
+
+/* Backed by hugetlbfs: its memory comes from a huge-page pool, not from
+ * the host's ordinary memory. */
+static int plan_hugetlb(const struct plan_input *in, const struct plan_guest *g)
+{
+	return g->page_bytes > in->host.base_page_bytes;
+}
+
+static int plan_usable_bid(const struct plan_input *in, const struct plan_guest *g)
+{
+	return g->have_report &&
+	       in->now_us - g->report_us <= (int64_t)in->cfg->stale_report_ms * 1000 &&
+	       g->report_unit_bytes == g->unit_bytes;
+}
+
+/* What @g bids for its @k-th unit above the floor; 0 without a report. */
+static uint32_t plan_bid_for_unit(const struct plan_guest *g, uint64_t k)
+{
+	return g->have_report ? market_bid_price(g->bid, g->n_bid, k) : 0;
+}
+
+/* Ordinary memory auctionable above every floor: configured, or host RAM
+ * less the reserve, less what hugetlb pools set aside (no ordinary guest
+ * can use it), less what the floors of guests in ordinary memory pin. */
+static uint64_t plan_ordinary_supply_bytes(const struct plan_input *in)
+{
+	const struct rammd_config *cfg = in->cfg;
+	uint64_t pinned;
+
+	if (cfg->supply_mib != CONFIG_SUPPLY_AUTO)
+		return cfg->supply_mib * MIB;
+	if (!in->host.meminfo_ok)
+		return 0;
+	pinned = cfg->host_reserve_mib * MIB;
+	if (in->host.hugepools_ok)
+		pinned += hugepool_set_aside_bytes(&in->host.hugepools);
+	for (size_t i = 0; i < in->n_guests; i++) {
+		const struct plan_guest *g = &in->guests[i];
+
+		if (g->in_market && !plan_hugetlb(in, g))
+			pinned += g->floor_bytes;
+	}
+	return in->host.mem_total_bytes > pinned ?
+	       in->host.mem_total_bytes - pinned : 0;
+}
+
+/*
+ * The pool @g draws from, added to @out->pools if new; -1 if @g is not in
+ * the market or there are too many pools. Ordinary memory is pool 0,
+ * whatever the NUMA binding: the kernel does not keep free ordinary memory
+ * per guest binding the way hugetlb does.
+ */
+static int plan_pool_of(const struct plan_input *in, struct plan_result *out,
+			const struct plan_guest *g, int *too_many)
+{
+	uint64_t page = plan_hugetlb(in, g) ? g->page_bytes : 0;
+	uint64_t nodes = page ? g->host_nodes : 0;
+	struct plan_pool *p;
+
+	*too_many = 0;
+	if (!g->in_market || !g->unit_bytes)
+		return -1;
+	for (size_t i = 0; i < out->n_pools; i++)
+		if (out->pools[i].page_bytes == page &&
+		    out->pools[i].host_nodes == nodes)
+			return (int)i;
+	if (out->n_pools == PLAN_MAX_POOLS) {
+		*too_many = 1;
+		return -1;
+	}
+	p = &out->pools[out->n_pools];
+	*p = (struct plan_pool){
+		.page_bytes = page,
+		.host_nodes = nodes,
+		.unit_bytes = PLAN_MAX(in->cfg->unit_mib * MIB, page),
+	};
+	if (nodes)
+		snprintf(p->name, sizeof(p->name), "hugetlb-%lluk@%#llx",
+			 (unsigned long long)(page >> 10), (unsigned long long)nodes);
+	else
+		snprintf(p->name, sizeof(p->name), "hugetlb-%lluk",
+			 (unsigned long long)(page >> 10));
+	return (int)out->n_pools++;
+}
+
+/*
+ * One pool's clearing, in the pool's unit. A guest whose unit is @k[i]
+ * pool units is counted in pool units and moved only in whole units of its
+ * own: its targets are rounded towards what it holds.
+ */
+struct plan_pool_tick {
+	struct plan_pool *pool;
+	size_t n;                  /* guests in the pool */
+	size_t *idx;               /* [n]: their indices in the input */
+	uint32_t *k;               /* [n]: its unit in pool units */
+	uint32_t *held;            /* [n]: its units held (its own unit) */
+	struct market_guest *mg;   /* [n], in pool units */
+	uint32_t *targets;         /* [n], in pool units */
+	struct market_account *accounts; /* [n] */
+	struct market_conduct *conduct;  /* [n] */
+	struct ramm_bid_step *steps; /* [n * RAMM_MAX_BID_STEPS]: curves of
+				      * guests with k > 1, in pool units */
+	uint64_t supply_units;
+};
+
+/* Pool units for @units of a guest whose unit is @k of them, saturating. */
+static uint32_t plan_scale(uint64_t units, uint32_t k)
+{
+	uint64_t v = units * k;
+
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* The credit score's view of @g's last tick (market_credit_next()), in
+ * its own units. */
+static struct market_conduct plan_conduct(const struct plan_input *in,
+					  const struct plan_guest *g,
+					  uint32_t held)
+{
+	struct market_conduct c = {
+		.held_units = held,
+		.used_units = held,
+		.unplug_asked = g->unplug_asked_units,
+		.unplug_done = g->unplug_done_units,
+	};
+	uint64_t avail_units;
+
+	if (!g->have_report)
+		return c; /* nothing claimed, nothing to judge */
+	c.claimed_units = (uint32_t)PLAN_MIN(market_claimed_units(g->bid, g->n_bid,
+						in->cfg->claim_price), UINT32_MAX);
+	avail_units = g->mem_available_bytes / g->unit_bytes;
+	c.used_units = avail_units < held ? held - (uint32_t)avail_units : 0;
+	return c;
+}
+
+/* Fill guest @i of @pt: its limits, conduct and curve in pool units. */
+static void plan_pool_guest(const struct plan_input *in,
+			    const struct plan_result *out,
+			    struct plan_pool_tick *pt, size_t i)
+{
+	const struct rammd_config *cfg = in->cfg;
+	const struct plan_guest *g = &in->guests[pt->idx[i]];
+	struct market_guest *mg = &pt->mg[i];
+	struct market_conduct c;
+	uint64_t unit = pt->pool->unit_bytes;
+	uint32_t k = pt->k[i], held = plan_held_units(g);
+	int64_t now = in->now_us;
+
+	pt->held[i] = held;
+	pt->accounts[i] = out->guests[pt->idx[i]].account;
+	c = plan_conduct(in, g, held);
+	pt->conduct[i] = (struct market_conduct){
+		.held_units = plan_scale(c.held_units, k),
+		.claimed_units = plan_scale(c.claimed_units, k),
+		.used_units = plan_scale(c.used_units, k),
+		.unplug_asked = plan_scale(c.unplug_asked, k),
+		.unplug_done = plan_scale(c.unplug_done, k),
+	};
+	/* A guest whose device we lost, or cannot manage, still has its
+	 * memory plugged: it holds it, frozen, against the supply. */
+	mg->frozen = 1;
+	mg->cap_units = plan_scale((g->cap_bytes - g->floor_bytes) / g->unit_bytes, k);
+	mg->current_units = plan_scale(held, k);
+	if (!g->device_ready)
+		return;
+	/* At least one unit of its own, or a guest on pages larger than the
+	 * limits could never move. */
+	mg->max_plug_units = (uint32_t)PLAN_MAX(PLAN_MIN(cfg->max_plug_mib * MIB / unit,
+							 UINT32_MAX), k);
+	mg->max_unplug_units = (uint32_t)PLAN_MAX(PLAN_MIN(cfg->max_unplug_mib * MIB / unit,
+							   UINT32_MAX), k);
+	/* A lease: memory just won is being put to use, and taking it back
+	 * at once would strike whatever is moving into it. It is what keeps
+	 * two short guests from trading memory tick by tick. */
+	if (g->last_grow_us &&
+	    now - g->last_grow_us < (int64_t)cfg->min_hold_ms * 1000)
+		mg->max_unplug_units = 0;
+	/* No fresh bid, or a resize still settling: keep what it has. A guest
+	 * whose agent is silent never loses memory for it. */
+	mg->frozen = g->resizing || g->excluded ||
+		     (!g->drain && !plan_usable_bid(in, g));
+	mg->offered_units = plan_scale(plan_offered_units(g), k);
+	/* It could not give what was asked last time: take only what it
+	 * reports free until that passes. */
+	if (now < g->stuck_until_us)
+		mg->max_unplug_units = PLAN_MIN(mg->max_unplug_units, mg->offered_units);
+	/* A drained guest bids for nothing: the market takes it back to its
+	 * floor at the usual unplug rate. */
+	if (mg->frozen || g->drain)
+		return;
+	mg->steps = g->bid;
+	mg->n_steps = g->n_bid;
+	if (k > 1) {
+		struct ramm_bid_step *s = pt->steps + i * RAMM_MAX_BID_STEPS;
+
+		for (size_t j = 0; j < g->n_bid; j++)
+			s[j] = (struct ramm_bid_step){
+				.units = plan_scale(g->bid[j].units, k),
+				.price = g->bid[j].price,
+			};
+		mg->steps = s;
+	}
+}
+
+/*
+ * Emergency: the host's MemAvailable is below critical_free_mib. The market
+ * for ordinary memory then clears at once with the supply cut to what its
+ * guests hold now less the deficit, and takes it back past the usual unplug
+ * limits. Returns the emergency supply in pool units, or UINT64_MAX when
+ * there is no emergency.
+ */
+static uint64_t plan_emergency_supply(const struct plan_input *in,
+				      const struct plan_pool_tick *pt)
+{
+	uint64_t avail = in->host.mem_available_bytes;
+	uint64_t critical = in->cfg->critical_free_mib * MIB;
+	uint64_t unit = pt->pool->unit_bytes;
+	uint64_t committed = 0, deficit_units;
+
+	if (!in->host.meminfo_ok || avail >= critical)
+		return UINT64_MAX;
+	for (size_t i = 0; i < pt->n; i++)
+		committed += pt->mg[i].current_units;
+	/* While an unplug is in flight, MemAvailable has not yet seen what it
+	 * frees: cutting again for the same deficit would take it twice. */
+	for (size_t i = 0; i < pt->n; i++)
+		if (in->guests[pt->idx[i]].resizing)
+			return committed;
+	deficit_units = (critical - avail + unit - 1) / unit;
+	return committed > deficit_units ? committed - deficit_units : 0;
+}
+
+/*
+ * The pool's supply in its units: for ordinary memory the host's, less
+ * the deficit in an emergency; for a hugetlb pool what its guests hold
+ * plus the free pages of its size on its nodes (@hp, NULL if unread).
+ * *@income_units is what the pool's income is paid on: the supply before
+ * an emergency cut, or a hugetlb pool's whole size, so that guests keep
+ * their savings while a pool is empty and can bid the moment a page is
+ * free.
+ */
+static uint64_t plan_pool_supply(const struct plan_input *in,
+				 struct plan_pool_tick *pt,
+				 struct hugepool_host *hp, int *emergency,
+				 uint64_t *income_units)
+{
+	struct plan_pool *p = pt->pool;
+	uint64_t supply, held = 0, free_pages;
+	const struct hugepool_size *size;
+
+	*emergency = 0;
+	if (!p->page_bytes) {
+		uint64_t e;
+
+		supply = plan_ordinary_supply_bytes(in) / p->unit_bytes;
+		*income_units = supply;
+		e = plan_emergency_supply(in, pt);
+		if (e != UINT64_MAX) {
+			*emergency = 1;
+			supply = PLAN_MIN(supply, e);
+		}
+		p->free_bytes = 0;
+		return supply;
+	}
+	for (size_t i = 0; i < pt->n; i++)
+		held += pt->mg[i].current_units;
+	size = hp ? hugepool_find(hp, p->page_bytes) : NULL;
+	free_pages = hugepool_available(size, p->host_nodes);
+	p->free_bytes = free_pages * p->page_bytes;
+	supply = held + p->free_bytes / p->unit_bytes;
+	*income_units = PLAN_MAX(supply, size ? size->total_pages * p->page_bytes /
+					      p->unit_bytes : 0);
+	return supply;
+}
+
+/* Plan a resize of guest @i of @pt to @target of its units. */
+static void plan_action_add(const struct plan_input *in, struct plan_result *out,
+			    const struct plan_pool_tick *pt, size_t i,
+			    uint32_t target, enum plan_why why)
+{
+	const struct plan_guest *g = &in->guests[pt->idx[i]];
+	struct plan_action *a = &out->actions[out->n_actions++];
+	uint64_t total = g->floor_bytes + (uint64_t)target * g->unit_bytes;
+
+	*a = (struct plan_action){
+		.guest = pt->idx[i],
+		.total_bytes = PLAN_MIN(total, g->cap_bytes),
+		.from_units = pt->held[i],
+		.to_units = target,
+		.price = pt->pool->price,
+		.why = why,
+		.offered_units = plan_offered_units(g),
+		.only_offered = target < pt->held[i] && in->now_us < g->stuck_until_us,
+	};
+	if (why == PLAN_GROW)
+		a->bid = plan_bid_for_unit(g, (uint64_t)pt->held[i] + 1);
+	else if (why != PLAN_RAISE_TO_FLOOR)
+		a->bid = plan_bid_for_unit(g, (uint64_t)target + 1);
+}
+
+/* Why a guest shrinks to @target: the reason the market had. */
+static enum plan_why plan_shrink_why(const struct plan_input *in,
+				     const struct plan_guest *g,
+				     uint32_t target, int emergency)
+{
+	if (g->drain)
+		return PLAN_DRAIN;
+	if (emergency && !plan_hugetlb(in, g))
+		return PLAN_EMERGENCY;
+	return plan_bid_for_unit(g, (uint64_t)target + 1) ? PLAN_OUTBID : PLAN_NO_BID;
+}
+
+/*
+ * Carry out one pool's targets. Shrinks go first; growth is granted only
+ * out of memory that is free now, so the plugged total never exceeds the
+ * pool's supply, even for a moment while another guest is still
+ * unplugging. Growth held back here is granted on a later tick, once the
+ * unplugs it waits for have completed. Returns the pool units granted to
+ * growth.
+ */
+static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *out,
+			     struct plan_pool_tick *pt, int emergency)
+{
+	uint64_t committed = 0, free_units, granted = 0;
+
+	for (size_t i = 0; i < pt->n; i++)
+		committed += (uint64_t)pt->held[i] * pt->k[i];
+	free_units = pt->supply_units > committed ? pt->supply_units - committed : 0;
+
+	for (size_t i = 0; i < pt->n; i++) {
+		const struct plan_guest *g = &in->guests[pt->idx[i]];
+		struct plan_guest_result *r = &out->guests[pt->idx[i]];
+		uint32_t k = pt->k[i], held = pt->held[i], target;
+
+		if (!g->device_ready)
+			continue;
+		/* A guest below its floor (a new floor, a short plug) is
+		 * raised to it whatever the bids say. */
+		if (!g->resizing && g->boot_bytes + g->requested_bytes < g->floor_bytes) {
+			plan_action_add(in, out, pt, i, 0, PLAN_RAISE_TO_FLOOR);
+			continue;
+		}
+		/* Whole units of its own, rounded towards what it holds. */
+		target = pt->targets[i] >= (uint64_t)held * k
+				 ? pt->targets[i] / k
+				 : (pt->targets[i] + k - 1) / k;
+		r->target_units = target;
+		r->planned = 1;
+		if (!pt->mg[i].frozen && target < held)
+			plan_action_add(in, out, pt, i, target,
+					plan_shrink_why(in, g, target, emergency));
+	}
+	for (size_t i = 0; i < pt->n; i++) {
+		const struct plan_guest *g = &in->guests[pt->idx[i]];
+		struct plan_guest_result *r = &out->guests[pt->idx[i]];
+		uint32_t k = pt->k[i], held = pt->held[i];
+		uint64_t grow;
+
+		if (pt->mg[i].frozen || !g->device_ready ||
+		    r->target_units <= held || g->resizing)
+			continue;
+		grow = PLAN_MIN((uint64_t)(r->target_units - held) * k, free_units);
+		grow -= grow % k;
+		if (!grow) {
+			r->growth_waits = 1;
+			continue;
+		}
+		free_units -= grow;
+		granted += grow;
+		plan_action_add(in, out, pt, i, held + (uint32_t)(grow / k), PLAN_GROW);
+	}
+	return granted;
+}
+
+/* Clear pool @pt and plan its resizes; @hp loses the pages granted. */
+static void plan_clear_pool(const struct plan_input *in, struct plan_result *out,
+			    struct plan_pool_tick *pt, struct hugepool_host *hp)
+{
+	struct plan_pool *p = pt->pool;
+	struct market_params params;
+	struct market_budget budget;
+	struct market_credit_params credit;
+	struct market_result result;
+	uint64_t granted, income_units;
+	int emergency, ret;
+
+	for (size_t i = 0; i < pt->n; i++)
+		plan_pool_guest(in, out, pt, i);
+	pt->supply_units = plan_pool_supply(in, pt, hp, &emergency, &income_units);
+	if (!p->page_bytes)
+		out->emergency = emergency;
+	config_market(in->cfg, p->unit_bytes / MIB, income_units, &params,
+		      &budget, &credit);
+	params.supply_units = pt->supply_units;
+	params.emergency = emergency;
+	ret = market_round(&params, &budget, &credit, pt->mg, pt->accounts,
+			   pt->conduct, pt->n, pt->targets, &result);
+	if (ret) {
+		p->error = ret;
+		return;
+	}
+	p->price = result.price;
+	p->supply_bytes = pt->supply_units * p->unit_bytes;
+	p->allocated_bytes = result.allocated_units * p->unit_bytes;
+	p->demand_bytes = result.demand_units * p->unit_bytes;
+	for (size_t i = 0; i < pt->n; i++) {
+		struct plan_guest_result *r = &out->guests[pt->idx[i]];
+		uint64_t bill = (uint64_t)pt->targets[i] * result.price;
+
+		/* What market_settle() charged: the bill, up to the balance. */
+		r->paid = PLAN_MIN(bill, r->account.balance);
+		r->account = pt->accounts[i];
+		r->price = result.price;
+	}
+	granted = plan_actuate(in, out, pt, emergency);
+	if (p->page_bytes && hp)
+		hugepool_take(hugepool_find(hp, p->page_bytes), p->host_nodes,
+			      granted * p->unit_bytes / p->page_bytes);
+}
+
+static void plan_pool_tick_free(struct plan_pool_tick *pt)
+{
+	free(pt->idx);
+	free(pt->k);
+	free(pt->held);
+	free(pt->mg);
+	free(pt->targets);
+	free(pt->accounts);
+	free(pt->conduct);
+	free(pt->steps);
+}
+
+static int plan_pool_tick_alloc(struct plan_pool_tick *pt, size_t n)
+{
+	size_t m = n ? n : 1;
+
+	*pt = (struct plan_pool_tick){
+		.idx = calloc(m, sizeof(*pt->idx)),
+		.k = calloc(m, sizeof(*pt->k)),
+		.held = calloc(m, sizeof(*pt->held)),
+		.mg = calloc(m, sizeof(*pt->mg)),
+		.targets = calloc(m, sizeof(*pt->targets)),
+		.accounts = calloc(m, sizeof(*pt->accounts)),
+		.conduct = calloc(m, sizeof(*pt->conduct)),
+		.steps = calloc(m * RAMM_MAX_BID_STEPS, sizeof(*pt->steps)),
+	};
+	if (!pt->idx || !pt->k || !pt->held || !pt->mg || !pt->targets ||
+	    !pt->accounts || !pt->conduct || !pt->steps) {
+		plan_pool_tick_free(pt);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Open the account of every guest that has none, on the budget of
+ * ordinary memory, the one pool every host has; market_settle() caps a
+ * balance to its own pool's later. */
+static void plan_open_accounts(const struct plan_input *in, struct plan_result *out)
+{
+	struct market_params params;
+	struct market_budget budget;
+	struct market_credit_params credit;
+	uint64_t total_weight = 0;
+
+	config_market(in->cfg, in->cfg->unit_mib,
+		      plan_ordinary_supply_bytes(in) / (in->cfg->unit_mib * MIB),
+		      &params, &budget, &credit);
+	for (size_t i = 0; i < in->n_guests; i++)
+		total_weight += in->guests[i].weight;
+	for (size_t i = 0; i < in->n_guests; i++) {
+		const struct plan_guest *g = &in->guests[i];
+		struct plan_guest_result *r = &out->guests[i];
+
+		r->account_open = 1;
+		r->account = g->account_open ? g->account :
+			     market_account_open(&budget, g->weight, total_weight);
+	}
+}
+
+int plan_tick(const struct plan_input *in, struct plan_result *out)
+{
+	struct hugepool_host hp = in->host.hugepools;
+	struct plan_pool_tick pt;
+	int ret;
+
+	ret = plan_pool_tick_alloc(&pt, in->n_guests);
+	if (ret)
+		return ret;
+	out->emergency = 0;
+	out->n_actions = 0;
+	out->n_pools = 1;
+	out->pools[0] = (struct plan_pool){ .unit_bytes = in->cfg->unit_mib * MIB };
+	snprintf(out->pools[0].name, sizeof(out->pools[0].name), "ordinary");
+	memset(out->guests, 0, in->n_guests * sizeof(*out->guests));
+	plan_open_accounts(in, out);
+	for (size_t i = 0; i < in->n_guests; i++)
+		out->guests[i].pool = plan_pool_of(in, out, &in->guests[i],
+						   &out->guests[i].too_many_pools);
+	for (size_t p = 0; p < out->n_pools; p++) {
+		pt.pool = &out->pools[p];
+		pt.n = 0;
+		memset(pt.mg, 0, sizeof(*pt.mg) * (in->n_guests ? in->n_guests : 1));
+		for (size_t i = 0; i < in->n_guests; i++) {
+			if (out->guests[i].pool != (int)p)
+				continue;
+			pt.idx[pt.n] = i;
+			pt.k[pt.n] = (uint32_t)(in->guests[i].unit_bytes /
+						pt.pool->unit_bytes);
+			pt.n++;
+		}
+		pt.pool->n_guests = (uint32_t)pt.n;
+		plan_clear_pool(in, out, &pt, in->host.hugepools_ok ? &hp : NULL);
+	}
+	plan_pool_tick_free(&pt);
+	return 0;
+}

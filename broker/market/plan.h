@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tick planner: everything rammd decides in one tick, as one pure
+ * function. rammd takes a snapshot of the host and its guests, calls
+ * plan_tick() and carries out the actions; ramm-sim's `ramm` policy calls
+ * the same function on the guests it simulates. No I/O, no clock reads, no
+ * globals: the time and every input are in struct plan_input.
+ *
+ * Rules, in the order a tick applies them (docs/ARCHITECTURE.md, "One
+ * tick"):
+ *   - pools: ordinary memory is pool 0; each hugetlb page size on a set of
+ *     host nodes is another, cleared on its own in its own unit, after the
+ *     pools before it took the pages they granted;
+ *   - accounts open on the budget of ordinary memory;
+ *   - a guest with no fresh bid in its unit, a resize in flight, or an
+ *     exclusion is frozen: it keeps what it holds;
+ *   - a lease: memory won in the last min_hold_ms is not taken back;
+ *   - the stuck window: after a short unplug only offered units are taken;
+ *   - rate limits (max_plug_mib, max_unplug_mib, at least one unit) and
+ *     the quantum are the market's (market_clear());
+ *   - emergency: host MemAvailable below critical_free_mib cuts ordinary
+ *     supply to what its guests hold less the deficit, once per unplug;
+ *   - actuation: a guest below its floor is raised to it; shrinks go
+ *     first; growth comes only out of memory free now.
+ */
+#ifndef RAMM_PLAN_H
+#define RAMM_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hugepool.h"
+#include "market.h"
+#include "ramm/proto.h"
+
+struct rammd_config;
+
+/* At most this many memory pools (page size and host nodes) at once. */
+#define PLAN_MAX_POOLS 16
+
+/* One guest as the planner sees it when a tick starts. Sizes in bytes. */
+struct plan_guest {
+	int in_market;            /* its device is known and sized in whole
+				   * host pages: it has a unit */
+	int device_ready;         /* the device may be resized now */
+	int resizing;             /* a resize is in flight */
+	int excluded;             /* by the config or the operator */
+	int drain;                /* the operator drains it to its floor */
+	uint32_t weight;          /* income shares (override, config, default) */
+	uint64_t unit_bytes;      /* its market unit; 0 if not in the market */
+	uint64_t floor_bytes;     /* total memory never auctioned */
+	uint64_t cap_bytes;       /* total memory at most */
+	uint64_t boot_bytes;      /* memory outside virtio-mem */
+	uint64_t size_bytes;      /* virtio-mem plugged */
+	uint64_t requested_bytes; /* virtio-mem requested */
+	uint64_t page_bytes;      /* backing page size */
+	uint64_t host_nodes;      /* host nodes of its backing; 0: any */
+
+	int have_report;          /* the fields below hold its latest report */
+	int64_t report_us;        /* when it arrived */
+	uint64_t report_unit_bytes; /* the unit its bid is in */
+	uint64_t mem_available_bytes; /* what it reports available */
+	int have_hist;            /* @hist_vmem is there (kernel mode) */
+	uint64_t hist_vmem[RAMM_HIST_SIZES]; /* its free virtio-mem extents */
+	size_t n_bid;             /* steps in @bid */
+	struct ramm_bid_step bid[RAMM_MAX_BID_STEPS]; /* its bid, in its unit */
+
+	int64_t last_grow_us;     /* its latest growth was decided; 0: never */
+	int64_t stuck_until_us;   /* an unplug fell short: until then only
+				   * offered memory is taken */
+	int account_open;         /* @account holds an account */
+	struct market_account account; /* balance, weight, credit */
+	uint32_t unplug_asked_units; /* shrinks ended since the last tick ... */
+	uint32_t unplug_done_units;  /* ... and what they achieved in time */
+};
+
+/* The host when a tick starts. */
+struct plan_host {
+	uint64_t base_page_bytes;     /* the host's base page size */
+	int meminfo_ok;               /* the two below were read */
+	uint64_t mem_total_bytes;     /* MemTotal */
+	uint64_t mem_available_bytes; /* MemAvailable */
+	int hugepools_ok;             /* @hugepools was read */
+	struct hugepool_host hugepools; /* its hugetlb pools */
+};
+
+struct plan_input {
+	const struct rammd_config *cfg; /* the market's knobs */
+	int64_t now_us;           /* the tick's time, monotonic */
+	struct plan_host host;
+	size_t n_guests;
+	const struct plan_guest *guests; /* [n_guests] */
+};
+
+/* Why a resize was planned. */
+enum plan_why {
+	PLAN_RAISE_TO_FLOOR,      /* it was below its floor */
+	PLAN_GROW,                /* it won more */
+	PLAN_OUTBID,              /* others bid more for its units */
+	PLAN_NO_BID,              /* it no longer bids for them */
+	PLAN_DRAIN,               /* the operator drains it */
+	PLAN_EMERGENCY,           /* emergency reclaim */
+};
+
+/* One resize to carry out. At most one per guest per tick. */
+struct plan_action {
+	size_t guest;             /* index into plan_input.guests */
+	uint64_t total_bytes;     /* the size to ask for, boot included */
+	uint32_t from_units;      /* units it held above its floor */
+	uint32_t to_units;        /* units it is to hold */
+	uint32_t price;           /* its pool's clearing price */
+	enum plan_why why;
+	uint32_t bid;             /* for PLAN_GROW its bid for unit
+				   * from_units + 1, else for unit
+				   * to_units + 1; 0 without a report */
+	uint32_t offered_units;   /* what it offered before the resize */
+	int only_offered;         /* a shrink inside the stuck window */
+};
+
+/* A memory pool and its clearing this tick. */
+struct plan_pool {
+	char name[48];             /* "ordinary", "hugetlb-2048k", ... */
+	uint64_t page_bytes;       /* huge page size; 0: ordinary memory */
+	uint64_t host_nodes;       /* nodes its pages come from; 0: any */
+	uint64_t unit_bytes;       /* the unit it clears in */
+	uint32_t n_guests;         /* guests in it this tick */
+	uint32_t price;            /* its clearing price */
+	uint64_t supply_bytes;     /* auctionable memory above its floors */
+	uint64_t free_bytes;       /* hugetlb: free pages it may plug now */
+	uint64_t allocated_bytes;  /* sum of its targets above floors */
+	uint64_t demand_bytes;     /* memory bid for at a positive price */
+	int error;                 /* market_round() failed (-errno): the
+				    * pool made no changes this tick */
+};
+
+/* What the tick decided for one guest. */
+struct plan_guest_result {
+	int pool;                 /* index into plan_result.pools; -1: not in
+				   * the market (no unit, or too many pools) */
+	int too_many_pools;       /* pool is -1 for want of a pool slot */
+	int planned;              /* the market set @target_units: its pool
+				   * cleared and its device is ready */
+	uint32_t target_units;    /* the market's target above the floor, in
+				   * its own unit */
+	uint32_t price;           /* its pool's clearing price */
+	struct market_account account; /* its account after settling */
+	int account_open;         /* @account holds an account */
+	uint64_t paid;            /* price-units it paid this tick */
+	int growth_waits;         /* it won growth that waits for memory
+				   * still being unplugged */
+};
+
+struct plan_result {
+	int emergency;            /* host MemAvailable below critical */
+	size_t n_pools;           /* >= 1: pool 0 is ordinary memory */
+	struct plan_pool pools[PLAN_MAX_POOLS];
+	size_t n_actions;
+	struct plan_action *actions;         /* [n_guests], caller-owned */
+	struct plan_guest_result *guests;    /* [n_guests], caller-owned */
+};
+
+/*
+ * plan_tick - plan one tick for @in. @out->actions and @out->guests must
+ * each have room for @in->n_guests entries; the rest of @out is written.
+ * @out->actions go pool by pool, each pool's shrinks before its growth:
+ * the order to carry them out in. A pool whose market fails keeps its guests as they are and reports
+ * the error in its entry. Pure; O(n_guests x (steps + pools)).
+ * Returns 0, or -ENOMEM (scratch memory); then @out is undefined.
+ */
+int plan_tick(const struct plan_input *in, struct plan_result *out);
+
+/*
+ * plan_held_units - units @g holds above its floor: what it has or was
+ * asked to have, whichever is more, so an unplug in flight is never
+ * counted as free. 0 without a unit. Pure.
+ */
+uint32_t plan_held_units(const struct plan_guest *g);
+
+/*
+ * plan_offered_units - of plan_held_units(), those @g's report shows free
+ * in whole units (pages_offer_bytes()); 0 without a histogram or a unit.
+ * Pure.
+ */
+uint32_t plan_offered_units(const struct plan_guest *g);
+
+/* plan_why_text - a short phrase for @why, for logs. Never NULL. */
+const char *plan_why_text(enum plan_why why);
+
+#endif /* RAMM_PLAN_H */
