@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIM_MAX_GUESTS 256
+#define SIM_MAX_GUESTS 4096
 #define SIM_MAX_SECONDS (7 * 86400)
 #define SIM_NAME_MAX 32
 

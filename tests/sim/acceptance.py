@@ -19,14 +19,18 @@ For every built-in scenario, `ramm-sim --json --policies all`, then:
     some baseline, blind to pages, loses at least LOST_SHARE of its nominal
     figure to partial pages. (ramm's shortfall there must still be below
     every baseline's, by the first check.)
+  - ramm-sim replays MANY_GUESTS guests (a generated trace): every policy
+    reports, and every guest's name is in ramm's JSON.
 Prints each scenario's table and one line per check; exits 1 if any check
 fails, 2 if ramm-sim itself fails.
 
 usage: acceptance.py [path/to/ramm-sim]   (default build/ramm-sim)
 """
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
 SCENARIOS = ["steady", "diurnal", "bursty", "leak", "overbidder", "mixed",
@@ -41,6 +45,9 @@ GIB_EPSILON = 0.0015
 # In `hugepages`, the share of its nominal freed memory that the worst
 # baseline must lose to partial pages.
 LOST_SHARE = 0.05
+# rammd manages at least this many guests; the simulator replays as many.
+MANY_GUESTS = 4096
+MANY_SECONDS = 30
 
 
 def run_sim(sim, *args):
@@ -149,6 +156,25 @@ def check_hugepages(check, name, rows):
               f"pages of a nominal {nominal:.2f} GiB")
 
 
+def check_many_guests(check, sim):
+    """A trace of MANY_GUESTS guests with demand moving between them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "many.csv")
+        with open(path, "w") as f:
+            f.write("t_s,guest,wss_mib,weight\n")
+            for t in range(MANY_SECONDS):
+                for g in range(MANY_GUESTS):
+                    f.write(f"{t},g{g},{1024 + (g * 37 + t * 11) % 2048},\n")
+        data = json.loads(run_sim(sim, "--trace", path, "--policies", "all",
+                                  "--json"))
+    rows = {p["policy"]: p for p in data["policies"]}
+    check(sorted(rows) == sorted(POLICIES),
+          f"{MANY_GUESTS} guests: every policy reports")
+    names = {g["name"] for g in rows.get("ramm", {}).get("guests", [])}
+    check(len(names) == MANY_GUESTS,
+          f"{MANY_GUESTS} guests: ramm reports every guest ({len(names)})")
+
+
 def main():
     sim = sys.argv[1] if len(sys.argv) > 1 else "build/ramm-sim"
     start = time.monotonic()
@@ -161,6 +187,7 @@ def main():
                                   "all", "--json"))
         print_table(name, data)
         check_scenario(check, name, data)
+    check_many_guests(check, sim)
     print(f"{check.run - check.failed}/{check.run} checks passed in "
           f"{time.monotonic() - start:.2f} s")
     return 1 if check.failed else 0
