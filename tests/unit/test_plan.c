@@ -1,0 +1,992 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the tick planner (broker/market/plan.c): one test per rule
+ * of plan.h, each on a small snapshot built by hand, asserting what the rule
+ * decides and, where it helps, what the same snapshot decides without it.
+ *
+ * Every guest boots with 1 GiB, has its floor there and its cap 64 GiB
+ * above it, and holds whole units of its own above the floor. Bids stay
+ * below claim_price (8000) and guests report no memory available, so the
+ * credit score stays at 1.0 and effective bids are the raw ones.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "plan.h"
+
+#define MIB (1024ULL * 1024ULL)
+#define GIB (1024ULL * MIB)
+#define PAGE_4K 4096ULL
+#define PAGE_2M (2 * MIB)
+#define PAGE_1G GIB
+#define BOOT (1 * GIB)
+#define CAP (BOOT + 64 * GIB)
+#define NOW_US (1000LL * 1000 * 1000) /* 1000 s into the host's uptime */
+#define MAX_GUESTS 24
+
+/* One planner call: its input and caller-owned output. */
+struct fixture {
+	struct rammd_config cfg;
+	struct plan_input in;
+	struct plan_guest g[MAX_GUESTS];
+	struct plan_action actions[MAX_GUESTS];
+	struct plan_guest_result results[MAX_GUESTS];
+	struct plan_result out;
+};
+
+/* Defaults, an explicit supply of @supply_mib, a 4 KiB-page host whose
+ * meminfo and hugetlb pools were not read. */
+static struct fixture *fixture_new(uint64_t supply_mib)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	config_defaults(&f->cfg);
+	f->cfg.supply_mib = supply_mib;
+	f->in.cfg = &f->cfg;
+	f->in.now_us = NOW_US;
+	f->in.host.base_page_bytes = PAGE_4K;
+	f->in.guests = f->g;
+	return f;
+}
+
+/* A guest on pages of @page with unit @unit, holding @held units above its
+ * floor, with a fresh report in its unit that bids for nothing yet. */
+static struct plan_guest *add_guest(struct fixture *f, uint64_t page,
+				    uint64_t unit, uint32_t held)
+{
+	struct plan_guest *g;
+
+	assert_true(f->in.n_guests < MAX_GUESTS);
+	g = &f->g[f->in.n_guests++];
+	*g = (struct plan_guest){
+		.in_market = 1,
+		.device_ready = 1,
+		.weight = 100,
+		.unit_bytes = unit,
+		.floor_bytes = BOOT,
+		.cap_bytes = CAP,
+		.boot_bytes = BOOT,
+		.size_bytes = held * unit,
+		.requested_bytes = held * unit,
+		.page_bytes = page,
+		.have_report = 1,
+		.report_us = NOW_US,
+		.report_unit_bytes = unit,
+	};
+	return g;
+}
+
+/* An ordinary-memory guest in 2 MiB units. */
+static struct plan_guest *add_ordinary(struct fixture *f, uint32_t held)
+{
+	return add_guest(f, PAGE_4K, 2 * MIB, held);
+}
+
+/* Append a step of @units at @price to @g's bid. */
+static void bid(struct plan_guest *g, uint32_t units, uint32_t price)
+{
+	assert_true(g->n_bid < RAMM_MAX_BID_STEPS);
+	g->bid[g->n_bid++] = (struct ramm_bid_step){ units, price };
+}
+
+/* @g's histogram shows @units of its own unit free (2 MiB units). */
+static void offer(struct plan_guest *g, uint64_t units)
+{
+	g->have_hist = 1;
+	g->hist_vmem[0] = units;
+}
+
+/* Add a hugetlb pool of @page pages, @total in all, none reserved. */
+static struct hugepool_size *add_hugepool(struct fixture *f, uint64_t page,
+					  uint64_t total)
+{
+	struct hugepool_host *h = &f->in.host.hugepools;
+	struct hugepool_size *s;
+
+	assert_true(h->n_sizes < HUGEPOOL_MAX_SIZES);
+	f->in.host.hugepools_ok = 1;
+	s = &h->sizes[h->n_sizes++];
+	*s = (struct hugepool_size){ .page_bytes = page, .total_pages = total };
+	return s;
+}
+
+/* @pages free on node @node of @s. */
+static void set_node_free(struct fixture *f, struct hugepool_size *s,
+			  unsigned int node, uint64_t pages)
+{
+	s->free_pages += pages - s->node_free[node];
+	s->node_free[node] = pages;
+	f->in.host.hugepools.nodes |= 1ULL << node;
+}
+
+static void run(struct fixture *f)
+{
+	memset(f->actions, 0xa5, sizeof(f->actions));
+	memset(f->results, 0xa5, sizeof(f->results));
+	memset(&f->out, 0, sizeof(f->out));
+	f->out.actions = f->actions;
+	f->out.guests = f->results;
+	assert_int_equal(plan_tick(&f->in, &f->out), 0);
+	assert_true(f->out.n_actions <= f->in.n_guests);
+	/* At most one resize per guest per tick. */
+	for (size_t i = 0; i < f->out.n_actions; i++)
+		for (size_t j = i + 1; j < f->out.n_actions; j++)
+			assert_true(f->actions[i].guest != f->actions[j].guest);
+}
+
+/* The action planned for guest @i, or NULL. */
+static const struct plan_action *action_for(const struct fixture *f, size_t i)
+{
+	for (size_t a = 0; a < f->out.n_actions; a++)
+		if (f->actions[a].guest == i)
+			return &f->actions[a];
+	return NULL;
+}
+
+/* Guest @i is to hold @to units: the action exists, says so, and asks
+ * for the floor plus them. */
+static const struct plan_action *expect_resize(const struct fixture *f,
+					       size_t i, uint32_t from,
+					       uint32_t to, enum plan_why why)
+{
+	const struct plan_action *a = action_for(f, i);
+
+	assert_non_null(a);
+	assert_int_equal(a->from_units, from);
+	assert_int_equal(a->to_units, to);
+	assert_int_equal(a->why, why);
+	assert_int_equal(a->total_bytes,
+			 f->g[i].floor_bytes + (uint64_t)to * f->g[i].unit_bytes);
+	return a;
+}
+
+static void expect_no_action(const struct fixture *f, size_t i)
+{
+	assert_null(action_for(f, i));
+}
+
+/* ---- pools ---- */
+
+/* Ordinary memory, 2 MiB and 1 GiB hugetlb pages clear apart: each pool
+ * has its unit, its supply (the free pages for hugetlb) and its price. */
+static void test_pools_separate_units_and_prices(void **state)
+{
+	struct fixture *f = fixture_new(1024); /* 512 ordinary units */
+	struct hugepool_size *s2m, *s1g;
+
+	(void)state;
+	s2m = add_hugepool(f, PAGE_2M, 64);
+	set_node_free(f, s2m, 0, 10);
+	s1g = add_hugepool(f, PAGE_1G, 4);
+	set_node_free(f, s1g, 0, 2);
+	bid(add_ordinary(f, 0), 100, 1000);
+	bid(add_guest(f, PAGE_2M, 2 * MIB, 0), 100, 2000);
+	bid(add_guest(f, PAGE_1G, GIB, 0), 10, 3000);
+	run(f);
+
+	assert_int_equal(f->out.n_pools, 3);
+	assert_int_equal(f->results[0].pool, 0);
+	assert_int_equal(f->results[1].pool, 1);
+	assert_int_equal(f->results[2].pool, 2);
+
+	assert_string_equal(f->out.pools[0].name, "ordinary");
+	assert_int_equal(f->out.pools[0].page_bytes, 0);
+	assert_int_equal(f->out.pools[0].unit_bytes, 2 * MIB);
+	assert_int_equal(f->out.pools[0].n_guests, 1);
+	assert_int_equal(f->out.pools[0].supply_bytes, 1024 * MIB);
+	assert_int_equal(f->out.pools[0].price, 0); /* 100 of 512 bid for */
+
+	assert_string_equal(f->out.pools[1].name, "hugetlb-2048k");
+	assert_int_equal(f->out.pools[1].page_bytes, PAGE_2M);
+	assert_int_equal(f->out.pools[1].unit_bytes, 2 * MIB);
+	assert_int_equal(f->out.pools[1].n_guests, 1);
+	assert_int_equal(f->out.pools[1].free_bytes, 10 * PAGE_2M);
+	assert_int_equal(f->out.pools[1].supply_bytes, 10 * PAGE_2M);
+	assert_int_equal(f->out.pools[1].price, 2000);
+
+	assert_string_equal(f->out.pools[2].name, "hugetlb-1048576k");
+	assert_int_equal(f->out.pools[2].page_bytes, PAGE_1G);
+	assert_int_equal(f->out.pools[2].unit_bytes, GIB);
+	assert_int_equal(f->out.pools[2].free_bytes, 2 * GIB);
+	assert_int_equal(f->out.pools[2].price, 3000);
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(f->results[i].price,
+				 f->out.pools[f->results[i].pool].price);
+	/* Each grows in its own unit, hugetlb guests only into free pages. */
+	expect_resize(f, 0, 0, 100, PLAN_GROW);
+	expect_resize(f, 1, 0, 10, PLAN_GROW);
+	expect_resize(f, 2, 0, 2, PLAN_GROW);
+	assert_int_equal(action_for(f, 2)->total_bytes, BOOT + 2 * GIB);
+	assert_int_equal(f->out.emergency, 0);
+	free(f);
+}
+
+/* A hugetlb guest grows into the free pages of its own nodes, less the
+ * global reservations, and into nothing when the pools were not read. */
+static void test_pool_hugetlb_grows_into_its_nodes_free_pages(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct hugepool_size *s;
+	struct plan_guest *g;
+
+	(void)state;
+	s = add_hugepool(f, PAGE_2M, 100);
+	set_node_free(f, s, 0, 6);
+	set_node_free(f, s, 1, 20);
+	g = add_guest(f, PAGE_2M, 2 * MIB, 0);
+	g->host_nodes = 0x1;
+	bid(g, 50, 2000);
+	run(f);
+	assert_int_equal(f->out.n_pools, 2);
+	assert_string_equal(f->out.pools[1].name, "hugetlb-2048k@0x1");
+	assert_int_equal(f->out.pools[1].host_nodes, 0x1);
+	assert_int_equal(f->out.pools[1].free_bytes, 6 * PAGE_2M);
+	expect_resize(f, 0, 0, 6, PLAN_GROW);
+
+	/* Two pages promised to mappings are not free on any node. */
+	s->resv_pages = 2;
+	run(f);
+	assert_int_equal(f->out.pools[1].free_bytes, 4 * PAGE_2M);
+	expect_resize(f, 0, 0, 4, PLAN_GROW);
+
+	/* Any node: all 26 free pages. */
+	s->resv_pages = 0;
+	g->host_nodes = 0;
+	run(f);
+	assert_int_equal(f->out.pools[1].free_bytes, 26 * PAGE_2M);
+	expect_resize(f, 0, 0, 26, PLAN_GROW);
+
+	/* Pools unread: nothing is known free, nothing is plugged. */
+	f->in.host.hugepools_ok = 0;
+	run(f);
+	assert_int_equal(f->out.pools[1].free_bytes, 0);
+	assert_int_equal(f->out.n_actions, 0);
+	free(f);
+}
+
+/* Two pools of one page size on overlapping nodes: the pages the first
+ * grants are gone from the snapshot when the second clears. */
+static void test_pools_sharing_nodes_never_share_a_page(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct hugepool_size *s;
+	struct plan_guest *a, *b;
+	struct hugepool_host before;
+
+	(void)state;
+	s = add_hugepool(f, PAGE_2M, 100);
+	set_node_free(f, s, 0, 8);
+	set_node_free(f, s, 1, 0);
+	a = add_guest(f, PAGE_2M, 2 * MIB, 0);
+	a->host_nodes = 0x1;
+	bid(a, 50, 2000);
+	b = add_guest(f, PAGE_2M, 2 * MIB, 0);
+	b->host_nodes = 0x3;
+	bid(b, 50, 2000);
+	before = f->in.host.hugepools;
+	run(f);
+
+	assert_int_equal(f->out.n_pools, 3);
+	assert_int_equal(f->results[0].pool, 1);
+	assert_int_equal(f->results[1].pool, 2);
+	assert_int_equal(f->out.pools[1].free_bytes, 8 * PAGE_2M);
+	expect_resize(f, 0, 0, 8, PLAN_GROW);
+	/* Without the first pool's grant taken out, it would see 8 too. */
+	assert_int_equal(f->out.pools[2].free_bytes, 0);
+	expect_no_action(f, 1);
+	/* The pages were taken from a copy: the input is as it was. */
+	assert_memory_equal(&f->in.host.hugepools, &before, sizeof(before));
+	free(f);
+}
+
+/* Past PLAN_MAX_POOLS distinct pools a guest gets none: pool -1, marked
+ * too_many_pools, and no resize though pages are free for it. */
+static void test_too_many_pools(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct hugepool_size *s;
+
+	(void)state;
+	s = add_hugepool(f, PAGE_2M, 1000);
+	/* Pool 0 is ordinary memory: PLAN_MAX_POOLS - 1 hugetlb pools fit. */
+	for (unsigned int i = 0; i < PLAN_MAX_POOLS; i++) {
+		struct plan_guest *g = add_guest(f, PAGE_2M, 2 * MIB, 0);
+
+		g->host_nodes = 1ULL << i;
+		set_node_free(f, s, i, 10);
+		bid(g, 50, 2000);
+	}
+	run(f);
+	assert_int_equal(f->out.n_pools, PLAN_MAX_POOLS);
+	for (unsigned int i = 0; i < PLAN_MAX_POOLS - 1; i++) {
+		assert_int_equal(f->results[i].pool, (int)i + 1);
+		assert_int_equal(f->results[i].too_many_pools, 0);
+		expect_resize(f, i, 0, 10, PLAN_GROW);
+	}
+	assert_int_equal(f->results[PLAN_MAX_POOLS - 1].pool, -1);
+	assert_int_equal(f->results[PLAN_MAX_POOLS - 1].too_many_pools, 1);
+	assert_int_equal(f->results[PLAN_MAX_POOLS - 1].planned, 0);
+	expect_no_action(f, PLAN_MAX_POOLS - 1);
+	assert_int_equal(f->out.n_actions, PLAN_MAX_POOLS - 1);
+	free(f);
+}
+
+/* A guest not in the market (or with no unit) is in no pool and is left
+ * alone, even below its floor and bidding. */
+static void test_not_in_market_gets_no_pool(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+
+	(void)state;
+	g = add_ordinary(f, 0);
+	g->in_market = 0;
+	g->floor_bytes = BOOT + 512 * MIB; /* below its floor */
+	bid(g, 50, 2000);
+	g = add_ordinary(f, 0);
+	g->unit_bytes = 0;
+	bid(g, 50, 2000);
+	run(f);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(f->results[i].pool, -1);
+		assert_int_equal(f->results[i].too_many_pools, 0);
+		assert_int_equal(f->results[i].planned, 0);
+	}
+	assert_int_equal(f->out.n_pools, 1);
+	assert_int_equal(f->out.pools[0].n_guests, 0);
+	assert_int_equal(f->out.n_actions, 0);
+	free(f);
+}
+
+/* ---- leases ---- */
+
+/* Memory won less than min_hold_ms ago is not taken back, even from a
+ * guest outbid ten to one; at min_hold_ms it is. */
+static void test_lease(void **state)
+{
+	struct fixture *f = fixture_new(20); /* 10 units */
+	struct plan_guest *g;
+
+	(void)state;
+	g = add_ordinary(f, 10);
+	bid(g, 10, 500);
+	g->last_grow_us = NOW_US - 1000;
+	bid(add_ordinary(f, 0), 10, 5000);
+	run(f);
+	assert_int_equal(f->out.n_actions, 0);
+	assert_int_equal(f->results[0].target_units, 10);
+	assert_int_equal(f->results[1].target_units, 0);
+
+	g->last_grow_us = NOW_US - (int64_t)f->cfg.min_hold_ms * 1000;
+	run(f);
+	assert_int_equal(expect_resize(f, 0, 10, 0, PLAN_OUTBID)->bid, 500);
+	/* Its memory is still plugged: the winner waits for it. */
+	expect_no_action(f, 1);
+	assert_int_equal(f->results[1].target_units, 10);
+	assert_int_equal(f->results[1].growth_waits, 1);
+	free(f);
+}
+
+/* ---- the stuck window ---- */
+
+/* Inside the window only offered units are taken, and the action says
+ * so; once it has passed, the unplug limit applies again. */
+static void test_stuck_window(void **state)
+{
+	struct fixture *f = fixture_new(40); /* 20 units */
+	struct plan_guest *g;
+	const struct plan_action *a;
+
+	(void)state;
+	g = add_ordinary(f, 20);
+	bid(g, 20, 500);
+	offer(g, 5);
+	g->stuck_until_us = NOW_US + 1000 * 1000;
+	bid(add_ordinary(f, 0), 20, 5000);
+	assert_int_equal(plan_offered_units(g), 5);
+	run(f);
+	a = expect_resize(f, 0, 20, 15, PLAN_OUTBID);
+	assert_int_equal(a->only_offered, 1);
+	assert_int_equal(a->offered_units, 5);
+
+	g->stuck_until_us = NOW_US;
+	run(f);
+	a = expect_resize(f, 0, 20, 0, PLAN_OUTBID);
+	assert_int_equal(a->only_offered, 0);
+	assert_int_equal(a->offered_units, 5);
+	free(f);
+}
+
+/* ---- offers ---- */
+
+/* Two guests hold the same and bid the same; a third outbids both by
+ * more than the move cost. The one offering units loses them; with no
+ * offer, the tie goes against the higher index. */
+static void test_offers_taken_before_held_units(void **state)
+{
+	struct fixture *f = fixture_new(40); /* 20 units */
+	struct plan_guest *a, *b, *c;
+
+	(void)state;
+	a = add_ordinary(f, 10);
+	bid(a, 10, 1000);
+	offer(a, 4);
+	b = add_ordinary(f, 10);
+	bid(b, 10, 1000);
+	c = add_ordinary(f, 0);
+	bid(c, 4, 1000 + f->cfg.move_cost + 5);
+	run(f);
+	expect_resize(f, 0, 10, 6, PLAN_OUTBID);
+	expect_no_action(f, 1);
+	assert_int_equal(f->results[2].target_units, 4);
+	assert_int_equal(f->results[2].growth_waits, 1);
+
+	offer(a, 0);
+	run(f);
+	expect_no_action(f, 0);
+	expect_resize(f, 1, 10, 6, PLAN_OUTBID);
+
+	/* A guest on 1 GiB units offers nothing for free 2 MiB extents. */
+	c = add_guest(f, PAGE_4K, GIB, 4);
+	offer(c, 1000);
+	assert_int_equal(plan_offered_units(c), 0);
+	free(f);
+}
+
+/* ---- rate limits ---- */
+
+static void test_rate_limit_plug(void **state)
+{
+	struct fixture *f = fixture_new(2048);
+
+	(void)state;
+	f->cfg.max_plug_mib = 20; /* 10 units */
+	bid(add_ordinary(f, 0), 100, 2000);
+	run(f);
+	expect_resize(f, 0, 0, 10, PLAN_GROW);
+	assert_int_equal(f->results[0].target_units, 10);
+	free(f);
+}
+
+static void test_rate_limit_unplug(void **state)
+{
+	struct fixture *f = fixture_new(2048);
+	const struct plan_action *a;
+
+	(void)state;
+	f->cfg.max_unplug_mib = 20; /* 10 units */
+	add_ordinary(f, 100); /* a fresh report that bids for nothing */
+	run(f);
+	a = expect_resize(f, 0, 100, 90, PLAN_NO_BID);
+	assert_int_equal(a->bid, 0);
+	free(f);
+}
+
+/* Limits below one unit of a guest still move it by one of its units:
+ * 1 GiB hugetlb pages, and ordinary memory in a guest with 1 GiB blocks
+ * (counted as 512 pool units). */
+static void test_rate_limit_at_least_one_unit(void **state)
+{
+	struct fixture *f = fixture_new(8192);
+	struct hugepool_size *s;
+
+	(void)state;
+	f->cfg.max_plug_mib = 64;
+	f->cfg.max_unplug_mib = 64;
+	s = add_hugepool(f, PAGE_1G, 10);
+	set_node_free(f, s, 0, 4);
+	bid(add_guest(f, PAGE_1G, GIB, 0), 3, 2000);
+	add_guest(f, PAGE_1G, GIB, 3);
+	bid(add_guest(f, PAGE_4K, GIB, 0), 3, 2000);
+	add_guest(f, PAGE_4K, GIB, 3);
+	run(f);
+	assert_int_equal(f->results[0].pool, 1);
+	assert_int_equal(f->results[2].pool, 0);
+	expect_resize(f, 0, 0, 1, PLAN_GROW);
+	expect_resize(f, 1, 3, 2, PLAN_NO_BID);
+	expect_resize(f, 2, 0, 1, PLAN_GROW);
+	expect_resize(f, 3, 3, 2, PLAN_NO_BID);
+	free(f);
+}
+
+/* ---- the quantum ---- */
+
+/* With quantum_mib 8 (4 units), moves of 3 units are skipped, of 4 made;
+ * with quantum 0 every move is made. */
+static void test_quantum(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+
+	(void)state;
+	assert_int_equal(f->cfg.quantum_mib, 8);
+	bid(add_ordinary(f, 10), 13, 2000);
+	bid(add_ordinary(f, 10), 14, 2000);
+	bid(add_ordinary(f, 10), 7, 2000);
+	bid(add_ordinary(f, 10), 6, 2000);
+	run(f);
+	expect_no_action(f, 0);
+	expect_resize(f, 1, 10, 14, PLAN_GROW);
+	expect_no_action(f, 2);
+	expect_resize(f, 3, 10, 6, PLAN_NO_BID);
+
+	f->cfg.quantum_mib = 0;
+	run(f);
+	expect_resize(f, 0, 10, 13, PLAN_GROW);
+	expect_resize(f, 2, 10, 7, PLAN_NO_BID);
+	free(f);
+}
+
+/* ---- emergency ---- */
+
+/* MemAvailable 100 MiB under critical_free_mib 512: 412 MiB (206 units)
+ * come back at once from the lowest bid, past a 1-unit unplug limit, and
+ * nobody grows. */
+static void test_emergency(void **state)
+{
+	struct fixture *f = fixture_new(2048); /* 1024 units */
+
+	(void)state;
+	f->cfg.max_unplug_mib = 2;
+	f->in.host.meminfo_ok = 1;
+	f->in.host.mem_total_bytes = 16 * GIB;
+	f->in.host.mem_available_bytes = 100 * MIB;
+	bid(add_ordinary(f, 300), 300, 500);
+	bid(add_ordinary(f, 300), 300, 2000);
+	bid(add_ordinary(f, 10), 100, 5000);
+	run(f);
+	assert_int_equal(f->out.emergency, 1);
+	assert_int_equal(f->out.pools[0].supply_bytes, (610 - 206) * 2 * MIB);
+	expect_resize(f, 0, 300, 94, PLAN_EMERGENCY);
+	expect_no_action(f, 1);
+	expect_no_action(f, 2);
+	assert_int_equal(f->out.n_actions, 1);
+
+	/* Leases are off too (docs/ARCHITECTURE.md, "Emergency"). */
+	f->g[0].last_grow_us = NOW_US - 1000;
+	run(f);
+	expect_resize(f, 0, 300, 94, PLAN_EMERGENCY);
+	f->g[0].last_grow_us = 0;
+
+	/* Control: enough memory available, no emergency, the third grows. */
+	f->in.host.mem_available_bytes = 1 * GIB;
+	run(f);
+	assert_int_equal(f->out.emergency, 0);
+	expect_no_action(f, 0);
+	expect_resize(f, 2, 10, 100, PLAN_GROW);
+	free(f);
+}
+
+/* A deficit larger than everything held takes every guest to its floor,
+ * never below it. */
+static void test_emergency_never_below_floor(void **state)
+{
+	struct fixture *f = fixture_new(2048);
+
+	(void)state;
+	f->cfg.critical_free_mib = 100000;
+	f->in.host.meminfo_ok = 1;
+	f->in.host.mem_total_bytes = 16 * GIB;
+	f->in.host.mem_available_bytes = 0;
+	bid(add_ordinary(f, 300), 300, 500);
+	bid(add_ordinary(f, 300), 300, 2000);
+	bid(add_ordinary(f, 10), 100, 5000);
+	run(f);
+	assert_int_equal(f->out.emergency, 1);
+	assert_int_equal(f->out.n_actions, 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct plan_action *a = action_for(f, i);
+
+		assert_non_null(a);
+		assert_int_equal(a->to_units, 0);
+		assert_int_equal(a->why, PLAN_EMERGENCY);
+		assert_int_equal(a->total_bytes, f->g[i].floor_bytes);
+	}
+	free(f);
+}
+
+/* While a guest is resizing, MemAvailable has not seen what it frees yet:
+ * no second cut for the same deficit, and still no growth. */
+static void test_emergency_no_second_cut_while_resizing(void **state)
+{
+	struct fixture *f = fixture_new(2048);
+	struct plan_guest *g;
+
+	(void)state;
+	f->in.host.meminfo_ok = 1;
+	f->in.host.mem_total_bytes = 16 * GIB;
+	f->in.host.mem_available_bytes = 100 * MIB;
+	bid(add_ordinary(f, 300), 300, 500);
+	g = add_ordinary(f, 300);
+	bid(g, 300, 2000);
+	g->requested_bytes = 250 * g->unit_bytes; /* unplugging */
+	g->resizing = 1;
+	bid(add_ordinary(f, 10), 100, 5000);
+	run(f);
+	assert_int_equal(f->out.emergency, 1);
+	assert_int_equal(f->out.n_actions, 0);
+	free(f);
+}
+
+/* ---- freezing ---- */
+
+enum freeze_kind {
+	FREEZE_NONE,
+	FREEZE_STALE,
+	FREEZE_OTHER_UNIT,
+	FREEZE_RESIZING,
+	FREEZE_EXCLUDED,
+	FREEZE_DEVICE_LOST,
+};
+
+/*
+ * Supply 30 units. Guest 0 holds 10 and bids 500 for them; guest 1 holds
+ * nothing and bids 5000 for 30. Unfrozen, guest 0 loses all 10 and guest
+ * 1's target is 30. Frozen, guest 0 has no action and its 10 units count
+ * against the supply: guest 1's target is 20.
+ */
+static void freeze_case(enum freeze_kind kind)
+{
+	struct fixture *f = fixture_new(60);
+	struct plan_guest *g;
+
+	g = add_ordinary(f, 10);
+	bid(g, 10, 500);
+	bid(add_ordinary(f, 0), 30, 5000);
+	switch (kind) {
+	case FREEZE_NONE:
+		break;
+	case FREEZE_STALE:
+		g->report_us = NOW_US - (int64_t)f->cfg.stale_report_ms * 1000 - 1;
+		break;
+	case FREEZE_OTHER_UNIT:
+		g->report_unit_bytes = 4 * MIB;
+		break;
+	case FREEZE_RESIZING:
+		g->resizing = 1;
+		break;
+	case FREEZE_EXCLUDED:
+		g->excluded = 1;
+		break;
+	case FREEZE_DEVICE_LOST:
+		g->device_ready = 0;
+		break;
+	}
+	run(f);
+	if (kind == FREEZE_NONE) {
+		expect_resize(f, 0, 10, 0, PLAN_OUTBID);
+		assert_int_equal(f->results[1].target_units, 30);
+	} else {
+		expect_no_action(f, 0);
+		assert_int_equal(f->results[1].target_units, 20);
+		if (kind != FREEZE_DEVICE_LOST)
+			assert_int_equal(f->results[0].target_units, 10);
+	}
+	/* Either way only the 20 units free now are plugged. */
+	expect_resize(f, 1, 0, 20, PLAN_GROW);
+	free(f);
+}
+
+static void test_freeze_stale_report(void **state)
+{
+	struct fixture *f = fixture_new(60);
+	struct plan_guest *g;
+
+	(void)state;
+	freeze_case(FREEZE_NONE);
+	freeze_case(FREEZE_STALE);
+	/* Exactly stale_report_ms old is still fresh. */
+	g = add_ordinary(f, 10);
+	bid(g, 10, 500);
+	g->report_us = NOW_US - (int64_t)f->cfg.stale_report_ms * 1000;
+	bid(add_ordinary(f, 0), 30, 5000);
+	run(f);
+	expect_resize(f, 0, 10, 0, PLAN_OUTBID);
+	free(f);
+}
+
+static void test_freeze_report_in_other_unit(void **state)
+{
+	(void)state;
+	freeze_case(FREEZE_OTHER_UNIT);
+}
+
+static void test_freeze_resizing(void **state)
+{
+	(void)state;
+	freeze_case(FREEZE_RESIZING);
+}
+
+static void test_freeze_excluded(void **state)
+{
+	(void)state;
+	freeze_case(FREEZE_EXCLUDED);
+}
+
+static void test_freeze_device_lost(void **state)
+{
+	(void)state;
+	freeze_case(FREEZE_DEVICE_LOST);
+}
+
+/* A drained guest bids for nothing, whatever its report says or whether
+ * it has one: it goes to its floor at the unplug rate. */
+static void test_drain(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+
+	(void)state;
+	f->cfg.max_unplug_mib = 20; /* 10 units */
+	g = add_ordinary(f, 100);
+	bid(g, 100, 5000);
+	g->drain = 1;
+	g = add_ordinary(f, 5);
+	g->have_report = 0;
+	g->drain = 1;
+	run(f);
+	expect_resize(f, 0, 100, 90, PLAN_DRAIN);
+	expect_resize(f, 1, 5, 0, PLAN_DRAIN);
+	assert_int_equal(action_for(f, 1)->total_bytes, f->g[1].floor_bytes);
+	free(f);
+}
+
+/* ---- floors ---- */
+
+/* A guest below its floor is raised to it, whatever it bids, fresh or
+ * stale; one resizing is left to finish first. */
+static void test_raise_to_floor(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+	const struct plan_action *a;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		g = add_ordinary(f, 0);
+		g->floor_bytes = BOOT + 512 * MIB;
+		g->size_bytes = g->requested_bytes = 100 * MIB;
+	}
+	bid(&f->g[0], 1000, 5000); /* bids for far more than its floor */
+	f->g[1].report_us = 0;     /* stale, bids nothing */
+	f->g[2].resizing = 1;
+	run(f);
+	for (size_t i = 0; i < 2; i++) {
+		a = expect_resize(f, i, 0, 0, PLAN_RAISE_TO_FLOOR);
+		assert_int_equal(a->total_bytes, BOOT + 512 * MIB);
+		assert_int_equal(a->bid, 0);
+	}
+	expect_no_action(f, 2);
+	assert_int_equal(f->out.n_actions, 2);
+	free(f);
+}
+
+/* ---- growth only from free memory ---- */
+
+/* Supply 20 units; guest 0 holds 10 and is outbid, guest 1 holds 5 and
+ * wants 20. Guest 0's 10 are still plugged until its unplug completes,
+ * so guest 1 gets only the 5 free now. */
+static void test_growth_only_from_free_memory(void **state)
+{
+	struct fixture *f = fixture_new(40);
+	uint64_t plugged = 0;
+
+	(void)state;
+	bid(add_ordinary(f, 10), 10, 500);
+	bid(add_ordinary(f, 5), 20, 5000);
+	run(f);
+	expect_resize(f, 0, 10, 0, PLAN_OUTBID);
+	assert_int_equal(f->results[1].target_units, 20);
+	expect_resize(f, 1, 5, 10, PLAN_GROW);
+	assert_int_equal(f->results[1].growth_waits, 0);
+	/* Until the shrink completes each guest holds the larger of before
+	 * and after; that never passes the supply. */
+	for (size_t a = 0; a < f->out.n_actions; a++)
+		plugged += f->actions[a].to_units > f->actions[a].from_units ?
+			   f->actions[a].to_units : f->actions[a].from_units;
+	assert_true(plugged * 2 * MIB <= f->out.pools[0].supply_bytes);
+	free(f);
+}
+
+/* ---- accounts ---- */
+
+/* Guests without an account get one; each pays the price for its target
+ * up to its balance, and never more. */
+static void test_accounts(void **state)
+{
+	struct fixture *f = fixture_new(40); /* 20 units */
+	struct market_params params;
+	struct market_budget budget;
+	struct market_credit_params credit;
+	struct market_account open, rich = { 1000000000, 100, 1000 };
+	struct plan_guest *g;
+	uint64_t income, cap;
+
+	(void)state;
+	add_ordinary(f, 0); /* no account, bids for nothing */
+	g = add_ordinary(f, 10);
+	g->report_us = 0; /* frozen: keeps its 10 */
+	g->account_open = 1;
+	g->account = (struct market_account){ 100, 100, 1000 };
+	g = add_ordinary(f, 10);
+	bid(g, 30, 2000);
+	g->account_open = 1;
+	g->account = rich;
+	run(f);
+
+	config_market(&f->cfg, f->cfg.unit_mib, 20, &params, &budget, &credit);
+	open = market_account_open(&budget, 100, 300);
+	income = market_income(&budget, &open, 300);
+	assert_true(open.balance > 0);
+
+	assert_int_equal(f->out.pools[0].price, 2000);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(f->results[i].account_open, 1);
+		assert_int_equal(f->results[i].account.weight, 100);
+	}
+	/* Opened, paid nothing for nothing, earned its income. */
+	assert_int_equal(f->results[0].paid, 0);
+	assert_int_equal(f->results[0].account.balance, open.balance + income);
+	/* Owes 10 x 2000, has 100: pays 100. */
+	assert_int_equal(f->results[1].target_units, 10);
+	assert_int_equal(f->results[1].paid, 100);
+	assert_int_equal(f->results[1].account.balance, income);
+	/* Pays the whole bill. */
+	assert_int_equal(f->results[2].target_units, 10);
+	assert_int_equal(f->results[2].paid, 10 * 2000);
+	/* ... and its savings are capped at savings_ticks of income. */
+	cap = income * f->cfg.savings_ticks;
+	assert_int_equal(f->results[2].account.balance,
+			 rich.balance - 10 * 2000 + income < cap ?
+			 rich.balance - 10 * 2000 + income : cap);
+	free(f);
+}
+
+/* Actions go pool by pool, and within a pool shrinks before growth,
+ * whatever the guests' order. */
+static void test_action_order(void **state)
+{
+	struct fixture *f = fixture_new(60); /* 30 units */
+	struct hugepool_size *s;
+
+	(void)state;
+	s = add_hugepool(f, PAGE_2M, 100);
+	set_node_free(f, s, 0, 10);
+	bid(add_guest(f, PAGE_2M, 2 * MIB, 0), 10, 2000); /* pool 1 */
+	bid(add_ordinary(f, 0), 15, 2000);
+	bid(add_ordinary(f, 20), 20, 500);
+	run(f);
+	assert_int_equal(f->out.n_actions, 3);
+	assert_int_equal(f->actions[0].guest, 2);
+	assert_int_equal(f->actions[0].why, PLAN_OUTBID);
+	assert_int_equal(f->actions[0].to_units, 15);
+	assert_int_equal(f->actions[1].guest, 1);
+	assert_int_equal(f->actions[1].why, PLAN_GROW);
+	assert_int_equal(f->actions[1].to_units, 10); /* 30 - 20 free now */
+	assert_int_equal(f->actions[2].guest, 0);
+	assert_int_equal(f->actions[2].why, PLAN_GROW);
+	assert_int_equal(f->actions[2].to_units, 10);
+	free(f);
+}
+
+/* ---- purity ---- */
+
+/* The same input twice gives byte-identical output, and the input is not
+ * written to. */
+static void test_purity(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_action actions[MAX_GUESTS];
+	struct plan_guest_result results[MAX_GUESTS];
+	struct plan_guest guests[MAX_GUESTS];
+	struct plan_result out;
+	struct plan_host host;
+	struct rammd_config cfg;
+	struct hugepool_size *s;
+	struct plan_guest *g;
+
+	(void)state;
+	s = add_hugepool(f, PAGE_2M, 64);
+	set_node_free(f, s, 0, 10);
+	set_node_free(f, s, 1, 5);
+	bid(add_ordinary(f, 20), 10, 500);
+	g = add_ordinary(f, 5);
+	bid(g, 20, 5000);
+	bid(g, 20, 1000);
+	offer(g, 2);
+	g = add_guest(f, PAGE_2M, 2 * MIB, 3);
+	g->host_nodes = 0x2;
+	bid(g, 50, 2000);
+	g = add_ordinary(f, 0);
+	g->floor_bytes = BOOT + 64 * MIB;
+	g->report_us = 0;
+	f->in.host.meminfo_ok = 1;
+	f->in.host.mem_total_bytes = 16 * GIB;
+	f->in.host.mem_available_bytes = 8 * GIB;
+	memcpy(guests, f->g, sizeof(guests));
+	host = f->in.host;
+	cfg = f->cfg;
+
+	run(f);
+	assert_true(f->out.n_actions > 0);
+	memcpy(actions, f->actions, sizeof(actions));
+	memcpy(results, f->results, sizeof(results));
+	out = f->out;
+	run(f);
+	assert_int_equal(f->out.n_actions, out.n_actions);
+	assert_memory_equal(f->actions, actions,
+			    f->out.n_actions * sizeof(*actions));
+	assert_memory_equal(f->results, results,
+			    f->in.n_guests * sizeof(*results));
+	assert_int_equal(f->out.n_pools, out.n_pools);
+	assert_memory_equal(f->out.pools, out.pools,
+			    out.n_pools * sizeof(out.pools[0]));
+	assert_int_equal(f->out.emergency, out.emergency);
+
+	assert_memory_equal(f->g, guests, sizeof(guests));
+	assert_memory_equal(&f->in.host, &host, sizeof(host));
+	assert_memory_equal(&f->cfg, &cfg, sizeof(cfg));
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pools_separate_units_and_prices),
+		cmocka_unit_test(test_pool_hugetlb_grows_into_its_nodes_free_pages),
+		cmocka_unit_test(test_pools_sharing_nodes_never_share_a_page),
+		cmocka_unit_test(test_too_many_pools),
+		cmocka_unit_test(test_not_in_market_gets_no_pool),
+		cmocka_unit_test(test_lease),
+		cmocka_unit_test(test_stuck_window),
+		cmocka_unit_test(test_offers_taken_before_held_units),
+		cmocka_unit_test(test_rate_limit_plug),
+		cmocka_unit_test(test_rate_limit_unplug),
+		cmocka_unit_test(test_rate_limit_at_least_one_unit),
+		cmocka_unit_test(test_quantum),
+		cmocka_unit_test(test_emergency),
+		cmocka_unit_test(test_emergency_never_below_floor),
+		cmocka_unit_test(test_emergency_no_second_cut_while_resizing),
+		cmocka_unit_test(test_freeze_stale_report),
+		cmocka_unit_test(test_freeze_report_in_other_unit),
+		cmocka_unit_test(test_freeze_resizing),
+		cmocka_unit_test(test_freeze_excluded),
+		cmocka_unit_test(test_freeze_device_lost),
+		cmocka_unit_test(test_drain),
+		cmocka_unit_test(test_raise_to_floor),
+		cmocka_unit_test(test_growth_only_from_free_memory),
+		cmocka_unit_test(test_accounts),
+		cmocka_unit_test(test_action_order),
+		cmocka_unit_test(test_purity),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
