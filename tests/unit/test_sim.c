@@ -151,14 +151,17 @@ static void test_trace_hostile(void **state)
 static void test_trace_too_many_guests(void **state)
 {
 	size_t cap = strlen(HDR) + (SIM_MAX_GUESTS + 1) * 16, len;
-	char *text = malloc(cap);
+	char *text = malloc(cap), want[64];
 
 	(void)state;
 	assert_non_null(text);
 	len = (size_t)sprintf(text, HDR);
 	for (int g = 0; g <= SIM_MAX_GUESTS; g++)
 		len += (size_t)sprintf(text + len, "0,g%d,1,1\n", g);
-	expect_trace_error(text, len, 0, "f.csv:258: more than 256 guests");
+	/* The header is line 1, guest g is on line g + 2. */
+	snprintf(want, sizeof(want), "f.csv:%d: more than %d guests",
+		 SIM_MAX_GUESTS + 2, SIM_MAX_GUESTS);
+	expect_trace_error(text, len, 0, want);
 	free(text);
 }
 
