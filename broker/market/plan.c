@@ -349,7 +349,10 @@ static void plan_action_add(const struct plan_input *in, struct plan_result *out
 		.price = pt->pool->price,
 		.why = why,
 		.offered_units = plan_offered_units(g),
-		.only_offered = target < pt->held[i] && in->now_us < g->stuck_until_us,
+		/* An emergency takes past every unplug limit, the stuck
+		 * window's too. */
+		.only_offered = target < pt->held[i] && in->now_us < g->stuck_until_us &&
+				why != PLAN_EMERGENCY,
 	};
 	if (why == PLAN_GROW)
 		a->bid = plan_bid_for_unit(g, (uint64_t)pt->held[i] + 1);
@@ -396,6 +399,19 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 		/* A guest below its floor (a new floor, a short plug) is
 		 * raised to it whatever the bids say. */
 		if (!g->resizing && g->boot_bytes + g->requested_bytes < g->floor_bytes) {
+			uint64_t unit = pt->pool->unit_bytes;
+			uint64_t need = (g->floor_bytes - g->boot_bytes -
+					 g->requested_bytes + unit - 1) / unit;
+
+			/* Floors sit outside ordinary memory's supply, but a
+			 * hugetlb guest's floor is made of the pool's free
+			 * pages: what the raise plugs is no longer free for
+			 * growth, here or in a later pool on the same nodes. */
+			if (pt->pool->page_bytes) {
+				need = PLAN_MIN(need, free_units);
+				free_units -= need;
+				granted += need;
+			}
 			plan_action_add(in, out, pt, i, 0, PLAN_RAISE_TO_FLOOR);
 			continue;
 		}

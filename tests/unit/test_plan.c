@@ -308,6 +308,29 @@ static void test_pools_sharing_nodes_never_share_a_page(void **state)
 	free(f);
 }
 
+/* A hugetlb guest raised to its floor plugs free pages of its pool: they
+ * are not free for another guest's growth in the same tick. */
+static void test_raise_to_floor_takes_free_pages(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct hugepool_size *s;
+	struct plan_guest *low, *grower;
+
+	(void)state;
+	s = add_hugepool(f, PAGE_2M, 100);
+	set_node_free(f, s, 0, 10);
+	low = add_guest(f, PAGE_2M, 2 * MIB, 0);
+	low->floor_bytes = BOOT + 10 * MIB; /* 5 pages above what it has */
+	grower = add_guest(f, PAGE_2M, 2 * MIB, 0);
+	bid(grower, 10, 2000);
+	run(f);
+	expect_resize(f, 0, 0, 0, PLAN_RAISE_TO_FLOOR);
+	assert_int_equal(f->actions[0].total_bytes, BOOT + 10 * MIB);
+	/* 10 free pages: 5 for the floor, 5 left to grow into, not 10. */
+	expect_resize(f, 1, 0, 5, PLAN_GROW);
+	free(f);
+}
+
 /* Past PLAN_MAX_POOLS distinct pools a guest gets none: pool -1, marked
  * too_many_pools, and no resize though pages are free for it. */
 static void test_too_many_pools(void **state)
@@ -569,6 +592,15 @@ static void test_emergency(void **state)
 	expect_no_action(f, 1);
 	expect_no_action(f, 2);
 	assert_int_equal(f->out.n_actions, 1);
+
+	/* The stuck window is off too, and the action does not claim that
+	 * only offered units were taken. */
+	offer(&f->g[0], 5);
+	f->g[0].stuck_until_us = NOW_US + 1000 * 1000;
+	run(f);
+	assert_int_equal(expect_resize(f, 0, 300, 94, PLAN_EMERGENCY)->only_offered, 0);
+	f->g[0].stuck_until_us = 0;
+	f->g[0].have_hist = 0;
 
 	/* Leases are off too (docs/ARCHITECTURE.md, "Emergency"). */
 	f->g[0].last_grow_us = NOW_US - 1000;
@@ -963,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_pools_separate_units_and_prices),
 		cmocka_unit_test(test_pool_hugetlb_grows_into_its_nodes_free_pages),
 		cmocka_unit_test(test_pools_sharing_nodes_never_share_a_page),
+		cmocka_unit_test(test_raise_to_floor_takes_free_pages),
 		cmocka_unit_test(test_too_many_pools),
 		cmocka_unit_test(test_not_in_market_gets_no_pool),
 		cmocka_unit_test(test_lease),
