@@ -67,6 +67,19 @@ class Broker:
         self.lab.stop(self.proc)
 
 
+class Skip(Exception):
+    """Raised by a test that needs a host feature this machine lacks;
+    run_all.py prints 'SKIP <test>: <reason>' and counts it apart."""
+
+
+def require_huge_page_size(page_kib):
+    """Skip unless the host kernel offers huge pages of @page_kib KiB
+    (1 GiB pages need CPU support and a kernel that enables them)."""
+    path = "/sys/kernel/mm/hugepages/hugepages-%dkB" % page_kib
+    if not os.path.isdir(path):
+        raise Skip("the host has no %d KiB huge pages (%s is absent)" % (page_kib, path))
+
+
 def reserve_huge_pages(the_lab, page_kib, count):
     """Set the host's pool of @page_kib KiB pages to @count (given back
     when the lab closes); fail if the host cannot make that many."""

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Run the lab tests: every test_* function in tests/e2e/test_*.py, each
 against real QEMU guests. Prints one line per test and a closing
-'N passed, N failed' line; exits 1 if any failed.
+'N passed, N failed, N skipped' line; exits 1 if any failed. A test that
+needs a host feature this machine lacks raises common.Skip and prints
+'SKIP <test>: <reason>'.
 
   run_all.py [SUBSTRING...]   run only tests whose name contains one of them
 """
@@ -15,11 +17,13 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from common import Skip  # noqa: E402
 
 
 def main(argv):
     wanted = argv[1:]
-    passed = failed = 0
+    passed = failed = skipped = 0
     for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
         name = os.path.basename(path)[:-3]
         spec = importlib.util.spec_from_file_location(name, path)
@@ -36,6 +40,9 @@ def main(argv):
             print("== %s" % full, flush=True)
             try:
                 getattr(mod, fn_name)()
+            except Skip as e:
+                skipped += 1
+                print("SKIP %s: %s" % (full, e), flush=True)
             except Exception:  # noqa: BLE001 - report every failure, go on
                 failed += 1
                 traceback.print_exc()
@@ -43,7 +50,7 @@ def main(argv):
             else:
                 passed += 1
                 print("PASS %s (%.1fs)" % (full, time.time() - start), flush=True)
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed or not passed else 0
 
 

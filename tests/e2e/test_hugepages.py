@@ -23,7 +23,7 @@ import subprocess
 import time
 
 from common import (MIB, Broker, check, free_huge_pages, lab, reserve_huge_pages,
-                    vmem_config, wait_for)
+                    require_huge_page_size, vmem_config, wait_for)
 
 KIB_2M = 2048
 KIB_1G = 1024 * 1024
@@ -149,6 +149,7 @@ def test_2m_pages_plug_within_pool_and_unplug_exactly():
 
 
 def test_1g_pages_whole_pages_only():
+    require_huge_page_size(KIB_1G)
     with lab.Lab() as L:
         reserve_huge_pages(L, KIB_1G, 1)
         mnt = L.mount_hugetlbfs(KIB_1G)
@@ -219,6 +220,7 @@ def test_1g_pages_whole_pages_only():
 
 
 def test_mis_sized_guest_is_refused():
+    require_huge_page_size(KIB_1G)
     with lab.Lab() as L:
         # QEMU refuses a block below its backing page before any broker sees it.
         qemu = subprocess.run(
