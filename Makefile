@@ -39,6 +39,9 @@ RAMMD_SRC := $(BROKER_CORE) broker/daemon/rammd.c broker/daemon/guest.c \
 	broker/daemon/metrics.c broker/daemon/metrics_text.c broker/daemon/tick.c \
 	broker/backends/qmp.c broker/backends/backend_qmp.c \
 	broker/backends/backend_libvirt.c broker/backends/libvirt_xml.c \
+	broker/daemon/registry.c broker/daemon/persist.c broker/daemon/status.c \
+	broker/daemon/discover_config.c broker/daemon/discover_scan.c \
+	broker/daemon/discover_proxmox.c broker/daemon/discover_libvirt.c \
 	common/proc_sample.c
 RAMMCTL_SRC := broker/cli/rammctl.c common/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/bid_model.c guest-agent/dev_record.c \
@@ -75,7 +78,8 @@ $(BUILD)/rammd: $(call obj,$(RAMMD_SRC),host)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LIBVIRT_LIBS) -lm
 
-$(BUILD)/obj/host/broker/backends/backend_libvirt.o $(BUILD)/obj/host/broker/backends/libvirt_xml.o: \
+$(BUILD)/obj/host/broker/backends/backend_libvirt.o $(BUILD)/obj/host/broker/backends/libvirt_xml.o \
+	$(BUILD)/obj/host/broker/daemon/discover_libvirt.o: \
 	CFLAGS += $(LIBVIRT_CFLAGS)
 
 $(BUILD)/rammctl: $(call obj,$(RAMMCTL_SRC),host)

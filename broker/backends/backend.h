@@ -52,21 +52,4 @@ struct backend_ops {
 extern const struct backend_ops backend_qmp_ops;
 extern const struct backend_ops backend_libvirt_ops;
 
-struct rammd;
-
-/*
- * backend_libvirt_start - connect to libvirtd at @uri (e.g. qemu:///system)
- * on the default GLib main context, and keep discovering running domains
- * with a virtio-mem device and the org.ramm.agent.0 channel, adding each
- * as a guest of @d (rammd_add_libvirt_guest()) and removing it when it
- * stops. A connection that fails or is lost is retried with backoff; that
- * is logged, not an error. Returns 0, -EALREADY if already started, or
- * -EINVAL for a URI over CONFIG_MAX_URI. Keeps no reference to @uri.
- */
-int backend_libvirt_start(struct rammd *d, const char *uri);
-
-/* backend_libvirt_stop - close the connection and stop retrying. Call
- * after every libvirt guest was freed. Safe if never started. */
-void backend_libvirt_stop(void);
-
 #endif /* RAMM_BACKEND_H */

@@ -17,6 +17,8 @@
 #include "metrics.h"
 #include "metrics_text.h"
 #include "rammd.h"
+#include "registry.h"
+#include "status.h"
 #include "ctl_commands.h"
 #include "ramm/bid_tiers.h"
 
@@ -37,17 +39,6 @@ static struct json_object *ops_fail(const char **error, const char *fmt, ...)
 	vsnprintf(ops_err, sizeof(ops_err), fmt, ap);
 	va_end(ap);
 	*error = ops_err;
-	return NULL;
-}
-
-static struct guest *ops_find(struct rammd *d, const char *name)
-{
-	for (guint i = 0; i < d->guests->len; i++) {
-		struct guest *g = g_ptr_array_index(d->guests, i);
-
-		if (!strcmp(g->cfg.name, name))
-			return g;
-	}
 	return NULL;
 }
 
@@ -77,7 +68,7 @@ static struct json_object *ops_state(struct rammd *d, struct ops_req *r,
 {
 	(void)r;
 	(void)error;
-	return rammd_state_json(d);
+	return status_json(d);
 }
 
 static struct json_object *ops_history(struct rammd *d, struct ops_req *r,
@@ -140,9 +131,8 @@ static struct json_object *ops_set(struct rammd *d, struct ops_req *r,
 		if (v > OPS_MAX_WEIGHT)
 			return ops_fail(error, "weight %lld is outside 1..%d (0 clears)",
 					(long long)v, OPS_MAX_WEIGHT);
+		/* The account takes it at the next tick (guest_snapshot()). */
 		g->ov.weight = (uint32_t)v;
-		if (g->account_open)
-			g->account.weight = rammd_guest_weight(d, g);
 	} else if (!strcmp(key, "floor") || !strcmp(key, "cap")) {
 		int is_floor = key[0] == 'f';
 		uint64_t floor = g->ov.floor_mib ? g->ov.floor_mib : g->cfg.floor_mib;
@@ -271,7 +261,7 @@ struct json_object *ctl_commands_handle(void *ctx, const struct control_peer *pe
 		if (!config_valid_name(name))
 			return ops_fail(error, "%s: a guest name is 1-63 of [A-Za-z0-9._-]",
 					c->name);
-		r.g = ops_find(d, name);
+		r.g = registry_find(d, name);
 		if (!r.g)
 			return ops_fail(error, "%s: no guest '%s'", c->name, name);
 	}
@@ -282,7 +272,7 @@ struct json_object *ctl_commands_handle(void *ctx, const struct control_peer *pe
 
 static uint64_t ops_target_bytes(const struct guest *g)
 {
-	return g->device_ready
+	return guest_device_ready(g)
 		? g->floor_bytes + (uint64_t)g->target_units * g->unit_bytes
 		: 0;
 }
@@ -321,11 +311,16 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 	guint n = d->guests->len;
 	struct metrics_guest *mg = calloc(n ? n : 1, sizeof(*mg));
 	struct metrics_pool pools[PLAN_MAX_POOLS];
-	struct metrics_snapshot s = {
-		.price = d->price,
-		.supply_bytes = d->supply_bytes,
-		.allocated_bytes = d->allocated_bytes,
-		.demand_bytes = d->demand_bytes,
+	struct status_totals t;
+	struct metrics_snapshot s;
+	int ret;
+
+	status_totals(d, &t);
+	s = (struct metrics_snapshot){
+		.price = t.price,
+		.supply_bytes = t.supply_bytes,
+		.allocated_bytes = t.allocated_bytes,
+		.demand_bytes = t.demand_bytes,
 		.ticks = d->ticks,
 		.emergency = d->emergency,
 		.guests = mg,
@@ -333,7 +328,6 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 		.pools = pools,
 		.n_pools = d->n_pools,
 	};
-	int ret;
 
 	if (!mg)
 		return -ENOMEM;

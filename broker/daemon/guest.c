@@ -32,6 +32,30 @@
 
 static void guest_send_welcome(struct guest *g);
 
+int guest_device_ready(const struct guest *g)
+{
+	return g->state == GUEST_READY || g->state == GUEST_RESIZING;
+}
+
+const char *guest_state_name(enum guest_state state)
+{
+	switch (state) {
+	case GUEST_NEW: return "new";
+	case GUEST_UNMANAGED: return "unmanaged";
+	case GUEST_READY: return "ready";
+	case GUEST_RESIZING: return "resizing";
+	case GUEST_LOST: return "lost";
+	}
+	return "?";
+}
+
+uint32_t guest_weight(const struct guest *g)
+{
+	if (g->ov.weight)
+		return g->ov.weight;
+	return g->cfg.weight ? g->cfg.weight : g->d->cfg.default_weight;
+}
+
 struct guest *guest_new(struct rammd *d, const struct guest_config *cfg,
 			const struct backend_ops *backend)
 {
@@ -92,7 +116,7 @@ static void guest_judge_unplug(struct guest *g)
 /* End the resize in flight; @reached_target says whether it got there. */
 static void guest_end_resize(struct guest *g, int reached_target)
 {
-	g->resizing = 0;
+	g->state = GUEST_READY;
 	guest_stop_resize_poll(g);
 	g->resize.done_us = rammd_now_us();
 	guest_judge_unplug(g);
@@ -122,7 +146,7 @@ void guest_check_resize(struct guest *g, int64_t now_us)
 {
 	int64_t timeout_us = (int64_t)g->d->cfg.resize_timeout_ms * 1000;
 
-	if (!g->resizing)
+	if (g->state != GUEST_RESIZING)
 		return;
 	if (now_us - g->resize_moved_us >= GUEST_RESIZE_STALL_MS * 1000 ||
 	    now_us - g->resize.decided_us >= timeout_us)
@@ -134,7 +158,7 @@ static gboolean guest_on_resize_poll(gpointer data)
 	struct guest *g = data;
 
 	guest_check_resize(g, rammd_now_us());
-	if (!g->resizing) {
+	if (g->state != GUEST_RESIZING) {
 		g->resize_poll = 0;
 		return G_SOURCE_REMOVE;
 	}
@@ -159,12 +183,12 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 	const struct agent_report *r = &g->report;
 
 	*out = (struct plan_guest){
-		.in_market = g->dev_known && g->unit_bytes,
-		.device_ready = g->device_ready,
-		.resizing = g->resizing,
+		.in_market = g->state != GUEST_NEW && g->unit_bytes,
+		.device_ready = guest_device_ready(g),
+		.resizing = g->state == GUEST_RESIZING,
 		.excluded = g->ov.excluded || g->cfg.excluded,
 		.drain = g->ov.drain,
-		.weight = rammd_guest_weight(g->d, g),
+		.weight = guest_weight(g),
 		.unit_bytes = g->unit_bytes,
 		.floor_bytes = g->floor_bytes,
 		.cap_bytes = g->cap_bytes,
@@ -186,6 +210,9 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 		.unplug_asked_units = g->unplug_asked_units,
 		.unplug_done_units = g->unplug_done_units,
 	};
+	/* The weight lives in the config and the overrides; an account
+	 * carries it for market_settle(), taken from there at each tick. */
+	out->account.weight = out->weight;
 	memcpy(out->hist_vmem, r->hist_vmem, sizeof(out->hist_vmem));
 	memcpy(out->bid, r->bid, r->n_bid * sizeof(r->bid[0]));
 }
@@ -208,7 +235,7 @@ uint32_t guest_offered_units(const struct guest *g)
 
 uint64_t guest_total_bytes(const struct guest *g)
 {
-	return g->dev_known ? g->dev.boot_bytes + g->dev.size_bytes : 0;
+	return g->state != GUEST_NEW ? g->dev.boot_bytes + g->dev.size_bytes : 0;
 }
 
 static void guest_send_welcome(struct guest *g)
@@ -216,7 +243,7 @@ static void guest_send_welcome(struct guest *g)
 	char buf[256];
 	int n;
 
-	if (!g->device_ready)
+	if (!guest_device_ready(g))
 		return;
 	n = msg_format_welcome(buf, sizeof(buf), g->unit_bytes,
 			       g->floor_bytes, g->cap_bytes, guest_total_bytes(g));
@@ -268,7 +295,7 @@ void guest_overrides_changed(struct guest *g)
 {
 	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
 
-	if (!g->dev_known)
+	if (g->state == GUEST_NEW)
 		return;
 	guest_derive_limits(g);
 	if (old_floor != g->floor_bytes || old_cap != g->cap_bytes)
@@ -278,33 +305,35 @@ void guest_overrides_changed(struct guest *g)
 void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 {
 	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
-	int first = !g->dev_known;
+	int first = g->state == GUEST_NEW;
 	uint64_t asked = g->dev.requested_bytes, unit = 0;
 	const char *why = NULL;
 	int refused;
 
-	if (g->dev_known && dev->size_bytes != g->dev.size_bytes)
+	if (!first && dev->size_bytes != g->dev.size_bytes)
 		g->resize_moved_us = rammd_now_us();
 	g->dev = *dev;
 	/* An answer to a query sent before our qom-set must not undo it. */
-	if (g->resizing)
+	if (g->state == GUEST_RESIZING)
 		g->dev.requested_bytes = asked;
-	g->dev_known = 1;
 	refused = pages_guest_unit(rammd_unit_bytes(g->d), dev, &unit, &why);
 	g->unit_bytes = refused ? 0 : unit;
 	guest_derive_limits(g);
 	if (refused) {
 		/* No size the market could name would free whole host pages.
 		 * The guest keeps its memory, which stays out of the supply. */
-		if (first || g->device_ready)
+		if (first || guest_device_ready(g))
 			log_err("guest %s: virtio-mem block %llu KiB, backing page %llu KiB: %s; not managed, kept at %llu MiB",
 				g->cfg.name, (unsigned long long)(dev->block_bytes / 1024),
 				(unsigned long long)(dev->page_bytes / 1024), why,
 				(unsigned long long)(guest_total_bytes(g) / MIB));
-		g->device_ready = 0;
+		/* A resize in flight is not followed any more. */
+		guest_stop_resize_poll(g);
+		g->state = GUEST_UNMANAGED;
 		return;
 	}
-	g->device_ready = 1;
+	if (g->state != GUEST_RESIZING)
+		g->state = GUEST_READY;
 	if (first)
 		log_info("guest %s: virtio-mem boot=%llu MiB size=%llu MiB max=%llu MiB block=%llu KiB page=%llu KiB nodes=%#llx; unit=%llu KiB floor=%llu MiB cap=%llu MiB",
 			 g->cfg.name, (unsigned long long)(dev->boot_bytes / MIB),
@@ -320,25 +349,25 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 		guest_send_welcome(g);
 	/* A size-change event may have been rate-limited away by QEMU;
 	 * the device's own numbers settle the resize just as well. */
-	if (g->resizing)
+	if (g->state == GUEST_RESIZING)
 		guest_backend_size(g, dev->size_bytes);
 }
 
 void guest_backend_size(struct guest *g, uint64_t size_bytes)
 {
-	if (!g->dev_known)
+	if (g->state == GUEST_NEW)
 		return;
 	if (size_bytes != g->dev.size_bytes)
 		g->resize_moved_us = rammd_now_us();
 	g->dev.size_bytes = size_bytes;
-	if (g->resizing && size_bytes == g->resize.to_bytes - g->dev.boot_bytes)
+	if (g->state == GUEST_RESIZING && size_bytes == g->resize.to_bytes - g->dev.boot_bytes)
 		guest_end_resize(g, 1);
 }
 
 void guest_backend_lost(struct guest *g)
 {
-	g->device_ready = 0;
-	g->resizing = 0;
+	if (g->state != GUEST_NEW)
+		g->state = GUEST_LOST;
 	guest_stop_resize_poll(g);
 }
 
@@ -369,7 +398,7 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 			g->report.bid[i].price = g->d->cfg.max_price;
 	g->report_us = rammd_now_us();
 	g->have_report = 1;
-	if (g->device_ready && msg->report.unit_bytes &&
+	if (guest_device_ready(g) && msg->report.unit_bytes &&
 	    msg->report.unit_bytes != g->unit_bytes) {
 		/* A bid in someone else's unit would be misread by a factor;
 		 * it is not used, and the guest is told the unit again. */
@@ -403,7 +432,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		g->counters.resize_errors++;
 		return ret;
 	}
-	g->resizing = 1;
+	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
 	if (!g->resize_poll)
 		g->resize_poll = g_timeout_add(GUEST_RESIZE_POLL_MS,

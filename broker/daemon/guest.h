@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "discover.h"
 #include "history.h"
 #include "market.h"
 #include "state.h"
@@ -45,17 +46,41 @@ struct guest_resize {
 	int64_t done_us;      /* size change confirmed; 0 while in flight */
 };
 
+/*
+ * A guest's lifecycle, as far as its device goes. Transitions:
+ *
+ *   NEW        -> READY       first device report that can be sized
+ *   NEW        -> UNMANAGED   first device report that cannot
+ *   READY      -> RESIZING    guest_resize() sent a new size
+ *   RESIZING   -> READY       the size was reached, stalled or timed out
+ *   READY, RESIZING, LOST -> UNMANAGED
+ *                             a device report that cannot be sized (a
+ *                             resize in flight is no longer followed)
+ *   UNMANAGED, LOST -> READY  a device report that can be sized
+ *   any but NEW -> LOST       the backend lost the device
+ *                             (guest_backend_lost(); NEW stays NEW)
+ */
+enum guest_state {
+	GUEST_NEW,       /* no device report yet: out of the market */
+	GUEST_UNMANAGED, /* device known, but its block or backing cannot be
+			  * sized in whole host pages (unit_bytes 0): kept at
+			  * its size, its memory out of the supply */
+	GUEST_READY,     /* device current: the market may resize it */
+	GUEST_RESIZING,  /* a resize is in flight; device re-read every
+			  * GUEST_RESIZE_POLL_MS */
+	GUEST_LOST,      /* backend lost the device (connection, paused
+			  * domain): its last size kept in the books, frozen */
+};
+
 struct guest {
 	struct rammd *d;              /* owner */
 	struct guest_config cfg;      /* from the config file or a scan */
-	int from_scan;                /* found by scan_dir, not configured */
-	int seen;                     /* scan bookkeeping */
+	enum discover_source source;  /* who found it, and so who drops it */
+	int seen;                     /* discovery bookkeeping, per pass */
 
 	const struct backend_ops *backend; /* how the device is driven */
 	void *backend_priv;           /* the backend's per-guest state */
-	int dev_known;                /* @dev was reported at least once */
-	int device_ready;             /* @dev is current and the market may
-				       * resize the device */
+	enum guest_state state;       /* see enum guest_state */
 	struct vmem_device dev;       /* last device state from the backend;
 				       * kept after a loss, because QEMU
 				       * still holds that memory */
@@ -76,7 +101,6 @@ struct guest {
 	uint32_t target_units;        /* last market target above the floor,
 				       * in @unit_bytes */
 	uint32_t price;               /* its pool's latest clearing price */
-	int resizing;                 /* a resize is in flight */
 	int64_t resize_moved_us;      /* the size last changed (or resize
 				       * began), to spot a stalled resize */
 	guint resize_poll;            /* re-reads the device while resizing */
@@ -86,7 +110,10 @@ struct guest {
 				       * memory it offers is taken */
 
 	struct guest_overrides ov;    /* the operator's, from rammctl */
-	struct market_account account; /* balance, weight, credit */
+	struct market_account account; /* balance and credit; its weight is
+				       * guest_weight()'s, copied in by
+				       * guest_snapshot() for the market:
+				       * read guest_weight() */
 	int account_open;             /* @account has been opened */
 	uint64_t paid_total;          /* price-units paid since rammd started:
 				       * per tick min(target x price, balance
@@ -110,6 +137,17 @@ int guest_start(struct guest *g);
 
 /* guest_free - detach and free; accepts NULL. */
 void guest_free(struct guest *g);
+
+/* guest_device_ready - whether @g's device is current and the market may
+ * resize it (READY or RESIZING). */
+int guest_device_ready(const struct guest *g);
+
+/* guest_state_name - "new", "unmanaged", "ready", "resizing" or "lost". */
+const char *guest_state_name(enum guest_state state);
+
+/* guest_weight - @g's income shares: the operator's override, else its
+ * [guest] section's, else default_weight. Never fails. */
+uint32_t guest_weight(const struct guest *g);
 
 /* guest_total_bytes - boot plus plugged memory (0 if the device is unknown). */
 uint64_t guest_total_bytes(const struct guest *g);

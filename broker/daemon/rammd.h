@@ -26,7 +26,11 @@ struct metrics;
 struct rammd {
 	struct rammd_config cfg;   /* as loaded */
 	GMainLoop *loop;
-	GPtrArray *guests;         /* struct guest *, owned */
+	GPtrArray *guests;         /* struct guest *, owned, in tick order
+				    * (registry.h) */
+	GHashTable *guest_by_name; /* name -> struct guest * of @guests */
+	GHashTable *guests_refused; /* names past RAMMD_MAX_GUESTS, logged
+				    * once each (owned strings) */
 	struct control *control;   /* control socket server */
 	struct metrics *metrics;   /* Prometheus endpoint, NULL if off */
 	guint early_tick_source;   /* pending urgent tick, 0 if none */
@@ -34,12 +38,9 @@ struct rammd {
 	uint32_t tick_us[RAMMD_TICK_HISTORY]; /* how long tick t took, at
 				    * t % RAMMD_TICK_HISTORY */
 
-	/* Latest market outcome, for rammctl. */
+	/* Latest market outcome, for rammctl; totals over the pools are
+	 * status_totals()'s. */
 	uint64_t ticks;            /* clearings so far */
-	uint32_t price;            /* ordinary memory's clearing price */
-	uint64_t supply_bytes;     /* auctionable memory above floors */
-	uint64_t allocated_bytes;  /* sum of targets above floors */
-	uint64_t demand_bytes;     /* memory bid for at a positive price */
 	int emergency;             /* host MemAvailable below critical */
 	struct plan_pool pools[PLAN_MAX_POOLS]; /* the latest tick's */
 	size_t n_pools;            /* entries of @pools in use, >= 1 */
@@ -48,8 +49,9 @@ struct rammd {
 
 	/* The state file (state.h): entries as last saved or loaded, so a
 	 * guest that is down across a restart keeps its record. */
-	struct state_entry *saved; /* STATE_MAX_ENTRIES, owned */
+	struct state_entry *saved; /* STATE_MAX_ENTRIES, owned (persist.h) */
 	size_t n_saved;
+	GHashTable *saved_by_name; /* name -> entry of @saved */
 	guint save_source;         /* pending save, 0 if none */
 	guint tick_source;         /* the periodic clearing */
 	const char *config_path;   /* what SIGHUP reloads */
@@ -74,40 +76,11 @@ gboolean rammd_on_tick(gpointer data);
  */
 void rammd_request_tick(struct rammd *d);
 
-/* rammd_guest_weight - @g's income shares: override, config, default. */
-uint32_t rammd_guest_weight(const struct rammd *d, const struct guest *g);
-
-/* rammd_state_json - the market and every guest, as `rammctl --json
- * guests` prints it. Returns a new object (the caller owns it). */
-struct json_object *rammd_state_json(struct rammd *d);
-
 /* rammd_now_us - the monotonic clock every timestamp in rammd uses. */
 int64_t rammd_now_us(void);
 
 /* rammd_unit_bytes - the configured market unit: ordinary memory's, and
  * the least unit of any guest. */
 uint64_t rammd_unit_bytes(const struct rammd *d);
-
-struct guest;
-
-/* rammd_find_guest - the managed guest named @name, or NULL. */
-struct guest *rammd_find_guest(struct rammd *d, const char *name);
-
-/*
- * rammd_add_libvirt_guest - manage libvirt domain @name, whose agent
- * channel is the unix socket @agent_path, through the libvirt backend.
- * Its account and overrides come from the state file if it was known.
- * Returns the guest (owned by @d), or NULL after logging why (too many
- * guests, a name or path too long, no memory).
- */
-struct guest *rammd_add_libvirt_guest(struct rammd *d, const char *name,
-				      const char *agent_path);
-
-/*
- * rammd_remove_guest - stop managing @g and free it, logging @why; its
- * record is saved to the state file first. @g is invalid afterwards.
- * Never fails.
- */
-void rammd_remove_guest(struct rammd *d, struct guest *g, const char *why);
 
 #endif /* RAMM_RAMMD_H */

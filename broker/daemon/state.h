@@ -21,8 +21,8 @@
 #include "config.h"
 #include "market.h"
 
-#define STATE_MAX_ENTRIES 1024
-#define STATE_MAX_FILE (1024 * 1024)
+#define STATE_MAX_ENTRIES 4096 /* RAMMD_MAX_GUESTS (registry.h) */
+#define STATE_MAX_FILE (4 * 1024 * 1024) /* STATE_MAX_ENTRIES of the longest records fit */
 #define STATE_MAX_LINE 512
 
 /*

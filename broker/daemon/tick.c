@@ -138,16 +138,11 @@ static void tick_take_result(struct rammd *d, const struct plan_result *out)
 	}
 	d->n_pools = out->n_pools;
 	memcpy(d->pools, out->pools, out->n_pools * sizeof(out->pools[0]));
-	d->price = d->pools[0].price;
-	d->supply_bytes = d->allocated_bytes = d->demand_bytes = 0;
-	for (size_t p = 0; p < d->n_pools; p++) {
+	/* Totals over the pools are derived where read (status_totals()). */
+	for (size_t p = 0; p < d->n_pools; p++)
 		if (d->pools[p].error)
 			log_err("market: clearing the %s pool failed: %s; no changes this tick",
 				d->pools[p].name, strerror(-d->pools[p].error));
-		d->supply_bytes += d->pools[p].supply_bytes;
-		d->allocated_bytes += d->pools[p].allocated_bytes;
-		d->demand_bytes += d->pools[p].demand_bytes;
-	}
 }
 
 /* The duration of the tick that started at @start_us, for rammctl. */
@@ -180,7 +175,7 @@ void rammd_tick(struct rammd *d)
 
 		guest_check_resize(g, now);
 		/* Guests being resized are re-read by their own poll. */
-		if (!g->resizing)
+		if (g->state != GUEST_RESIZING)
 			g->backend->refresh(g);
 	}
 	tick_read_host(d, &in.host);

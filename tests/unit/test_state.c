@@ -108,6 +108,38 @@ static void test_entry_limit(void **state)
 	free(text);
 }
 
+/* A full file: STATE_MAX_ENTRIES guests (rammd manages that many), each
+ * with the longest name and fields, fits under STATE_MAX_FILE and reads
+ * back whole. */
+static void test_full_file(void **state)
+{
+	static struct state_entry in[STATE_MAX_ENTRIES];
+	char err[128];
+	size_t n, len;
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < STATE_MAX_ENTRIES; i++) {
+		in[i] = (struct state_entry){
+			.have_account = 1,
+			.account = { .balance = UINT64_MAX, .weight = UINT32_MAX,
+				     .credit = 1000 },
+			.ov = { .weight = 10000, .floor_mib = 1ULL << 32,
+				.cap_mib = 1ULL << 32, .excluded = 1, .drain = 1 },
+		};
+		snprintf(in[i].name, sizeof(in[i].name), "%0*zu",
+			 (int)sizeof(in[i].name) - 1, i);
+	}
+	assert_int_equal(state_format(in, STATE_MAX_ENTRIES, &text, &len), 0);
+	assert_true(len <= STATE_MAX_FILE);
+	assert_int_equal(state_parse(text, len, entries, STATE_MAX_ENTRIES, &n,
+				     err, sizeof(err)), 0);
+	assert_int_equal(n, STATE_MAX_ENTRIES);
+	assert_memory_equal(&entries[STATE_MAX_ENTRIES - 1],
+			    &in[STATE_MAX_ENTRIES - 1], sizeof(in[0]));
+	free(text);
+}
+
 static void test_save_load(void **state)
 {
 	char dir[] = "/tmp/ramm-state-test-XXXXXX", path[256], err[128];
@@ -157,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_rejects_hostile_files),
 		cmocka_unit_test(test_entry_limit),
+		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_save_load),
 	};
 

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's side of the state file (state.h is the file format): the
+ * records loaded at start, each guest given its record back when it
+ * appears, and every guest's record written back, including those of
+ * guests not here now. Records are found by name in O(1).
+ */
+#ifndef RAMM_PERSIST_H
+#define RAMM_PERSIST_H
+
+struct guest;
+struct rammd;
+
+/*
+ * persist_load - read the state file at start. A missing file is a first
+ * start; a bad one is set aside as FILE.bad, never trusted in part: every
+ * guest then starts afresh. Logs what happened; never fails.
+ */
+void persist_load(struct rammd *d);
+
+/* persist_restore - give @g what the state file kept for it (overrides
+ * and account), logging it. Nothing if it has no record. */
+void persist_restore(struct rammd *d, struct guest *g);
+
+/* persist_keep - copy @g's record into the saved records (not written
+ * yet). Past STATE_MAX_ENTRIES a new guest's record is not kept. */
+void persist_keep(struct rammd *d, struct guest *g);
+
+/*
+ * persist_save - write every managed guest's record and the records of
+ * guests not here now. Logs a failure; the next save tries again.
+ */
+void persist_save(struct rammd *d);
+
+/* persist_free - free the saved records. Safe if never loaded. */
+void persist_free(struct rammd *d);
+
+#endif /* RAMM_PERSIST_H */
