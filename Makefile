@@ -29,9 +29,9 @@ LIBVIRT_LIBS = $(shell pkg-config --libs libvirt libvirt-glib-1.0 libxml-2.0)
 # The pure market and planner: linked into rammd, ramm-sim, the unit tests
 # and the fuzzers. common/ is what the host and the guest both build.
 MARKET_SRC := broker/market/market.c broker/market/pages.c broker/market/plan.c \
-	broker/daemon/hugepool.c broker/daemon/config.c
+	broker/daemon/hugepool.c broker/daemon/config.c common/bid_curve.c
 # The daemon's pure parsers, linked into the unit tests and the fuzzers too.
-BROKER_CORE := $(MARKET_SRC) broker/daemon/msg.c common/linebuf.c \
+BROKER_CORE := $(MARKET_SRC) common/msg.c common/linebuf.c \
 	broker/daemon/state.c
 RAMMD_SRC := $(BROKER_CORE) broker/daemon/rammd.c broker/daemon/guest.c \
 	broker/daemon/agent_chan.c broker/daemon/control.c broker/daemon/log.c \
@@ -45,7 +45,8 @@ RAMMD_SRC := $(BROKER_CORE) broker/daemon/rammd.c broker/daemon/guest.c \
 	common/proc_sample.c
 RAMMCTL_SRC := broker/cli/rammctl.c common/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/bid_model.c guest-agent/dev_record.c \
-	common/proc_sample.c common/linebuf.c common/unix_socket.c
+	common/proc_sample.c common/linebuf.c common/unix_socket.c common/msg.c \
+	common/bid_curve.c
 HOG_SRC := tests/lab/ramm-hog.c
 # ramm-sim: the policies side by side; its ramm policy runs the daemon's
 # market and the agent's bid model (docs/SIMULATOR.md).
@@ -194,7 +195,8 @@ demo: all lab
 	$(PYTHON) tests/e2e/demo.py
 
 # market_clear() timing against a sort-everything baseline; needs no QEMU.
-$(BUILD)/bench_market: tests/bench/bench_market.c broker/market/market.c broker/market/market.h
+$(BUILD)/bench_market: tests/bench/bench_market.c broker/market/market.c broker/market/market.h \
+	common/bid_curve.c
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) -O2 -o $@ $(filter %.c,$^)

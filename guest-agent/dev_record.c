@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "bid_curve.h"
 #include "dev_record.h"
 #include "proc_sample.h"
 
@@ -60,16 +61,10 @@ dev_record_check(const struct ramm_dev_record *rec, size_t len,
 	    (rec->unit_bytes & (rec->unit_bytes - 1)) != 0)
 		return bad(why, "unit_bytes not a power of two in 4 KiB..1 GiB",
 		    -EINVAL);
-	for (uint32_t i = 0; i < rec->n_bid; i++) {
-		const struct ramm_bid_step *st = &rec->bid[i];
-
-		if (st->units == 0)
-			return bad(why, "bid step with no units", -EINVAL);
-		if (st->price > RAMM_MAX_PRICE)
-			return bad(why, "bid price out of range", -EINVAL);
-		if (i > 0 && st->price > rec->bid[i - 1].price)
-			return bad(why, "bid prices increase", -EINVAL);
-	}
+	if (bid_curve_validate(rec->bid, rec->n_bid, RAMM_MAX_BID_STEPS))
+		return bad(why, "bid not a valid curve (a step of no units, "
+		    "a price above the maximum, or prices that increase)",
+		    -EINVAL);
 	return 0;
 }
 

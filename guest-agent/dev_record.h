@@ -47,7 +47,7 @@ struct proc_sample;
  *   - n_bid is above RAMM_MAX_BID_STEPS;
  *   - RAMM_REC_WELCOMED is set, and unit_bytes is not a power of two in
  *     4096..DEV_REC_MAX_UNIT, or the first n_bid steps are not a valid bid
- *     (a step with 0 units, a price above RAMM_MAX_PRICE, or a price above
+ *     (bid_curve_validate(): a step with 0 units, a price above RAMM_MAX_PRICE, or a price above
  *     the previous step's).
  * Without RAMM_REC_WELCOMED, unit_bytes and the bid are not used and not
  * checked. Unknown flag bits are ignored. MemFree and MemAvailable above

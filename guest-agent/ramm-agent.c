@@ -57,12 +57,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json.h>
-
 #include "ramm/proto.h"
 #include "bid_model.h"
 #include "dev_record.h"
 #include "linebuf.h"
+#include "msg.h"
 #include "proc_sample.h"
 #include "unix_socket.h"
 
@@ -89,9 +88,6 @@ static const char *const psi_triggers[] = {
 #define READ_BUDGET (64 * 1024) /* bytes read per wakeup, then poll again */
 #define LOG_BURST 10            /* broker-caused log lines per second */
 #define AGENT_EVICT_PSI_MS 15000 /* PSI after an evict is the unplug's */
-#define AGENT_MAX_UNIT (1ull << 30)  /* largest unit: a 1 GiB host page */
-#define AGENT_MAX_BYTES (1ull << 50) /* floor/cap/target sanity bound */
-#define JSON_MAX_DEPTH 4
 #define PORT_OPEN_FLAGS (O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
 #define DEV_OPEN_FLAGS (O_RDWR | O_NONBLOCK | O_CLOEXEC)
 #define DEV_MIN_GAP_MS 100      /* at most 10 record reports per second,
@@ -883,57 +879,13 @@ dev_stall_check(struct agent *a, int64_t now)
 
 /* ---- incoming messages --------------------------------------------------- */
 
-/*
- * get_u64 - member @key of @o as an integer in 0..@max.
- * Returns 0, -ENOENT if absent, -EINVAL if not an integer or out of range.
- */
-static int
-get_u64(json_object *o, const char *key, uint64_t max, uint64_t *out)
-{
-	json_object *v;
-	int64_t x;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return -ENOENT;
-	if (!json_object_is_type(v, json_type_int))
-		return -EINVAL;
-	x = json_object_get_int64(v);
-	if (x < 0 || (uint64_t)x > max)
-		return -EINVAL;
-	*out = (uint64_t)x;
-	return 0;
-}
-
 static void
-bad_message(struct agent *a, const char *type, const char *why)
+handle_welcome(struct agent *a, const struct broker_welcome *w)
 {
-	a->bad_lines++;
-	if (log_allow(a))
-		logmsg("ignoring %s from broker: %s", type, why);
-}
-
-static void
-handle_welcome(struct agent *a, json_object *o)
-{
-	uint64_t unit, floor_b, cap, size;
+	uint64_t unit = w->unit_bytes, floor_b = w->floor_bytes;
+	uint64_t cap = w->cap_bytes, size = w->size_bytes;
 	struct proc_sample now;
 
-	if (get_u64(o, "unit_bytes", AGENT_MAX_UNIT, &unit) < 0 ||
-	    get_u64(o, "floor_bytes", AGENT_MAX_BYTES, &floor_b) < 0 ||
-	    get_u64(o, "cap_bytes", AGENT_MAX_BYTES, &cap) < 0 ||
-	    get_u64(o, "size_bytes", AGENT_MAX_BYTES, &size) < 0) {
-		bad_message(a, "welcome", "missing or invalid member");
-		return;
-	}
-	if (unit < 4096 || (unit & (unit - 1)) != 0) {
-		bad_message(a, "welcome",
-		    "unit_bytes not a power of two >= 4096");
-		return;
-	}
-	if (floor_b > cap) {
-		bad_message(a, "welcome", "floor_bytes above cap_bytes");
-		return;
-	}
 	/* The gap between the host's view of our size and MemTotal does not
 	 * change as virtio-mem plugs memory; each welcome (the broker sends
 	 * one after every resize) is another reading of it. */
@@ -968,119 +920,70 @@ handle_welcome(struct agent *a, json_object *o)
 }
 
 static void
-handle_grant(struct agent *a, json_object *o)
+handle_grant(struct agent *a, const struct broker_grant *g)
 {
-	uint64_t target, price;
-
-	if (get_u64(o, "target_bytes", AGENT_MAX_BYTES, &target) < 0 ||
-	    get_u64(o, "price", RAMM_MAX_PRICE, &price) < 0) {
-		bad_message(a, "grant", "missing or invalid member");
-		return;
-	}
 	if (log_allow(a))
-		logmsg("grant: target %" PRIu64 " MiB at price %" PRIu64,
-		    target >> 20, price);
-	dev_send(a, RAMM_DEV_MSG_GRANT, target, price, 0, 0);
+		logmsg("grant: target %" PRIu64 " MiB at price %" PRIu32,
+		    g->target_bytes >> 20, g->price);
+	dev_send(a, RAMM_DEV_MSG_GRANT, g->target_bytes, g->price, 0, 0);
 }
 
 static void
-handle_evict(struct agent *a, json_object *o)
+handle_evict(struct agent *a, const struct broker_evict *e)
 {
-	uint64_t units, deadline;
-
-	if (get_u64(o, "units", UINT32_MAX, &units) < 0 ||
-	    get_u64(o, "deadline_ms", UINT32_MAX, &deadline) < 0) {
-		bad_message(a, "evict", "missing or invalid member");
-		return;
-	}
 	if (log_allow(a))
-		logmsg("evict: %" PRIu64 " units within %" PRIu64 " ms",
-		    units, deadline);
+		logmsg("evict: %" PRIu32 " units within %" PRIu32 " ms",
+		    e->units, e->deadline_ms);
 	a->last_evict_ms = now_ms();
-	dev_send(a, RAMM_DEV_MSG_EVICT, units, deadline, 0, 0);
+	dev_send(a, RAMM_DEV_MSG_EVICT, e->units, e->deadline_ms, 0, 0);
 }
 
 static void
-handle_error(struct agent *a, json_object *o)
+handle_error(struct agent *a, const struct broker_error *e)
 {
-	json_object *v;
-	char buf[200];
+	char buf[MSG_MAX_REASON];
 
-	if (!json_object_object_get_ex(o, "reason", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
-		bad_message(a, "error", "missing reason");
-		return;
-	}
 	if (log_allow(a))
-		logmsg("broker error: %s", printable(json_object_get_string(v),
-		    buf, sizeof(buf)));
+		logmsg("broker error: %s", printable(e->reason, buf,
+		    sizeof(buf)));
 }
 
-static const struct {
-	const char *type;
-	void (*fn)(struct agent *, json_object *);
-} handlers[] = {
-	{ RAMM_MSG_WELCOME, handle_welcome },
-	{ RAMM_MSG_GRANT, handle_grant },
-	{ RAMM_MSG_EVICT, handle_evict },
-	{ RAMM_MSG_ERROR, handle_error },
-};
-
-/* Parse and act on one line from the broker (@len bytes, no newline). */
+/* Parse (msg_parse_broker()) and act on one line from the broker (@len
+ * bytes, no newline). */
 static void
 handle_line(struct agent *a, const char *line, size_t len)
 {
-	json_tokener *tok;
-	json_object *o = NULL, *t, *v;
-	const char *type;
-	char buf[40];
-	size_t end;
+	struct broker_msg m;
+	const char *why;
+	int r;
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 		len--;
 	if (len == 0)
 		return;
-	if (memchr(line, '\0', len) != NULL) {
-		bad_message(a, "line", "NUL byte");
+	r = msg_parse_broker(line, len, &m, &why);
+	if (r == -ENOMEM)
+		return;
+	if (r < 0) {
+		a->bad_lines++;
+		if (log_allow(a))
+			logmsg("ignoring message from broker: %s", why);
 		return;
 	}
-	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-	if (tok == NULL)
-		return;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	o = json_tokener_parse_ex(tok, line, (int)len);
-	end = json_tokener_get_parse_end(tok);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    end != len) {
-		bad_message(a, "line", "not one JSON value");
-		goto out;
+	switch (m.type) {
+	case BROKER_MSG_WELCOME:
+		handle_welcome(a, &m.welcome);
+		break;
+	case BROKER_MSG_GRANT:
+		handle_grant(a, &m.grant);
+		break;
+	case BROKER_MSG_EVICT:
+		handle_evict(a, &m.evict);
+		break;
+	case BROKER_MSG_ERROR:
+		handle_error(a, &m.error);
+		break;
 	}
-	if (!json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "type", &t) ||
-	    !json_object_is_type(t, json_type_string) ||
-	    !json_object_object_get_ex(o, "v", &v) ||
-	    !json_object_is_type(v, json_type_int)) {
-		bad_message(a, "line", "not an object with type and v");
-		goto out;
-	}
-	if (json_object_get_int64(v) != RAMM_PROTO_VERSION) {
-		bad_message(a, "message", "unsupported protocol version");
-		goto out;
-	}
-	type = json_object_get_string(t);
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-		if (strcmp(type, handlers[i].type) == 0) {
-			handlers[i].fn(a, o);
-			goto out;
-		}
-	}
-	a->bad_lines++;
-	if (log_allow(a))
-		logmsg("ignoring unknown message type \"%s\"",
-		    printable(type, buf, sizeof(buf)));
-out:
-	json_object_put(o);
-	json_tokener_free(tok);
 }
 
 /* linebuf_feed() callback: one line from the broker, or NULL for an

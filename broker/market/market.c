@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "decimal.h"
+#include "bid_curve.h"
 #include "market.h"
 
 /*
@@ -84,28 +85,9 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-/* The bid rules, for a curve of at most @max_steps steps. */
-static int validate_curve(const struct ramm_bid_step *steps, size_t n_steps,
-			  size_t max_steps)
-{
-	size_t i;
-
-	if (n_steps > max_steps)
-		return -EINVAL;
-	if (n_steps > 0 && !steps)
-		return -EINVAL;
-	for (i = 0; i < n_steps; i++) {
-		if (steps[i].units == 0 || steps[i].price > RAMM_MAX_PRICE)
-			return -EINVAL;
-		if (i > 0 && steps[i].price > steps[i - 1].price)
-			return -EINVAL;
-	}
-	return 0;
-}
-
 int market_validate_bid(const struct ramm_bid_step *steps, size_t n_steps)
 {
-	return validate_curve(steps, n_steps, RAMM_MAX_BID_STEPS);
+	return bid_curve_validate(steps, n_steps, RAMM_MAX_BID_STEPS);
 }
 
 /* A price the host's reserve turns away counts as no bid at all. */
@@ -487,8 +469,8 @@ static int clear_by_segments(const struct market_params *params,
 
 		/* A frozen guest's curve is never read, so never judged. */
 		if (!guests[gi].frozen &&
-		    validate_curve(guests[gi].steps, guests[gi].n_steps,
-				   MARKET_MAX_STEPS))
+		    bid_curve_validate(guests[gi].steps, guests[gi].n_steps,
+				       MARKET_MAX_STEPS))
 			return -EINVAL;
 		guest_window(params, &guests[gi], &lo, &hi);
 		reserved = add_saturated(reserved, lo);
@@ -610,7 +592,7 @@ static uint64_t tally_region(const struct ramm_bid_step *s, size_t n,
 
 /*
  * Pass 1 for non-frozen guest @g with window (@lo, @hi]: checks its curve
- * like validate_curve() and counts its contested units - bid above the
+ * like bid_curve_validate() and counts its contested units - bid above the
  * reserve price, in (lo, hi] - into @hist, adding their number to @*total.
  * Returns the units it bids for at @claim or more (as
  * market_claimed_units()), or UINT64_MAX if the curve is invalid. Each step

@@ -133,8 +133,9 @@ int market_clear(const struct market_params *params,
 		 uint32_t *targets, struct market_result *result);
 
 /*
- * market_validate_bid - check one bid curve against the rules above: at most
- * RAMM_MAX_BID_STEPS steps, @steps non-NULL if @n_steps > 0, every step
+ * market_validate_bid - check one bid curve against the rules above, which
+ * are bid_curve_validate()'s (common/bid_curve.h) with RAMM_MAX_BID_STEPS: at
+ * most RAMM_MAX_BID_STEPS steps, @steps non-NULL if @n_steps > 0, every step
  * at least 1 unit, prices at most RAMM_MAX_PRICE and non-increasing (equal
  * neighbours are fine). An empty curve is valid: it bids for nothing.
  * @steps stays the caller's and is only read.

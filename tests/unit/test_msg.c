@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the agent message parser and the reply formatters
- * (broker/daemon/msg.c, docs/PROTOCOL.md).
+ * Unit tests for the message parsers and formatters of both directions
+ * (common/msg.c, docs/PROTOCOL.md).
  *
  * Valid messages read back member by member; then each member left out,
  * mistyped or out of range; then lines that are not one JSON object; then
  * the formatters, parsed back with json-c; and last a seeded mutation test
- * feeding damaged copies of valid lines.
+ * feeding damaged copies of valid lines. Then the broker's messages as
+ * ramm-agent reads them (msg_parse_broker()): each bound at its limit and
+ * one past it, members left out or mistyped, lines that are not a message,
+ * and the formatters' output read back.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1035,6 +1038,375 @@ static void test_random_mutation(void **state)
 		assert_true(seen[i] > 0);
 }
 
+/* ---- msg_parse_broker: the broker's messages, as ramm-agent reads them ---- */
+
+static const struct member welcome_members[] = {
+	{ "type", "\"welcome\"" },
+	{ "v", "1" },
+	{ "unit_bytes", "2097152" },
+	{ "floor_bytes", "268435456" },
+	{ "cap_bytes", "1342177280" },
+	{ "size_bytes", "536870912" },
+};
+
+static const struct member grant_members[] = {
+	{ "type", "\"grant\"" },
+	{ "v", "1" },
+	{ "target_bytes", "805306368" },
+	{ "price", "300" },
+};
+
+static const struct member evict_members[] = {
+	{ "type", "\"evict\"" },
+	{ "v", "1" },
+	{ "units", "32" },
+	{ "deadline_ms", "5000" },
+};
+
+static const struct member error_members[] = {
+	{ "type", "\"error\"" },
+	{ "v", "1" },
+	{ "reason", "\"rate limit\"" },
+};
+
+struct broker_kind {
+	const char *name;
+	const struct member *members;
+	size_t n;
+};
+
+static const struct broker_kind broker_kinds[] = {
+	{ "welcome", welcome_members, ARRAY_LEN(welcome_members) },
+	{ "grant", grant_members, ARRAY_LEN(grant_members) },
+	{ "evict", evict_members, ARRAY_LEN(evict_members) },
+	{ "error", error_members, ARRAY_LEN(error_members) },
+};
+
+static const struct broker_kind *broker_kind(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(broker_kinds); i++)
+		if (!strcmp(broker_kinds[i].name, name))
+			return &broker_kinds[i];
+	fail_msg("no message kind %s", name);
+	return NULL;
+}
+
+/* Parse message @kind with @key set to raw JSON @value (NULL: left out). */
+static int parse_broker_with(const char *kind, const char *key,
+			     const char *value, struct broker_msg *out,
+			     const char **reason)
+{
+	const struct broker_kind *k = broker_kind(kind);
+	char line[RAMM_MAX_LINE];
+	size_t len = build(line, sizeof(line), k->members, k->n, key, value);
+
+	return msg_parse_broker(line, len, out, reason);
+}
+
+static int parse_broker_str(const char *line, const char **reason)
+{
+	struct broker_msg m;
+
+	return msg_parse_broker(line, strlen(line), &m, reason);
+}
+
+#define ASSERT_BROKER_FAILS(kind, key, value, want)                        \
+	do {                                                               \
+		struct broker_msg m_;                                      \
+		const char *r_ = NULL;                                     \
+		int ret_ = parse_broker_with(kind, key, value, &m_, &r_);  \
+                                                                           \
+		if (ret_ != (want))                                        \
+			fail_msg("%s %s=%s: got %d, want %d, reason %s",   \
+				 kind, key, or_missing(value), ret_, want, \
+				 r_ ? r_ : "(none)");                       \
+		assert_reason(r_);                                         \
+		/* Cleared on failure. */                                  \
+		assert_int_equal(m_.type, 0);                              \
+	} while (0)
+
+#define ASSERT_BROKER_OK(kind, key, value, m)                              \
+	do {                                                               \
+		const char *r_ = "unset";                                  \
+                                                                           \
+		if (parse_broker_with(kind, key, value, m, &r_) != 0)      \
+			fail_msg("%s %s=%s rejected: %s", kind, key,       \
+				 or_missing(value), r_ ? r_ : "(none)");    \
+	} while (0)
+
+static void test_broker_valid(void **state)
+{
+	struct broker_msg m;
+
+	(void)state;
+	ASSERT_BROKER_OK("welcome", NULL, NULL, &m);
+	assert_int_equal(m.type, BROKER_MSG_WELCOME);
+	assert_int_equal(m.welcome.unit_bytes, 2097152);
+	assert_int_equal(m.welcome.floor_bytes, 268435456);
+	assert_int_equal(m.welcome.cap_bytes, 1342177280);
+	assert_int_equal(m.welcome.size_bytes, 536870912);
+
+	ASSERT_BROKER_OK("grant", NULL, NULL, &m);
+	assert_int_equal(m.type, BROKER_MSG_GRANT);
+	assert_int_equal(m.grant.target_bytes, 805306368);
+	assert_int_equal(m.grant.price, 300);
+
+	ASSERT_BROKER_OK("evict", NULL, NULL, &m);
+	assert_int_equal(m.type, BROKER_MSG_EVICT);
+	assert_int_equal(m.evict.units, 32);
+	assert_int_equal(m.evict.deadline_ms, 5000);
+
+	ASSERT_BROKER_OK("error", NULL, NULL, &m);
+	assert_int_equal(m.type, BROKER_MSG_ERROR);
+	assert_string_equal(m.error.reason, "rate limit");
+
+	/* Members a message does not use are ignored, whatever they hold. */
+	ASSERT_BROKER_OK("welcome", "extra", "[[1,2],{\"a\":null}]", &m);
+	assert_int_equal(m.welcome.unit_bytes, 2097152);
+	ASSERT_BROKER_OK("grant", "units", "\"many\"", &m);
+	assert_int_equal(m.grant.price, 300);
+	ASSERT_BROKER_OK("evict", "price", "-1", &m);
+	ASSERT_BROKER_OK("error", "seq", "1.5", &m);
+}
+
+/* Every bound: accepted at the limit, refused one past it. */
+static void test_broker_bounds(void **state)
+{
+	char at[32], past[32];
+	struct broker_msg m;
+
+	(void)state;
+	/* unit_bytes: a power of two in 4096..MSG_MAX_UNIT_BYTES. */
+	ASSERT_BROKER_OK("welcome", "unit_bytes", "4096", &m);
+	assert_int_equal(m.welcome.unit_bytes, 4096);
+	snprintf(at, sizeof(at), "%llu", MSG_MAX_UNIT_BYTES);
+	ASSERT_BROKER_OK("welcome", "unit_bytes", at, &m);
+	assert_int_equal(m.welcome.unit_bytes, MSG_MAX_UNIT_BYTES);
+	snprintf(past, sizeof(past), "%llu", MSG_MAX_UNIT_BYTES * 2);
+	ASSERT_BROKER_FAILS("welcome", "unit_bytes", past, -EINVAL);
+	snprintf(past, sizeof(past), "%llu", MSG_MAX_UNIT_BYTES + 1);
+	ASSERT_BROKER_FAILS("welcome", "unit_bytes", past, -EINVAL);
+	ASSERT_BROKER_FAILS("welcome", "unit_bytes", "2048", -EINVAL);
+	ASSERT_BROKER_FAILS("welcome", "unit_bytes", "0", -EINVAL);
+	ASSERT_BROKER_FAILS("welcome", "unit_bytes", "4095", -EINVAL);
+	ASSERT_BROKER_FAILS("welcome", "unit_bytes", "3145728", -EINVAL);
+	ASSERT_BROKER_FAILS("welcome", "unit_bytes", "-4096", -EINVAL);
+
+	/* floor <= cap: equal is fine. */
+	ASSERT_BROKER_OK("welcome", "floor_bytes", "1342177280", &m);
+	assert_int_equal(m.welcome.floor_bytes, m.welcome.cap_bytes);
+	ASSERT_BROKER_FAILS("welcome", "floor_bytes", "1342177281", -EINVAL);
+
+	/* Sizes up to MSG_MAX_BYTES. */
+	snprintf(at, sizeof(at), "%llu", MSG_MAX_BYTES);
+	snprintf(past, sizeof(past), "%llu", MSG_MAX_BYTES + 1);
+	ASSERT_BROKER_OK("welcome", "cap_bytes", at, &m);
+	assert_int_equal(m.welcome.cap_bytes, MSG_MAX_BYTES);
+	ASSERT_BROKER_FAILS("welcome", "cap_bytes", past, -EINVAL);
+	ASSERT_BROKER_OK("welcome", "size_bytes", at, &m);
+	assert_int_equal(m.welcome.size_bytes, MSG_MAX_BYTES);
+	ASSERT_BROKER_FAILS("welcome", "size_bytes", past, -EINVAL);
+	ASSERT_BROKER_OK("welcome", "floor_bytes", "0", &m);
+	ASSERT_BROKER_OK("grant", "target_bytes", at, &m);
+	assert_int_equal(m.grant.target_bytes, MSG_MAX_BYTES);
+	ASSERT_BROKER_FAILS("grant", "target_bytes", past, -EINVAL);
+	ASSERT_BROKER_OK("grant", "target_bytes", "0", &m);
+	ASSERT_BROKER_FAILS("grant", "target_bytes", "-1", -EINVAL);
+	ASSERT_BROKER_FAILS("grant", "target_bytes",
+			    "18446744073709551615", -EINVAL);
+	ASSERT_BROKER_FAILS("grant", "target_bytes",
+			    "18446744073709551616", -EINVAL);
+
+	/* price <= RAMM_MAX_PRICE. */
+	snprintf(at, sizeof(at), "%u", RAMM_MAX_PRICE);
+	snprintf(past, sizeof(past), "%u", RAMM_MAX_PRICE + 1);
+	ASSERT_BROKER_OK("grant", "price", at, &m);
+	assert_int_equal(m.grant.price, RAMM_MAX_PRICE);
+	ASSERT_BROKER_FAILS("grant", "price", past, -EINVAL);
+	ASSERT_BROKER_OK("grant", "price", "0", &m);
+	ASSERT_BROKER_FAILS("grant", "price", "-1", -EINVAL);
+
+	/* units and deadline_ms <= UINT32_MAX. */
+	ASSERT_BROKER_OK("evict", "units", "4294967295", &m);
+	assert_int_equal(m.evict.units, UINT32_MAX);
+	ASSERT_BROKER_FAILS("evict", "units", "4294967296", -EINVAL);
+	ASSERT_BROKER_OK("evict", "deadline_ms", "4294967295", &m);
+	assert_int_equal(m.evict.deadline_ms, UINT32_MAX);
+	ASSERT_BROKER_FAILS("evict", "deadline_ms", "4294967296", -EINVAL);
+	ASSERT_BROKER_OK("evict", "units", "0", &m);
+	ASSERT_BROKER_FAILS("evict", "units", "-1", -EINVAL);
+}
+
+static void test_broker_members(void **state)
+{
+	static const char *const mistyped[] = {
+		"\"1\"", "1.0", "true", "null", "[1]", "{}",
+	};
+	struct broker_msg m;
+	const char *reason;
+
+	(void)state;
+	for (size_t k = 0; k < ARRAY_LEN(broker_kinds); k++) {
+		const struct broker_kind *bk = &broker_kinds[k];
+
+		/* Each member other than type and v, left out or mistyped. */
+		for (size_t i = 2; i < bk->n; i++) {
+			const char *key = bk->members[i].key;
+
+			ASSERT_BROKER_FAILS(bk->name, key, NULL, -EINVAL);
+			for (size_t t = 0; t < ARRAY_LEN(mistyped); t++) {
+				/* error's reason must be a string. */
+				if (!strcmp(key, "reason") && t == 0)
+					continue;
+				ASSERT_BROKER_FAILS(bk->name, key, mistyped[t],
+						    -EINVAL);
+			}
+		}
+		/* type and v: -EBADMSG, as for the agent's messages. */
+		ASSERT_BROKER_FAILS(bk->name, "type", NULL, -EBADMSG);
+		ASSERT_BROKER_FAILS(bk->name, "type", "1", -EBADMSG);
+		ASSERT_BROKER_FAILS(bk->name, "v", NULL, -EBADMSG);
+		ASSERT_BROKER_FAILS(bk->name, "v", "2", -EBADMSG);
+		ASSERT_BROKER_FAILS(bk->name, "v", "0", -EBADMSG);
+		ASSERT_BROKER_FAILS(bk->name, "v", "\"1\"", -EBADMSG);
+		ASSERT_BROKER_FAILS(bk->name, "v", "1.0", -EBADMSG);
+	}
+	/* Reasons say which message it was. */
+	assert_int_equal(parse_broker_with("welcome", "floor_bytes", "2e9", &m,
+					   &reason), -EINVAL);
+	assert_string_equal(reason, "welcome: missing or invalid member");
+	assert_int_equal(parse_broker_with("welcome", "floor_bytes",
+					   "1342177281", &m, &reason), -EINVAL);
+	assert_string_equal(reason, "welcome: floor_bytes above cap_bytes");
+	assert_int_equal(parse_broker_with("error", "reason", NULL, &m,
+					   &reason), -EINVAL);
+	assert_string_equal(reason, "error: missing reason");
+
+	/* The agent's messages and unknown types: -ENOMSG. */
+	ASSERT_BROKER_FAILS("grant", "type", "\"hello\"", -ENOMSG);
+	ASSERT_BROKER_FAILS("grant", "type", "\"report\"", -ENOMSG);
+	ASSERT_BROKER_FAILS("grant", "type", "\"GRANT\"", -ENOMSG);
+	ASSERT_BROKER_FAILS("grant", "type", "\"grant\\u0000\"", -ENOMSG);
+	ASSERT_BROKER_FAILS("grant", "type", "\"\"", -ENOMSG);
+	assert_int_equal(parse_broker_str("{\"type\":\"bye\",\"v\":1}", &reason),
+			 -ENOMSG);
+	assert_string_equal(reason, "unknown message type");
+}
+
+static void test_broker_error_reason(void **state)
+{
+	char value[MSG_MAX_REASON * 2];
+	struct broker_msg m;
+	size_t n;
+
+	(void)state;
+	ASSERT_BROKER_OK("error", "reason", "\"\"", &m);
+	assert_string_equal(m.error.reason, "");
+	/* Up to an escaped NUL only. */
+	ASSERT_BROKER_OK("error", "reason", "\"bad\\u0000tail\"", &m);
+	assert_string_equal(m.error.reason, "bad");
+	/* Cut to MSG_MAX_REASON - 1 bytes. */
+	n = (size_t)snprintf(value, sizeof(value), "\"");
+	memset(value + n, 'x', MSG_MAX_REASON + 10);
+	n += MSG_MAX_REASON + 10;
+	snprintf(value + n, sizeof(value) - n, "\"");
+	ASSERT_BROKER_OK("error", "reason", value, &m);
+	assert_int_equal(strlen(m.error.reason), MSG_MAX_REASON - 1);
+}
+
+static void test_broker_not_a_message(void **state)
+{
+	static const char *const lines[] = {
+		"", "welcome", "[]", "1", "\"grant\"", "null", "{",
+		"{\"type\":\"grant\",\"v\":1,\"target_bytes\":1,\"price\":1",
+		"{\"type\":\"grant\",\"v\":1,\"target_bytes\":1,\"price\":1}}",
+		"{\"type\":\"grant\",\"v\":1,\"target_bytes\":1,\"price\":1} x",
+		/* Strict JSON only, as ramm-agent always read it. */
+		"{\"type\":\"grant\",\"v\":1,\"target_bytes\":1,\"price\":1,}",
+		"{'type':'grant','v':1,'target_bytes':1,'price':1}",
+		"{\"type\":\"grant\",\"v\":1,\"target_bytes\":01,\"price\":1}",
+		"{\"type\":\"grant\",\"v\":1,\"target_bytes\":1,\"price\":1}{}",
+		"{\"type\":\"grant\",\"v\":1,\"a\":[[[[1]]]],"
+		"\"target_bytes\":1,\"price\":1}",
+	};
+	const char ok[] = "{\"type\":\"evict\",\"v\":1,\"units\":1,"
+			  "\"deadline_ms\":1}";
+	char line[RAMM_MAX_LINE + 1];
+	const char *reason;
+	struct broker_msg m;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(lines); i++) {
+		reason = NULL;
+		if (parse_broker_str(lines[i], &reason) != -EBADMSG)
+			fail_msg("line %zu accepted: %s", i, lines[i]);
+		assert_reason(reason);
+	}
+	assert_int_equal(parse_broker_str(ok, &reason), 0);
+
+	/* A NUL byte anywhere, even after the object. */
+	memcpy(line, ok, sizeof(ok));
+	assert_int_equal(msg_parse_broker(line, sizeof(ok), &m, &reason),
+			 -EBADMSG);
+	assert_string_equal(reason, "NUL byte");
+	line[5] = '\0';
+	assert_int_equal(msg_parse_broker(line, sizeof(ok) - 1, &m, &reason),
+			 -EBADMSG);
+
+	/* Longest line: RAMM_MAX_LINE - 1 bytes without the newline. */
+	len = sizeof(ok) - 1;
+	memcpy(line, ok, len - 1);
+	memset(line + len - 1, ' ', RAMM_MAX_LINE - 1 - len);
+	line[RAMM_MAX_LINE - 2] = '}';
+	assert_int_equal(msg_parse_broker(line, RAMM_MAX_LINE - 1, &m, &reason),
+			 0);
+	assert_int_equal(m.evict.units, 1);
+	line[RAMM_MAX_LINE - 2] = ' ';
+	line[RAMM_MAX_LINE - 1] = '}';
+	assert_int_equal(msg_parse_broker(line, RAMM_MAX_LINE, &m, &reason),
+			 -EBADMSG);
+	assert_string_equal(reason, "line too long");
+}
+
+/* What the broker formats, the agent reads back unchanged. */
+static void test_broker_round_trip(void **state)
+{
+	char buf[512];
+	const char *reason;
+	struct broker_msg m;
+	int len;
+
+	(void)state;
+	len = msg_format_welcome(buf, sizeof(buf), 1ull << 30, 1ull << 30,
+				 MSG_MAX_BYTES, 123456789);
+	assert_true(len > 0);
+	assert_int_equal(msg_parse_broker(buf, (size_t)len - 1, &m, &reason),
+			 0);
+	assert_int_equal(m.type, BROKER_MSG_WELCOME);
+	assert_int_equal(m.welcome.unit_bytes, 1ull << 30);
+	assert_int_equal(m.welcome.floor_bytes, 1ull << 30);
+	assert_int_equal(m.welcome.cap_bytes, MSG_MAX_BYTES);
+	assert_int_equal(m.welcome.size_bytes, 123456789);
+
+	len = msg_format_grant(buf, sizeof(buf), 805306368, RAMM_MAX_PRICE);
+	assert_int_equal(msg_parse_broker(buf, (size_t)len - 1, &m, &reason),
+			 0);
+	assert_int_equal(m.grant.target_bytes, 805306368);
+	assert_int_equal(m.grant.price, RAMM_MAX_PRICE);
+
+	len = msg_format_evict(buf, sizeof(buf), UINT32_MAX, UINT32_MAX);
+	assert_int_equal(msg_parse_broker(buf, (size_t)len - 1, &m, &reason),
+			 0);
+	assert_int_equal(m.evict.units, UINT32_MAX);
+	assert_int_equal(m.evict.deadline_ms, UINT32_MAX);
+
+	len = msg_format_error(buf, sizeof(buf), "report: bad seq");
+	assert_int_equal(msg_parse_broker(buf, (size_t)len - 1, &m, &reason),
+			 0);
+	assert_string_equal(m.error.reason, "report: bad seq");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1058,6 +1430,12 @@ int main(void)
 		cmocka_unit_test(test_format_evict),
 		cmocka_unit_test(test_format_error),
 		cmocka_unit_test(test_random_mutation),
+		cmocka_unit_test(test_broker_valid),
+		cmocka_unit_test(test_broker_bounds),
+		cmocka_unit_test(test_broker_members),
+		cmocka_unit_test(test_broker_error_reason),
+		cmocka_unit_test(test_broker_not_a_message),
+		cmocka_unit_test(test_broker_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

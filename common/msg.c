@@ -6,10 +6,10 @@
 
 #include <json-c/json.h>
 
-#include "market.h"
+#include "bid_curve.h"
 #include "msg.h"
 
-/* Agent messages are flat; anything deeper than this is hostile. */
+/* Messages are flat; anything deeper than this is hostile. */
 #define MSG_MAX_DEPTH 4
 
 static int msg_get_u64(struct json_object *obj, const char *key, uint64_t max,
@@ -134,7 +134,7 @@ static int msg_parse_bid(struct json_object *obj, struct agent_report *r,
 		r->bid[i].price = (uint32_t)p;
 	}
 	r->n_bid = n;
-	if (market_validate_bid(r->bid, n)) {
+	if (bid_curve_validate(r->bid, n, RAMM_MAX_BID_STEPS)) {
 		*reason = "report: bid prices must not increase";
 		return -EINVAL;
 	}
@@ -214,18 +214,29 @@ static int msg_parse_report(struct json_object *obj, struct agent_report *r,
 	return msg_parse_bid(obj, r, reason);
 }
 
-int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,
-		    const char **reason)
+/*
+ * Parse @line/@len into a JSON object and check its envelope: a string
+ * "type" (returned in @type, borrowed from @obj) and v == RAMM_PROTO_VERSION.
+ * @strict: json-c's strict mode, and no NUL byte anywhere in the line.
+ * On success *@obj is the caller's to put; on failure it is NULL.
+ * Returns 0, -EBADMSG or -ENOMEM, with *@reason set on failure.
+ */
+static int msg_parse_envelope(const char *line, size_t len, int strict,
+			      struct json_object **obj, const char **type,
+			      const char **reason)
 {
 	struct json_tokener *tok;
-	struct json_object *obj, *v;
-	const char *type;
+	struct json_object *o, *v;
 	uint64_t version;
-	int ret;
 
+	*obj = NULL;
 	*reason = NULL;
 	if (len == 0 || len >= RAMM_MAX_LINE) {
 		*reason = len ? "line too long" : "empty line";
+		return -EBADMSG;
+	}
+	if (strict && memchr(line, '\0', len)) {
+		*reason = "NUL byte";
 		return -EBADMSG;
 	}
 	tok = json_tokener_new_ex(MSG_MAX_DEPTH);
@@ -233,36 +244,54 @@ int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,
 		*reason = "out of memory";
 		return -ENOMEM;
 	}
-	obj = json_tokener_parse_ex(tok, line, (int)len);
+	if (strict)
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, line, (int)len);
 	/* Trailing bytes after the object are as bad as a broken object. */
-	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
+	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len) {
-		json_object_put(obj);
+		json_object_put(o);
 		json_tokener_free(tok);
 		*reason = "not a JSON object";
 		return -EBADMSG;
 	}
 	json_tokener_free(tok);
 
-	ret = -EBADMSG;
-	if (!json_object_is_type(obj, json_type_object)) {
+	if (!json_object_is_type(o, json_type_object)) {
 		*reason = "not a JSON object";
 		goto out_put;
 	}
-	if (!json_object_object_get_ex(obj, "type", &v) ||
+	if (!json_object_object_get_ex(o, "type", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
 		*reason = "missing type";
 		goto out_put;
 	}
-	type = json_object_get_string(v);
+	*type = json_object_get_string(v);
 	/* "hello\u0000x" must not compare equal to "hello". */
-	if (strlen(type) != (size_t)json_object_get_string_len(v))
-		type = "";
-	if (msg_get_u64(obj, "v", UINT32_MAX, &version) ||
+	if (strlen(*type) != (size_t)json_object_get_string_len(v))
+		*type = "";
+	if (msg_get_u64(o, "v", UINT32_MAX, &version) ||
 	    version != RAMM_PROTO_VERSION) {
 		*reason = "missing or unsupported v";
 		goto out_put;
 	}
+	*obj = o;
+	return 0;
+out_put:
+	json_object_put(o);
+	return -EBADMSG;
+}
+
+int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,
+		    const char **reason)
+{
+	struct json_object *obj;
+	const char *type;
+	int ret;
+
+	ret = msg_parse_envelope(line, len, 0, &obj, &type, reason);
+	if (ret)
+		return ret;
 
 	memset(out, 0, sizeof(*out));
 	if (!strcmp(type, RAMM_MSG_HELLO)) {
@@ -275,8 +304,108 @@ int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,
 		*reason = "unknown message type";
 		ret = -ENOMSG;
 	}
-out_put:
 	json_object_put(obj);
+	return ret;
+}
+
+static int msg_parse_welcome(struct json_object *obj, struct broker_welcome *w,
+			     const char **reason)
+{
+	if (msg_get_u64(obj, "unit_bytes", MSG_MAX_UNIT_BYTES, &w->unit_bytes) ||
+	    msg_get_u64(obj, "floor_bytes", MSG_MAX_BYTES, &w->floor_bytes) ||
+	    msg_get_u64(obj, "cap_bytes", MSG_MAX_BYTES, &w->cap_bytes) ||
+	    msg_get_u64(obj, "size_bytes", MSG_MAX_BYTES, &w->size_bytes)) {
+		*reason = "welcome: missing or invalid member";
+		return -EINVAL;
+	}
+	if (w->unit_bytes < 4096 || (w->unit_bytes & (w->unit_bytes - 1))) {
+		*reason = "welcome: unit_bytes not a power of two >= 4096";
+		return -EINVAL;
+	}
+	if (w->floor_bytes > w->cap_bytes) {
+		*reason = "welcome: floor_bytes above cap_bytes";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int msg_parse_grant(struct json_object *obj, struct broker_grant *g,
+			   const char **reason)
+{
+	uint64_t price;
+
+	if (msg_get_u64(obj, "target_bytes", MSG_MAX_BYTES, &g->target_bytes) ||
+	    msg_get_u64(obj, "price", RAMM_MAX_PRICE, &price)) {
+		*reason = "grant: missing or invalid member";
+		return -EINVAL;
+	}
+	g->price = (uint32_t)price;
+	return 0;
+}
+
+static int msg_parse_evict(struct json_object *obj, struct broker_evict *e,
+			   const char **reason)
+{
+	uint64_t units, deadline_ms;
+
+	if (msg_get_u64(obj, "units", UINT32_MAX, &units) ||
+	    msg_get_u64(obj, "deadline_ms", UINT32_MAX, &deadline_ms)) {
+		*reason = "evict: missing or invalid member";
+		return -EINVAL;
+	}
+	e->units = (uint32_t)units;
+	e->deadline_ms = (uint32_t)deadline_ms;
+	return 0;
+}
+
+static int msg_parse_error(struct json_object *obj, struct broker_error *e,
+			   const char **reason)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(obj, "reason", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		*reason = "error: missing reason";
+		return -EINVAL;
+	}
+	/* Up to the first NUL, cut to fit: it is only ever logged. */
+	s = json_object_get_string(v);
+	snprintf(e->reason, sizeof(e->reason), "%s", s);
+	return 0;
+}
+
+int msg_parse_broker(const char *line, size_t len, struct broker_msg *out,
+		     const char **reason)
+{
+	struct json_object *obj;
+	const char *type;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = msg_parse_envelope(line, len, 1, &obj, &type, reason);
+	if (ret)
+		return ret;
+
+	if (!strcmp(type, RAMM_MSG_WELCOME)) {
+		out->type = BROKER_MSG_WELCOME;
+		ret = msg_parse_welcome(obj, &out->welcome, reason);
+	} else if (!strcmp(type, RAMM_MSG_GRANT)) {
+		out->type = BROKER_MSG_GRANT;
+		ret = msg_parse_grant(obj, &out->grant, reason);
+	} else if (!strcmp(type, RAMM_MSG_EVICT)) {
+		out->type = BROKER_MSG_EVICT;
+		ret = msg_parse_evict(obj, &out->evict, reason);
+	} else if (!strcmp(type, RAMM_MSG_ERROR)) {
+		out->type = BROKER_MSG_ERROR;
+		ret = msg_parse_error(obj, &out->error, reason);
+	} else {
+		*reason = "unknown message type";
+		ret = -ENOMSG;
+	}
+	json_object_put(obj);
+	if (ret)
+		memset(out, 0, sizeof(*out));
 	return ret;
 }
 
