@@ -12,6 +12,7 @@
 #include "log.h"
 #include "persist.h"
 #include "rammd.h"
+#include "registry.h"
 #include "state.h"
 
 static struct state_entry *persist_entry(struct rammd *d, const char *name)
@@ -37,18 +38,49 @@ void persist_restore(struct rammd *d, struct guest *g)
 		 g->ov.excluded ? ", excluded" : "", g->ov.drain ? ", draining" : "");
 }
 
+/*
+ * A slot for a new record. When the file is full, the record of a guest
+ * not managed now makes room (the first found: records carry no age), so
+ * churn cannot lock new guests out; there is always one, as no more guests
+ * are managed than there are slots. O(1); when full, O(records) at worst.
+ */
+static struct state_entry *persist_new_entry(struct rammd *d, const char *name)
+{
+	struct state_entry *e = NULL;
+
+	if (d->n_saved < STATE_MAX_ENTRIES) {
+		e = &d->saved[d->n_saved++];
+	} else {
+		/* From where the last search stopped, so filling the file
+		 * with new guests costs O(records) in all. */
+		for (size_t k = 0; k < d->n_saved && !e; k++) {
+			size_t i = (d->saved_cursor + k) % d->n_saved;
+
+			if (!registry_find(d, d->saved[i].name)) {
+				e = &d->saved[i];
+				d->saved_cursor = i + 1;
+			}
+		}
+		if (!e)
+			return NULL;
+		log_info("state file: full; the record of %s, not here now, makes room for %s",
+			 e->name, name);
+		g_hash_table_remove(d->saved_by_name, e->name);
+	}
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	g_hash_table_insert(d->saved_by_name, e->name, e);
+	return e;
+}
+
 void persist_keep(struct rammd *d, struct guest *g)
 {
 	struct state_entry *e = persist_entry(d, g->cfg.name);
 
-	if (!e) {
-		if (d->n_saved >= STATE_MAX_ENTRIES)
-			return;
-		e = &d->saved[d->n_saved++];
-		memset(e, 0, sizeof(*e));
-		snprintf(e->name, sizeof(e->name), "%s", g->cfg.name);
-		g_hash_table_insert(d->saved_by_name, e->name, e);
-	}
+	if (!e)
+		e = persist_new_entry(d, g->cfg.name);
+	if (!e)
+		return;
 	e->ov = g->ov;
 	e->have_account = g->account_open;
 	e->account = g->account;

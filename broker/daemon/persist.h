@@ -23,7 +23,8 @@ void persist_load(struct rammd *d);
 void persist_restore(struct rammd *d, struct guest *g);
 
 /* persist_keep - copy @g's record into the saved records (not written
- * yet). Past STATE_MAX_ENTRIES a new guest's record is not kept. */
+ * yet). When they are full, a record of a guest not managed now is
+ * dropped for it. O(1), O(records) when full. Never fails. */
 void persist_keep(struct rammd *d, struct guest *g);
 
 /*

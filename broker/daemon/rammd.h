@@ -52,6 +52,8 @@ struct rammd {
 	struct state_entry *saved; /* STATE_MAX_ENTRIES, owned (persist.h) */
 	size_t n_saved;
 	GHashTable *saved_by_name; /* name -> entry of @saved */
+	size_t saved_cursor;       /* where persist.c looks next for a record
+				    * to drop when @saved is full */
 	guint save_source;         /* pending save, 0 if none */
 	guint tick_source;         /* the periodic clearing */
 	const char *config_path;   /* what SIGHUP reloads */
