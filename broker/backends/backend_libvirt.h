@@ -26,10 +26,11 @@ const char *backend_libvirt_error(void);
 int backend_libvirt_read_domain(virDomainPtr dom, struct lv_domain_info *info);
 
 /*
- * backend_libvirt_connected - drive the devices of @d's libvirt guests over @conn (not owned: the
- * caller closes it after backend_libvirt_disconnected()), following its
- * size-change events. Returns 0, or -ENOTCONN if the events cannot be
- * registered (then nothing was kept).
+ * backend_libvirt_connected - drive the devices of @d's libvirt guests
+ * over @conn (not owned: the caller closes it after
+ * backend_libvirt_disconnected()), following its size-change events.
+ * Returns 0, or -ENOTCONN if the events cannot be registered (then
+ * nothing was kept).
  */
 int backend_libvirt_connected(struct rammd *d, virConnectPtr conn);
 

@@ -11,22 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
 #include <glib-unix.h>
 
-#include "agent_chan.h"
 #include "control.h"
 #include "discover.h"
 #include "guest.h"
-#include "hugepool.h"
 #include "log.h"
-#include "market.h"
 #include "metrics.h"
 #include "persist.h"
-#include "proc_sample.h"
 #include "rammd.h"
 #include "registry.h"
 #include "ctl_commands.h"
@@ -42,8 +37,6 @@ uint64_t rammd_unit_bytes(const struct rammd *d)
 {
 	return d->cfg.unit_mib * MIB;
 }
-
-/* The control commands are ctl_commands_handle() (ctl_commands.c). */
 
 /* ---- main -------------------------------------------------------------- */
 
