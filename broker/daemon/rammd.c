@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -114,6 +115,29 @@ static gboolean rammd_on_hup(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Each guest holds two sockets (QMP and agent). systemd starts services
+ * with a soft limit of 1024 open files, which would cap rammd near 500
+ * guests; it uses poll(), not select(), so it may take the hard limit.
+ */
+static void rammd_raise_fd_limit(void)
+{
+	const rlim_t want = 2 * RAMMD_MAX_GUESTS + 256;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warn("open files limited to %llu: fewer than %d guests can be managed (raise LimitNOFILE to %llu)",
+			 (unsigned long long)rl.rlim_cur, RAMMD_MAX_GUESTS,
+			 (unsigned long long)want);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -169,6 +193,7 @@ int main(int argc, char **argv)
 		printf("%s: ok (%zu guests)\n", path, d.cfg.n_guests);
 		return 0;
 	}
+	rammd_raise_fd_limit();
 	d.loop = g_main_loop_new(NULL, FALSE);
 	registry_init(&d);
 	d.control = control_new(d.cfg.control_socket, ctl_commands_handle, &d,
