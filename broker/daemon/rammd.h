@@ -19,6 +19,7 @@ struct control;
 struct guest;
 struct json_object;
 struct metrics;
+struct record;
 
 /* Tick durations kept for rammctl (the last this many ticks). */
 #define RAMMD_TICK_HISTORY 256
@@ -57,11 +58,13 @@ struct rammd {
 	guint save_source;         /* pending save, 0 if none */
 	guint tick_source;         /* the periodic clearing */
 	const char *config_path;   /* what SIGHUP reloads */
+	struct record *record;     /* --record FILE, NULL if off (record.h) */
 };
 
 /*
  * rammd_state_changed - an override or an account changed in a way that
  * must survive a crash: save the state file soon (from the main loop).
+ * persist.c; never fails (a failed save is logged and retried).
  */
 void rammd_state_changed(struct rammd *d);
 

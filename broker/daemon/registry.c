@@ -70,8 +70,10 @@ struct guest *registry_add(struct rammd *d, const struct guest_config *gc,
 		return NULL;
 	}
 	g = guest_new(d, gc, backend);
-	if (!g)
+	if (!g) {
+		log_err("guest %s: cannot start: %s", gc->name, strerror(ENOMEM));
 		return NULL;
+	}
 	g->source = source;
 	guest_settings_apply(&d->cfg, g);
 	persist_restore(d, g);
