@@ -9,8 +9,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lab"))
+sys.path.insert(0, os.path.dirname(HERE))
 
 import lab  # noqa: E402
+from runner import Skip  # noqa: E402 - a test that needs a missing host feature raises it
 
 BUILD = lab.BUILD
 MIB = lab.MIB
@@ -19,7 +21,7 @@ MIB = lab.MIB
 class Broker:
     """rammd started by a test, stopped by PID through the lab."""
 
-    def __init__(self, the_lab, config_text, name="rammd"):
+    def __init__(self, the_lab, config_text, name="rammd", extra_args=()):
         self.lab = the_lab
         self.control = os.path.join(the_lab.dir, name + ".sock")
         self.config_path = os.path.join(the_lab.dir, name + ".conf")
@@ -32,8 +34,8 @@ class Broker:
         # A socket left by a killed rammd would pass for the new one's.
         if os.path.exists(self.control):
             os.unlink(self.control)
-        self.proc = the_lab.spawn([os.path.join(BUILD, "rammd"), "-c", self.config_path],
-                                  self.log_path)
+        self.proc = the_lab.spawn([os.path.join(BUILD, "rammd"), "-c", self.config_path] +
+                                  list(extra_args), self.log_path)
         deadline = time.time() + 10
         while not os.path.exists(self.control):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -65,11 +67,6 @@ class Broker:
 
     def stop(self):
         self.lab.stop(self.proc)
-
-
-class Skip(Exception):
-    """Raised by a test that needs a host feature this machine lacks;
-    run_all.py prints 'SKIP <test>: <reason>' and counts it apart."""
 
 
 def require_huge_page_size(page_kib):

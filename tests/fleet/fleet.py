@@ -103,7 +103,8 @@ class Guest:
 
     def __init__(self, fleet, name, boot_mib=512, max_mib=1024, block_mib=2,
                  size_mib=256, demand_mib=None, reserve_mib=0,
-                 plug_mib_s=512.0, unplug_mib_s=256.0, report_s=1.0):
+                 plug_mib_s=512.0, unplug_mib_s=256.0, report_s=1.0,
+                 agent_silent=False):
         if size_mib % block_mib or max_mib % block_mib or size_mib > max_mib:
             raise ValueError("%s: sizes must be whole blocks, size <= max" % name)
         self.fleet = fleet
@@ -144,8 +145,7 @@ class Guest:
         self.agent_task = None
         self.agent_writer = None
         self.agent_connects = 0
-        self.agent_silent = False
-        self.agent_dead = False
+        self.agent_silent = agent_silent  # connected, but sends nothing
         self.report_s = report_s
         self._report_timer = None
         self.seq = 0
@@ -260,10 +260,6 @@ class Guest:
             "query-memdev": self._q_memdev,
             "qom-get": self._q_qom_get,
             "qom-set": self._q_qom_set,
-            "query-version": lambda a: {"return": QEMU_VERSION},
-            "query-status": lambda a: {"return": {"status": "running",
-                                                  "singlestep": False,
-                                                  "running": True}},
         }.get(cmd)
         if handler is None:
             return err("CommandNotFound", "The command %s has not been found" % cmd), True
@@ -529,7 +525,6 @@ class Guest:
             self.fleet.moving.add(self)
 
     def start_agent(self):
-        self.agent_dead = False
         self.agent_sock = self._listen(self.agent_path)
         self.agent_task = self.loop.create_task(self._agent_serve())
 
@@ -601,7 +596,6 @@ class Guest:
 
     def kill_agent(self):
         """Fault: the agent's chardev is gone (socket closed and removed)."""
-        self.agent_dead = True
         self.stop_agent(unlink=True)
 
     def set_stalled(self, stalled):
@@ -610,6 +604,11 @@ class Guest:
         self.stalled = stalled
         if not stalled:
             self.fleet.moving.add(self)
+
+    def set_agent_silent(self, silent):
+        """Fault: the agent stays connected but sends nothing (a hung or
+        stopped ramm-agent); False lets it report again."""
+        self.agent_silent = silent
 
     def set_demand(self, demand_mib, urgent=False):
         """The guest's working set, in MiB of its MemTotal; @urgent sends an

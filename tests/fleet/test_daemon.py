@@ -1,0 +1,390 @@
+"""rammd against a fleet of fake guests (fleet.py): discovery, resizes,
+QEMU and agent faults, restart. No QEMU needed; each test takes seconds.
+
+Every test builds its own bed (Bed): a short temp dir, a fleet on a thread,
+one rammd started by PID with a test config (harness.TEST_KEYS: 500 ms
+ticks, 2 s staleness, no emergency clearing), all stopped in __exit__.
+"""
+
+import os
+import signal
+import time
+
+from fleet import FleetThread
+from harness import (Rammd, TEST_KEYS, check, need_binaries, remove_tree,
+                     short_tmpdir, wait_for)
+
+# rammctl must answer within this while a guest misbehaves (the brief's
+# "the control socket still answers within a second").
+CTL_MAX_S = 1.0
+
+
+class Bed:
+    """A fleet with @guests ({name: Guest keyword args}) and one rammd with
+    @keys over TEST_KEYS. On a failure the rammd log's tail is printed."""
+
+    def __init__(self, tag, guests, **keys):
+        need_binaries()
+        self.dir = short_tmpdir(tag)
+        self.scan = os.path.join(self.dir, "s")
+        os.mkdir(self.scan)
+        self.keys = dict(TEST_KEYS, **keys)
+        self.rammds = []
+        self.fleet = FleetThread(self.scan)
+        try:
+            for name, spec in guests.items():
+                self.fleet.add(name, **spec)
+            self.rammd = self.start_rammd("rammd")
+        except BaseException:
+            self.close(failed=True)
+            raise
+
+    def start_rammd(self, name):
+        r = Rammd(self.dir, self.scan, self.keys, name=name)
+        self.rammds.append(r)
+        return r.start()
+
+    def ready(self, names):
+        """Wait until rammd drives every guest in @names (device read, agent
+        connected, bids in its unit); returns {name: guest JSON}."""
+        def all_ready():
+            gs = self.rammd.guests()
+            ok = all(n in gs and gs[n]["device_ready"] and gs[n]["agent_connected"]
+                     and gs[n]["bid_unit_bytes"] == gs[n]["unit_kib"] * 1024
+                     for n in names)
+            return gs if ok else None
+        return wait_for("guests %s ready in rammd" % ", ".join(names), all_ready, 10)
+
+    def settled(self, names, quiet_s=1.5, timeout=20):
+        """Wait until, for @quiet_s on end, no guest in @names is resizing
+        (in rammd or the fleet) and no qom-set reaches any of them; returns
+        {name: guest JSON} from the end of that quiet spell."""
+        quiet_since = [None]
+
+        def quiet():
+            gs = self.rammd.guests()
+            sets = 0
+            for n in names:
+                f = self.fleet.guest(n)
+                if gs[n]["resizing"] or f["size_mib"] != f["requested_mib"]:
+                    quiet_since[0] = None
+                    return None
+                sets += len(f["qom_sets_mib"])
+            now = time.monotonic()
+            if quiet_since[0] is None or quiet_since[0][1] != sets:
+                quiet_since[0] = (now, sets)
+            return gs if now - quiet_since[0][0] >= quiet_s else None
+        return wait_for("guests %s settled" % ", ".join(names), quiet, timeout, 0.25)
+
+    def ctl_time(self):
+        """Seconds rammctl guests took; fails if rammd did not answer."""
+        code, _, took = self.rammd.rammctl("--json", "guests")
+        check(code == 0, "rammctl guests exit %d" % code)
+        return took
+
+    def close(self, failed=False):
+        for r in self.rammds:
+            r.stop()
+        self.fleet.close()
+        if failed:
+            for r in self.rammds:
+                tail = r.log().splitlines()[-40:]
+                print("---- %s log (last %d lines)" % (r.name, len(tail)))
+                print("\n".join(tail))
+        remove_tree(self.dir)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        self.close(failed=exc_type is not None)
+
+
+def sets_since(snapshot, t):
+    """The requested sizes (MiB) set on a fleet guest after monotonic @t."""
+    return [v for when, v in snapshot["qom_sets_mib"] if when > t]
+
+
+def watch(bed, seconds, each):
+    """Call @each() every 0.25 s for @seconds, checking each time that
+    rammd is alive and rammctl answers within CTL_MAX_S."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        check(bed.rammd.alive(), "rammd exited:\n" + bed.rammd.log()[-2000:])
+        took = bed.ctl_time()
+        check(took < CTL_MAX_S, "rammctl guests took %.2fs" % took)
+        each()
+        time.sleep(0.25)
+
+
+# ---- discovery ----------------------------------------------------------------
+
+def test_discovery():
+    """Guests appear with their socket pairs and are forgotten when the pair
+    is removed; a guest added later is found by the next scan."""
+    with Bed("disc", {"a": {}, "b": {}, "c": {}}, supply_mib=1024) as bed:
+        bed.ready(["a", "b", "c"])
+        gs = bed.settled(["a", "b", "c"])
+        f = bed.fleet.guest("a")
+        check(gs["a"]["boot_mib"] == 512 and gs["a"]["size_mib"] == f["total_mib"],
+              "a: boot %s size %s, the device has 512 + %s" % (
+                  gs["a"]["boot_mib"], gs["a"]["size_mib"], f["size_mib"]))
+        bed.fleet.add("d")
+        bed.ready(["d"])  # scans run every 2 s
+        bed.fleet.call(bed.fleet.fleet.remove, "b")
+        wait_for("b forgotten", lambda: "b" not in bed.rammd.guests(), 6)
+        check(sorted(bed.rammd.guests()) == ["a", "c", "d"],
+              "left: %s" % sorted(bed.rammd.guests()))
+        check("guest b: no longer managed" in bed.rammd.log(), "no log line for b")
+
+
+# ---- resizes --------------------------------------------------------------------
+
+def test_resize_confirmed():
+    """rammd grows a hungry guest, the device gets there, and rammd records
+    the resize as done at the size the device reports."""
+    with Bed("resize", {"a": {"demand_mib": 300}, "b": {"demand_mib": 1100}},
+             supply_mib=1024) as bed:
+        bed.ready(["a", "b"])
+        wait_for("a qom-set growing b", lambda: any(
+            v > 256 for _, v in bed.fleet.guest("b")["qom_sets_mib"]), 10)
+        gs = bed.settled(["a", "b"])
+        f = bed.fleet.guest("b")
+        g = gs["b"]
+        check(f["size_mib"] > 256, "b did not grow: %s" % f)
+        check(g["size_mib"] == f["total_mib"],
+              "rammd size %d, device %d" % (g["size_mib"], f["total_mib"]))
+        check(g["requested_mib"] == f["boot_mib"] + f["requested_mib"],
+              "rammd requested %d, device %d" % (g["requested_mib"],
+                                                 f["boot_mib"] + f["requested_mib"]))
+        rs = g["last_resize"]
+        check(rs["done_us"] > 0 and rs["to_mib"] == f["total_mib"],
+              "last resize not done at the device's size: %s" % rs)
+        check("guest b: resized %d -> %d MiB" % (rs["from_mib"], rs["to_mib"])
+              in bed.rammd.log(), "no 'resized' log line")
+        check(g["counters"]["resize_short"] == 0, "counted short: %s" % g["counters"])
+        # the agent was told the outcome
+        check(f["grants"] and f["welcome"]["size_bytes"] == f["total_mib"] << 20,
+              "agent not told: grants %s welcome %s" % (f["grants"][-1:], f["welcome"]))
+
+
+def test_stalled_resize():
+    """A device that stops short of the request: rammd counts the resize
+    short after its stall limit (3 s), records the size reached, and keeps
+    answering meanwhile."""
+    with Bed("stall", {"a": {"demand_mib": 1400, "plug_mib_s": 64}},
+             supply_mib=1024) as bed:
+        bed.ready(["a"])
+        wait_for("a growing", lambda: bed.fleet.guest("a")["size_mib"] > 300, 10)
+        bed.fleet.do("a", "set_stalled", True)
+        stalled_at = bed.fleet.guest("a")
+        check(stalled_at["requested_mib"] > stalled_at["size_mib"],
+              "a reached its request before the stall: %s" % stalled_at)
+        shorts = []
+
+        def counted():
+            # rammd may ask again at once (the guest still bids), so the
+            # resize in flight is not looked at, only the count
+            g = bed.rammd.guests()["a"]
+            if g["counters"]["resize_short"] >= 1:
+                shorts.append(g)
+        watch(bed, 5.0, counted)
+        check(shorts, "no short resize counted 5 s into a stall")
+        g = shorts[0]
+        f = bed.fleet.guest("a")
+        check(g["size_mib"] == f["total_mib"],
+              "rammd size %d, device stalled at %d" % (g["size_mib"], f["total_mib"]))
+        check("stopped at %d MiB" % f["total_mib"] in bed.rammd.log(),
+              "no 'stopped at' log line")
+
+
+# ---- QEMU vanishing ---------------------------------------------------------------
+
+def _qemu_fault_bed(tag):
+    """a (holding 256 MiB) and b (hungry later) with room in the supply."""
+    return Bed(tag, {"a": {"demand_mib": 700}, "b": {"demand_mib": 200, "size_mib": 0}},
+               supply_mib=2048)
+
+
+def _b_gets_served(bed, t0):
+    """b, made hungry now, is grown by rammd and the resize completes."""
+    bed.fleet.do("b", "set_demand", 1000, True)
+    wait_for("b grown after a's fault", lambda: any(
+        v > 0 for v in sets_since(bed.fleet.guest("b"), t0)), 6)
+    wait_for("b's growth confirmed", lambda: (
+        lambda g, f: not g["resizing"] and g["size_mib"] == f["total_mib"] > 512)(
+            bed.rammd.guests()["b"], bed.fleet.guest("b")), 10)
+
+
+def test_qemu_dies_sockets_left():
+    """QEMU dies leaving its socket files: rammd keeps the guest, frozen at
+    its size, serves the others, and picks it up again when it is back."""
+    with _qemu_fault_bed("die") as bed:
+        bed.ready(["a", "b"])
+        before = bed.settled(["a", "b"])["a"]
+        t0 = time.monotonic()
+        bed.fleet.do("a", "die")
+        wait_for("a not ready", lambda: not bed.rammd.guests()["a"]["device_ready"], 4)
+        _b_gets_served(bed, t0)
+
+        def frozen():
+            g = bed.rammd.guests()["a"]
+            check(g["size_mib"] == before["size_mib"] and
+                  g["requested_mib"] in (0, before["requested_mib"]),
+                  "a moved while dead: %s -> %s" % (before["size_mib"], g["size_mib"]))
+        watch(bed, 3.0, frozen)
+        bed.fleet.do("a", "revive")
+        bed.ready(["a"])
+        check(bed.rammd.guests()["a"]["size_mib"] == bed.fleet.guest("a")["total_mib"],
+              "a's size after revival differs from the device")
+
+
+def test_qmp_connection_dropped():
+    """The QMP connection drops: rammd reconnects within seconds, the
+    guest keeps its size, and the others are served meanwhile."""
+    with _qemu_fault_bed("drop") as bed:
+        bed.ready(["a", "b"])
+        before = bed.settled(["a", "b"])["a"]
+        clients = bed.fleet.guest("a")["qmp_clients"]
+        t0 = time.monotonic()
+        bed.fleet.do("a", "drop_qmp")
+        wait_for("a reconnected", lambda: bed.fleet.guest("a")["qmp_clients"] > clients, 4)
+        bed.ready(["a"])
+        _b_gets_served(bed, t0)
+        f = bed.fleet.guest("a")
+        check(not [v for v in sets_since(f, t0) if v < before["size_mib"] - 512],
+              "a shrunk after a dropped connection: %s" % sets_since(f, t0))
+        check(bed.rammd.guests()["a"]["size_mib"] == f["total_mib"],
+              "a's size differs from the device after reconnecting")
+
+
+def test_qmp_monitor_hangs():
+    """The monitor accepts but never answers: rammd keeps running and
+    answering, serves the others, and books nothing new for the hung guest:
+    its size and requested size stay what they were, even though its
+    agent now bids for more."""
+    with _qemu_fault_bed("hang") as bed:
+        bed.ready(["a", "b"])
+        before = bed.settled(["a", "b"])["a"]
+        t0 = time.monotonic()
+        bed.fleet.do("a", "set_hung", True)
+        bed.fleet.do("a", "set_demand", 1300, True)
+        _b_gets_served(bed, t0)
+
+        def frozen():
+            g = bed.rammd.guests()["a"]
+            check(g["size_mib"] == before["size_mib"],
+                  "a's size moved while hung: %s -> %s" % (before["size_mib"],
+                                                           g["size_mib"]))
+            check(g["requested_mib"] in (0, before["requested_mib"]),
+                  "rammd booked a resize of the hung guest a: requested %s -> %s"
+                  % (before["requested_mib"], g["requested_mib"]))
+        watch(bed, 5.0, frozen)
+
+
+# ---- the agent ------------------------------------------------------------------
+
+def test_agent_death():
+    """No memory is taken from a guest whose agent is gone (k: socket closed
+    and removed mid-run) or silent from the start (s), even with another
+    guest bidding for all it can get."""
+    with Bed("agent", {
+            "k": {"demand_mib": 1000, "size_mib": 768},
+            "s": {"demand_mib": 100, "size_mib": 768, "agent_silent": True},
+            "b": {"demand_mib": 200, "size_mib": 0}},
+            supply_mib=1700) as bed:
+        bed.ready(["k", "b"])
+        held = bed.settled(["k", "b"])
+        k_size = bed.fleet.guest("k")["size_mib"]
+        s_size = bed.fleet.guest("s")["size_mib"]
+        check(s_size == 768, "s lost memory with a silent agent: %d" % s_size)
+        bed.fleet.do("k", "kill_agent")
+        wait_for("k's agent gone", lambda: not bed.rammd.guests()["k"]["agent_connected"], 4)
+        time.sleep(TEST_KEYS["stale_report_ms"] / 1000 + 1)  # k's bid is stale now
+        t0 = time.monotonic()
+        bed.fleet.do("b", "set_demand", 1600, True)
+
+        def kept():
+            for name, size in (("k", k_size), ("s", s_size)):
+                f = bed.fleet.guest(name)
+                shrinks = [v for v in sets_since(f, t0) if v < size]
+                check(not shrinks and f["size_mib"] >= size,
+                      "%s lost memory without an agent: %d -> %s" % (name, size, shrinks))
+        watch(bed, 5.0, kept)
+        check(held["k"]["size_mib"] == bed.rammd.guests()["k"]["size_mib"],
+              "rammd's size for k moved")
+
+
+def test_hostile_agent():
+    """An agent sending garbage, an over-long line, a rising bid and a
+    flood: counted, answered with errors, and it keeps its memory."""
+    with Bed("hostile", {"h": {"demand_mib": 900}, "b": {"demand_mib": 400}},
+             supply_mib=1024) as bed:
+        bed.ready(["h", "b"])
+        before = bed.settled(["h", "b"])["h"]
+        bed.fleet.do("h", "set_agent_silent", True)  # only hostile lines now
+        for line in (b"not json\n", b"{\"type\":\"report\",\"v\":1}\n",
+                     b"x" * 5000 + b"\n",
+                     b"{\"type\":\"report\",\"v\":1,\"seq\":1,\"urgent\":true,"
+                     b"\"mem_total_kib\":1,\"mem_free_kib\":1,\"mem_available_kib\":1,"
+                     b"\"psi_some_avg10\":0,\"psi_full_avg10\":0,\"refault_anon\":0,"
+                     b"\"refault_file\":0,\"pgscan\":0,\"unit_bytes\":2097152,"
+                     b"\"bid\":[[1,5],[1,9000000]]}\n"):
+            bed.fleet.do("h", "send_raw", line)
+        bed.fleet.do("h", "send_raw", b"{}\n" * 100)
+        t0 = time.monotonic()
+
+        def counters():
+            c = bed.rammd.guests()["h"]["counters"]
+            return (c["bad_json"] >= 1 and c["oversize"] >= 1 and c["bad_field"] >= 2
+                    and c["rate_limited"] >= 1) and c
+        wait_for("h's lines counted", counters, 4)
+        wait_for("error replies", lambda: bed.fleet.guest("h")["errors"], 4)
+
+        def kept():
+            f = bed.fleet.guest("h")
+            check(not [v for v in sets_since(f, t0) if v < before["size_mib"] - 512],
+                  "h lost memory for hostile lines: %s" % sets_since(f, t0))
+        watch(bed, 3.0, kept)
+
+
+# ---- restart --------------------------------------------------------------------
+
+def test_restart_adopts_sizes():
+    """rammd killed with SIGKILL mid-resize: a new rammd adopts each
+    device's size as QEMU reports it (the request in flight included) and
+    shrinks no one on start."""
+    with Bed("restart", {
+            "a": {"demand_mib": 1300, "size_mib": 0, "plug_mib_s": 48},
+            "b": {"demand_mib": 1400, "size_mib": 512, "max_mib": 512}},
+            supply_mib=1024) as bed:
+        bed.ready(["a", "b"])
+        wait_for("a mid-resize", lambda: (lambda f: f["requested_mib"] > f["size_mib"] > 16)(
+            bed.fleet.guest("a")), 10)
+        bed.rammd.kill(signal.SIGKILL)
+        t_kill = time.monotonic()
+        at_kill = {n: bed.fleet.guest(n) for n in ("a", "b")}
+        check(at_kill["a"]["requested_mib"] > at_kill["a"]["size_mib"],
+              "a finished before the kill")
+        bed.rammd = bed.start_rammd("rammd2")
+        gs = bed.ready(["a", "b"])
+        for n in ("a", "b"):
+            f = bed.fleet.guest(n)
+            check(gs[n]["requested_mib"] >= at_kill[n]["boot_mib"] + at_kill[n]["requested_mib"],
+                  "%s: new rammd requested %d MiB, QEMU had %d MiB requested" % (
+                      n, gs[n]["requested_mib"],
+                      at_kill[n]["boot_mib"] + at_kill[n]["requested_mib"]))
+            check(abs(gs[n]["size_mib"] - f["total_mib"]) <= 64,
+                  "%s: new rammd size %d, device %d" % (n, gs[n]["size_mib"], f["total_mib"]))
+
+        def no_shrink():
+            for n in ("a", "b"):
+                f = bed.fleet.guest(n)
+                low = [v for v in sets_since(f, t_kill) if v < at_kill[n]["requested_mib"]]
+                check(not low, "%s shrunk after the restart: requested %d -> %s" % (
+                    n, at_kill[n]["requested_mib"], low))
+        watch(bed, 4.0, no_shrink)
+        wait_for("a's adopted resize complete", lambda: (
+            lambda f: f["size_mib"] == f["requested_mib"])(bed.fleet.guest("a")), 20)
+        wait_for("rammd sees a's final size", lambda: bed.rammd.guests()["a"]["size_mib"]
+                 == bed.fleet.guest("a")["total_mib"], 5)
