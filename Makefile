@@ -29,6 +29,7 @@ LIBVIRT_LIBS = $(shell pkg-config --libs libvirt libvirt-glib-1.0 libxml-2.0)
 # The pure market and planner: linked into rammd, ramm-sim, the unit tests
 # and the fuzzers. common/ is what the host and the guest both build.
 MARKET_SRC := broker/market/market.c broker/market/pages.c broker/market/plan.c \
+	broker/market/plan_record.c \
 	broker/daemon/hugepool.c broker/daemon/config.c common/bid_curve.c
 # The daemon's pure parsers, linked into the unit tests and the fuzzers too.
 BROKER_CORE := $(MARKET_SRC) common/msg.c common/linebuf.c \
@@ -42,7 +43,7 @@ RAMMD_SRC := $(BROKER_CORE) broker/daemon/rammd.c broker/daemon/guest.c \
 	broker/daemon/registry.c broker/daemon/persist.c broker/daemon/status.c \
 	broker/daemon/discover_config.c broker/daemon/discover_scan.c \
 	broker/daemon/discover_proxmox.c broker/daemon/discover_libvirt.c \
-	common/proc_sample.c
+	broker/daemon/record.c common/proc_sample.c
 RAMMCTL_SRC := broker/cli/rammctl.c common/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/bid_model.c guest-agent/dev_record.c \
 	common/proc_sample.c common/linebuf.c common/unix_socket.c common/msg.c \
@@ -53,7 +54,8 @@ HOG_SRC := tests/lab/ramm-hog.c
 SIM_SRC := broker/sim/sim.c broker/sim/scenario.c broker/sim/metrics.c \
 	broker/sim/report.c broker/sim/policy_static.c broker/sim/policy_proxmox.c \
 	broker/sim/policy_mom.c broker/sim/policy_esx.c broker/sim/policy_hyperv.c \
-	broker/sim/policy_ramm.c
+	broker/sim/policy_ramm.c \
+	broker/sim/replay.c
 RAMM_SIM_SRC := $(MARKET_SRC) guest-agent/bid_model.c common/proc_sample.c \
 	$(SIM_SRC) broker/sim/ramm-sim.c
 DUMP_SRC := kernel/guest-driver/tools/ramm-dump.c

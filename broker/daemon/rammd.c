@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "persist.h"
 #include "rammd.h"
+#include "record.h"
 #include "registry.h"
 #include "ctl_commands.h"
 
@@ -141,10 +142,12 @@ static void rammd_raise_fd_limit(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rammd [-c FILE] [-v]\n"
+		"usage: rammd [-c FILE] [-v] [--record FILE]\n"
 		"       rammd --check-config FILE\n"
 		"  -c, --config FILE    configuration (default /etc/ramm/rammd.conf)\n"
 		"      --check-config FILE  validate FILE and exit (0 valid, 1 invalid)\n"
+		"      --record FILE    append each tick's planner input and actions\n"
+		"                       to FILE (for ramm-sim --replay)\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help\n");
 }
@@ -154,12 +157,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", required_argument, NULL, 'C' },
+		{ "record", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rammd d = { 0 };
 	const char *path = "/etc/ramm/rammd.conf";
+	const char *record_path = NULL;
 	char err[512];
 	int opt, check_only = 0, ret, group_err;
 
@@ -171,6 +176,9 @@ int main(int argc, char **argv)
 		case 'C':
 			path = optarg;
 			check_only = 1;
+			break;
+		case 'R':
+			record_path = optarg;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
@@ -194,6 +202,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	rammd_raise_fd_limit();
+	if (record_path) {
+		d.record = record_open(record_path);
+		if (!d.record) {
+			log_err("record %s: %s", record_path, strerror(errno));
+			return 1;
+		}
+	}
 	d.loop = g_main_loop_new(NULL, FALSE);
 	registry_init(&d);
 	d.control = control_new(d.cfg.control_socket, ctl_commands_handle, &d,
@@ -227,6 +242,7 @@ int main(int argc, char **argv)
 	registry_free(&d);
 	discover_libvirt_stop();
 	persist_free(&d);
+	record_close(d.record);
 	control_free(d.control);
 	metrics_free(d.metrics);
 	g_main_loop_unref(d.loop);

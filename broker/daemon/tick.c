@@ -19,6 +19,7 @@
 #include "plan.h"
 #include "proc_sample.h"
 #include "rammd.h"
+#include "record.h"
 
 #define MIB (1024ULL * 1024ULL)
 /* Urgent reports may pull a tick forward, but never closer than this. */
@@ -191,6 +192,7 @@ void rammd_tick(struct rammd *d)
 		log_err("market: cannot plan this tick: %s; no changes", strerror(-ret));
 		goto out;
 	}
+	record_tick(d->record, &in, &out);
 	tick_take_result(d, &out);
 	for (size_t a = 0; a < out.n_actions; a++)
 		tick_carry_out(g_ptr_array_index(d->guests, out.actions[a].guest),

@@ -5,7 +5,9 @@
  * (docs/SIMULATOR.md).
  *
  * Exit status: 0 on success, 1 on a failure to run (out of memory, an
- * unwritable output), 2 on bad usage or a bad trace.
+ * unwritable output), 2 on bad usage or a bad trace. --replay FILE
+ * (replay.h): 0 if every recorded tick plans the same again, 1 on a
+ * mismatch or an empty FILE, 2 if FILE cannot be read or is malformed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "replay.h"
 #include "report.h"
 #include "scenario.h"
 #include "sim.h"
@@ -25,6 +28,7 @@
 struct options {
 	const char *scenario; /* --scenario NAME, or NULL */
 	const char *trace;    /* --trace FILE, or NULL */
+	const char *replay;   /* --replay FILE, or NULL */
 	const char *svg;      /* --svg FILE, or NULL */
 	const char *policies; /* --policies, "all" by default */
 	uint64_t seed;        /* --seed, SIM_DEFAULT_SEED by default */
@@ -40,8 +44,12 @@ static void usage(FILE *f)
 	      "       ramm-sim (--scenario NAME [--seed N] | --trace FILE "
 	      "[--host-mib N])\n"
 	      "                [--policies all|P1,P2,...] [--json] [--svg FILE]\n"
+	      "       ramm-sim --replay FILE\n"
 	      "Replays guest working sets against memory policies and prints\n"
 	      "shortfall, OOM risk, memory saved, churn and fairness per policy.\n"
+	      "--replay plans again each tick `rammd --record FILE` recorded and\n"
+	      "compares the actions, targets, accounts and prices with rammd's:\n"
+	      "exit 0 if they all match (and FILE has a tick), 1 if not.\n"
 	      "See docs/SIMULATOR.md.\n", f);
 }
 
@@ -117,6 +125,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "list", no_argument, NULL, 'l' },
 		{ "scenario", required_argument, NULL, 's' },
 		{ "trace", required_argument, NULL, 't' },
+		{ "replay", required_argument, NULL, 'r' },
 		{ "host-mib", required_argument, NULL, 'H' },
 		{ "policies", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'S' },
@@ -134,6 +143,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'l': o->list = 1; break;
 		case 's': o->scenario = optarg; break;
 		case 't': o->trace = optarg; break;
+		case 'r': o->replay = optarg; break;
 		case 'p': o->policies = optarg; break;
 		case 'j': o->json = 1; break;
 		case 'g': o->svg = optarg; break;
@@ -159,6 +169,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stderr);
 			return -EINVAL;
 		}
+	}
+	if (o->replay) {
+		if (optind < argc || o->list || o->scenario || o->trace || o->svg ||
+		    o->json || o->have_seed || o->host_mib) {
+			fputs("ramm-sim: --replay goes alone\n", stderr);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (optind < argc || (!o->list && !o->scenario == !o->trace)) {
 		usage(stderr);
@@ -219,6 +237,26 @@ static int run(const struct options *o, const struct sim_scenario *sc,
 	return ret ? 1 : 0;
 }
 
+/* --replay FILE: the summary line, then exit 0 only if every tick
+ * matched and there was one; 2 if FILE cannot be read or is malformed. */
+static int replay(const char *path)
+{
+	struct replay_summary sum;
+	char err[512];
+	int ret = replay_file(path, stdout, &sum, err, sizeof(err));
+
+	printf("replay: %llu ticks, %llu actions compared, %llu mismatches\n",
+	       (unsigned long long)sum.ticks, (unsigned long long)sum.actions,
+	       (unsigned long long)sum.mismatches);
+	if (ret) {
+		fprintf(stderr, "ramm-sim: %s\n", err);
+		return ret == -ENOMEM ? 1 : 2;
+	}
+	if (!sum.ticks)
+		fprintf(stderr, "ramm-sim: %s: no ticks to replay\n", path);
+	return sum.mismatches || !sum.ticks ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct sim_policy_ops *ops[SIM_N_POLICIES];
@@ -229,6 +267,8 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o))
 		return 2;
+	if (o.replay)
+		return replay(o.replay);
 	if (o.list) {
 		list();
 		return 0;
