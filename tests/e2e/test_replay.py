@@ -3,7 +3,10 @@ rammd planned.
 
 Two real guests with their agents; rammd records every tick. Guest A's
 demand rises, then falls, then B's rises, so that rammd grows and shrinks
-devices (the recording must show a growth of each guest and a shrink). Then rammd stops
+devices (the recording must show a growth of each guest and a shrink).
+A second run puts guest H on 2 MiB host huge pages with ramm_guest.ko
+(its own pool, the host's hugetlb snapshot, offers from its free-extent
+histogram) and drains it. Then rammd stops
 and `ramm-sim --replay` plans every recorded tick again with plan_tick(),
 the function ramm-sim's ramm policy calls: every action, target, account
 and price must come out the same.
@@ -14,7 +17,8 @@ import re
 import subprocess
 import time
 
-from common import BUILD, Broker, check, lab, vmem_config, wait_for
+from common import (BUILD, Broker, check, lab, require_huge_page_size,
+                    reserve_huge_pages, vmem_config, wait_for)
 
 BOOT_MIB = 256
 SUPPLY_MIB = 768
@@ -79,8 +83,7 @@ def test_record_and_replay():
             # B's demand rises: a second guest grows.
             b.hog(150)
             wait_for("growth of both guests in the recording",
-                     lambda: len(set(x[1] for x in read_actions(record)[1]
-                                     if x[4] == WHY_GROW)) == 2, 40)
+                     lambda: guests_grown(record) == 2, 40)
             check(broker.alive(), "rammd died")
         except Exception:
             for g in (a, b):
@@ -90,6 +93,50 @@ def test_record_and_replay():
             raise
         finally:
             broker.stop()
+        replay_and_compare(record)
+
+
+def guests_grown(record):
+    return len(set(x[1] for x in read_actions(record)[1] if x[4] == WHY_GROW))
+
+
+def test_record_and_replay_hugetlb():
+    """H on 2 MiB huge pages with 10 pages free in its pool, O on ordinary
+    memory, both with ramm_guest.ko: H grows into its pool's free pages,
+    O grows, H is drained; the replay plans both pools the same."""
+    require_huge_page_size(2048)
+    with lab.Lab() as L:
+        reserve_huge_pages(L, 2048, 64 // 2 + 10)
+        h, o = L.boot_all([
+            ("h", dict(boot_mib=BOOT_MIB, vmem_mib=64, vmem_max_mib=512, kmod=True,
+                       memdev="memory-backend-memfd,hugetlb=on,hugetlbsize=2M,reserve=off",
+                       vmem_opts=",prealloc=on")),
+            ("o", dict(boot_mib=BOOT_MIB, vmem_mib=0, kmod=True))])
+        record = os.path.join(L.dir, "rammd.rec")
+        broker = Broker(L, vmem_config(scan_dir=L.dir, supply_mib=SUPPLY_MIB,
+                                       reserve_price=0, quantum_mib=0,
+                                       max_plug_mib=512, max_unplug_mib=256,
+                                       min_hold_ms=1000, tick_ms=250),
+                        extra_args=["--record", record])
+        try:
+            wait_for("reports from both agents",
+                     lambda: all(g["report_age_ms"] is not None and g["report_age_ms"] < 2000
+                                 for g in broker.state()["guests"]), 30)
+            h.hog(150)
+            o.hog(150)
+            wait_for("growth of both guests in the recording",
+                     lambda: guests_grown(record) == 2, 40)
+            time.sleep(2)
+            shrinks = count(record, WHY_SHRINK)
+            broker.rammctl("drain", "h")
+            wait_for("H's drain in the recording",
+                     lambda: count(record, WHY_SHRINK) > shrinks, 40)
+            time.sleep(2)  # the drain's unplug completes or falls short
+            check(broker.alive(), "rammd died")
+        finally:
+            broker.stop()
+        with open(record) as f:
+            check(" name=hugetlb-2048k " in f.read(), "no 2 MiB pool in the recording")
         replay_and_compare(record)
 
 
