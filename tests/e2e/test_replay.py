@@ -140,6 +140,36 @@ def test_record_and_replay_hugetlb():
         replay_and_compare(record)
 
 
+def test_record_failure_stops_recording():
+    """A recording that cannot be written is logged once and stops; the
+    market goes on. One that cannot be opened stops rammd at start. No
+    guests needed: rammd plans (and records) an empty tick too."""
+    with lab.Lab() as L:
+        broker = Broker(L, vmem_config(tick_ms=100, metrics_listen=""),
+                        extra_args=["--record", "/dev/full"])
+        try:
+            wait_for("the write failure in rammd's log",
+                     lambda: "recording stopped" in broker.log(), 10)
+            t0 = broker.state()["ticks"]
+            time.sleep(1)  # ten more ticks
+            t1 = broker.state()["ticks"]
+            log = broker.log()
+            print([l for l in log.splitlines() if "record" in l])
+            print("ticks after the failure: %d -> %d" % (t0, t1))
+            check(log.count("recording stopped") == 1,
+                  "the failure was logged %d times" % log.count("recording stopped"))
+            check(t1 >= t0 + 5, "the market stopped ticking (%d -> %d)" % (t0, t1))
+        finally:
+            broker.stop()
+        bad = os.path.join(L.dir, "no-such-dir", "rammd.rec")
+        r = subprocess.run([os.path.join(BUILD, "rammd"), "-c", broker.config_path,
+                            "--record", bad], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=10)
+        print(r.stdout.strip())
+        check(r.returncode == 1 and ("record %s" % bad) in r.stdout,
+              "rammd --record into a missing directory: exit %d, %r" % (r.returncode, r.stdout))
+
+
 def replay_and_compare(record):
     """ramm-sim --replay on @record, rammd stopped: no mismatch, every
     tick and action compared."""
