@@ -4,12 +4,14 @@ rammd planned.
 Two real guests with their agents; rammd records every tick. Guest A's
 demand rises, then falls, then B's rises, so that rammd grows and shrinks
 devices (the recording must show a growth of each guest and a shrink).
+Then rammd stops and `ramm-sim --replay` plans every recorded tick again
+with plan_tick(), the function ramm-sim's ramm policy calls: every
+action, target, account and price must come out the same.
+
 A second run puts guest H on 2 MiB host huge pages with ramm_guest.ko
 (its own pool, the host's hugetlb snapshot, offers from its free-extent
-histogram) and drains it. Then rammd stops
-and `ramm-sim --replay` plans every recorded tick again with plan_tick(),
-the function ramm-sim's ramm policy calls: every action, target, account
-and price must come out the same.
+histogram) and drains it. A third checks that a recording that cannot be
+written stops with one log line while the market goes on.
 """
 
 import os
