@@ -114,6 +114,8 @@ $(BUILD)/test_%: tests/unit/test_%.c $(call obj,$(BROKER_CORE) guest-agent/bid_m
 
 # test_sim also links the simulator (the pattern rule above takes $^).
 $(BUILD)/test_sim: $(call obj,$(SIM_SRC),host)
+# test_replay: ramm-sim --replay's reader and comparison.
+$(BUILD)/test_replay: $(call obj,broker/sim/replay.c,host)
 
 # test_libvirt_xml: the libvirt backend's XML reader, with libxml2 only.
 $(BUILD)/test_libvirt_xml: $(call obj,broker/backends/libvirt_xml.c,host)
