@@ -43,7 +43,7 @@ RAMMD_SRC := $(BROKER_CORE) broker/daemon/rammd.c broker/daemon/guest.c \
 	broker/daemon/registry.c broker/daemon/persist.c broker/daemon/status.c \
 	broker/daemon/discover_config.c broker/daemon/discover_scan.c \
 	broker/daemon/discover_proxmox.c broker/daemon/discover_libvirt.c \
-	broker/daemon/record.c common/proc_sample.c
+	broker/daemon/record.c broker/daemon/fdwatch.c common/proc_sample.c
 RAMMCTL_SRC := broker/cli/rammctl.c common/unix_socket.c
 AGENT_SRC := guest-agent/ramm-agent.c guest-agent/bid_model.c guest-agent/dev_record.c \
 	common/proc_sample.c common/linebuf.c common/unix_socket.c common/msg.c \
@@ -185,10 +185,26 @@ lab: all
 
 # Everything on Debian 12's kernel, then the guest-driver tests on every
 # other kernel of the matrix.
+# The Python suites add their counts to TALLY; the run closes with the sum,
+# skips included.
+TALLY := $(CURDIR)/$(BUILD)/test-tally
 test: all unit fuzz kmod lab
+	@rm -f $(TALLY)
 	$(PYTHON) tests/sim/acceptance.py $(BUILD)/ramm-sim
-	$(PYTHON) tests/e2e/run_all.py
-	$(MAKE) test-kernels SKIP_DEFAULT_KERNEL=1
+	RAMM_TEST_TALLY=$(TALLY) $(MAKE) test-fleet
+	RAMM_TEST_TALLY=$(TALLY) $(PYTHON) tests/e2e/run_all.py
+	RAMM_TEST_TALLY=$(TALLY) $(MAKE) test-kernels SKIP_DEFAULT_KERNEL=1
+	@awk '{p += $$1; f += $$2; s += $$3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' $(TALLY)
+
+# rammd against a fleet of fake guests (tests/fleet/): discovery, resizes,
+# stalls, QEMU and agents vanishing, restart; no QEMU needed.
+test-fleet: $(BUILD)/rammd $(BUILD)/rammctl
+	RAMMD=$(BUILD)/rammd RAMMCTL=$(BUILD)/rammctl $(PYTHON) tests/fleet/run_tests.py
+
+# rammd's CPU, RSS, tick time and `rammctl guests` time at 10, 100 and
+# 1,000 fleet guests (BENCH_FLEET_ARGS, e.g. --sizes 10,100 --window 30).
+bench-fleet: $(BUILD)/rammd $(BUILD)/rammctl
+	RAMMD=$(BUILD)/rammd RAMMCTL=$(BUILD)/rammctl $(PYTHON) tests/fleet/bench_fleet.py $(BENCH_FLEET_ARGS)
 
 test-kernels: all kmod
 	@set -e; def=$$($(PYTHON) tests/lab/lab.py kernel); for v in $(KVERS); do \
@@ -266,11 +282,13 @@ help:
 	@echo "make demo    three guests, rammd, shifting demand"
 	@echo "make bench   demand-to-plug latency, split into decision and plug time"
 	@echo "make bench-market  market_clear() timing only (no QEMU)"
+	@echo "make test-fleet    rammd against a fleet of fake guests (no QEMU)"
+	@echo "make bench-fleet   rammd's CPU, RSS and tick time at 10, 100, 1,000 fake guests"
 	@echo "make install PREFIX=/usr/local DESTDIR=  rammd, rammctl, config, systemd unit, man pages, completion"
 
 .SECONDARY:
 
 .PHONY: all deps unit fuzz kmod lab test test-kernels demo bench bench-market install clean help \
-	sim-acceptance
+	sim-acceptance test-fleet bench-fleet
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

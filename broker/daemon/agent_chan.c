@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <glib-unix.h>
 
+#include "fdwatch.h"
 #include "agent_chan.h"
 #include "guest.h"
 #include "linebuf.h"
@@ -150,7 +151,7 @@ static int agent_chan_line(void *ctx, char *line, size_t len)
 static void agent_chan_close(struct agent_chan *c)
 {
 	if (c->watch)
-		g_source_remove(c->watch);
+		fdwatch_remove(c->watch);
 	c->watch = 0;
 	if (c->fd >= 0)
 		close(c->fd);
@@ -186,7 +187,7 @@ static int agent_chan_connect(struct agent_chan *c)
 	if (fd < 0)
 		return fd;
 	c->fd = fd;
-	c->watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	c->watch = fdwatch_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				 agent_chan_on_readable, c);
 	log_info("guest %s: agent channel connected (%s)", c->g->cfg.name,
 		 c->path);

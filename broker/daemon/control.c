@@ -12,6 +12,7 @@
 #include <glib.h>
 #include <glib-unix.h>
 
+#include "fdwatch.h"
 #include "control.h"
 #include "linebuf.h"
 #include "log.h"
@@ -54,7 +55,7 @@ static gboolean control_on_accept_resume(gpointer data)
 
 	c->resume = 0;
 	if (!c->watch && c->clients->len < CONTROL_MAX_CLIENTS)
-		c->watch = g_unix_fd_add(c->fd, G_IO_IN, control_on_accept, c);
+		c->watch = fdwatch_add(c->fd, G_IO_IN, control_on_accept, c);
 	return G_SOURCE_REMOVE;
 }
 
@@ -63,7 +64,7 @@ static void control_client_free(struct control_client *cl)
 	struct control *c = cl->c;
 
 	if (cl->watch)
-		g_source_remove(cl->watch);
+		fdwatch_remove(cl->watch);
 	if (cl->timeout)
 		g_source_remove(cl->timeout);
 	close(cl->fd);
@@ -71,7 +72,7 @@ static void control_client_free(struct control_client *cl)
 	g_ptr_array_remove(c->clients, cl);
 	g_free(cl);
 	if (!c->watch && c->clients->len < CONTROL_MAX_CLIENTS)
-		c->watch = g_unix_fd_add(c->fd, G_IO_IN, control_on_accept, c);
+		c->watch = fdwatch_add(c->fd, G_IO_IN, control_on_accept, c);
 }
 
 static void control_reply(struct control_client *cl, struct json_object *reply)
@@ -278,7 +279,7 @@ static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data)
 	}
 	cl->c = c;
 	cl->fd = cfd;
-	cl->watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP, control_on_client, cl);
+	cl->watch = fdwatch_add(cfd, G_IO_IN | G_IO_HUP, control_on_client, cl);
 	cl->timeout = g_timeout_add(CONTROL_CLIENT_TIMEOUT_MS,
 				    control_on_client_timeout, cl);
 	g_ptr_array_add(c->clients, cl);
@@ -327,7 +328,7 @@ struct control *control_new(const char *path, control_handler_fn handler,
 	c->handler = handler;
 	c->ctx = ctx;
 	c->clients = g_ptr_array_new();
-	c->watch = g_unix_fd_add(fd, G_IO_IN, control_on_accept, c);
+	c->watch = fdwatch_add(fd, G_IO_IN, control_on_accept, c);
 	return c;
 }
 
@@ -340,7 +341,7 @@ void control_free(struct control *c)
 	if (c->resume)
 		g_source_remove(c->resume);
 	if (c->watch)
-		g_source_remove(c->watch);
+		fdwatch_remove(c->watch);
 	c->watch = 0;
 	close(c->fd);
 	unlink(c->path);

@@ -12,6 +12,7 @@
 #include <glib.h>
 #include <glib-unix.h>
 
+#include "fdwatch.h"
 #include "metrics.h"
 
 /* A client that has not sent its request head by then is dropped. */
@@ -41,14 +42,14 @@ static void metrics_client_free(struct metrics_client *cl)
 	struct metrics *m = cl->m;
 
 	if (cl->watch)
-		g_source_remove(cl->watch);
+		fdwatch_remove(cl->watch);
 	if (cl->timeout)
 		g_source_remove(cl->timeout);
 	close(cl->fd);
 	g_ptr_array_remove(m->clients, cl);
 	g_free(cl);
 	if (!m->watch && m->clients->len < METRICS_MAX_CLIENTS)
-		m->watch = g_unix_fd_add(m->fd, G_IO_IN, metrics_on_accept, m);
+		m->watch = fdwatch_add(m->fd, G_IO_IN, metrics_on_accept, m);
 }
 
 static void metrics_send_all(int fd, const char *p, size_t len)
@@ -178,7 +179,7 @@ static gboolean metrics_on_accept(gint fd, GIOCondition cond, gpointer data)
 	cl = g_new0(struct metrics_client, 1);
 	cl->m = m;
 	cl->fd = cfd;
-	cl->watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP, metrics_on_client, cl);
+	cl->watch = fdwatch_add(cfd, G_IO_IN | G_IO_HUP, metrics_on_client, cl);
 	cl->timeout = g_timeout_add(METRICS_CLIENT_TIMEOUT_MS, metrics_on_timeout, cl);
 	g_ptr_array_add(m->clients, cl);
 	if (m->clients->len >= METRICS_MAX_CLIENTS) {
@@ -227,7 +228,7 @@ struct metrics *metrics_new(const struct config_listen *addr,
 	m->render = render;
 	m->ctx = ctx;
 	m->clients = g_ptr_array_new();
-	m->watch = g_unix_fd_add(fd, G_IO_IN, metrics_on_accept, m);
+	m->watch = fdwatch_add(fd, G_IO_IN, metrics_on_accept, m);
 	return m;
 }
 
@@ -238,7 +239,7 @@ void metrics_free(struct metrics *m)
 	while (m->clients->len)
 		metrics_client_free(g_ptr_array_index(m->clients, 0));
 	if (m->watch)
-		g_source_remove(m->watch);
+		fdwatch_remove(m->watch);
 	m->watch = 0;
 	close(m->fd);
 	g_ptr_array_free(m->clients, TRUE);

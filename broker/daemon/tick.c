@@ -28,6 +28,9 @@
  * an operator makes, and at exit): a crash loses at most this many ticks
  * of balance. */
 #define RAMMD_SAVE_TICKS 10
+/* A ready guest's device is re-read every this many ticks (see
+ * rammd_tick()). */
+#define RAMMD_REFRESH_TICKS 5
 
 /* The host's /proc/meminfo and hugetlb pools, read once a tick. */
 static void tick_read_host(struct rammd *d, struct plan_host *host)
@@ -175,9 +178,17 @@ void rammd_tick(struct rammd *d)
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
 		guest_check_resize(g, now);
-		/* Guests being resized are re-read by their own poll. */
-		if (g->state != GUEST_RESIZING)
-			g->backend->refresh(g);
+		/* Guests being resized are re-read by their own poll. A ready
+		 * device reports its size changes itself (the size-change
+		 * event, and the poll while resizing), so it is re-read only
+		 * every RAMMD_REFRESH_TICKS ticks, a share of the guests each
+		 * tick: re-reading every device every tick was most of a
+		 * tick's time at 1,000 guests. One not ready yet, or lost, is
+		 * looked for every tick. */
+		if (g->state == GUEST_RESIZING ||
+		    (g->state == GUEST_READY && (d->ticks + i) % RAMMD_REFRESH_TICKS))
+			continue;
+		g->backend->refresh(g);
 	}
 	tick_read_host(d, &in.host);
 	for (guint i = 0; i < n; i++) {

@@ -9,11 +9,13 @@ process. Once every guest is driven and the market has settled, one
 window (default 60 s) is measured, and one line printed per size:
 
   fleet guests=N rss_kib=... cpu_pct=... tick_p50_us=... tick_p99_us=...
-        ctl_guests_ms=... fleet_cpu_pct=... [managed=M]
+        ctl_guests_ms=... fleet_cpu_pct=... rss_anon_kib=... [managed=M]
 
   cpu_pct        rammd's utime+stime over the window's wall time (100 =
                  one core); fleet_cpu_pct the same for the fleet process
-  rss_kib        rammd's VmRSS at the end of the window
+  rss_kib        rammd's VmRSS at the end of the window; rss_anon_kib its
+                 RssAnon, the part that is rammd's own (the rest is the
+                 shared libraries' pages: libvirt, GLib, json-c, libxml2)
   tick_p50/p99   from the state's "tick_us" (durations of the last ticks);
                  "na" when this rammd does not report it
   ctl_guests_ms  median wall time of `rammctl --json guests` (5 runs)
@@ -55,10 +57,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def rss_kib(pid):
+def status_kib(pid, field):
+    """@field ("VmRSS", "RssAnon") of /proc/PID/status, in KiB; 0 if absent."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -185,7 +188,8 @@ def bench_one(n, args, base_config):
         time.sleep(max(0.0, wall0 + args.window - time.monotonic()))
         wall1, cpu1, fcpu1 = time.monotonic(), cpu_seconds(pid), cpu_seconds(fleet.pid)
         st1 = rammd.state()
-        rss = rss_kib(pid)
+        rss = status_kib(pid, "VmRSS")
+        rss_anon = status_kib(pid, "RssAnon")
     finally:
         if rammd:
             rammd.stop()
@@ -203,10 +207,10 @@ def bench_one(n, args, base_config):
     else:
         p50 = p99 = "na"
     line = ("fleet guests=%d rss_kib=%d cpu_pct=%.2f tick_p50_us=%s tick_p99_us=%s "
-            "ctl_guests_ms=%s fleet_cpu_pct=%.1f" % (
+            "ctl_guests_ms=%s fleet_cpu_pct=%.1f rss_anon_kib=%d" % (
                 n, rss, 100.0 * (cpu1 - cpu0) / wall, p50, p99,
                 "%.1f" % statistics.median(ctl) if ctl else "na",
-                100.0 * (fcpu1 - fcpu0) / wall))
+                100.0 * (fcpu1 - fcpu0) / wall, rss_anon))
     if managed < n:
         line += " managed=%d" % managed
     return line
