@@ -38,7 +38,9 @@ struct backend_ops {
 	 * set_requested_size - ask the device for @vmem_bytes of plugged
 	 * memory (a multiple of the block size, <= max). Completion arrives as
 	 * guest_backend_size(). Returns 0 once the request was sent, or
-	 * -ENOTCONN / -errno; then the device was not asked.
+	 * -ENOTCONN / -errno; then the device was not asked. A request sent
+	 * but refused or left unanswered later is reported with
+	 * guest_backend_resize_failed().
 	 */
 	int (*set_requested_size)(struct guest *g, uint64_t vmem_bytes);
 	/* refresh - re-read the device, or look for it again if it was never

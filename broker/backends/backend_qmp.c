@@ -15,16 +15,21 @@
  *                 which is an answer too
  *
  * Replies are untrusted: every member is type-checked before use, and a
- * guest whose answers do not make sense is not driven.
+ * guest whose answers do not make sense is not driven. Every command has a
+ * reply deadline (QMP_REPLY_TIMEOUT_MS, qmp.h): a monitor that misses it
+ * is taken as hung and the connection dropped, which reports the device
+ * lost. A qom-set refused, or unanswered when the connection closes, is
+ * reported with guest_backend_resize_failed(), so its size is not booked.
  *
  * Two modes, a flag per guest (guest_config.qmp_shared):
  *  - own socket: one connection held open, events followed, reconnected
- *    every second when lost.
+ *    every second when lost (a hung monitor included).
  *  - shared socket (Proxmox's VMID.qmp, which qemu-server needs too; a QMP
  *    server serves one client at a time): "polite". Every refresh and
  *    resize is a short session - connect, qmp_capabilities, the command(s),
- *    close - bounded by QMP_POLITE_TIMEOUT_MS. No events: completion is
- *    seen by the daemon's device polls (refresh). A session that cannot
+ *    close - bounded by QMP_REPLY_TIMEOUT_MS in all (qmp_set_session()).
+ *    No events: completion is seen by the daemon's device polls
+ *    (refresh). A session that cannot
  *    connect, is never greeted (another client holds the socket) or times
  *    out reports the device lost: the guest stays frozen at its size until
  *    a later session succeeds.
@@ -51,8 +56,6 @@
 #define QMP_MAX_MEMDEV 128
 /* The backing probe's four questions. */
 #define QMP_PROBE_REPLIES 4
-/* A polite session gives up after this long. */
-#define QMP_POLITE_TIMEOUT_MS 2000
 
 struct qmp_guest {
 	struct guest *g;      /* owner */
@@ -62,6 +65,10 @@ struct qmp_guest {
 	uint64_t boot_bytes;  /* base memory, 0 until known */
 	int last_error;       /* last device-query failure logged, so a
 			       * query repeated every tick logs once */
+	int outage;           /* own socket: the loss was logged; cleared
+			       * once connected again */
+	unsigned int sets_out; /* qom-sets awaiting their reply */
+	uint64_t set_bytes;   /* requested-size of the latest qom-set */
 
 	/* The device's backing, probed once per connection. */
 	char memdev[QMP_MAX_MEMDEV]; /* its memdev's QOM path, "" if none */
@@ -83,11 +90,9 @@ struct qmp_guest {
 	int polite;           /* 1: connect per session, never hold */
 	int session;          /* a session is connecting or open */
 	int session_ok;       /* its work is done: the close is ours */
-	guint deadline;       /* session timeout, 0 if none */
 	unsigned int outstanding; /* replies the session still awaits */
 	int want_query;       /* re-read the device in the session */
-	int set_pending;      /* a qom-set waits for the session */
-	uint64_t set_bytes;   /* ... of this requested-size */
+	int set_pending;      /* a qom-set of set_bytes waits for the session */
 	int busy;             /* the last session failed (logged once) */
 	const char *fail_why; /* why the open session is being closed */
 };
@@ -98,8 +103,6 @@ static struct qmp_guest *qmp_guest_of(struct guest *g)
 }
 
 static void qmp_polite_reply_done(struct qmp_guest *qg);
-static void qmp_polite_on_set(struct qmp *q, struct json_object *ret,
-			      const char *error, void *ctx);
 
 /* Send @cmd; in polite mode the session waits for its reply. */
 static int qmp_guest_command(struct qmp_guest *qg, const char *cmd,
@@ -441,6 +444,45 @@ static void qmp_guest_on_event(struct qmp *q, const char *event,
 	guest_backend_size(qg->g, size);
 }
 
+/*
+ * The reply to a qom-set requested-size. Only the latest qom-set's counts:
+ * an older one was superseded. Refused, or lost with the connection (a hung
+ * monitor), QEMU did not take that size: the guest's books go back to the
+ * device's.
+ */
+static void qmp_guest_on_set(struct qmp *q, struct json_object *ret,
+			     const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+
+	(void)q;
+	if (qg->sets_out && --qg->sets_out == 0 && !ret)
+		guest_backend_resize_failed(qg->g, qg->set_bytes,
+					    error ? error : "no reply before the QMP connection closed");
+	if (qg->polite)
+		qmp_polite_reply_done(qg);
+}
+
+/* Send qom-set requested-size @bytes. Returns 0 or -errno from qmp_command(). */
+static int qmp_guest_send_set(struct qmp_guest *qg, uint64_t bytes)
+{
+	struct json_object *args = json_object_new_object();
+	char path[128];
+	int r;
+
+	snprintf(path, sizeof(path), "/machine/peripheral/%s", qg->dev_id);
+	json_object_object_add(args, "path", json_object_new_string(path));
+	json_object_object_add(args, "property",
+			       json_object_new_string("requested-size"));
+	json_object_object_add(args, "value", json_object_new_uint64(bytes));
+	r = qmp_guest_command(qg, "qom-set", args, qmp_guest_on_set);
+	if (!r) {
+		qg->sets_out++;
+		qg->set_bytes = bytes;
+	}
+	return r;
+}
+
 static gboolean qmp_guest_on_retry(gpointer data);
 
 static void qmp_guest_schedule_retry(struct qmp_guest *qg)
@@ -461,13 +503,25 @@ static void qmp_guest_on_state(struct qmp *q, int up, void *ctx)
 	}
 	if (up) {
 		log_info("guest %s: QMP connected", qg->g->cfg.name);
+		qg->outage = 0;
 		qg->last_error = 0;
 		qmp_command(q, "query-memory-size-summary", NULL,
 			    qmp_guest_on_summary, qg);
 		return;
 	}
-	log_info("guest %s: QMP connection closed; retrying every %d ms",
-		 qg->g->cfg.name, QMP_RETRY_MS);
+	/* Logged once per outage: a hung monitor accepts every retry. */
+	if (!qg->outage) {
+		if (qmp_timed_out(q))
+			log_warn("guest %s: QMP monitor %s within %d ms: taken as hung; guest frozen at its size, reconnecting every %d ms",
+				 qg->g->cfg.name,
+				 qmp_timed_out(q) == QMP_TIMEOUT_GREETING
+					? "sent no greeting" : "did not answer",
+				 QMP_REPLY_TIMEOUT_MS, QMP_RETRY_MS);
+		else
+			log_info("guest %s: QMP connection closed; retrying every %d ms",
+				 qg->g->cfg.name, QMP_RETRY_MS);
+	}
+	qg->outage = 1;
 	qg->dev_id[0] = '\0';
 	/* A new QEMU may come back on the socket: ask about it again. */
 	qg->backing_known = 0;
@@ -506,19 +560,9 @@ static void qmp_polite_fail(struct qmp_guest *qg, const char *why)
  * nothing is awaited any more. */
 static void qmp_polite_send(struct qmp_guest *qg)
 {
-	if (qg->set_pending && qg->dev_id[0]) {
-		struct json_object *args = json_object_new_object();
-		char path[128];
-
-		snprintf(path, sizeof(path), "/machine/peripheral/%s", qg->dev_id);
-		json_object_object_add(args, "path", json_object_new_string(path));
-		json_object_object_add(args, "property",
-				       json_object_new_string("requested-size"));
-		json_object_object_add(args, "value",
-				       json_object_new_uint64(qg->set_bytes));
-		if (qmp_guest_command(qg, "qom-set", args, qmp_polite_on_set))
-			qg->fail_why = "qom-set could not be sent";
-	}
+	if (qg->set_pending && qg->dev_id[0] &&
+	    qmp_guest_send_set(qg, qg->set_bytes))
+		qg->fail_why = "qom-set could not be sent";
 	qg->set_pending = 0;
 	if (qg->want_query) {
 		qg->want_query = 0;
@@ -547,42 +591,22 @@ static void qmp_polite_reply_done(struct qmp_guest *qg)
 	}
 }
 
-static void qmp_polite_on_set(struct qmp *q, struct json_object *ret,
-			      const char *error, void *ctx)
-{
-	struct qmp_guest *qg = ctx;
-
-	(void)q;
-	(void)ret;
-	if (error)
-		log_warn("guest %s: qom-set requested-size %llu MiB refused: %s",
-			 qg->g->cfg.name,
-			 (unsigned long long)(qg->set_bytes >> 20), error);
-	qmp_polite_reply_done(qg);
-}
-
-static gboolean qmp_polite_on_deadline(gpointer data)
-{
-	struct qmp_guest *qg = data;
-
-	qg->deadline = 0;
-	qg->fail_why = qmp_is_up(qg->qmp)
-		? "no reply within " G_STRINGIFY(QMP_POLITE_TIMEOUT_MS) " ms"
-		: "no QMP greeting within " G_STRINGIFY(QMP_POLITE_TIMEOUT_MS)
-		  " ms (another client holds the socket)";
-	qmp_disconnect(qg->qmp);
-	return G_SOURCE_REMOVE;
-}
-
 static void qmp_polite_on_state(struct qmp_guest *qg, int up)
 {
 	if (up) {
 		qmp_polite_send(qg);
 		return;
 	}
-	if (qg->deadline)
-		g_source_remove(qg->deadline);
-	qg->deadline = 0;
+	if (!qg->fail_why && qmp_timed_out(qg->qmp))
+		qg->fail_why = qmp_timed_out(qg->qmp) == QMP_TIMEOUT_GREETING
+			? "no QMP greeting within " G_STRINGIFY(QMP_REPLY_TIMEOUT_MS)
+			  " ms (another client holds the socket)"
+			: "no reply within " G_STRINGIFY(QMP_REPLY_TIMEOUT_MS) " ms";
+	/* A session that closed before it could send its qom-set. */
+	if (qg->set_pending)
+		guest_backend_resize_failed(qg->g, qg->set_bytes,
+					    qg->fail_why ? qg->fail_why
+					    : "QEMU closed the connection");
 	qg->session = 0;
 	qg->outstanding = 0;
 	qg->probe_left = 0; /* unanswered: asked again in the next session */
@@ -624,8 +648,6 @@ static int qmp_polite_run(struct qmp_guest *qg)
 	qg->session = 1;
 	qg->session_ok = 0;
 	qg->fail_why = NULL;
-	qg->deadline = g_timeout_add(QMP_POLITE_TIMEOUT_MS,
-				     qmp_polite_on_deadline, qg);
 	return 0;
 }
 
@@ -648,6 +670,7 @@ static int qmp_backend_attach(struct guest *g)
 	}
 	g->backend_priv = qg;
 	if (qg->polite) {
+		qmp_set_session(qg->qmp, 1);
 		log_info("guest %s: QMP socket %s is shared: one short session per command, never held",
 			 g->cfg.name, g->cfg.qmp_path);
 		qg->want_query = 1;
@@ -662,8 +685,6 @@ static int qmp_backend_attach(struct guest *g)
 static int qmp_backend_set_requested_size(struct guest *g, uint64_t vmem_bytes)
 {
 	struct qmp_guest *qg = qmp_guest_of(g);
-	struct json_object *args;
-	char path[128];
 	int r;
 
 	if (qg->polite) {
@@ -678,13 +699,7 @@ static int qmp_backend_set_requested_size(struct guest *g, uint64_t vmem_bytes)
 	}
 	if (!qg->dev_id[0] || !qmp_is_up(qg->qmp))
 		return -ENOTCONN;
-	snprintf(path, sizeof(path), "/machine/peripheral/%s", qg->dev_id);
-	args = json_object_new_object();
-	json_object_object_add(args, "path", json_object_new_string(path));
-	json_object_object_add(args, "property",
-			       json_object_new_string("requested-size"));
-	json_object_object_add(args, "value", json_object_new_uint64(vmem_bytes));
-	return qmp_command(qg->qmp, "qom-set", args, NULL, NULL);
+	return qmp_guest_send_set(qg, vmem_bytes);
 }
 
 static void qmp_backend_refresh(struct guest *g)
@@ -717,10 +732,9 @@ static void qmp_backend_detach(struct guest *g)
 		return;
 	if (qg->retry)
 		g_source_remove(qg->retry);
-	if (qg->deadline)
-		g_source_remove(qg->deadline);
 	/* Silence callbacks: the guest is going away. */
-	qg->retry = qg->deadline = 0;
+	qg->retry = 0;
+	qg->sets_out = 0;
 	qmp_free(qg->qmp);
 	g_free(qg);
 	g->backend_priv = NULL;

@@ -21,6 +21,7 @@ struct qmp_pending {
 	uint64_t id;
 	qmp_reply_fn fn;
 	void *ctx;
+	int64_t sent_us;      /* monotonic send time, for the deadline */
 };
 
 struct qmp {
@@ -32,6 +33,11 @@ struct qmp {
 	uint64_t next_id;     /* id for the next command */
 	struct qmp_pending pending[QMP_MAX_PENDING]; /* in send order */
 	size_t n_pending;
+	int64_t connected_us; /* monotonic connect time, for the greeting */
+	guint deadline;       /* QMP_REPLY_TIMEOUT_MS timer, 0 if none */
+	int session;          /* the deadline runs from the connect */
+	enum qmp_timeout timed_out; /* why the last connection was dropped
+			       * by the deadline; QMP_TIMEOUT_NONE if not */
 	struct linebuf lines; /* incoming bytes */
 	qmp_event_fn on_event;
 	qmp_state_fn on_state;
@@ -61,6 +67,56 @@ struct qmp *qmp_new(const char *path, qmp_event_fn on_event,
 int qmp_is_up(const struct qmp *q)
 {
 	return q->up;
+}
+
+enum qmp_timeout qmp_timed_out(const struct qmp *q)
+{
+	return q->timed_out;
+}
+
+void qmp_set_session(struct qmp *q, int on)
+{
+	q->session = on;
+}
+
+static gboolean qmp_on_deadline(gpointer data);
+
+/* Watch for an answer, unless the timer is already running: it re-arms
+ * itself for whatever is awaited when it fires. */
+static void qmp_arm_deadline(struct qmp *q)
+{
+	if (!q->deadline)
+		q->deadline = g_timeout_add(QMP_REPLY_TIMEOUT_MS,
+					    qmp_on_deadline, q);
+}
+
+/*
+ * The oldest thing awaited - the greeting, else the first command in
+ * send order; in session mode the connection itself - is
+ * QMP_REPLY_TIMEOUT_MS old: the monitor is hung, and the connection is
+ * dropped. Otherwise wait until it would be.
+ */
+static gboolean qmp_on_deadline(gpointer data)
+{
+	struct qmp *q = data;
+	int64_t since, left_ms;
+
+	q->deadline = 0;
+	if (q->fd < 0)
+		return G_SOURCE_REMOVE;
+	if (q->greeted && !q->n_pending)
+		return G_SOURCE_REMOVE; /* nothing awaited: armed again on send */
+	since = !q->greeted || q->session ? q->connected_us
+					   : q->pending[0].sent_us;
+	left_ms = QMP_REPLY_TIMEOUT_MS -
+		  (g_get_monotonic_time() - since) / 1000;
+	if (left_ms > 0) {
+		q->deadline = g_timeout_add((guint)left_ms, qmp_on_deadline, q);
+		return G_SOURCE_REMOVE;
+	}
+	q->timed_out = q->greeted ? QMP_TIMEOUT_REPLY : QMP_TIMEOUT_GREETING;
+	qmp_disconnect(q);
+	return G_SOURCE_REMOVE;
 }
 
 static int qmp_send_raw(struct qmp *q, const char *text, size_t len)
@@ -102,7 +158,10 @@ static int qmp_send(struct qmp *q, const char *cmd, struct json_object *args,
 	json_object_put(msg);
 	if (ret)
 		return ret;
-	q->pending[q->n_pending++] = (struct qmp_pending){ q->next_id++, fn, ctx };
+	q->pending[q->n_pending++] = (struct qmp_pending){
+		q->next_id++, fn, ctx, g_get_monotonic_time()
+	};
+	qmp_arm_deadline(q);
 	return 0;
 }
 
@@ -238,6 +297,9 @@ int qmp_connect(struct qmp *q)
 	q->fd = fd;
 	q->greeted = 0;
 	q->up = 0;
+	q->timed_out = QMP_TIMEOUT_NONE;
+	q->connected_us = g_get_monotonic_time();
+	qmp_arm_deadline(q);
 	linebuf_reset(&q->lines);
 	q->watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				 qmp_on_readable, q);
@@ -254,6 +316,9 @@ void qmp_disconnect(struct qmp *q)
 	if (q->watch)
 		g_source_remove(q->watch);
 	q->watch = 0;
+	if (q->deadline)
+		g_source_remove(q->deadline);
+	q->deadline = 0;
 	close(q->fd);
 	q->fd = -1;
 	q->up = 0;

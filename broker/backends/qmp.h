@@ -13,6 +13,23 @@
 struct qmp;
 
 /*
+ * How long QEMU may take to greet a new connection or to answer a command.
+ * A monitor silent for longer is taken as hung (QEMU stuck on its main
+ * loop, say): the client drops the connection, outstanding replies get
+ * NULL/NULL and on_state(0) follows, as for any disconnect. Each command
+ * has its own deadline, counted from when it was sent.
+ */
+#define QMP_REPLY_TIMEOUT_MS 2000
+
+/* Why the deadline dropped a connection (qmp_timed_out()). */
+enum qmp_timeout {
+	QMP_TIMEOUT_NONE,     /* it did not */
+	QMP_TIMEOUT_GREETING, /* no greeting (another client holds a
+			       * single-client socket, or QEMU is hung) */
+	QMP_TIMEOUT_REPLY,    /* a command went unanswered */
+};
+
+/*
  * Reply callback. Exactly one of @ret and @error is non-NULL, unless the
  * connection closed first: then both are NULL. Borrowed: valid only during
  * the call.
@@ -52,6 +69,21 @@ int qmp_command(struct qmp *q, const char *cmd, struct json_object *args,
 
 /* qmp_is_up - nonzero once the handshake completed and until a disconnect. */
 int qmp_is_up(const struct qmp *q);
+
+/*
+ * qmp_timed_out - whether the last connection was dropped because QEMU
+ * missed QMP_REPLY_TIMEOUT_MS, and waiting for what. Meant for on_state(0);
+ * reset by qmp_connect().
+ */
+enum qmp_timeout qmp_timed_out(const struct qmp *q);
+
+/*
+ * qmp_set_session - @on: the deadline runs from qmp_connect() instead of
+ * from each command, so a connection awaiting anything must be done within
+ * QMP_REPLY_TIMEOUT_MS in all (short sessions on a shared socket, which
+ * must not be held longer). Off by default. Never fails.
+ */
+void qmp_set_session(struct qmp *q, int on);
 
 /* qmp_disconnect - close the socket; outstanding replies get NULL/NULL. */
 void qmp_disconnect(struct qmp *q);

@@ -119,6 +119,7 @@ static void guest_end_resize(struct guest *g, int reached_target)
 	g->state = GUEST_READY;
 	guest_stop_resize_poll(g);
 	g->resize.done_us = rammd_now_us();
+	g->resize_refused = 0; /* this one was taken */
 	guest_judge_unplug(g);
 	if (reached_target) {
 		log_info("guest %s: resized %llu -> %llu MiB in %lld ms",
@@ -371,6 +372,29 @@ void guest_backend_lost(struct guest *g)
 	guest_stop_resize_poll(g);
 }
 
+void guest_backend_resize_failed(struct guest *g, uint64_t vmem_bytes,
+				 const char *why)
+{
+	if (!guest_device_ready(g) || g->dev.requested_bytes != vmem_bytes ||
+	    g->resize.to_bytes != g->dev.boot_bytes + vmem_bytes)
+		return; /* superseded, or the device is not followed now */
+	g->counters.resize_errors++;
+	g->dev.requested_bytes = g->resize.was_requested_bytes;
+	if (!g->resize_refused)
+		log_warn("guest %s: resize %llu -> %llu MiB failed: %s; kept at %llu MiB",
+			 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
+			 (unsigned long long)(g->resize.to_bytes / MIB), why,
+			 (unsigned long long)(guest_total_bytes(g) / MIB));
+	g->resize_refused = 1;
+	if (g->state != GUEST_RESIZING)
+		return;
+	/* Not guest_end_resize(): the guest did not fall short. */
+	g->state = GUEST_READY;
+	guest_stop_resize_poll(g);
+	g->resize.done_us = rammd_now_us();
+	guest_send_welcome(g);
+}
+
 void guest_agent_connected(struct guest *g)
 {
 	guest_send_welcome(g);
@@ -443,6 +467,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 	g->resize = (struct guest_resize){
 		.from_bytes = guest_total_bytes(g),
 		.to_bytes = total_bytes,
+		.was_requested_bytes = from - g->dev.boot_bytes,
 		.report_us = g->report_us,
 		.decided_us = now_us,
 	};

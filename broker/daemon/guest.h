@@ -33,7 +33,8 @@ struct guest_counters {
 	uint64_t unknown_type; /* a type this broker does not know */
 	uint64_t rate_limited; /* lines dropped by the per-second limit */
 	uint64_t bad_unit;     /* bids in a unit other than ours */
-	uint64_t resize_errors; /* backend refused a resize */
+	uint64_t resize_errors; /* backend refused a resize, at once or by
+				 * guest_backend_resize_failed() */
 	uint64_t resize_short; /* resizes that timed out short of target */
 };
 
@@ -41,6 +42,8 @@ struct guest_counters {
 struct guest_resize {
 	uint64_t from_bytes;  /* guest total before */
 	uint64_t to_bytes;    /* guest total asked for */
+	uint64_t was_requested_bytes; /* dev.requested_bytes before the
+				       * request: restored if it fails */
 	int64_t report_us;    /* receipt of the report the decision used */
 	int64_t decided_us;   /* request sent to the backend */
 	int64_t done_us;      /* size change confirmed; 0 while in flight */
@@ -52,7 +55,8 @@ struct guest_resize {
  *   NEW        -> READY       first device report that can be sized
  *   NEW        -> UNMANAGED   first device report that cannot
  *   READY      -> RESIZING    guest_resize() sent a new size
- *   RESIZING   -> READY       the size was reached, stalled or timed out
+ *   RESIZING   -> READY       the size was reached, stalled or timed out,
+ *                             or the backend refused the request
  *   READY, RESIZING, LOST -> UNMANAGED
  *                             a device report that cannot be sized (a
  *                             resize in flight is no longer followed)
@@ -108,6 +112,8 @@ struct guest {
 	int64_t last_grow_us;         /* when the latest growth was decided */
 	int64_t stuck_until_us;       /* an unplug fell short: until then only
 				       * memory it offers is taken */
+	int resize_refused;           /* the last request failed (logged);
+				       * cleared by one that goes through */
 
 	struct guest_overrides ov;    /* the operator's, from rammctl */
 	struct market_account account; /* balance and credit; its weight is
@@ -172,6 +178,17 @@ void guest_overrides_changed(struct guest *g);
 void guest_backend_device(struct guest *g, const struct vmem_device *dev);
 void guest_backend_size(struct guest *g, uint64_t size_bytes);
 void guest_backend_lost(struct guest *g);
+/*
+ * guest_backend_resize_failed - the request for @vmem_bytes that
+ * set_requested_size() sent was refused (@why, the hypervisor's words) or
+ * never answered: the device was not asked for it. If it is still @g's
+ * latest request, its requested size goes back to what it was, so nothing
+ * is booked that the device never took, the resize ends (not judged for
+ * credit: the guest did not fail it) and resize_errors is counted. Logged
+ * once until a request goes through. Never fails.
+ */
+void guest_backend_resize_failed(struct guest *g, uint64_t vmem_bytes,
+				 const char *why);
 
 /* Agent channel callbacks. */
 void guest_agent_connected(struct guest *g);
