@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <glib-unix.h>
 
+#include "fdwatch.h"
 #include "linebuf.h"
 #include "qmp.h"
 #include "unix_socket.h"
@@ -27,7 +28,7 @@ struct qmp_pending {
 struct qmp {
 	char path[108];       /* socket path */
 	int fd;               /* -1 when not connected */
-	guint watch;          /* GLib source for fd, 0 when not connected */
+	guint watch;          /* fdwatch on fd, 0 when not connected */
 	int greeted;          /* greeting seen */
 	int up;               /* capabilities accepted */
 	uint64_t next_id;     /* id for the next command */
@@ -301,7 +302,7 @@ int qmp_connect(struct qmp *q)
 	q->connected_us = g_get_monotonic_time();
 	qmp_arm_deadline(q);
 	linebuf_reset(&q->lines);
-	q->watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	q->watch = fdwatch_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				 qmp_on_readable, q);
 	return 0;
 }
@@ -314,7 +315,7 @@ void qmp_disconnect(struct qmp *q)
 	if (q->fd < 0)
 		return;
 	if (q->watch)
-		g_source_remove(q->watch);
+		fdwatch_remove(q->watch);
 	q->watch = 0;
 	if (q->deadline)
 		g_source_remove(q->deadline);
