@@ -103,7 +103,7 @@ static void guest_judge_unplug(struct guest *g)
 	uint64_t asked, done;
 	int64_t took_us = g->resize.done_us - g->resize.decided_us;
 
-	if (to >= from)
+	if (to >= from || g->resize.found)
 		return;
 	asked = (from - to) / unit;
 	done = now < from ? (from - (now > to ? now : to)) / unit : 0;
@@ -303,13 +303,47 @@ void guest_overrides_changed(struct guest *g)
 		guest_send_welcome(g);
 }
 
+static void guest_start_resize_poll(struct guest *g)
+{
+	if (!g->resize_poll)
+		g->resize_poll = g_timeout_add(GUEST_RESIZE_POLL_MS,
+					       guest_on_resize_poll, g);
+}
+
+/*
+ * A device read afresh (at start, or back after an outage) that is still
+ * moving toward a requested size this rammd did not see through: a qom-set
+ * whose reply was lost with the connection, or one sent before a restart.
+ * QEMU carries it out whatever we think, so it is booked and followed like
+ * our own, instead of being taken as the guest's settled size.
+ */
+static void guest_follow_found_resize(struct guest *g)
+{
+	int64_t now_us = rammd_now_us();
+
+	g->state = GUEST_RESIZING;
+	g->resize_moved_us = now_us;
+	g->resize = (struct guest_resize){
+		.from_bytes = guest_total_bytes(g),
+		.to_bytes = g->dev.boot_bytes + g->dev.requested_bytes,
+		.was_requested_bytes = g->dev.requested_bytes,
+		.report_us = g->report_us,
+		.decided_us = now_us,
+		.found = 1,
+	};
+	guest_start_resize_poll(g);
+	log_info("guest %s: device moving %llu -> %llu MiB, not asked for by this rammd; following it",
+		 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
+		 (unsigned long long)(g->resize.to_bytes / MIB));
+}
+
 void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 {
 	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
 	int first = g->state == GUEST_NEW;
 	uint64_t asked = g->dev.requested_bytes, unit = 0;
 	const char *why = NULL;
-	int refused;
+	int refused, found_moving;
 
 	if (!first && dev->size_bytes != g->dev.size_bytes)
 		g->resize_moved_us = rammd_now_us();
@@ -333,6 +367,8 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 		g->state = GUEST_UNMANAGED;
 		return;
 	}
+	found_moving = g->state != GUEST_RESIZING &&
+		       dev->requested_bytes != dev->size_bytes;
 	if (g->state != GUEST_RESIZING)
 		g->state = GUEST_READY;
 	if (first)
@@ -346,6 +382,8 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 			 (unsigned long long)(unit / 1024),
 			 (unsigned long long)(g->floor_bytes / MIB),
 			 (unsigned long long)(g->cap_bytes / MIB));
+	if (found_moving)
+		guest_follow_found_resize(g);
 	if (first || old_floor != g->floor_bytes || old_cap != g->cap_bytes)
 		guest_send_welcome(g);
 	/* A size-change event may have been rate-limited away by QEMU;
@@ -458,9 +496,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 	}
 	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
-	if (!g->resize_poll)
-		g->resize_poll = g_timeout_add(GUEST_RESIZE_POLL_MS,
-					       guest_on_resize_poll, g);
+	guest_start_resize_poll(g);
 	g->dev.requested_bytes = total_bytes - g->dev.boot_bytes;
 	if (total_bytes > from)
 		g->last_grow_us = now_us;

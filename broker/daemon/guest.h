@@ -47,12 +47,17 @@ struct guest_resize {
 	int64_t report_us;    /* receipt of the report the decision used */
 	int64_t decided_us;   /* request sent to the backend */
 	int64_t done_us;      /* size change confirmed; 0 while in flight */
+	int found;            /* found in flight on the device, not asked for
+			       * by this rammd: followed, not judged */
 };
 
 /*
  * A guest's lifecycle, as far as its device goes. Transitions:
  *
  *   NEW        -> READY       first device report that can be sized
+ *   NEW, UNMANAGED, LOST -> RESIZING
+ *                             a device report that can be sized, with its
+ *                             size short of its requested size
  *   NEW        -> UNMANAGED   first device report that cannot
  *   READY      -> RESIZING    guest_resize() sent a new size
  *   RESIZING   -> READY       the size was reached, stalled or timed out,
