@@ -367,7 +367,9 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 		g->state = GUEST_UNMANAGED;
 		return;
 	}
-	found_moving = g->state != GUEST_RESIZING &&
+	/* Only a device read afresh: a ready guest's device may rest short of
+	 * its requested size after a stalled unplug this rammd judged. */
+	found_moving = !guest_device_ready(g) &&
 		       dev->requested_bytes != dev->size_bytes;
 	if (g->state != GUEST_RESIZING)
 		g->state = GUEST_READY;

@@ -57,7 +57,7 @@ struct guest_resize {
  *   NEW        -> READY       first device report that can be sized
  *   NEW, UNMANAGED, LOST -> RESIZING
  *                             a device report that can be sized, with its
- *                             size short of its requested size
+ *                             size not yet at its requested size
  *   NEW        -> UNMANAGED   first device report that cannot
  *   READY      -> RESIZING    guest_resize() sent a new size
  *   RESIZING   -> READY       the size was reached, stalled or timed out,
