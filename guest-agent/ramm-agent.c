@@ -934,7 +934,9 @@ handle_evict(struct agent *a, const struct broker_evict *e)
 	if (log_allow(a))
 		logmsg("evict: %" PRIu32 " units within %" PRIu32 " ms",
 		    e->units, e->deadline_ms);
-	a->last_evict_ms = now_ms();
+	/* An evict of 0 units calls the unplug off: pressure from then on is
+	 * demand again, not the unplug's page migration. */
+	a->last_evict_ms = e->units ? now_ms() : 0;
 	dev_send(a, RAMM_DEV_MSG_EVICT, e->units, e->deadline_ms, 0, 0);
 }
 

@@ -29,8 +29,16 @@
  * is memory the guest could not free, and asking again at once would only
  * fail again (and cost it credit). */
 #define GUEST_STUCK_MS 60000
+/*
+ * How long a growth's size must hold before it counts as done. The guest's
+ * virtio-mem driver plugs a block before it adds it to Linux, and unplugs
+ * it again if adding fails (no memory left for its memmap, say): a size
+ * reached for a moment is not yet memory the guest has.
+ */
+#define GUEST_PLUG_HOLD_MS 1000
 
 static void guest_send_welcome(struct guest *g);
+static void guest_send_evict(struct guest *g, uint64_t units);
 
 int guest_device_ready(const struct guest *g)
 {
@@ -93,7 +101,7 @@ static void guest_stop_resize_poll(struct guest *g)
 /*
  * The credit score's view of a shrink that just ended: what was asked, and
  * what came out by the evict deadline told to the guest. Late unplugs count
- * half; growths are not judged.
+ * half; growths, and resizes this rammd did not ask for, are not judged.
  */
 static void guest_judge_unplug(struct guest *g)
 {
@@ -111,6 +119,37 @@ static void guest_judge_unplug(struct guest *g)
 		done /= 2;
 	g->unplug_asked_units += (uint32_t)asked;
 	g->unplug_done_units += (uint32_t)done;
+}
+
+/*
+ * After a resize that ended short, ask the device for what @g holds, in
+ * whole units: left where it was, the request would be carried out later by
+ * the guest's virtio-mem driver on its own (it retries 50 s later, then up
+ * to every 300 s), and memory the market left with the guest would vanish
+ * with no notice, or memory it never got would stay booked. A failure is
+ * logged; the booked request stays what the device was asked for.
+ */
+static void guest_request_held(struct guest *g)
+{
+	uint64_t unit = g->unit_bytes, size = g->dev.size_bytes;
+	uint64_t vmem = (size + unit - 1) / unit * unit;
+	int ret;
+
+	if (vmem > g->dev.max_bytes)
+		vmem = g->dev.max_bytes / unit * unit;
+	if (g->resize.to_bytes < g->resize.from_bytes)
+		guest_send_evict(g, 0); /* its preparation is over too */
+	if (vmem == g->dev.requested_bytes)
+		return;
+	ret = g->backend->set_requested_size(g, vmem);
+	if (ret) {
+		g->counters.resize_errors++;
+		log_warn("guest %s: cannot set its request back to the %llu MiB it holds: %s",
+			 g->cfg.name, (unsigned long long)((g->dev.boot_bytes + vmem) / MIB),
+			 strerror(-ret));
+		return;
+	}
+	g->dev.requested_bytes = vmem;
 }
 
 /* End the resize in flight; @reached_target says whether it got there. */
@@ -138,6 +177,7 @@ static void guest_end_resize(struct guest *g, int reached_target)
 			 (unsigned long long)(g->resize.to_bytes / MIB),
 			 (unsigned long long)(guest_total_bytes(g) / MIB),
 			 (long long)((g->resize.done_us - g->resize.decided_us) / 1000));
+		guest_request_held(g);
 	}
 	/* The agent re-derives its floor in its own terms from our size. */
 	guest_send_welcome(g);
@@ -146,10 +186,20 @@ static void guest_end_resize(struct guest *g, int reached_target)
 void guest_check_resize(struct guest *g, int64_t now_us)
 {
 	int64_t timeout_us = (int64_t)g->d->cfg.resize_timeout_ms * 1000;
+	/* A device moving by itself (found, or falling back after a failed
+	 * add) may be a guest rebooting: its driver plugs again only once
+	 * its kernel is up, so only the timeout ends that. */
+	int64_t stall_us = g->resize.found ? timeout_us : GUEST_RESIZE_STALL_MS * 1000;
 
 	if (g->state != GUEST_RESIZING)
 		return;
-	if (now_us - g->resize_moved_us >= GUEST_RESIZE_STALL_MS * 1000 ||
+	if (g->resize.reached_us) {
+		if (g->resize.to_bytes <= g->resize.from_bytes ||
+		    now_us - g->resize.reached_us >= GUEST_PLUG_HOLD_MS * 1000)
+			guest_end_resize(g, 1);
+		return;
+	}
+	if (now_us - g->resize_moved_us >= stall_us ||
 	    now_us - g->resize.decided_us >= timeout_us)
 		guest_end_resize(g, 0);
 }
@@ -252,6 +302,17 @@ static void guest_send_welcome(struct guest *g)
 		agent_chan_send(g->chan, buf, (size_t)n);
 }
 
+/* An evict notice for @units; 0 calls off the one before (the shrink it
+ * announced was refused or stopped). */
+static void guest_send_evict(struct guest *g, uint64_t units)
+{
+	char buf[128];
+	int n = msg_format_evict(buf, sizeof(buf), units, g->d->cfg.evict_deadline_ms);
+
+	if (n > 0)
+		agent_chan_send(g->chan, buf, (size_t)n);
+}
+
 /*
  * Floor and cap in total memory. The floor never dips below boot memory or
  * rises above what the device can reach, and sits a whole number of units
@@ -311,16 +372,12 @@ static void guest_start_resize_poll(struct guest *g)
 }
 
 /*
- * A device read afresh (at start, or back after an outage) that is still
- * moving toward a requested size this rammd did not see through: a qom-set
- * whose reply was lost with the connection, or one sent before a restart.
- * QEMU carries it out whatever we think, so it is booked and followed like
- * our own, instead of being taken as the guest's settled size.
+ * Follow the device as it moves by itself toward its requested size, as a
+ * resize this rammd did not decide (not judged for credit). QEMU carries a
+ * request out whatever we think, so its memory is booked as held all along.
  */
-static void guest_follow_found_resize(struct guest *g)
+static void guest_follow_device(struct guest *g, int64_t now_us)
 {
-	int64_t now_us = rammd_now_us();
-
 	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
 	g->resize = (struct guest_resize){
@@ -332,21 +389,52 @@ static void guest_follow_found_resize(struct guest *g)
 		.found = 1,
 	};
 	guest_start_resize_poll(g);
-	log_info("guest %s: device moving %llu -> %llu MiB, not asked for by this rammd; following it",
-		 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
-		 (unsigned long long)(g->resize.to_bytes / MIB));
+}
+
+/*
+ * A size the device reports for a guest whose device is current: the
+ * resize in flight is reached once the size holds at its target
+ * (guest_check_resize()), and a ready device whose size falls below its
+ * request (its driver could not add what it plugged, or the guest reset)
+ * is noticed and followed back up rather than taken as settled.
+ */
+static void guest_size_seen(struct guest *g, uint64_t size_bytes)
+{
+	int64_t now = rammd_now_us();
+	uint64_t was = g->dev.size_bytes;
+
+	if (size_bytes != was)
+		g->resize_moved_us = now;
+	g->dev.size_bytes = size_bytes;
+	if (g->state == GUEST_READY && size_bytes < was &&
+	    size_bytes < g->dev.requested_bytes) {
+		g->counters.fell_short++;
+		log_warn("guest %s: device fell from %llu to %llu MiB below its request of %llu MiB (the guest did not keep what it plugged); following it",
+			 g->cfg.name, (unsigned long long)((g->dev.boot_bytes + was) / MIB),
+			 (unsigned long long)(guest_total_bytes(g) / MIB),
+			 (unsigned long long)((g->dev.boot_bytes + g->dev.requested_bytes) / MIB));
+		guest_follow_device(g, now);
+	}
+	if (g->state != GUEST_RESIZING)
+		return;
+	if (size_bytes != g->resize.to_bytes - g->dev.boot_bytes) {
+		g->resize.reached_us = 0;
+		return;
+	}
+	if (!g->resize.reached_us)
+		g->resize.reached_us = now;
+	guest_check_resize(g, now);
 }
 
 void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 {
 	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
-	int first = g->state == GUEST_NEW;
-	uint64_t asked = g->dev.requested_bytes, unit = 0;
+	int first = g->state == GUEST_NEW, was_ready = guest_device_ready(g);
+	uint64_t asked = g->dev.requested_bytes, size = g->dev.size_bytes;
+	uint64_t unit = 0;
 	const char *why = NULL;
-	int refused, found_moving;
+	int refused;
 
-	if (!first && dev->size_bytes != g->dev.size_bytes)
-		g->resize_moved_us = rammd_now_us();
 	g->dev = *dev;
 	/* An answer to a query sent before our qom-set must not undo it. */
 	if (g->state == GUEST_RESIZING)
@@ -357,7 +445,7 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 	if (refused) {
 		/* No size the market could name would free whole host pages.
 		 * The guest keeps its memory, which stays out of the supply. */
-		if (first || guest_device_ready(g))
+		if (first || was_ready)
 			log_err("guest %s: virtio-mem block %llu KiB, backing page %llu KiB: %s; not managed, kept at %llu MiB",
 				g->cfg.name, (unsigned long long)(dev->block_bytes / 1024),
 				(unsigned long long)(dev->page_bytes / 1024), why,
@@ -367,12 +455,6 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 		g->state = GUEST_UNMANAGED;
 		return;
 	}
-	/* Only a device read afresh: a ready guest's device may rest short of
-	 * its requested size after a stalled unplug this rammd judged. */
-	found_moving = !guest_device_ready(g) &&
-		       dev->requested_bytes != dev->size_bytes;
-	if (g->state != GUEST_RESIZING)
-		g->state = GUEST_READY;
 	if (first)
 		log_info("guest %s: virtio-mem boot=%llu MiB size=%llu MiB max=%llu MiB block=%llu KiB page=%llu KiB nodes=%#llx; unit=%llu KiB floor=%llu MiB cap=%llu MiB",
 			 g->cfg.name, (unsigned long long)(dev->boot_bytes / MIB),
@@ -384,25 +466,33 @@ void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 			 (unsigned long long)(unit / 1024),
 			 (unsigned long long)(g->floor_bytes / MIB),
 			 (unsigned long long)(g->cap_bytes / MIB));
-	if (found_moving)
-		guest_follow_found_resize(g);
+	if (was_ready) {
+		/* Its size moves as the events and polls say. */
+		g->dev.size_bytes = size;
+		guest_size_seen(g, dev->size_bytes);
+	} else {
+		g->state = GUEST_READY;
+		/* A device read afresh (at start, or back after an outage)
+		 * still moving toward a request this rammd did not see
+		 * through: a qom-set whose reply was lost with the
+		 * connection, or one sent before a restart. */
+		if (dev->requested_bytes != dev->size_bytes) {
+			guest_follow_device(g, rammd_now_us());
+			log_info("guest %s: device moving %llu -> %llu MiB, not asked for by this rammd; following it",
+				 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
+				 (unsigned long long)(g->resize.to_bytes / MIB));
+		}
+	}
 	if (first || old_floor != g->floor_bytes || old_cap != g->cap_bytes)
 		guest_send_welcome(g);
-	/* A size-change event may have been rate-limited away by QEMU;
-	 * the device's own numbers settle the resize just as well. */
-	if (g->state == GUEST_RESIZING)
-		guest_backend_size(g, dev->size_bytes);
 }
 
 void guest_backend_size(struct guest *g, uint64_t size_bytes)
 {
-	if (g->state == GUEST_NEW)
-		return;
-	if (size_bytes != g->dev.size_bytes)
-		g->resize_moved_us = rammd_now_us();
-	g->dev.size_bytes = size_bytes;
-	if (g->state == GUEST_RESIZING && size_bytes == g->resize.to_bytes - g->dev.boot_bytes)
-		guest_end_resize(g, 1);
+	if (guest_device_ready(g))
+		guest_size_seen(g, size_bytes);
+	else if (g->state != GUEST_NEW)
+		g->dev.size_bytes = size_bytes;
 }
 
 void guest_backend_lost(struct guest *g)
@@ -426,6 +516,8 @@ void guest_backend_resize_failed(struct guest *g, uint64_t vmem_bytes,
 			 (unsigned long long)(g->resize.to_bytes / MIB), why,
 			 (unsigned long long)(guest_total_bytes(g) / MIB));
 	g->resize_refused = 1;
+	if (g->resize.to_bytes < g->resize.from_bytes)
+		guest_send_evict(g, 0);
 	if (g->state != GUEST_RESIZING)
 		return;
 	/* Not guest_end_resize(): the guest did not fall short. */
@@ -452,6 +544,15 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 		guest_send_welcome(g);
 		return;
 	}
+	if (guest_device_ready(g) && msg->report.unit_bytes &&
+	    msg->report.unit_bytes != g->unit_bytes) {
+		/* A report in someone else's unit would be misread by a
+		 * factor, by the market and by the credit check alike: it
+		 * is dropped whole, and the guest told the unit again. */
+		g->counters.bad_unit++;
+		guest_send_welcome(g);
+		return;
+	}
 	g->counters.reports++;
 	g->report = msg->report;
 	/* Until budgets make over-bidding cost something, no bid may outrank
@@ -462,13 +563,6 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 			g->report.bid[i].price = g->d->cfg.max_price;
 	g->report_us = rammd_now_us();
 	g->have_report = 1;
-	if (guest_device_ready(g) && msg->report.unit_bytes &&
-	    msg->report.unit_bytes != g->unit_bytes) {
-		/* A bid in someone else's unit would be misread by a factor;
-		 * it is not used, and the guest is told the unit again. */
-		g->counters.bad_unit++;
-		guest_send_welcome(g);
-	}
 	if (msg->report.urgent)
 		rammd_request_tick(g->d);
 }
@@ -476,41 +570,46 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		 int64_t now_us)
 {
-	uint64_t from = g->dev.boot_bytes + g->dev.requested_bytes;
-	uint64_t unit = g->unit_bytes;
+	uint64_t boot = g->dev.boot_bytes, unit = g->unit_bytes;
+	uint64_t requested = boot + g->dev.requested_bytes;
+	uint64_t plugged = boot + g->dev.size_bytes;
 	char buf[256];
 	int n, ret;
 
-	if (total_bytes < g->dev.boot_bytes ||
-	    total_bytes - g->dev.boot_bytes > g->dev.max_bytes ||
-	    !unit || (total_bytes - g->dev.boot_bytes) % unit)
+	if (total_bytes < boot || total_bytes - boot > g->dev.max_bytes ||
+	    !unit || (total_bytes - boot) % unit)
 		return -EINVAL;
-	if (total_bytes < from) {
-		n = msg_format_evict(buf, sizeof(buf), (from - total_bytes) / unit,
-				     g->d->cfg.evict_deadline_ms);
-		if (n > 0)
-			agent_chan_send(g->chan, buf, (size_t)n);
-	}
-	ret = g->backend->set_requested_size(g, total_bytes - g->dev.boot_bytes);
+	ret = g->backend->set_requested_size(g, total_bytes - boot);
 	if (ret) {
 		g->counters.resize_errors++;
 		return ret;
 	}
+	/* What it holds decides shrink or growth, not what it was last
+	 * asked for: after a short unplug the two differ. The notice goes
+	 * out once the request is on its way, so a request the backend
+	 * refused at once never starts an eviction for nothing. */
+	if (total_bytes < plugged)
+		guest_send_evict(g, (plugged - total_bytes) / unit);
+	else if (requested < plugged)
+		guest_send_evict(g, 0); /* a shrink in flight is stopped */
 	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
 	guest_start_resize_poll(g);
-	g->dev.requested_bytes = total_bytes - g->dev.boot_bytes;
-	if (total_bytes > from)
+	g->dev.requested_bytes = total_bytes - boot;
+	if (total_bytes > plugged && total_bytes > requested)
 		g->last_grow_us = now_us;
 	g->resize = (struct guest_resize){
 		.from_bytes = guest_total_bytes(g),
 		.to_bytes = total_bytes,
-		.was_requested_bytes = from - g->dev.boot_bytes,
+		.was_requested_bytes = requested - boot,
 		.report_us = g->report_us,
 		.decided_us = now_us,
 	};
 	n = msg_format_grant(buf, sizeof(buf), total_bytes, price);
 	if (n > 0)
 		agent_chan_send(g->chan, buf, (size_t)n);
+	/* Already there (a shrink stopped where the device stands). */
+	if (total_bytes == plugged)
+		g->resize.reached_us = now_us;
 	return 0;
 }

@@ -32,10 +32,11 @@ struct guest_counters {
 	uint64_t bad_field;    /* a member missing, mistyped or out of range */
 	uint64_t unknown_type; /* a type this broker does not know */
 	uint64_t rate_limited; /* lines dropped by the per-second limit */
-	uint64_t bad_unit;     /* bids in a unit other than ours */
+	uint64_t bad_unit;     /* reports in a unit other than ours, dropped */
 	uint64_t resize_errors; /* backend refused a resize, at once or by
 				 * guest_backend_resize_failed() */
 	uint64_t resize_short; /* resizes that timed out short of target */
+	uint64_t fell_short;   /* a completed size fell below its request */
 };
 
 /* The latest resize, for rammctl and the latency figures. */
@@ -47,6 +48,8 @@ struct guest_resize {
 	int64_t report_us;    /* receipt of the report the decision used */
 	int64_t decided_us;   /* request sent to the backend */
 	int64_t done_us;      /* size change confirmed; 0 while in flight */
+	int64_t reached_us;   /* the size was first seen at @to_bytes; 0
+			       * while it is not there */
 	int found;            /* found in flight on the device, not asked for
 			       * by this rammd: followed, not judged */
 };

@@ -92,7 +92,7 @@ static struct json_object *status_guest_json(struct guest *g, int64_t now)
 #define CNT(f) json_object_object_add(cnt, #f, json_object_new_uint64(c->f))
 	CNT(reports); CNT(hellos); CNT(oversize); CNT(bad_json); CNT(bad_field);
 	CNT(unknown_type); CNT(rate_limited); CNT(bad_unit); CNT(resize_errors);
-	CNT(resize_short);
+	CNT(resize_short); CNT(fell_short);
 #undef CNT
 	json_object_object_add(o, "counters", cnt);
 	json_object_object_add(rs, "from_mib", json_mib(g->resize.from_bytes));

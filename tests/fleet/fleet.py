@@ -122,6 +122,8 @@ class Guest:
         self.unplug_speed = unplug_mib_s * MIB
         self.progress = 0.0          # bytes moved but not yet a whole block
         self.stalled = False         # the size stops moving
+        self.drop_after_plug = None  # (MiB, s): the next plug that reaches
+                                     # its request falls back by MiB after s
         self.qom_sets = []           # (monotonic time, requested bytes) as set
         self.events_sent = 0
         self._event_timer = None     # the throttle period is running
@@ -183,10 +185,20 @@ class Guest:
         self.progress -= blocks * self.block
         if self.requested > self.size:
             self.size = min(self.requested, self.size + blocks * self.block)
+            if self.size == self.requested and self.drop_after_plug:
+                mib, delay = self.drop_after_plug
+                self.drop_after_plug = None
+                self.loop.call_later(delay, self._fall_back, mib * MIB)
         else:
             self.size = max(self.requested, self.size - blocks * self.block)
         self._size_changed()
         return self.size != self.requested
+
+    def _fall_back(self, nbytes):
+        """The guest's driver could not add what it plugged and unplugs it
+        again; the request stays, as virtio-mem's does."""
+        self.size = max(0, self.size - nbytes // self.block * self.block)
+        self._size_changed()
 
     def _size_changed(self):
         """QEMU's MEMORY_DEVICE_SIZE_CHANGE with its per-device throttle: the
@@ -604,6 +616,12 @@ class Guest:
         self.stalled = stalled
         if not stalled:
             self.fleet.moving.add(self)
+
+    def set_drop_after_plug(self, mib, delay_s):
+        """Fault: the next plug that reaches its request falls back by @mib
+        after @delay_s, as when the guest cannot add the memory (no room
+        for its memmap); the request is left as it was."""
+        self.drop_after_plug = (mib, delay_s)
 
     def set_agent_silent(self, silent):
         """Fault: the agent stays connected but sends nothing (a hung or

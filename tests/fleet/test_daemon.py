@@ -201,6 +201,62 @@ def test_stalled_resize():
               "no 'stopped at' log line")
 
 
+def test_short_unplug_does_not_return():
+    """An unplug that stalls is counted short, and the device is asked for
+    what the guest holds: when the guest's driver can unplug again (as
+    virtio-mem retries by itself 50 s later), nothing more disappears."""
+    with Bed("shortun", {"a": {"demand_mib": 100, "size_mib": 1024,
+                               "unplug_mib_s": 64}},
+             supply_mib=1024) as bed:
+        bed.ready(["a"])
+        wait_for("a being shrunk", lambda: (lambda f: f["requested_mib"] < f["size_mib"] < 960)(
+            bed.fleet.guest("a")), 15)
+        bed.fleet.do("a", "set_stalled", True)
+        wait_for("the short unplug counted",
+                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 8)
+        held = bed.fleet.guest("a")
+        bed.fleet.do("a", "set_stalled", False)
+        t0 = time.monotonic()
+
+        def nothing_vanishes():
+            f = bed.fleet.guest("a")
+            check(f["size_mib"] >= held["size_mib"],
+                  "a lost memory after its short unplug: %d -> %d MiB (requested %d)" % (
+                      held["size_mib"], f["size_mib"], f["requested_mib"]))
+        watch(bed, 3.0, nothing_vanishes)
+        f = bed.fleet.guest("a")
+        check(f["requested_mib"] >= f["size_mib"],
+              "a's request %d MiB is left below what it holds, %d MiB" % (
+                  f["requested_mib"], f["size_mib"]))
+        check(not [v for v in sets_since(f, t0) if v < held["size_mib"]],
+              "rammd shrank a again inside its stuck window: %s" % sets_since(f, t0))
+
+
+def test_false_completion():
+    """The device reaches a growth's size for a moment, then falls back (the
+    guest could not add the memory): rammd does not count the growth done,
+    counts it short, and the guest, still short of memory, is grown again
+    until it holds what it won."""
+    with Bed("falsedone", {"a": {"demand_mib": 900, "size_mib": 0}},
+             supply_mib=2048) as bed:
+        bed.fleet.do("a", "set_drop_after_plug", 128, 0.3)
+        bed.ready(["a"])
+        wait_for("a grown and fallen back", lambda: (
+            lambda f: f["requested_mib"] - f["size_mib"] >= 128)(bed.fleet.guest("a")), 15)
+        fallen = bed.fleet.guest("a")
+        wait_for("the growth counted short",
+                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 8)
+        check("resized %d -> %d MiB" % (fallen["boot_mib"], fallen["boot_mib"] + fallen["requested_mib"])
+              not in bed.rammd.log(), "rammd logged the growth that fell back as done")
+        gs = bed.settled(["a"])
+        f = bed.fleet.guest("a")
+        check(f["size_mib"] > fallen["size_mib"],
+              "a left short: holds %d MiB, the fall left %d MiB" % (f["size_mib"], fallen["size_mib"]))
+        check(gs["a"]["size_mib"] == f["total_mib"] and
+              gs["a"]["requested_mib"] == f["boot_mib"] + f["requested_mib"],
+              "rammd books %s, device %s" % (gs["a"], f))
+
+
 # ---- QEMU vanishing ---------------------------------------------------------------
 
 def _qemu_fault_bed(tag):
