@@ -57,6 +57,7 @@ struct rammd_config {
 	uint32_t resize_timeout_ms; /* give up waiting for a size change */
 	uint32_t evict_deadline_ms; /* told to the guest in evict notices */
 	uint32_t min_hold_ms;       /* memory won is not taken back sooner */
+	uint32_t shrink_delay_ms;   /* a shrink must be wanted this long */
 	uint32_t max_price;         /* bids above are counted at this price */
 	uint32_t reserve_price;     /* units bid at or below are not sold */
 	uint32_t budget_price;      /* income pool per tick = supply * this */

@@ -120,6 +120,8 @@ struct guest {
 	int64_t last_grow_us;         /* when the latest growth was decided */
 	int64_t stuck_until_us;       /* an unplug fell short: until then only
 				       * memory it offers is taken */
+	int64_t shrink_since_us;      /* the market has wanted it smaller on
+				       * end since; 0: not (plan.h) */
 	int resize_refused;           /* the last request failed (logged);
 				       * cleared by one that goes through */
 

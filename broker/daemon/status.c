@@ -68,6 +68,11 @@ static struct json_object *status_guest_json(struct guest *g, int64_t now)
 	}
 	json_object_object_add(o, "price", json_object_new_uint64(g->price));
 	json_object_object_add(o, "resizing", json_object_new_boolean(g->state == GUEST_RESIZING));
+	/* How long the market has wanted it smaller: its shrink waits for
+	 * shrink_delay_ms of that. */
+	json_object_object_add(o, "shrink_wanted_ms",
+			       g->shrink_since_us ? json_object_new_int64((now - g->shrink_since_us) / 1000)
+						  : NULL);
 	json_object_object_add(o, "report_age_ms",
 			       g->have_report ? json_object_new_int64((now - g->report_us) / 1000) : NULL);
 	json_object_object_add(o, "report_seq", json_object_new_uint64(g->report.seq));

@@ -72,6 +72,10 @@ static void tick_reason(const struct guest *g, const struct plan_action *a,
 	case PLAN_NO_BID:
 		snprintf(buf, len, "no longer bids for units above %u", a->to_units);
 		break;
+	case PLAN_STOP_SHRINK:
+		snprintf(buf, len, "bids %u for unit %u, price %u, or reports urgent",
+			 a->bid, a->to_units, a->price);
+		break;
 	default:
 		snprintf(buf, len, "%s", plan_why_text(a->why));
 	}
@@ -91,6 +95,12 @@ static void tick_carry_out(struct guest *g, const struct plan_action *a,
 	if (ret) {
 		log_warn("guest %s: resize to %llu MiB failed: %s", g->cfg.name,
 			 (unsigned long long)(a->total_bytes / MIB), strerror(-ret));
+		return;
+	}
+	if (a->why == PLAN_STOP_SHRINK) {
+		log_info("guest %s: shrink stopped at %u units of %llu MiB (%llu MiB total): %s",
+			 g->cfg.name, a->to_units, (unsigned long long)(g->unit_bytes / MIB),
+			 (unsigned long long)(a->total_bytes / MIB), reason);
 		return;
 	}
 	if (a->why == PLAN_RAISE_TO_FLOOR || a->why == PLAN_GROW) {
@@ -132,6 +142,7 @@ static void tick_take_result(struct rammd *d, const struct plan_result *out)
 				 g->cfg.name, PLAN_MAX_POOLS);
 		if (r->pool < 0 || out->pools[r->pool].error)
 			continue;
+		g->shrink_since_us = r->shrink_since_us;
 		g->paid_total += r->paid;
 		g->price = r->price;
 		if (r->planned)

@@ -27,6 +27,24 @@ uint32_t plan_held_units(const struct plan_guest *g)
 			  g->unit_bytes);
 }
 
+/* Units above the floor that @g's device was last asked for, rounded up. */
+static uint32_t plan_requested_units(const struct plan_guest *g)
+{
+	uint64_t asked = g->boot_bytes + g->requested_bytes;
+
+	if (!g->unit_bytes || asked <= g->floor_bytes)
+		return 0;
+	return (uint32_t)((asked - g->floor_bytes + g->unit_bytes - 1) /
+			  g->unit_bytes);
+}
+
+/* A shrink of @g is in flight: its device is asked for less than it
+ * holds. */
+static int plan_shrinking(const struct plan_guest *g)
+{
+	return g->resizing && g->requested_bytes < g->size_bytes;
+}
+
 uint32_t plan_offered_units(const struct plan_guest *g)
 {
 	uint32_t held = plan_held_units(g);
@@ -53,6 +71,8 @@ const char *plan_why_text(enum plan_why why)
 		return "drained by the operator";
 	case PLAN_EMERGENCY:
 		return "emergency reclaim";
+	case PLAN_STOP_SHRINK:
+		return "shrink stopped";
 	}
 	return "?";
 }
@@ -234,15 +254,26 @@ static void plan_pool_guest(const struct plan_input *in,
 	if (g->last_grow_us &&
 	    now - g->last_grow_us < (int64_t)cfg->min_hold_ms * 1000)
 		mg->max_unplug_units = 0;
-	/* No fresh bid, or a resize still settling: keep what it has. A guest
-	 * whose agent is silent never loses memory for it. */
-	mg->frozen = g->resizing || g->excluded ||
-		     (!g->drain && !plan_usable_bid(in, g));
+	/* No fresh bid, or a growth still settling: keep what it has. A guest
+	 * whose agent is silent never loses memory for it. A shrink in flight
+	 * stays in the market, so that a bid winning back what is being
+	 * taken can stop it (plan_actuate()); a drain's is not stopped. */
+	mg->frozen = (g->resizing && (!plan_shrinking(g) || g->drain)) ||
+		     g->excluded || (!g->drain && !plan_usable_bid(in, g));
 	mg->offered_units = plan_scale(plan_offered_units(g), k);
 	/* It could not give what was asked last time: take only what it
 	 * reports free until that passes. */
 	if (now < g->stuck_until_us)
 		mg->max_unplug_units = PLAN_MIN(mg->max_unplug_units, mg->offered_units);
+	/* A shrink in flight is never deepened: its target lies between what
+	 * it was asked for and what it still holds. An urgent report since it
+	 * was decided says the guest is short now: it keeps what it holds. */
+	if (plan_shrinking(g) && !mg->frozen) {
+		mg->max_plug_units = 0;
+		mg->max_unplug_units = plan_scale(held - plan_requested_units(g), k);
+		if (g->report_urgent && g->report_us > g->resize_decided_us)
+			mg->max_unplug_units = 0;
+	}
 	/* A drained guest bids for nothing: the market takes it back to its
 	 * floor at the usual unplug rate. */
 	if (mg->frozen || g->drain)
@@ -356,6 +387,8 @@ static void plan_action_add(const struct plan_input *in, struct plan_result *out
 	};
 	if (why == PLAN_GROW)
 		a->bid = plan_bid_for_unit(g, (uint64_t)pt->held[i] + 1);
+	else if (why == PLAN_STOP_SHRINK)
+		a->bid = plan_bid_for_unit(g, target);
 	else if (why != PLAN_RAISE_TO_FLOOR)
 		a->bid = plan_bid_for_unit(g, (uint64_t)target + 1);
 }
@@ -370,6 +403,27 @@ static enum plan_why plan_shrink_why(const struct plan_input *in,
 	if (emergency && !plan_hugetlb(in, g))
 		return PLAN_EMERGENCY;
 	return plan_bid_for_unit(g, (uint64_t)target + 1) ? PLAN_OUTBID : PLAN_NO_BID;
+}
+
+/*
+ * A dip must last: the market must have wanted @g smaller on every tick for
+ * shrink_delay_ms before memory is taken, because a guest whose demand just
+ * fell (a workload exiting or restarting, an OOM kill) often grows again at
+ * once. Emergency reclaim and drains do not wait. Records in @r since when
+ * it has been wanted; returns whether the shrink waits.
+ */
+static int plan_shrink_waits(const struct plan_input *in, const struct plan_guest *g,
+			     struct plan_guest_result *r, uint32_t target,
+			     int emergency)
+{
+	enum plan_why why = plan_shrink_why(in, g, target, emergency);
+
+	if (why == PLAN_EMERGENCY || why == PLAN_DRAIN)
+		return 0;
+	r->shrink_since_us = g->shrink_since_us ? g->shrink_since_us : in->now_us;
+	r->shrink_waits = in->now_us - r->shrink_since_us <
+			  (int64_t)in->cfg->shrink_delay_ms * 1000;
+	return r->shrink_waits;
 }
 
 /*
@@ -421,7 +475,15 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 				 : (pt->targets[i] + k - 1) / k;
 		r->target_units = target;
 		r->planned = 1;
-		if (!pt->mg[i].frozen && target < held)
+		if (pt->mg[i].frozen)
+			continue;
+		if (plan_shrinking(g)) {
+			/* An emergency's unplugs are not called off. */
+			if (!emergency && target > plan_requested_units(g))
+				plan_action_add(in, out, pt, i, target, PLAN_STOP_SHRINK);
+			continue;
+		}
+		if (target < held && !plan_shrink_waits(in, g, r, target, emergency))
 			plan_action_add(in, out, pt, i, target,
 					plan_shrink_why(in, g, target, emergency));
 	}

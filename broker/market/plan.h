@@ -12,8 +12,13 @@
  *     host nodes is another, cleared on its own in its own unit, after the
  *     pools before it took the pages they granted;
  *   - accounts open on the budget of ordinary memory;
- *   - a guest with no fresh bid in its unit, a resize in flight, or an
+ *   - a guest with no fresh bid in its unit, a growth in flight, or an
  *     exclusion is frozen: it keeps what it holds;
+ *   - a shrink in flight can be stopped, never deepened: an urgent report
+ *     after it was decided, or a bid that wins back what is being taken,
+ *     sets the request back up, at most to what the guest holds;
+ *   - a dip must last: a shrink is carried out only once the market has
+ *     wanted it for shrink_delay_ms on end (not in an emergency or drain);
  *   - a lease: memory won in the last min_hold_ms is not taken back;
  *   - the stuck window: after a short unplug only offered units are taken;
  *   - rate limits (max_plug_mib, max_unplug_mib, at least one unit) and
@@ -61,6 +66,7 @@ struct plan_guest {
 	uint64_t report_unit_bytes; /* the unit its bid is in */
 	uint64_t mem_available_bytes; /* what it reports available */
 	int have_hist;            /* @hist_vmem is there (kernel mode) */
+	int report_urgent;        /* that report was urgent */
 	uint64_t hist_vmem[RAMM_HIST_SIZES]; /* its free virtio-mem extents */
 	size_t n_bid;             /* steps in @bid */
 	struct ramm_bid_step bid[RAMM_MAX_BID_STEPS]; /* its bid, in its unit */
@@ -68,6 +74,10 @@ struct plan_guest {
 	int64_t last_grow_us;     /* its latest growth was decided; 0: never */
 	int64_t stuck_until_us;   /* an unplug fell short: until then only
 				   * offered memory is taken */
+	int64_t resize_decided_us; /* the resize in flight was decided */
+	int64_t shrink_since_us;  /* the market has wanted to shrink it on
+				   * end since then; 0: it has not (from
+				   * plan_guest_result) */
 	int account_open;         /* @account holds an account */
 	struct market_account account; /* balance, weight, credit */
 	uint32_t unplug_asked_units; /* shrinks ended since the last tick ... */
@@ -100,6 +110,8 @@ enum plan_why {
 	PLAN_NO_BID,              /* it no longer bids for them */
 	PLAN_DRAIN,               /* the operator drains it */
 	PLAN_EMERGENCY,           /* emergency reclaim */
+	PLAN_STOP_SHRINK,         /* a shrink in flight is stopped: it bids
+				   * for what is being taken, or is urgent */
 };
 
 /* One resize to carry out. At most one per guest per tick. */
@@ -148,6 +160,8 @@ struct plan_guest_result {
 	uint64_t paid;            /* price-units it paid this tick */
 	int growth_waits;         /* it won growth that waits for memory
 				   * still being unplugged */
+	int64_t shrink_since_us;  /* for its next plan_guest */
+	int shrink_waits;         /* a shrink waits for shrink_delay_ms */
 };
 
 struct plan_result {

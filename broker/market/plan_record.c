@@ -24,7 +24,7 @@
  * fails, a member was added to plan.h or hugepool.h: add it to the tables
  * below (and to the format in plan_record.h), then update the size here.
  */
-_Static_assert(sizeof(struct plan_guest) == 776,
+_Static_assert(sizeof(struct plan_guest) == 792,
 	       "struct plan_guest changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct plan_host) == 2240,
 	       "struct plan_host changed: record the new member in plan_record.c");
@@ -34,9 +34,9 @@ _Static_assert(sizeof(struct plan_action) == 48,
 	       "struct plan_action changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct plan_pool) == 120,
 	       "struct plan_pool changed: record the new member in plan_record.c");
-_Static_assert(sizeof(struct plan_guest_result) == 64,
+_Static_assert(sizeof(struct plan_guest_result) == 80,
 	       "struct plan_guest_result changed: record the new member in plan_record.c");
-_Static_assert(sizeof(struct rammd_config) == 80888,
+_Static_assert(sizeof(struct rammd_config) == 80896,
 	       "struct rammd_config changed: record a new market key in plan_record.c");
 
 /* How a member is written and what bounds it has when read. */
@@ -71,7 +71,7 @@ static const struct rec_field rec_config[] = {
 	C64(max_plug_mib), C64(max_unplug_mib), C32(move_cost),
 	C64(quantum_mib), C64(min_floor_mib), C32(stale_report_ms),
 	C32(resize_timeout_ms), C32(evict_deadline_ms), C32(min_hold_ms),
-	C32(max_price), C32(reserve_price), C32(budget_price),
+	C32(shrink_delay_ms), C32(max_price), C32(reserve_price), C32(budget_price),
 	C32(savings_ticks), C32(claim_price), C32(credit_idle_slack_pct),
 	C64(credit_idle_slack_mib), C32(credit_fall_idle),
 	C32(credit_fall_unplug), C32(credit_rise), C64(critical_free_mib),
@@ -123,11 +123,14 @@ static const struct rec_field rec_guest_head[] = {
 	F_U64(struct plan_guest, report_unit_bytes, "report_unit_bytes", PAGES_MAX_BYTES),
 	F_U64(struct plan_guest, mem_available_bytes, "mem_available_bytes", REC_MAX_BYTES),
 	F_FLAG(struct plan_guest, have_hist, "have_hist"),
+	F_FLAG(struct plan_guest, report_urgent, "report_urgent"),
 };
 
 static const struct rec_field rec_guest_tail[] = {
 	F_TIME(struct plan_guest, last_grow_us, "last_grow_us"),
 	F_TIME(struct plan_guest, stuck_until_us, "stuck_until_us"),
+	F_TIME(struct plan_guest, resize_decided_us, "resize_decided_us"),
+	F_TIME(struct plan_guest, shrink_since_us, "shrink_since_us"),
 	F_FLAG(struct plan_guest, account_open, "account_open"),
 	F_U64(struct plan_guest, account.balance, "account.balance", UINT64_MAX),
 	F_U32(struct plan_guest, account.weight, "account.weight"),
@@ -160,7 +163,7 @@ static const struct rec_field rec_action[] = {
 	F_U32(struct plan_action, to_units, "to_units"),
 	F_U32(struct plan_action, price, "price"),
 	{ "why", REC_INT, offsetof(struct plan_action, why), PLAN_RAISE_TO_FLOOR,
-	  PLAN_EMERGENCY },
+	  PLAN_STOP_SHRINK },
 	F_U32(struct plan_action, bid, "bid"),
 	F_U32(struct plan_action, offered_units, "offered_units"),
 	F_FLAG(struct plan_action, only_offered, "only_offered"),
@@ -180,6 +183,8 @@ static const struct rec_field rec_result[] = {
 	F_U32(struct plan_guest_result, account.credit, "account.credit"),
 	F_U64(struct plan_guest_result, paid, "paid", UINT64_MAX),
 	F_FLAG(struct plan_guest_result, growth_waits, "growth_waits"),
+	F_TIME(struct plan_guest_result, shrink_since_us, "shrink_since_us"),
+	F_FLAG(struct plan_guest_result, shrink_waits, "shrink_waits"),
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

@@ -40,7 +40,7 @@
  *         why= (enum plan_why) bid= offered_units= only_offered= }
  *   N x { result=I pool= too_many_pools= planned= target_units= price=
  *         account_open= account.balance= account.weight= account.credit=
- *         paid= growth_waits= }
+ *         paid= growth_waits= shrink_since_us= shrink_waits= }
  *
  * Bounds on reading: at most PLAN_RECORD_MAX_LINE bytes and
  * PLAN_RECORD_MAX_GUESTS guests; sizes at most 2^50 bytes, huge page

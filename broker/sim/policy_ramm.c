@@ -239,6 +239,7 @@ static void ramm_step(void *priv, const struct sim_scenario *sc, size_t t,
 	for (size_t g = 0; g < sc->n_guests; g++) {
 		rs->snap[g].account = out.guests[g].account;
 		rs->snap[g].account_open = out.guests[g].account_open;
+		rs->snap[g].shrink_since_us = out.guests[g].shrink_since_us;
 	}
 	for (size_t a = 0; a < out.n_actions; a++) {
 		const struct plan_action *act = &out.actions[a];

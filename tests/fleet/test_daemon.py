@@ -60,7 +60,8 @@ class Bed:
 
     def settled(self, names, quiet_s=1.5, timeout=20):
         """Wait until, for @quiet_s on end, no guest in @names is resizing
-        (in rammd or the fleet) and no qom-set reaches any of them; returns
+        (in rammd or the fleet) or has a shrink waiting (shrink_delay_ms)
+        and no qom-set reaches any of them; returns
         {name: guest JSON} from the end of that quiet spell."""
         quiet_since = [None]
 
@@ -69,7 +70,8 @@ class Bed:
             sets = 0
             for n in names:
                 f = self.fleet.guest(n)
-                if gs[n]["resizing"] or f["size_mib"] != f["requested_mib"]:
+                if (gs[n]["resizing"] or gs[n]["shrink_wanted_ms"] is not None
+                        or f["size_mib"] != f["requested_mib"]):
                     quiet_since[0] = None
                     return None
                 sets += len(f["qom_sets_mib"])
@@ -255,6 +257,51 @@ def test_false_completion():
         check(gs["a"]["size_mib"] == f["total_mib"] and
               gs["a"]["requested_mib"] == f["boot_mib"] + f["requested_mib"],
               "rammd books %s, device %s" % (gs["a"], f))
+
+
+def test_shrink_stopped_by_urgent():
+    """A guest whose demand comes back while rammd unplugs from it sends an
+    urgent report: rammd sets its request back up to what it holds at
+    once, and the unplug stops there (before, a resizing guest was frozen
+    and the unplug went on to the end)."""
+    with Bed("stopshrink", {"a": {"demand_mib": 100, "size_mib": 1024,
+                                  "unplug_mib_s": 48}},
+             supply_mib=1024) as bed:
+        bed.ready(["a"])
+        wait_for("a being shrunk", lambda: (lambda f: f["requested_mib"] < f["size_mib"] < 900)(
+            bed.fleet.guest("a")), 20)
+        asked = bed.fleet.guest("a")["requested_mib"]
+        t0 = time.monotonic()
+        bed.fleet.do("a", "set_demand", 1300, True)
+        at_urgent = bed.fleet.guest("a")["size_mib"]
+        wait_for("a's request set back up", lambda: any(
+            v >= at_urgent - 64 for v in sets_since(bed.fleet.guest("a"), t0)), 3)
+        gs = bed.settled(["a"])
+        f = bed.fleet.guest("a")
+        check(f["size_mib"] >= at_urgent - 64 and f["size_mib"] > asked,
+              "the unplug went on: %d MiB at the urgent report, asked %d, now %d" % (
+                  at_urgent, asked, f["size_mib"]))
+        check("shrink stopped" in bed.rammd.log(), "no 'shrink stopped' log line")
+        check(gs["a"]["size_mib"] == f["total_mib"], "rammd books %s, device %s" % (gs["a"], f))
+
+
+def test_dip_not_taken():
+    """A guest whose demand falls for one reading and comes back is not
+    shrunk: the market must want its memory for shrink_delay_ms on end."""
+    with Bed("dip", {"a": {"demand_mib": 900, "size_mib": 0, "report_s": 0.5}},
+             supply_mib=2048) as bed:
+        bed.ready(["a"])
+        held = bed.settled(["a"])["a"]
+        check(held["size_mib"] > 900, "a did not grow: %s" % held)
+        t0 = time.monotonic()
+        bed.fleet.do("a", "set_demand", 100)
+        time.sleep(1.2)
+        bed.fleet.do("a", "set_demand", 900)
+
+        def not_shrunk():
+            low = sets_since(bed.fleet.guest("a"), t0)
+            check(not low, "a shrunk on a dip: requests %s" % low)
+        watch(bed, 4.0, not_shrunk)
 
 
 # ---- QEMU vanishing ---------------------------------------------------------------

@@ -50,6 +50,8 @@ static struct fixture *fixture_new(uint64_t supply_mib)
 	assert_non_null(f);
 	config_defaults(&f->cfg);
 	f->cfg.supply_mib = supply_mib;
+	/* Each rule is tested on one tick; the dip's own tests set it. */
+	f->cfg.shrink_delay_ms = 0;
 	f->in.cfg = &f->cfg;
 	f->in.now_us = NOW_US;
 	f->in.host.base_page_bytes = PAGE_4K;
@@ -769,6 +771,146 @@ static void test_freeze_device_lost(void **state)
 	freeze_case(FREEZE_DEVICE_LOST);
 }
 
+/* ---- shrinks in flight and dips ---- */
+
+/* @g is being shrunk from @held to @asked units (decided at @decided_us). */
+static void shrinking(struct plan_guest *g, uint32_t held, uint32_t asked,
+		      int64_t decided_us)
+{
+	g->resizing = 1;
+	g->size_bytes = (uint64_t)held * g->unit_bytes;
+	g->requested_bytes = (uint64_t)asked * g->unit_bytes;
+	g->resize_decided_us = decided_us;
+}
+
+/* A shrink in flight whose guest now bids for what is being taken, above
+ * what anybody else bids, is stopped where the guest stands: the request
+ * goes back up to what it holds, never past it. */
+static void test_shrink_in_flight_stopped_by_bid(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+
+	(void)state;
+	g = add_ordinary(f, 0);
+	shrinking(g, 60, 20, NOW_US - 500000);
+	bid(g, 100, 5000);
+	run(f);
+	expect_resize(f, 0, 60, 60, PLAN_STOP_SHRINK);
+	assert_int_equal(action_for(f, 0)->bid, 5000);
+	free(f);
+}
+
+/* A shrink in flight is never deepened, and it goes on when the guest
+ * still bids for less than is being taken. */
+static void test_shrink_in_flight_not_deepened(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+
+	(void)state;
+	g = add_ordinary(f, 0);
+	shrinking(g, 60, 20, NOW_US - 500000);
+	bid(g, 10, 5000);
+	run(f);
+	expect_no_action(f, 0);
+	/* What it bids for between the two is kept: the shrink stops there. */
+	g->n_bid = 0;
+	bid(g, 35, 5000);
+	run(f);
+	expect_resize(f, 0, 60, 35, PLAN_STOP_SHRINK);
+	free(f);
+}
+
+/* An urgent report that came after the shrink was decided stops it,
+ * whatever the bid; one from before does not; in an emergency nothing is
+ * called off. */
+static void test_shrink_in_flight_stopped_by_urgent(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+
+	(void)state;
+	g = add_ordinary(f, 0);
+	shrinking(g, 60, 20, NOW_US - 500000);
+	bid(g, 10, 5000);
+	g->report_urgent = 1;
+	g->report_us = NOW_US - 600000;
+	run(f);
+	expect_no_action(f, 0);
+	g->report_us = NOW_US - 100000;
+	run(f);
+	expect_resize(f, 0, 60, 60, PLAN_STOP_SHRINK);
+
+	f->cfg.supply_mib = CONFIG_SUPPLY_AUTO;
+	f->cfg.critical_free_mib = 512;
+	f->in.host.meminfo_ok = 1;
+	f->in.host.mem_total_bytes = 8192 * MIB;
+	f->in.host.mem_available_bytes = 100 * MIB;
+	run(f);
+	assert_int_equal(f->out.emergency, 1);
+	expect_no_action(f, 0);
+	free(f);
+}
+
+/* A dip must last: a guest the market wants smaller is shrunk only once it
+ * has been wanted smaller on every tick for shrink_delay_ms; a tick that
+ * wants it whole again starts the count over. Emergencies do not wait. */
+static void test_dip_must_last(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+	int64_t delay_us;
+
+	(void)state;
+	f->cfg.shrink_delay_ms = 3000;
+	delay_us = (int64_t)f->cfg.shrink_delay_ms * 1000;
+	g = add_ordinary(f, 60);
+	bid(g, 20, 5000);
+	run(f);
+	expect_no_action(f, 0);
+	assert_int_equal(f->results[0].shrink_waits, 1);
+	assert_true(f->results[0].shrink_since_us == NOW_US);
+
+	/* Still wanted smaller just before the delay: it waits. */
+	g->shrink_since_us = f->results[0].shrink_since_us;
+	f->in.now_us = NOW_US + delay_us - 1;
+	g->report_us = f->in.now_us;
+	run(f);
+	expect_no_action(f, 0);
+	assert_true(f->results[0].shrink_since_us == NOW_US);
+
+	/* The bid rose again for one tick: the count starts over. */
+	g->n_bid = 0;
+	bid(g, 60, 5000);
+	run(f);
+	expect_no_action(f, 0);
+	assert_true(f->results[0].shrink_since_us == 0);
+	assert_int_equal(f->results[0].shrink_waits, 0);
+
+	/* Wanted smaller from then on: shrunk once the delay has passed. */
+	g->n_bid = 0;
+	bid(g, 20, 5000);
+	g->shrink_since_us = NOW_US + delay_us;
+	f->in.now_us = NOW_US + 2 * delay_us;
+	g->report_us = f->in.now_us;
+	run(f);
+	expect_resize(f, 0, 60, 20, PLAN_NO_BID);
+
+	/* An emergency takes at once. */
+	g->shrink_since_us = 0;
+	f->cfg.supply_mib = CONFIG_SUPPLY_AUTO;
+	f->cfg.critical_free_mib = 512;
+	f->in.host.meminfo_ok = 1;
+	f->in.host.mem_total_bytes = 8192 * MIB;
+	f->in.host.mem_available_bytes = 500 * MIB;
+	run(f);
+	assert_int_equal(f->out.emergency, 1);
+	assert_non_null(action_for(f, 0));
+	assert_int_equal(action_for(f, 0)->why, PLAN_EMERGENCY);
+	free(f);
+}
+
 /* A drained guest bids for nothing, whatever its report says or whether
  * it has one: it goes to its floor at the unplug rate. */
 static void test_drain(void **state)
@@ -1013,6 +1155,10 @@ int main(void)
 		cmocka_unit_test(test_freeze_resizing),
 		cmocka_unit_test(test_freeze_excluded),
 		cmocka_unit_test(test_freeze_device_lost),
+		cmocka_unit_test(test_shrink_in_flight_stopped_by_bid),
+		cmocka_unit_test(test_shrink_in_flight_not_deepened),
+		cmocka_unit_test(test_shrink_in_flight_stopped_by_urgent),
+		cmocka_unit_test(test_dip_must_last),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_raise_to_floor),
 		cmocka_unit_test(test_growth_only_from_free_memory),

@@ -75,6 +75,7 @@ static void random_guest(const struct rammd_config *cfg, struct plan_guest *g)
 	g->report_unit_bytes = rnd_below(8) ? g->unit_bytes : 2 * MIB;
 	g->mem_available_bytes = rnd_below(1024) * MIB;
 	g->have_hist = rnd_below(2);
+	g->report_urgent = rnd_below(4) == 0;
 	for (size_t h = 0; h < RAMM_HIST_SIZES; h++)
 		g->hist_vmem[h] = rnd_below(100);
 	g->n_bid = (size_t)rnd_below(RAMM_MAX_BID_STEPS + 1);
@@ -85,6 +86,8 @@ static void random_guest(const struct rammd_config *cfg, struct plan_guest *g)
 	}
 	g->last_grow_us = rnd_below(2) ? (int64_t)rnd_below(10000000) : 0;
 	g->stuck_until_us = rnd_below(4) ? 0 : (int64_t)rnd_below(20000000);
+	g->resize_decided_us = (int64_t)rnd_below(10000000);
+	g->shrink_since_us = rnd_below(2) ? 0 : (int64_t)rnd_below(10000000);
 	g->account_open = rnd_below(4) != 0;
 	g->account = (struct market_account){
 		.balance = rnd_below(1ULL << 40), .weight = g->weight,
@@ -104,6 +107,7 @@ static void random_tick(struct tick *t)
 	t->cfg.supply_mib = rnd_below(2) ? CONFIG_SUPPLY_AUTO : rnd_below(8192);
 	t->cfg.reserve_price = (uint32_t)rnd_below(500);
 	t->cfg.min_hold_ms = (uint32_t)rnd_below(10000);
+	t->cfg.shrink_delay_ms = (uint32_t)rnd_below(10000);
 	t->cfg.critical_free_mib = rnd_below(2048);
 	t->in.cfg = &t->cfg;
 	t->in.now_us = (int64_t)(5000000 + rnd_below(10000000));
@@ -351,7 +355,7 @@ static void test_rejects_malformed(void **state)
 		{ "error", "1", "positive errno" },
 		{ "actions", "99", "more actions than guests" },
 		{ "guest", "abc", "index not a number" },
-		{ "why", "6", "unknown reason" },
+		{ "why", "7", "unknown reason" },
 		{ "pool", "16", "pool index out of range" },
 	};
 	char *line, *bad_line;

@@ -39,6 +39,7 @@ static char *recorded_tick(void)
 
 	config_defaults(&cfg);
 	cfg.supply_mib = 512;
+	cfg.shrink_delay_ms = 0; /* shrinks on the recorded tick */
 	cfg.reserve_price = 0;
 	in.host = (struct plan_host){ .base_page_bytes = 4096, .meminfo_ok = 1,
 				      .mem_total_bytes = 8192 * MIB,
