@@ -102,6 +102,9 @@ static void guest_stop_resize_poll(struct guest *g)
  * The credit score's view of a shrink that just ended: what was asked, and
  * what came out by the evict deadline told to the guest. Late unplugs count
  * half; growths, and resizes this rammd did not ask for, are not judged.
+ * A guest that reports its free extents answers for the units it showed
+ * free: memory in use can fail to migrate for a while (one -EBUSY pass of
+ * its virtio-mem driver, which then waits 50 s), which is no lie.
  */
 static void guest_judge_unplug(struct guest *g)
 {
@@ -117,6 +120,8 @@ static void guest_judge_unplug(struct guest *g)
 	done = now < from ? (from - (now > to ? now : to)) / unit : 0;
 	if (took_us > (int64_t)g->d->cfg.evict_deadline_ms * 1000)
 		done /= 2;
+	if (g->resize.had_offer && asked > MAX(g->resize.offered_units, done))
+		asked = MAX(g->resize.offered_units, done);
 	g->unplug_asked_units += (uint32_t)asked;
 	g->unplug_done_units += (uint32_t)done;
 }
@@ -607,6 +612,8 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		.was_requested_bytes = requested - boot,
 		.report_us = g->report_us,
 		.decided_us = now_us,
+		.had_offer = g->have_report && g->report.have_hist,
+		.offered_units = guest_offered_units(g),
 	};
 	n = msg_format_grant(buf, sizeof(buf), total_bytes, price);
 	if (n > 0)

@@ -52,6 +52,8 @@ struct guest_resize {
 			       * while it is not there */
 	int found;            /* found in flight on the device, not asked for
 			       * by this rammd: followed, not judged */
+	int had_offer;        /* the report it was decided on had a histogram */
+	uint32_t offered_units; /* ... and the units it showed free */
 };
 
 /*

@@ -104,7 +104,7 @@ class Guest:
     def __init__(self, fleet, name, boot_mib=512, max_mib=1024, block_mib=2,
                  size_mib=256, demand_mib=None, reserve_mib=0,
                  plug_mib_s=512.0, unplug_mib_s=256.0, report_s=1.0,
-                 agent_silent=False):
+                 agent_silent=False, free_extents_mib=None):
         if size_mib % block_mib or max_mib % block_mib or size_mib > max_mib:
             raise ValueError("%s: sizes must be whole blocks, size <= max" % name)
         self.fleet = fleet
@@ -148,6 +148,9 @@ class Guest:
         self.agent_writer = None
         self.agent_connects = 0
         self.agent_silent = agent_silent  # connected, but sends nothing
+        # MiB of free 2 MiB extents in its virtio-mem ranges, reported as a
+        # kernel-mode agent's hist_vmem; None: a proc-mode report without
+        self.free_extents_mib = free_extents_mib
         self.report_s = report_s
         self._report_timer = None
         self.seq = 0
@@ -425,12 +428,15 @@ class Guest:
         bid = self.current_bid()
         self.seq += 1
         urgent, self.urgent_next = self.urgent_next, False
-        return {"type": "report", "v": PROTO_V, "seq": self.seq, "urgent": urgent,
-                "mem_total_kib": total // KIB, "mem_free_kib": avail // KIB,
-                "mem_available_kib": avail // KIB, "psi_some_avg10": some,
-                "psi_full_avg10": full, "refault_anon": 0,
-                "refault_file": self.seq * 3, "pgscan": self.seq * 7,
-                "unit_bytes": unit, "bid": bid}
+        msg = {"type": "report", "v": PROTO_V, "seq": self.seq, "urgent": urgent,
+               "mem_total_kib": total // KIB, "mem_free_kib": avail // KIB,
+               "mem_available_kib": avail // KIB, "psi_some_avg10": some,
+               "psi_full_avg10": full, "refault_anon": 0,
+               "refault_file": self.seq * 3, "pgscan": self.seq * 7,
+               "unit_bytes": unit, "bid": bid}
+        if self.free_extents_mib is not None:
+            msg["hist_vmem"] = [self.free_extents_mib // 2] + [0] * 9
+        return msg
 
     def _agent_send(self, obj_or_bytes):
         """Write a message (dict) or raw bytes to the broker; dropped when no

@@ -234,6 +234,27 @@ def test_short_unplug_does_not_return():
               "rammd shrank a again inside its stuck window: %s" % sets_since(f, t0))
 
 
+def test_short_unplug_judged_on_offer():
+    """A guest that reports its free extents answers to the credit score
+    for what it showed free: an unplug that stalls in memory it did not
+    offer (one -EBUSY pass) costs it no credit once it gave what it
+    offered."""
+    with Bed("offer", {"a": {"demand_mib": 100, "size_mib": 1024,
+                             "unplug_mib_s": 160, "free_extents_mib": 64}},
+             supply_mib=1024) as bed:
+        bed.ready(["a"])
+        wait_for("a shrunk past its offer", lambda: (
+            lambda f: f["requested_mib"] < f["size_mib"] < 1024 - 96)(bed.fleet.guest("a")), 20)
+        bed.fleet.do("a", "set_stalled", True)
+        wait_for("the short unplug counted",
+                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 8)
+
+        def credit_kept():
+            g = bed.rammd.guests()["a"]
+            check(g["credit"] == 1.0, "a lost credit for memory it never offered: %s" % g["credit"])
+        watch(bed, 2.0, credit_kept)
+
+
 def test_false_completion():
     """The device reaches a growth's size for a moment, then falls back (the
     guest could not add the memory): rammd does not count the growth done,
