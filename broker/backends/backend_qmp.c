@@ -33,6 +33,11 @@
  *    connect, is never greeted (another client holds the socket) or times
  *    out reports the device lost: the guest stays frozen at its size until
  *    a later session succeeds.
+ *
+ * In both modes a socket that refuses connections (nothing listens on the
+ * file QEMU left) or no longer exists means QEMU is gone, not hung: that is
+ * reported with guest_backend_gone(), and the memory it held goes back to
+ * the market. A hung monitor still accepts, so it is only lost.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -530,11 +535,26 @@ static void qmp_guest_on_state(struct qmp *q, int up, void *ctx)
 	qmp_guest_schedule_retry(qg);
 }
 
+/*
+ * Connect @qg's socket. A QEMU that is gone, not merely busy or hung, is
+ * told apart here: nothing listens on the socket file it left (a hung
+ * monitor still accepts), or the file is gone. Returns qmp_connect()'s.
+ */
+static int qmp_guest_connect(struct qmp_guest *qg)
+{
+	int r = qmp_connect(qg->qmp);
+
+	if (r == -ECONNREFUSED || r == -ENOENT)
+		guest_backend_gone(qg->g, r == -ENOENT ? "its QMP socket is gone"
+					: "nothing listens on its QMP socket");
+	return r;
+}
+
 static gboolean qmp_guest_on_retry(gpointer data)
 {
 	struct qmp_guest *qg = data;
 
-	if (qmp_connect(qg->qmp) == 0) {
+	if (qmp_guest_connect(qg) == 0) {
 		qg->retry = 0;
 		return G_SOURCE_REMOVE;
 	}
@@ -638,7 +658,12 @@ static int qmp_polite_run(struct qmp_guest *qg)
 	}
 	if (qg->session)
 		return 0; /* sent once greeted */
-	r = qmp_connect(qg->qmp);
+	r = qmp_guest_connect(qg);
+	if (r == -ECONNREFUSED || r == -ENOENT) {
+		qg->set_pending = 0;
+		qg->want_query = 0;
+		return r;
+	}
 	if (r < 0) {
 		qmp_polite_fail(qg, r == -EAGAIN
 			? "its backlog is full (another client holds the socket)"
@@ -677,7 +702,7 @@ static int qmp_backend_attach(struct guest *g)
 		qmp_polite_run(qg);
 		return 0;
 	}
-	if (qmp_connect(qg->qmp) < 0)
+	if (qmp_guest_connect(qg) < 0)
 		qmp_guest_schedule_retry(qg);
 	return 0;
 }

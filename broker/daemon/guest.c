@@ -40,6 +40,12 @@
 static void guest_send_welcome(struct guest *g);
 static void guest_send_evict(struct guest *g, uint64_t units);
 
+/* Its device has been read and its QEMU holds the memory. */
+static int guest_device_known(const struct guest *g)
+{
+	return g->state != GUEST_NEW && g->state != GUEST_GONE;
+}
+
 int guest_device_ready(const struct guest *g)
 {
 	return g->state == GUEST_READY || g->state == GUEST_RESIZING;
@@ -53,6 +59,7 @@ const char *guest_state_name(enum guest_state state)
 	case GUEST_READY: return "ready";
 	case GUEST_RESIZING: return "resizing";
 	case GUEST_LOST: return "lost";
+	case GUEST_GONE: return "gone";
 	}
 	return "?";
 }
@@ -239,7 +246,7 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 	const struct agent_report *r = &g->report;
 
 	*out = (struct plan_guest){
-		.in_market = g->state != GUEST_NEW && g->unit_bytes,
+		.in_market = guest_device_known(g) && g->unit_bytes,
 		.device_ready = guest_device_ready(g),
 		.resizing = g->state == GUEST_RESIZING,
 		.excluded = g->ov.excluded || g->cfg.excluded,
@@ -294,7 +301,7 @@ uint32_t guest_offered_units(const struct guest *g)
 
 uint64_t guest_total_bytes(const struct guest *g)
 {
-	return g->state != GUEST_NEW ? g->dev.boot_bytes + g->dev.size_bytes : 0;
+	return guest_device_known(g) ? g->dev.boot_bytes + g->dev.size_bytes : 0;
 }
 
 static void guest_send_welcome(struct guest *g)
@@ -365,7 +372,7 @@ void guest_overrides_changed(struct guest *g)
 {
 	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
 
-	if (g->state == GUEST_NEW)
+	if (!guest_device_known(g))
 		return;
 	guest_derive_limits(g);
 	if (old_floor != g->floor_bytes || old_cap != g->cap_bytes)
@@ -437,7 +444,7 @@ static void guest_size_seen(struct guest *g, uint64_t size_bytes)
 void guest_backend_device(struct guest *g, const struct vmem_device *dev)
 {
 	uint64_t old_floor = g->floor_bytes, old_cap = g->cap_bytes;
-	int first = g->state == GUEST_NEW, was_ready = guest_device_ready(g);
+	int first = !guest_device_known(g), was_ready = guest_device_ready(g);
 	uint64_t asked = g->dev.requested_bytes, size = g->dev.size_bytes;
 	uint64_t unit = 0;
 	const char *why = NULL;
@@ -499,15 +506,26 @@ void guest_backend_size(struct guest *g, uint64_t size_bytes)
 {
 	if (guest_device_ready(g))
 		guest_size_seen(g, size_bytes);
-	else if (g->state != GUEST_NEW)
+	else if (guest_device_known(g))
 		g->dev.size_bytes = size_bytes;
 }
 
 void guest_backend_lost(struct guest *g)
 {
-	if (g->state != GUEST_NEW)
+	if (guest_device_known(g))
 		g->state = GUEST_LOST;
 	guest_stop_resize_poll(g);
+}
+
+void guest_backend_gone(struct guest *g, const char *why)
+{
+	if (g->state == GUEST_GONE)
+		return;
+	if (guest_device_known(g))
+		log_warn("guest %s: its QEMU is gone (%s): the %llu MiB it held and its floor are back in the market",
+			 g->cfg.name, why, (unsigned long long)(guest_total_bytes(g) / MIB));
+	guest_stop_resize_poll(g);
+	g->state = GUEST_GONE;
 }
 
 void guest_backend_resize_failed(struct guest *g, uint64_t vmem_bytes,

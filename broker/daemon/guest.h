@@ -59,8 +59,8 @@ struct guest_resize {
 /*
  * A guest's lifecycle, as far as its device goes. Transitions:
  *
- *   NEW        -> READY       first device report that can be sized
- *   NEW, UNMANAGED, LOST -> RESIZING
+ *   NEW, GONE  -> READY       first device report that can be sized
+ *   NEW, UNMANAGED, LOST, GONE -> RESIZING
  *                             a device report that can be sized, with its
  *                             size not yet at its requested size
  *   NEW        -> UNMANAGED   first device report that cannot
@@ -71,8 +71,9 @@ struct guest_resize {
  *                             a device report that cannot be sized (a
  *                             resize in flight is no longer followed)
  *   UNMANAGED, LOST -> READY  a device report that can be sized
- *   any but NEW -> LOST       the backend lost the device
- *                             (guest_backend_lost(); NEW stays NEW)
+ *   any but NEW, GONE -> LOST the backend lost the device
+ *                             (guest_backend_lost(); NEW and GONE stay)
+ *   any        -> GONE        its QEMU is gone (guest_backend_gone())
  */
 enum guest_state {
 	GUEST_NEW,       /* no device report yet: out of the market */
@@ -84,6 +85,9 @@ enum guest_state {
 			  * GUEST_RESIZE_POLL_MS */
 	GUEST_LOST,      /* backend lost the device (connection, paused
 			  * domain): its last size kept in the books, frozen */
+	GUEST_GONE,      /* its QEMU is gone (nothing listens on its socket):
+			  * it holds nothing, out of the market until a
+			  * QEMU answers there again */
 };
 
 struct guest {
@@ -190,6 +194,13 @@ void guest_overrides_changed(struct guest *g);
 void guest_backend_device(struct guest *g, const struct vmem_device *dev);
 void guest_backend_size(struct guest *g, uint64_t size_bytes);
 void guest_backend_lost(struct guest *g);
+/*
+ * guest_backend_gone - @g's QEMU is gone, not merely silent: its socket
+ * refuses connections or no longer exists (@why), so the memory it held is
+ * free on the host. It leaves the market and its floor the supply; a
+ * device report later starts it afresh. Logged once. Never fails.
+ */
+void guest_backend_gone(struct guest *g, const char *why);
 /*
  * guest_backend_resize_failed - the request for @vmem_bytes that
  * set_requested_size() sent was refused (@why, the hypervisor's words) or
