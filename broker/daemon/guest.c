@@ -185,6 +185,7 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 
 	*out = (struct plan_guest){
 		.in_market = g->state != GUEST_NEW && g->unit_bytes,
+		.device_unknown = g->state == GUEST_NEW,
 		.device_ready = guest_device_ready(g),
 		.resizing = g->state == GUEST_RESIZING,
 		.excluded = g->ov.excluded || g->cfg.excluded,
@@ -470,7 +471,7 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 		guest_send_welcome(g);
 	}
 	if (msg->report.urgent)
-		rammd_request_tick(g->d);
+		rammd_request_urgent(g->d);
 }
 
 int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
