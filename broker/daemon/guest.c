@@ -186,6 +186,7 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 	*out = (struct plan_guest){
 		.in_market = g->state != GUEST_NEW && g->unit_bytes,
 		.device_unknown = g->state == GUEST_NEW,
+		.pins_memory = g->dev.vfio,
 		.device_ready = guest_device_ready(g),
 		.resizing = g->state == GUEST_RESIZING,
 		.excluded = g->ov.excluded || g->cfg.excluded,
