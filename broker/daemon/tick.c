@@ -139,7 +139,7 @@ static void tick_take_result(struct rammd *d, const struct plan_result *out)
 		if (r->planned)
 			g->target_units = r->target_units;
 		if (r->growth_waits)
-			log_debug("guest %s: growth waits for memory being unplugged",
+			log_debug("guest %s: growth waits for memory free now (unplugs in flight, the host's MemAvailable, or a guest's device not read yet)",
 				  g->cfg.name);
 	}
 	d->n_pools = out->n_pools;

@@ -228,7 +228,6 @@ static void plan_pool_guest(const struct plan_input *in,
 	uint64_t unit = pt->pool->unit_bytes;
 	uint32_t k = pt->k[i], held = plan_held_units(g);
 	int64_t now = in->now_us;
-
 	uint32_t permille = plan_tick_permille(in);
 
 	pt->held[i] = held;

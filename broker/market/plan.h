@@ -174,7 +174,8 @@ struct plan_guest_result {
 	int account_open;         /* @account holds an account */
 	uint64_t paid;            /* price-units it paid this tick */
 	int growth_waits;         /* it won growth that waits for memory
-				   * still being unplugged */
+				   * free now: in the books, on the host,
+				   * or until every device is known */
 };
 
 struct plan_result {
