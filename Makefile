@@ -38,7 +38,7 @@ RAMMD_SRC := $(BROKER_CORE) broker/daemon/rammd.c broker/daemon/guest.c \
 	broker/daemon/agent_chan.c broker/daemon/control.c broker/daemon/log.c \
 	common/unix_socket.c broker/daemon/ctl_commands.c broker/daemon/history.c \
 	broker/daemon/metrics.c broker/daemon/metrics_text.c broker/daemon/tick.c \
-	broker/backends/qmp.c broker/backends/backend_qmp.c \
+	broker/backends/qmp.c broker/backends/backend_qmp.c broker/backends/qmp_vfio.c \
 	broker/backends/backend_libvirt.c broker/backends/libvirt_xml.c \
 	broker/daemon/registry.c broker/daemon/persist.c broker/daemon/status.c \
 	broker/daemon/discover_config.c broker/daemon/discover_scan.c \
@@ -121,6 +121,8 @@ $(BUILD)/test_replay: $(call obj,broker/sim/replay.c,host)
 $(BUILD)/test_libvirt_xml: $(call obj,broker/backends/libvirt_xml.c,host)
 $(BUILD)/test_libvirt_xml: GLIB_LIBS += $(shell pkg-config --libs libxml-2.0)
 $(BUILD)/test_metrics: $(call obj,broker/daemon/metrics_text.c broker/daemon/history.c,host)
+# test_qmp_vfio: the QMP backend's VFIO probe on recorded qom-list replies.
+$(BUILD)/test_qmp_vfio: $(call obj,broker/backends/qmp_vfio.c,host)
 
 # libFuzzer harnesses for everything that parses peer input; `make fuzz`
 # runs each for FUZZ_SECONDS, and `make test` includes a short run.
@@ -138,6 +140,8 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BROKER_CORE)
 # fuzz_trace also compiles the trace reader (the pattern rule takes $^).
 $(BUILD)/fuzz_trace: broker/sim/scenario.c
 
+# fuzz_qmp_vfio: the QMP backend's VFIO probe on a qom-list reply.
+$(BUILD)/fuzz_qmp_vfio: broker/backends/qmp_vfio.c
 # fuzz_libvirt_xml: the libvirt backend's XML reader, with libxml2.
 $(BUILD)/fuzz_libvirt_xml: broker/backends/libvirt_xml.c
 $(BUILD)/fuzz_libvirt_xml: GLIB_CFLAGS += $(shell pkg-config --cflags libxml-2.0)

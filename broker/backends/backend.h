@@ -24,6 +24,8 @@ struct vmem_device {
 				   * size for ordinary memory; 0 if unknown */
 	uint64_t host_nodes;      /* host NUMA nodes the backing may come
 				   * from, bit n = node n; 0 = any node */
+	int vfio;                 /* the guest has a VFIO device: QEMU pins
+				   * every block it plugs in host RAM */
 };
 
 struct backend_ops {

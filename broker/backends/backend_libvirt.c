@@ -88,6 +88,7 @@ static void lv_guest_report(struct lv_guest *lg, const struct lv_domain_info *in
 		.max_bytes = info->max_bytes,
 		.page_bytes = info->page_bytes,
 		.host_nodes = info->host_nodes,
+		.vfio = info->vfio,
 	};
 
 	/* An empty <hugepages/>: libvirt backs it with the host's default

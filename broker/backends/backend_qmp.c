@@ -12,7 +12,9 @@
  *                 mem-path (memory-backend-file: a hugetlbfs mount's block
  *                 size is its page size) and query-memdev (host-nodes and
  *                 policy); a property the backend lacks is an error reply,
- *                 which is an answer too
+ *                 which is an answer too; and qom-list of
+ *                 /machine/peripheral and /machine/peripheral-anon for a
+ *                 VFIO device (qmp_vfio.h), which pins what it plugs
  *
  * Replies are untrusted: every member is type-checked before use, and a
  * guest whose answers do not make sense is not driven. Every command has a
@@ -55,12 +57,13 @@
 #include "log.h"
 #include "pages.h"
 #include "qmp.h"
+#include "qmp_vfio.h"
 
 #define QMP_RETRY_MS 1000
 /* Longest memdev QOM path taken from a reply ("/objects/ID"). */
 #define QMP_MAX_MEMDEV 128
-/* The backing probe's four questions. */
-#define QMP_PROBE_REPLIES 4
+/* The backing probe's questions: four on the memdev, two for VFIO. */
+#define QMP_PROBE_REPLIES 6
 
 struct qmp_guest {
 	struct guest *g;      /* owner */
@@ -88,8 +91,11 @@ struct qmp_guest {
 	char probe_path[256]; /* qom-get mem-path, "" if none */
 	int probe_path_bad;   /* it answered with a mem-path we cannot use
 			       * (not a string, empty, too long): unknown */
+	int probe_vfio;       /* a qom-list listed a VFIO device, or could
+			       * not be read (taken as one: the safe side) */
 	uint64_t page_bytes;  /* the answer: backing page size, 0 unknown */
 	uint64_t host_nodes;  /* the answer: bound host nodes, 0 any */
+	int vfio;             /* the answer: it has a VFIO device */
 
 	/* Polite mode (shared socket) only. */
 	int polite;           /* 1: connect per session, never hold */
@@ -179,9 +185,11 @@ static void qmp_probe_finish(struct qmp_guest *qg)
 	if (!pages_valid_size(page))
 		page = 0;
 	qg->page_bytes = page;
+	qg->vfio = qg->probe_vfio;
 	qg->backing_known = 1;
 	qg->pending.page_bytes = qg->page_bytes;
 	qg->pending.host_nodes = qg->host_nodes;
+	qg->pending.vfio = qg->vfio;
 	guest_backend_device(qg->g, &qg->pending);
 }
 
@@ -301,6 +309,35 @@ static void qmp_probe_on_memdevs(struct qmp *q, struct json_object *ret,
 	qmp_probe_reply_done(qg, !ret && !error);
 }
 
+/* A qom-list of a peripheral container: an error (no such container)
+ * lists no device; a reply that does not parse counts as a VFIO device. */
+static void qmp_probe_on_peripherals(struct qmp *q, struct json_object *ret,
+				     const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+	int r = ret ? qmp_vfio_in_qom_list(ret) : 0;
+
+	(void)q;
+	(void)error;
+	if (r < 0)
+		log_warn("guest %s: malformed qom-list reply; taken as a VFIO device (growth only into memory no other guest may touch)",
+			 qg->g->cfg.name);
+	if (r)
+		qg->probe_vfio = 1;
+	qmp_probe_reply_done(qg, !ret && !error);
+}
+
+static void qmp_probe_list(struct qmp_guest *qg, const char *path)
+{
+	struct json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "path", json_object_new_string(path));
+	if (qmp_guest_command(qg, "qom-list", args, qmp_probe_on_peripherals) == 0)
+		qg->probe_left++;
+	else
+		qg->probe_broken = 1;
+}
+
 static void qmp_probe_get(struct qmp_guest *qg, const char *property,
 			  qmp_reply_fn fn)
 {
@@ -323,8 +360,10 @@ static void qmp_probe_start(struct qmp_guest *qg, const struct vmem_device *dev)
 		return; /* the answers on their way report it */
 	if (!qg->memdev[0]) {
 		qg->page_bytes = qg->host_nodes = 0;
+		qg->vfio = 0;
 		qg->backing_known = 1;
 		qg->pending.page_bytes = qg->pending.host_nodes = 0;
+		qg->pending.vfio = 0;
 		guest_backend_device(qg->g, &qg->pending);
 		return;
 	}
@@ -332,7 +371,10 @@ static void qmp_probe_start(struct qmp_guest *qg, const struct vmem_device *dev)
 	qg->probe_hugetlb = 0;
 	qg->probe_hugetlbsize = 0;
 	qg->probe_path[0] = '\0';
+	qg->probe_vfio = 0;
 	qg->host_nodes = 0;
+	qmp_probe_list(qg, "/machine/peripheral");
+	qmp_probe_list(qg, "/machine/peripheral-anon");
 	qmp_probe_get(qg, "hugetlb", qmp_probe_on_hugetlb);
 	qmp_probe_get(qg, "hugetlbsize", qmp_probe_on_hugetlbsize);
 	qmp_probe_get(qg, "mem-path", qmp_probe_on_mem_path);
@@ -405,6 +447,7 @@ static void qmp_guest_on_devices(struct qmp *q, struct json_object *ret,
 		} else {
 			dev.page_bytes = qg->page_bytes;
 			dev.host_nodes = qg->host_nodes;
+			dev.vfio = qg->vfio;
 			guest_backend_device(qg->g, &dev);
 		}
 	}

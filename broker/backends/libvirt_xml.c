@@ -45,6 +45,23 @@ static int lv_attr_is(xmlNode *n, const char *attr, const char *want)
 	return eq;
 }
 
+/* A device assigned through VFIO (lv_domain_info.vfio): a subsystem
+ * <hostdev> of PCI or mediated type, or an <interface type='hostdev'>. */
+static int lv_is_vfio(xmlNode *n)
+{
+	xmlChar *mode;
+	int subsystem;
+
+	if (lv_is(n, "interface"))
+		return lv_attr_is(n, "type", "hostdev");
+	if (!lv_is(n, "hostdev"))
+		return 0;
+	mode = xmlGetProp(n, (const xmlChar *)"mode");
+	subsystem = !mode || !strcmp((const char *)mode, "subsystem");
+	xmlFree(mode);
+	return subsystem && (lv_attr_is(n, "type", "pci") || lv_attr_is(n, "type", "mdev"));
+}
+
 /* Copy attribute @attr of @n into @buf; -EINVAL if absent or too long. */
 static int lv_attr_copy(xmlNode *n, const char *attr, char *buf, size_t len)
 {
@@ -475,6 +492,8 @@ int lv_xml_parse_domain(const char *xml, size_t len, struct lv_domain_info *out)
 			if (r == -EINVAL)
 				goto out;
 			have_chan = !r;
+		} else if (lv_is_vfio(c)) {
+			out->vfio = 1;
 		}
 	}
 	if (!have_vmem || !have_chan) {

@@ -63,14 +63,23 @@ struct lv_domain_info {
 	uint64_t page_bytes;                 /* backing page size, see above */
 	int hugepages_default;               /* host's default huge page size */
 	uint64_t host_nodes;                 /* host node mask, 0 = any */
+	/*
+	 * 1 if a device is assigned to the guest through VFIO, which pins
+	 * every block virtio-mem plugs in host RAM at once: a <hostdev> in
+	 * mode 'subsystem' (the default) of type 'pci' or 'mdev', or an
+	 * <interface type='hostdev'> (an SR-IOV function). USB and SCSI
+	 * hostdevs go through QEMU, not VFIO, and pin nothing.
+	 */
+	int vfio;
 };
 
 /*
  * lv_xml_parse_domain - read @xml (@len bytes, need not be NUL-terminated)
  * into @out. Takes the first <memory model='virtio-mem'> device that has an
  * alias, and the first unix <channel> whose virtio target is named
- * LV_AGENT_PORT and whose source is bound to an absolute path, and that
- * device's backing (page_bytes, hugepages_default, host_nodes above).
+ * LV_AGENT_PORT and whose source is bound to an absolute path, that
+ * device's backing (page_bytes, hugepages_default, host_nodes above), and
+ * whether any device is assigned through VFIO (vfio).
  * Returns 0; -EINVAL if the XML is malformed, too large, or a member is
  * missing, out of range or too long: among them a page size (device
  * <pagesize> or any <hugepages><page>) that is not pages_valid_size(); a node set (<nodemask>, a page's or

@@ -316,13 +316,14 @@ static void rammctl_print_guests(struct json_object *st)
 			for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
 				errors += jint(c, kinds[k]);
 		}
-		printf("%-16s %-6s %-5s %7lld %7lld %7lld %7lld %8s %7lld %6lld  %s%s%s%s\n",
+		printf("%-16s %-6s %-5s %7lld %7lld %7lld %7lld %8s %7lld %6lld  %s%s%s%s%s\n",
 		       jstr(g, "name"), jstr(g, "mode"),
 		       jint(g, "agent_connected") ? "up" : "down",
 		       (long long)jint(g, "floor_mib"), (long long)jint(g, "cap_mib"),
 		       (long long)jint(g, "size_mib"), (long long)jint(g, "target_mib"),
 		       age, (long long)jint(g, "mem_available_mib"), errors, bid,
-		       ov[0] ? "  [" : "", ov[0] ? ov + 1 : "", ov[0] ? "]" : "");
+		       ov[0] ? "  [" : "", ov[0] ? ov + 1 : "", ov[0] ? "]" : "",
+		       jint(g, "pins_memory") ? "  pins (VFIO)" : "");
 	}
 	printf("(sizes in MiB, guest totals: boot memory plus virtio-mem)\n");
 }

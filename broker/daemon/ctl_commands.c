@@ -348,6 +348,7 @@ static int ops_render_metrics(void *ctx, char **out, size_t *len)
 		mg[i].agent_up = agent_chan_is_up(g->chan);
 		mg[i].unit_bytes = g->unit_bytes;
 		mg[i].offer_bytes = (uint64_t)guest_offered_units(g) * g->unit_bytes;
+		mg[i].pins_memory = g->dev.vfio;
 	}
 	for (size_t i = 0; i < d->n_pools; i++)
 		pools[i] = (struct metrics_pool){

@@ -36,6 +36,10 @@
  * reached for a moment is not yet memory the guest has.
  */
 #define GUEST_PLUG_HOLD_MS 1000
+/* How long growth waits for the device of a guest just found: one whose
+ * QEMU has not answered by then (a monitor that never greets) is not let
+ * hold the whole market back. */
+#define GUEST_FIND_GRACE_MS 10000
 
 static void guest_send_welcome(struct guest *g);
 static void guest_send_evict(struct guest *g, uint64_t units);
@@ -81,6 +85,7 @@ struct guest *guest_new(struct rammd *d, const struct guest_config *cfg,
 	g->d = d;
 	g->cfg = *cfg;
 	g->backend = backend;
+	g->found_us = rammd_now_us();
 	return g;
 }
 
@@ -247,6 +252,11 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 
 	*out = (struct plan_guest){
 		.in_market = guest_device_known(g) && g->unit_bytes,
+		/* Growth waits for a device just found, not for one whose
+		 * QEMU never answers. */
+		.device_unknown = g->state == GUEST_NEW &&
+				  rammd_now_us() - g->found_us < GUEST_FIND_GRACE_MS * 1000,
+		.pins_memory = g->dev.vfio,
 		.device_ready = guest_device_ready(g),
 		.resizing = g->state == GUEST_RESIZING,
 		.excluded = g->ov.excluded || g->cfg.excluded,
@@ -590,7 +600,7 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 	g->report_us = rammd_now_us();
 	g->have_report = 1;
 	if (msg->report.urgent)
-		rammd_request_tick(g->d);
+		rammd_request_urgent(g->d);
 }
 
 int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,

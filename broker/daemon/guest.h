@@ -95,6 +95,7 @@ struct guest {
 	struct guest_config cfg;      /* from the config file or a scan */
 	enum discover_source source;  /* who found it, and so who drops it */
 	int seen;                     /* discovery bookkeeping, per pass */
+	int64_t found_us;             /* when it was found (monotonic) */
 
 	const struct backend_ops *backend; /* how the device is driven */
 	void *backend_priv;           /* the backend's per-guest state */

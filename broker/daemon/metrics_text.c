@@ -36,7 +36,7 @@ static void metrics_scalar(FILE *f, const char *name, const char *type,
 
 enum metrics_field {
 	MF_SIZE, MF_TARGET, MF_FLOOR, MF_CAP, MF_PAID, MF_BALANCE, MF_CREDIT,
-	MF_AGENT, MF_UNIT, MF_OFFER,
+	MF_AGENT, MF_UNIT, MF_OFFER, MF_PINS,
 };
 
 static const struct {
@@ -53,6 +53,7 @@ static const struct {
 	{ "ramm_guest_agent_up", "gauge", "1 if the guest's agent channel is connected.", MF_AGENT },
 	{ "ramm_guest_unit_bytes", "gauge", "The guest's market unit: the largest of unit_mib, its virtio-mem block and its host backing page.", MF_UNIT },
 	{ "ramm_guest_offer_bytes", "gauge", "Memory the guest holds and reports free in whole units: taken first.", MF_OFFER },
+	{ "ramm_guest_pins_memory", "gauge", "1 if the guest has a VFIO device: every block plugged is pinned in host RAM at once.", MF_PINS },
 };
 
 static void metrics_guest_value(FILE *f, const struct metrics_guest *g,
@@ -69,6 +70,7 @@ static void metrics_guest_value(FILE *f, const struct metrics_guest *g,
 	case MF_AGENT: fprintf(f, "%d\n", g->agent_up ? 1 : 0); break;
 	case MF_UNIT: fprintf(f, "%llu\n", (unsigned long long)g->unit_bytes); break;
 	case MF_OFFER: fprintf(f, "%llu\n", (unsigned long long)g->offer_bytes); break;
+	case MF_PINS: fprintf(f, "%d\n", g->pins_memory ? 1 : 0); break;
 	}
 }
 

@@ -25,6 +25,7 @@ struct metrics_guest {
 	int agent_up;              /* agent channel connected */
 	uint64_t unit_bytes;       /* its market unit (block, host page) */
 	uint64_t offer_bytes;      /* held memory it reports free in units */
+	int pins_memory;           /* a VFIO device pins what it plugs */
 };
 
 /* One memory pool's figures (ordinary memory, or a hugetlb page size). */

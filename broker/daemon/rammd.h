@@ -34,8 +34,13 @@ struct rammd {
 				    * once each (owned strings) */
 	struct control *control;   /* control socket server */
 	struct metrics *metrics;   /* Prometheus endpoint, NULL if off */
-	guint early_tick_source;   /* pending urgent tick, 0 if none */
-	int64_t last_tick_us;      /* monotonic time of the last clearing */
+	guint early_tick_source;   /* pending early round, 0 if none */
+	int early_tick_full;       /* it is a whole tick (an operator's
+				    * change), not urgent reports' rounds */
+	int64_t last_tick_us;      /* monotonic time of the last round, a
+				    * partial one included */
+	int64_t last_regular_tick_us; /* ... of the last whole tick: what
+				    * accrues is paid from there */
 	uint32_t tick_us[RAMMD_TICK_HISTORY]; /* how long tick t took, at
 				    * t % RAMMD_TICK_HISTORY */
 
@@ -76,10 +81,21 @@ void rammd_tick(struct rammd *d);
 gboolean rammd_on_tick(gpointer data);
 
 /*
- * rammd_request_tick - clear the market soon, ahead of the periodic tick
- * (an urgent report). Spaced so a guest cannot make the market spin.
+ * rammd_request_tick - clear the whole market soon, ahead of the periodic
+ * tick (an operator's change): at most RAMMD_MIN_TICK_GAP_MS after the
+ * last round. What accrues is paid for the wall time since the last
+ * whole tick, so an early tick pays no more than waiting would.
  */
 void rammd_request_tick(struct rammd *d);
+
+/*
+ * rammd_request_urgent - a guest sent an urgent report: soon, a partial
+ * round for each guest whose latest report is urgent and new
+ * (plan_input.partial), never closer than RAMMD_MIN_TICK_GAP_MS to the
+ * last round. A guest cannot pull the periodic tick forward nor make
+ * anything accrue faster.
+ */
+void rammd_request_urgent(struct rammd *d);
 
 /* rammd_now_us - the monotonic clock every timestamp in rammd uses. */
 int64_t rammd_now_us(void);

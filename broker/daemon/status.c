@@ -55,6 +55,7 @@ static struct json_object *status_guest_json(struct guest *g, int64_t now)
 	json_object_object_add(o, "unit_kib", json_object_new_uint64(unit / 1024));
 	json_object_object_add(o, "page_kib", json_object_new_uint64(g->dev.page_bytes / 1024));
 	json_object_object_add(o, "host_nodes", json_object_new_uint64(g->dev.host_nodes));
+	json_object_object_add(o, "pins_memory", json_object_new_boolean(g->dev.vfio));
 	json_object_object_add(o, "pool", json_object_new_string(!g->unit_bytes ? "none"
 			       : g->dev.page_bytes > (uint64_t)getpagesize() ? "hugetlb" : "ordinary"));
 	json_object_object_add(o, "offer_mib",

@@ -22,7 +22,8 @@
 #include "record.h"
 
 #define MIB (1024ULL * 1024ULL)
-/* Urgent reports may pull a tick forward, but never closer than this. */
+/* Urgent reports may pull their guests' rounds forward, and an operator's
+ * change a tick, but never closer than this to the last round. */
 #define RAMMD_MIN_TICK_GAP_MS 200
 /* The state file is saved every this many clearings (and on every change
  * an operator makes, and at exit): a crash loses at most this many ticks
@@ -83,9 +84,9 @@ static void tick_reason(const struct guest *g, const struct plan_action *a,
 }
 
 /* Ask @g's backend for the size @a names, and log the decision with its
- * reason, one line per decision. */
+ * reason, one line per decision; @urgent: a partial round's. */
 static void tick_carry_out(struct guest *g, const struct plan_action *a,
-			   int64_t now)
+			   int64_t now, int urgent)
 {
 	char reason[128];
 	int ret;
@@ -104,10 +105,11 @@ static void tick_carry_out(struct guest *g, const struct plan_action *a,
 		return;
 	}
 	if (a->why == PLAN_RAISE_TO_FLOOR || a->why == PLAN_GROW) {
-		log_info("guest %s: grow %u -> %u units of %llu MiB (%llu MiB total): %s",
+		log_info("guest %s: grow %u -> %u units of %llu MiB (%llu MiB total): %s%s",
 			 g->cfg.name, a->why == PLAN_GROW ? a->from_units : 0,
 			 a->to_units, (unsigned long long)(g->unit_bytes / MIB),
-			 (unsigned long long)(a->total_bytes / MIB), reason);
+			 (unsigned long long)(a->total_bytes / MIB), reason,
+			 urgent ? "; on its urgent report" : "");
 		return;
 	}
 	/* What it offers, and whether only that may be taken: the figures
@@ -148,7 +150,7 @@ static void tick_take_result(struct rammd *d, const struct plan_result *out)
 		if (r->planned)
 			g->target_units = r->target_units;
 		if (r->growth_waits)
-			log_debug("guest %s: growth waits for memory being unplugged",
+			log_debug("guest %s: growth waits for memory free now (unplugs in flight, the host's MemAvailable, or a guest's device not read yet)",
 				  g->cfg.name);
 	}
 	d->n_pools = out->n_pools;
@@ -167,6 +169,73 @@ static void tick_note_duration(struct rammd *d, int64_t start_us)
 		(uint32_t)MIN(rammd_now_us() - start_us, (int64_t)UINT32_MAX);
 }
 
+/* The wall time a round at @now accrues for: since the last regular
+ * tick; 0 (one tick_ms) before the first. */
+static int64_t tick_elapsed_us(const struct rammd *d, int64_t now)
+{
+	return d->last_regular_tick_us ? now - d->last_regular_tick_us : 0;
+}
+
+/*
+ * A partial round for guest @i, whose urgent report came in since the
+ * last round: plan_tick() may grow it out of memory free now, and moves
+ * no one else. No account is settled, nothing accrues, no history sample
+ * is taken and the tick count stays: those are the regular tick's, at
+ * tick_ms, however often a guest reports.
+ */
+static void tick_partial(struct rammd *d, guint i, int64_t now)
+{
+	guint n = d->guests->len;
+	struct plan_guest *snap = g_new0(struct plan_guest, n);
+	struct plan_result out = {
+		.actions = g_new0(struct plan_action, n),
+		.guests = g_new0(struct plan_guest_result, n),
+	};
+	struct plan_input in = {
+		.cfg = &d->cfg,
+		.now_us = now,
+		.elapsed_us = tick_elapsed_us(d, now),
+		.partial = 1,
+		.urgent = i,
+		.n_guests = n,
+		.guests = snap,
+	};
+	int ret;
+
+	tick_read_host(d, &in.host);
+	for (guint j = 0; j < n; j++)
+		guest_snapshot(g_ptr_array_index(d->guests, j), &snap[j]);
+	ret = plan_tick(&in, &out);
+	if (ret) {
+		log_err("market: cannot plan an urgent round: %s; no changes",
+			strerror(-ret));
+		goto out;
+	}
+	record_tick(d->record, &in, &out);
+	for (size_t a = 0; a < out.n_actions; a++)
+		tick_carry_out(g_ptr_array_index(d->guests, out.actions[a].guest),
+			       &out.actions[a], now, 1);
+out:
+	g_free(out.guests);
+	g_free(out.actions);
+	g_free(snap);
+}
+
+/* Partial rounds for the guests whose latest report, urgent, arrived
+ * since the last round. */
+static void tick_urgent_rounds(struct rammd *d)
+{
+	int64_t now = rammd_now_us(), since = d->last_tick_us;
+
+	d->last_tick_us = now;
+	for (guint i = 0; i < d->guests->len; i++) {
+		struct guest *g = g_ptr_array_index(d->guests, i);
+
+		if (g->have_report && g->report.urgent && g->report_us > since)
+			tick_partial(d, i, now);
+	}
+}
+
 void rammd_tick(struct rammd *d)
 {
 	int64_t now = rammd_now_us();
@@ -179,12 +248,14 @@ void rammd_tick(struct rammd *d)
 	struct plan_input in = {
 		.cfg = &d->cfg,
 		.now_us = now,
+		.elapsed_us = tick_elapsed_us(d, now),
 		.n_guests = n,
 		.guests = snap,
 	};
 	int ret;
 
 	d->last_tick_us = now;
+	d->last_regular_tick_us = now;
 	for (guint i = 0; i < n; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
@@ -218,7 +289,7 @@ void rammd_tick(struct rammd *d)
 	tick_take_result(d, &out);
 	for (size_t a = 0; a < out.n_actions; a++)
 		tick_carry_out(g_ptr_array_index(d->guests, out.actions[a].guest),
-			       &out.actions[a], now);
+			       &out.actions[a], now, 0);
 	d->ticks++;
 	if (d->ticks % RAMMD_SAVE_TICKS == 0)
 		rammd_state_changed(d);
@@ -241,11 +312,18 @@ static gboolean rammd_on_early_tick(gpointer data)
 	struct rammd *d = data;
 
 	d->early_tick_source = 0;
-	rammd_tick(d);
+	if (d->early_tick_full) {
+		d->early_tick_full = 0;
+		rammd_tick(d);
+	} else {
+		tick_urgent_rounds(d);
+	}
 	return G_SOURCE_REMOVE;
 }
 
-void rammd_request_tick(struct rammd *d)
+/* Run rammd_on_early_tick() RAMMD_MIN_TICK_GAP_MS after the last round,
+ * or now if that has passed; one pending at a time. */
+static void tick_schedule_early(struct rammd *d)
 {
 	int64_t next = d->last_tick_us + RAMMD_MIN_TICK_GAP_MS * 1000;
 	int64_t now = rammd_now_us();
@@ -254,4 +332,15 @@ void rammd_request_tick(struct rammd *d)
 		return;
 	d->early_tick_source = g_timeout_add(next > now ? (guint)((next - now) / 1000) : 0,
 					     rammd_on_early_tick, d);
+}
+
+void rammd_request_tick(struct rammd *d)
+{
+	d->early_tick_full = 1;
+	tick_schedule_early(d);
+}
+
+void rammd_request_urgent(struct rammd *d)
+{
+	tick_schedule_early(d);
 }

@@ -1023,6 +1023,24 @@ int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
 	return (int)n;
 }
 
+/* @v for @permille thousandths of a whole tick (0: a whole tick), rounded
+ * down, saturating. */
+static uint64_t scale_permille(uint64_t v, uint32_t permille)
+{
+	unsigned __int128 x;
+
+	if (!permille)
+		return v;
+	x = (unsigned __int128)v * permille / 1000;
+	return x > UINT64_MAX ? UINT64_MAX : (uint64_t)x;
+}
+
+uint64_t market_bill(const struct market_budget *budget, uint32_t held_units,
+		     uint32_t price)
+{
+	return scale_permille((uint64_t)held_units * price, budget->tick_permille);
+}
+
 void market_settle(const struct market_budget *budget,
 		   struct market_account *accounts, const uint32_t *held_units,
 		   size_t n, uint32_t price, uint64_t *spent)
@@ -1034,10 +1052,11 @@ void market_settle(const struct market_budget *budget,
 		total_weight += accounts[i].weight;
 	for (i = 0; i < n; i++) {
 		struct market_account *acc = &accounts[i];
-		uint64_t income = market_income(budget, acc, total_weight);
-		unsigned __int128 cap = (unsigned __int128)income *
+		uint64_t whole = market_income(budget, acc, total_weight);
+		uint64_t income = scale_permille(whole, budget->tick_permille);
+		unsigned __int128 cap = (unsigned __int128)whole *
 					budget->savings_ticks;
-		uint64_t bill = (uint64_t)held_units[i] * price;
+		uint64_t bill = market_bill(budget, held_units[i], price);
 		uint64_t paid = min_u64(bill, acc->balance);
 
 		acc->balance = add_saturated(acc->balance - paid, income);

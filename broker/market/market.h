@@ -162,11 +162,16 @@ struct market_account {
 };
 
 struct market_budget {
-	uint64_t income_pool;   /* price-units paid out per tick, split among
-				 * all guests by weight */
-	uint32_t savings_ticks; /* a balance is capped at this many ticks of
-				 * the guest's income: enough to save for a
-				 * burst, not to corner the market */
+	uint64_t income_pool;   /* price-units paid out per whole tick, split
+				 * among all guests by weight */
+	uint32_t savings_ticks; /* a balance is capped at this many whole
+				 * ticks of the guest's income: enough to
+				 * save for a burst, not to corner the
+				 * market */
+	uint32_t tick_permille; /* the share of a whole tick one settlement
+				 * covers, in thousandths: income and bills
+				 * are rates, paid for the wall time that
+				 * passed, not per call; 0 counts as 1000 */
 };
 
 /*
@@ -213,15 +218,26 @@ int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
 			 uint64_t balance, struct ramm_bid_step *out);
 
 /*
+ * market_bill - what one settlement under @budget charges for @held_units
+ * at @price: held * price for tick_permille of a whole tick, rounded
+ * down, saturating; the balance it is paid from may cover less. Pure;
+ * never fails.
+ */
+uint64_t market_bill(const struct market_budget *budget, uint32_t held_units,
+		     uint32_t price);
+
+/*
  * market_settle - one tick's payments and income.
  * @accounts: @n entries, updated in place (the caller owns them).
  * @held_units: units above the floor each guest held through the tick.
  * @price: the tick's clearing price.
  * @spent: caller-owned, @n entries or NULL; written with each payment.
  *
- * Each guest pays min(balance, held * price) - never more than it has -
- * then earns market_income() of the pool; its balance is then capped at
- * savings_ticks times that income. Pure; never fails; O(n).
+ * Each guest pays min(balance, held * price * tick_permille / 1000) -
+ * never more than it has - then earns market_income() of the pool scaled
+ * the same way; its balance is then capped at savings_ticks times its
+ * income for a whole tick (the cap does not shrink with a short
+ * settlement). Pure; never fails; O(n).
  */
 void market_settle(const struct market_budget *budget,
 		   struct market_account *accounts, const uint32_t *held_units,

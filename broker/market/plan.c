@@ -77,6 +77,30 @@ const char *plan_why_text(enum plan_why why)
 	return "?";
 }
 
+/*
+ * The share of a whole tick_ms this tick's accruals cover, in thousandths:
+ * the wall time since the last regular tick, clamped so that a stall pays
+ * out at most PLAN_MAX_ELAPSED_TICKS ticks. Rounded to nearest: regular
+ * ticks come a few ms early or late, and a credit rise of 2 must stay 2.
+ */
+static uint32_t plan_tick_permille(const struct plan_input *in)
+{
+	int64_t tick_us = (int64_t)in->cfg->tick_ms * 1000;
+	int64_t e = in->elapsed_us;
+
+	if (e <= 0 || tick_us <= 0)
+		return 1000;
+	if (e > PLAN_MAX_ELAPSED_TICKS * tick_us)
+		e = PLAN_MAX_ELAPSED_TICKS * tick_us;
+	return (uint32_t)((e * 1000 + tick_us / 2) / tick_us);
+}
+
+/* @v per whole tick, for @permille of one, rounded to nearest. */
+static uint64_t plan_accrue(uint64_t v, uint32_t permille)
+{
+	return (uint64_t)(((unsigned __int128)v * permille + 500) / 1000);
+}
+
 /* Backed by hugetlbfs: its memory comes from a huge-page pool, not from
  * the host's ordinary memory. */
 static int plan_hugetlb(const struct plan_input *in, const struct plan_guest *g)
@@ -224,6 +248,7 @@ static void plan_pool_guest(const struct plan_input *in,
 	uint64_t unit = pt->pool->unit_bytes;
 	uint32_t k = pt->k[i], held = plan_held_units(g);
 	int64_t now = in->now_us;
+	uint32_t permille = plan_tick_permille(in);
 
 	pt->held[i] = held;
 	pt->accounts[i] = out->guests[pt->idx[i]].account;
@@ -240,14 +265,21 @@ static void plan_pool_guest(const struct plan_input *in,
 	mg->frozen = 1;
 	mg->cap_units = plan_scale((g->cap_bytes - g->floor_bytes) / g->unit_bytes, k);
 	mg->current_units = plan_scale(held, k);
-	if (!g->device_ready)
+	/* A partial round moves its urgent guest only. */
+	if (!g->device_ready || (in->partial && pt->idx[i] != in->urgent))
 		return;
-	/* At least one unit of its own, or a guest on pages larger than the
-	 * limits could never move. */
-	mg->max_plug_units = (uint32_t)PLAN_MAX(PLAN_MIN(cfg->max_plug_mib * MIB / unit,
+	/* Rates per tick_ms of wall time. At least one unit of its own, or a
+	 * guest on pages larger than the limits could never move. */
+	mg->max_plug_units = (uint32_t)PLAN_MAX(PLAN_MIN(plan_accrue(cfg->max_plug_mib * MIB,
+								     permille) / unit,
 							 UINT32_MAX), k);
-	mg->max_unplug_units = (uint32_t)PLAN_MAX(PLAN_MIN(cfg->max_unplug_mib * MIB / unit,
+	mg->max_unplug_units = (uint32_t)PLAN_MAX(PLAN_MIN(plan_accrue(cfg->max_unplug_mib * MIB,
+								       permille) / unit,
 							   UINT32_MAX), k);
+	/* An urgent report asks for more: it never costs its guest memory
+	 * ahead of the regular tick. */
+	if (in->partial)
+		mg->max_unplug_units = 0;
 	/* A lease: memory just won is being put to use, and taking it back
 	 * at once would strike whatever is moving into it. It is what keeps
 	 * two short guests from trading memory tick by tick. */
@@ -427,35 +459,102 @@ static int plan_shrink_waits(const struct plan_input *in, const struct plan_gues
 }
 
 /*
+ * Of @g's plugged memory, what it may not have touched yet: host memory
+ * MemAvailable still counts as free although it is promised. A plugged
+ * block the guest never touched is free in the guest, so its report's
+ * MemAvailable bounds it; without a report, all of it. A guest that pins
+ * what it plugs, or one in a hugetlb pool, has touched all it will take.
+ */
+static uint64_t plan_untouched_bytes(const struct plan_input *in,
+				     const struct plan_guest *g)
+{
+	if (!g->in_market || g->pins_memory || plan_hugetlb(in, g))
+		return 0;
+	return g->have_report ? PLAN_MIN(g->size_bytes, g->mem_available_bytes)
+			      : g->size_bytes;
+}
+
+/*
+ * Ordinary memory the host has free for growth now: MemAvailable less
+ * critical_free_mib, less the growth still in flight (requested but not
+ * plugged yet: MemAvailable has not seen it go). The books cannot see
+ * memory used by unmanaged VMs, the ZFS ARC or host services; this can.
+ * UINT64_MAX when meminfo was not read: then the books are all there is.
+ * *@untouched: what guests in ordinary memory plugged and may not have
+ * touched yet (plan_untouched_bytes()).
+ */
+static uint64_t plan_host_free_bytes(const struct plan_input *in,
+				     uint64_t *untouched)
+{
+	uint64_t critical = in->cfg->critical_free_mib * MIB, in_flight = 0;
+	uint64_t avail = in->host.mem_available_bytes;
+
+	*untouched = 0;
+	for (size_t i = 0; i < in->n_guests; i++) {
+		const struct plan_guest *g = &in->guests[i];
+
+		*untouched += plan_untouched_bytes(in, g);
+		if (g->in_market && !plan_hugetlb(in, g) &&
+		    g->requested_bytes > g->size_bytes)
+			in_flight += g->requested_bytes - g->size_bytes;
+	}
+	if (!in->host.meminfo_ok)
+		return UINT64_MAX;
+	return avail > critical + in_flight ? avail - critical - in_flight : 0;
+}
+
+/* A guest's device is not known yet: it may hold memory the books and
+ * MemAvailable are about to lose. */
+static int plan_device_unknown(const struct plan_input *in)
+{
+	for (size_t i = 0; i < in->n_guests; i++)
+		if (in->guests[i].device_unknown)
+			return 1;
+	return 0;
+}
+
+/*
  * Carry out one pool's targets. Shrinks go first; growth is granted only
  * out of memory that is free now, so the plugged total never exceeds the
  * pool's supply, even for a moment while another guest is still
- * unplugging. Growth held back here is granted on a later tick, once the
- * unplugs it waits for have completed. Returns the pool units granted to
- * growth.
+ * unplugging. In ordinary memory it must also be free on the host
+ * (plan_host_free_bytes()), and a guest that pins what it plugs grows
+ * only into memory no other guest may yet touch. Growth held back here is
+ * granted on a later tick, once the unplugs it waits for have completed.
+ * In a partial round only the urgent guest is planned, and only up.
+ * Returns the pool units granted to growth.
  */
 static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *out,
 			     struct plan_pool_tick *pt, int emergency)
 {
 	uint64_t committed = 0, free_units, granted = 0;
+	uint64_t unit = pt->pool->unit_bytes;
+	uint64_t host_free = UINT64_MAX, untouched = 0;
+	int unknown = plan_device_unknown(in);
 
 	for (size_t i = 0; i < pt->n; i++)
 		committed += (uint64_t)pt->held[i] * pt->k[i];
 	free_units = pt->supply_units > committed ? pt->supply_units - committed : 0;
+	if (!pt->pool->page_bytes)
+		host_free = plan_host_free_bytes(in, &untouched);
 
 	for (size_t i = 0; i < pt->n; i++) {
 		const struct plan_guest *g = &in->guests[pt->idx[i]];
 		struct plan_guest_result *r = &out->guests[pt->idx[i]];
 		uint32_t k = pt->k[i], held = pt->held[i], target;
 
-		if (!g->device_ready)
+		if (!g->device_ready || (in->partial && pt->idx[i] != in->urgent))
 			continue;
 		/* A guest below its floor (a new floor, a short plug) is
 		 * raised to it whatever the bids say. */
 		if (!g->resizing && g->boot_bytes + g->requested_bytes < g->floor_bytes) {
-			uint64_t unit = pt->pool->unit_bytes;
 			uint64_t need = (g->floor_bytes - g->boot_bytes -
 					 g->requested_bytes + unit - 1) / unit;
+
+			/* Floors are guaranteed, but what a raise plugs is
+			 * gone from the host for the growth after it. */
+			if (host_free != UINT64_MAX)
+				host_free -= PLAN_MIN(host_free, need * unit);
 
 			/* Floors sit outside ordinary memory's supply, but a
 			 * hugetlb guest's floor is made of the pool's free
@@ -483,7 +582,8 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 				plan_action_add(in, out, pt, i, target, PLAN_STOP_SHRINK);
 			continue;
 		}
-		if (target < held && !plan_shrink_waits(in, g, r, target, emergency))
+		if (target < held && !in->partial &&
+		    !plan_shrink_waits(in, g, r, target, emergency))
 			plan_action_add(in, out, pt, i, target,
 					plan_shrink_why(in, g, target, emergency));
 	}
@@ -491,18 +591,24 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 		const struct plan_guest *g = &in->guests[pt->idx[i]];
 		struct plan_guest_result *r = &out->guests[pt->idx[i]];
 		uint32_t k = pt->k[i], held = pt->held[i];
-		uint64_t grow;
+		uint64_t grow, room = free_units, host_room = host_free;
 
 		if (pt->mg[i].frozen || !g->device_ready ||
 		    r->target_units <= held || g->resizing)
 			continue;
-		grow = PLAN_MIN((uint64_t)(r->target_units - held) * k, free_units);
+		if (g->pins_memory && host_room != UINT64_MAX)
+			host_room -= PLAN_MIN(host_room, untouched);
+		if (host_room != UINT64_MAX)
+			room = PLAN_MIN(room, host_room / unit);
+		grow = unknown ? 0 : PLAN_MIN((uint64_t)(r->target_units - held) * k, room);
 		grow -= grow % k;
 		if (!grow) {
 			r->growth_waits = 1;
 			continue;
 		}
 		free_units -= grow;
+		if (host_free != UINT64_MAX)
+			host_free -= grow * unit;
 		granted += grow;
 		plan_action_add(in, out, pt, i, held + (uint32_t)(grow / k), PLAN_GROW);
 	}
@@ -519,6 +625,7 @@ static void plan_clear_pool(const struct plan_input *in, struct plan_result *out
 	struct market_credit_params credit;
 	struct market_result result;
 	uint64_t granted, income_units;
+	uint32_t permille = plan_tick_permille(in);
 	int emergency, ret;
 
 	for (size_t i = 0; i < pt->n; i++)
@@ -526,8 +633,18 @@ static void plan_clear_pool(const struct plan_input *in, struct plan_result *out
 	pt->supply_units = plan_pool_supply(in, pt, hp, &emergency, &income_units);
 	if (!p->page_bytes)
 		out->emergency = emergency;
+	/* An emergency is the regular tick's to handle: an urgent report
+	 * never has its guest reclaimed ahead of it. */
+	if (in->partial && emergency)
+		for (size_t i = 0; i < pt->n; i++)
+			pt->mg[i].frozen = 1;
 	config_market(in->cfg, p->unit_bytes / MIB, income_units, &params,
 		      &budget, &credit);
+	/* Income, bills, and credit earned or lost for idling are rates:
+	 * paid for the wall time since the last regular tick. */
+	budget.tick_permille = permille ? permille : 1;
+	credit.rise = (uint32_t)plan_accrue(credit.rise, permille);
+	credit.fall_idle = (uint32_t)plan_accrue(credit.fall_idle, permille);
 	params.supply_units = pt->supply_units;
 	params.emergency = emergency;
 	ret = market_round(&params, &budget, &credit, pt->mg, pt->accounts,
@@ -542,12 +659,16 @@ static void plan_clear_pool(const struct plan_input *in, struct plan_result *out
 	p->demand_bytes = result.demand_units * p->unit_bytes;
 	for (size_t i = 0; i < pt->n; i++) {
 		struct plan_guest_result *r = &out->guests[pt->idx[i]];
-		uint64_t bill = (uint64_t)pt->targets[i] * result.price;
+		uint64_t bill = market_bill(&budget, pt->targets[i], result.price);
 
+		r->price = result.price;
+		/* A partial round settles nothing: the accounts stay as the
+		 * tick found them. */
+		if (in->partial)
+			continue;
 		/* What market_settle() charged: the bill, up to the balance. */
 		r->paid = PLAN_MIN(bill, r->account.balance);
 		r->account = pt->accounts[i];
-		r->price = result.price;
 	}
 	granted = plan_actuate(in, out, pt, emergency);
 	if (p->page_bytes && hp)
@@ -620,6 +741,8 @@ int plan_tick(const struct plan_input *in, struct plan_result *out)
 	struct plan_pool_tick pt;
 	int ret;
 
+	if (in->partial && in->urgent >= in->n_guests)
+		return -EINVAL;
 	ret = plan_pool_tick_alloc(&pt, in->n_guests);
 	if (ret)
 		return ret;

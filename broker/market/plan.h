@@ -21,12 +21,21 @@
  *     wanted it for shrink_delay_ms on end (not in an emergency or drain);
  *   - a lease: memory won in the last min_hold_ms is not taken back;
  *   - the stuck window: after a short unplug only offered units are taken;
+ *   - time: income, bills, credit's rise and idle fall and the rate
+ *     limits are rates per tick_ms of wall time, paid for the time since
+ *     the last regular tick (plan_input.elapsed_us), never per call;
  *   - rate limits (max_plug_mib, max_unplug_mib, at least one unit) and
  *     the quantum are the market's (market_clear());
  *   - emergency: host MemAvailable below critical_free_mib cuts ordinary
  *     supply to what its guests hold less the deficit, once per unplug;
  *   - actuation: a guest below its floor is raised to it; shrinks go
- *     first; growth comes only out of memory free now.
+ *     first; growth comes only out of memory free now: free in the books,
+ *     and in ordinary memory free on the host too (MemAvailable less
+ *     critical_free_mib less growth in flight; for a guest that pins what
+ *     it plugs, less what other guests plugged and may not have touched
+ *     yet); no growth at all while a guest's device is unknown;
+ *   - a partial round (an urgent report) may only grow its one guest, out
+ *     of memory free now; nothing accrues and no other guest moves.
  */
 #ifndef RAMM_PLAN_H
 #define RAMM_PLAN_H
@@ -42,11 +51,19 @@ struct rammd_config;
 
 /* At most this many memory pools (page size and host nodes) at once. */
 #define PLAN_MAX_POOLS 16
+/* A tick accrues for at most this many tick_ms, however long the daemon
+ * stalled: a stopped or starved rammd must not pay out a fortune, nor
+ * let a guest plug minutes' worth of memory in one step. */
+#define PLAN_MAX_ELAPSED_TICKS 2
 
 /* One guest as the planner sees it when a tick starts. Sizes in bytes. */
 struct plan_guest {
 	int in_market;            /* its device is known and sized in whole
 				   * host pages: it has a unit */
+	int device_unknown;       /* found, but its device not read yet: it
+				   * may hold any amount of host memory */
+	int pins_memory;          /* a VFIO device: every block it plugs is
+				   * pinned in host RAM at once */
 	int device_ready;         /* the device may be resized now */
 	int resizing;             /* a resize is in flight */
 	int excluded;             /* by the config or the operator */
@@ -97,6 +114,16 @@ struct plan_host {
 struct plan_input {
 	const struct rammd_config *cfg; /* the market's knobs */
 	int64_t now_us;           /* the tick's time, monotonic */
+	int64_t elapsed_us;       /* wall time since the last regular tick:
+				   * what income, bills, credit and rate
+				   * limits accrue over, clamped to
+				   * PLAN_MAX_ELAPSED_TICKS x tick_ms; <= 0:
+				   * one tick_ms (a first tick, or a caller
+				   * stepping whole ticks) */
+	int partial;              /* an urgent report's round: only guest
+				   * @urgent may move, and only up; nothing
+				   * is settled or accrues */
+	size_t urgent;            /* the guest a partial round is for */
 	struct plan_host host;
 	size_t n_guests;
 	const struct plan_guest *guests; /* [n_guests] */
@@ -159,7 +186,8 @@ struct plan_guest_result {
 	int account_open;         /* @account holds an account */
 	uint64_t paid;            /* price-units it paid this tick */
 	int growth_waits;         /* it won growth that waits for memory
-				   * still being unplugged */
+				   * free now: in the books, on the host,
+				   * or until every device is known */
 	int64_t shrink_since_us;  /* for its next plan_guest */
 	int shrink_waits;         /* a shrink waits for shrink_delay_ms */
 };
@@ -178,8 +206,11 @@ struct plan_result {
  * each have room for @in->n_guests entries; the rest of @out is written.
  * @out->actions go pool by pool, each pool's shrinks before its growth:
  * the order to carry them out in. A pool whose market fails keeps its guests as they are and reports
- * the error in its entry. Pure; O(n_guests x (steps + pools)).
- * Returns 0, or -ENOMEM (scratch memory); then @out is undefined.
+ * the error in its entry. In a partial round (@in->partial) the accounts
+ * in @out->guests are those the tick started with and nothing is paid:
+ * only @out->actions mean anything. Pure; O(n_guests x (steps + pools)).
+ * Returns 0, -EINVAL (a partial round whose @urgent is not a guest) or
+ * -ENOMEM (scratch memory); then @out is undefined.
  */
 int plan_tick(const struct plan_input *in, struct plan_result *out);
 

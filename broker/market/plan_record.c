@@ -24,8 +24,10 @@
  * fails, a member was added to plan.h or hugepool.h: add it to the tables
  * below (and to the format in plan_record.h), then update the size here.
  */
-_Static_assert(sizeof(struct plan_guest) == 792,
+_Static_assert(sizeof(struct plan_guest) == 800,
 	       "struct plan_guest changed: record the new member in plan_record.c");
+_Static_assert(sizeof(struct plan_input) == 2296,
+	       "struct plan_input changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct plan_host) == 2240,
 	       "struct plan_host changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct hugepool_size) == 544,
@@ -105,6 +107,8 @@ static const struct rec_field rec_hugepool[] = {
 #define G(m) offsetof(struct plan_guest, m)
 static const struct rec_field rec_guest_head[] = {
 	F_FLAG(struct plan_guest, in_market, "in_market"),
+	F_FLAG(struct plan_guest, device_unknown, "device_unknown"),
+	F_FLAG(struct plan_guest, pins_memory, "pins_memory"),
 	F_FLAG(struct plan_guest, device_ready, "device_ready"),
 	F_FLAG(struct plan_guest, resizing, "resizing"),
 	F_FLAG(struct plan_guest, excluded, "excluded"),
@@ -313,8 +317,10 @@ int plan_record_format(const struct plan_input *in,
 	b.s = malloc(b.cap);
 	if (!b.s)
 		return -ENOMEM;
-	rec_printf(&b, "ramm-plan-record=%d now_us=%lld", PLAN_RECORD_VERSION,
-		   (long long)in->now_us);
+	rec_printf(&b, "ramm-plan-record=%d now_us=%lld elapsed_us=%lld partial=%d urgent=%zu",
+		   PLAN_RECORD_VERSION, (long long)in->now_us,
+		   (long long)in->elapsed_us, in->partial ? 1 : 0,
+		   in->partial ? in->urgent : 0);
 	rec_format_fields(&b, rec_config, N_OF(rec_config), in->cfg);
 	rec_format_host(&b, &in->host);
 	rec_printf(&b, " guests=%zu", in->n_guests);
@@ -710,6 +716,17 @@ static int rec_parse_line(struct rec_parser *r, struct plan_record *rec)
 	if (rec_i64(val, len, -REC_MAX_TIME, REC_MAX_TIME, &now))
 		return rec_fail(r, "now_us: not a time in -2^62..2^62");
 	in->now_us = now;
+	if ((ret = rec_token(r, "elapsed_us", &val, &len)))
+		return ret;
+	if (rec_i64(val, len, -REC_MAX_TIME, REC_MAX_TIME, &now))
+		return rec_fail(r, "elapsed_us: not a time in -2^62..2^62");
+	in->elapsed_us = now;
+	if ((ret = rec_number(r, "partial", 1, &v)))
+		return ret;
+	in->partial = (int)v;
+	if ((ret = rec_number(r, "urgent", PLAN_RECORD_MAX_GUESTS - 1, &v)))
+		return ret;
+	in->urgent = (size_t)v;
 	if ((ret = rec_parse_config(r, &rec->cfg)) ||
 	    (ret = rec_parse_host(r, &in->host)) ||
 	    (ret = rec_number(r, "guests", PLAN_RECORD_MAX_GUESTS, &v)))
@@ -724,6 +741,9 @@ static int rec_parse_line(struct rec_parser *r, struct plan_record *rec)
 	for (size_t i = 0; i < in->n_guests; i++)
 		if ((ret = rec_parse_guest(r, in, i, &rec->guests[i])))
 			return ret;
+	if (in->partial && in->urgent >= in->n_guests)
+		return rec_fail(r, "urgent: guest %zu of %zu", in->urgent,
+				in->n_guests);
 	if ((ret = rec_number(r, "emergency", 1, &v)))
 		return ret;
 	out->emergency = (int)v;

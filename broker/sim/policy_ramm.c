@@ -219,6 +219,8 @@ static void ramm_step(void *priv, const struct sim_scenario *sc, size_t t,
 	struct plan_input in = {
 		.cfg = &rs->cfg,
 		.now_us = now_us,
+		/* A step is one second of wall time. */
+		.elapsed_us = 1000000,
 		.host = rs->host,
 		.n_guests = sc->n_guests,
 		.guests = rs->snap,

@@ -104,7 +104,7 @@ class Guest:
     def __init__(self, fleet, name, boot_mib=512, max_mib=1024, block_mib=2,
                  size_mib=256, demand_mib=None, reserve_mib=0,
                  plug_mib_s=512.0, unplug_mib_s=256.0, report_s=1.0,
-                 agent_silent=False, free_extents_mib=None):
+                 agent_silent=False, free_extents_mib=None, vfio=False):
         if size_mib % block_mib or max_mib % block_mib or size_mib > max_mib:
             raise ValueError("%s: sizes must be whole blocks, size <= max" % name)
         self.fleet = fleet
@@ -124,6 +124,7 @@ class Guest:
         self.stalled = False         # the size stops moving
         self.drop_after_plug = None  # (MiB, s): the next plug that reaches
                                      # its request falls back by MiB after s
+        self.vfio = vfio             # a vfio-pci device (id hostdev0)
         self.qom_sets = []           # (monotonic time, requested bytes) as set
         self.events_sent = 0
         self._event_timer = None     # the throttle period is running
@@ -274,6 +275,7 @@ class Guest:
             "query-memory-devices": self._q_devices,
             "query-memdev": self._q_memdev,
             "qom-get": self._q_qom_get,
+            "qom-list": self._q_qom_list,
             "qom-set": self._q_qom_set,
         }.get(cmd)
         if handler is None:
@@ -288,6 +290,20 @@ class Guest:
             "memaddr": 4 << 30, "node": 0, "requested-size": self.requested,
             "size": self.size, "max-size": self.max, "block-size": self.block,
             "id": "vm0", "memdev": "/objects/vmem0"}}]}
+
+    def _q_qom_list(self, args):
+        # The containers of user-created devices, as QEMU 7.2 lists them.
+        path = args.get("path")
+        if path == "/machine/peripheral":
+            devs = [{"name": "type", "type": "string"},
+                    {"name": "vm0", "type": "child<virtio-mem-pci>"}]
+            if self.vfio:
+                devs.append({"name": "hostdev0", "type": "child<vfio-pci>"})
+            return {"return": devs}
+        if path == "/machine/peripheral-anon":
+            return {"return": [{"name": "type", "type": "string"}]}
+        return {"error": {"class": "DeviceNotFound",
+                          "desc": "Device '%s' not found" % path}}
 
     def _q_memdev(self, args):
         def backend(ident, size):

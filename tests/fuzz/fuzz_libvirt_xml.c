@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    info.requested_bytes > info.max_bytes ||
 		    !info.boot_bytes ||
 		    !info.alias[0] || info.agent_path[0] != '/' ||
-		    strlen(info.name) >= sizeof(info.name))
+		    strlen(info.name) >= sizeof(info.name) ||
+		    (info.vfio != 0 && info.vfio != 1))
 			abort();
 		ret = lv_xml_resize_device((const char *)data, size, info.alias,
 					   info.block_bytes, &out);

@@ -611,11 +611,71 @@ static void test_backing_of_our_device(void **state)
 	free(xml);
 }
 
+/* A device assigned through VFIO pins what virtio-mem plugs: a PCI or
+ * mediated <hostdev>, or an <interface type='hostdev'>, as libvirt 9.0
+ * prints them in live XML. Nothing here has a VFIO device, so these are
+ * written after libvirt's formatdomain documentation, not recorded. USB
+ * and SCSI hostdevs, a capabilities-mode hostdev and ordinary interfaces
+ * go through QEMU and pin nothing. */
+static void test_vfio_devices(void **state)
+{
+	static const struct {
+		const char *xml;
+		int vfio;
+	} cases[] = {
+		{ "", 0 },
+		{ "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+		  "      <driver name='vfio'/>\n"
+		  "      <source>\n"
+		  "        <address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/>\n"
+		  "      </source>\n"
+		  "      <alias name='hostdev0'/>\n"
+		  "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>\n"
+		  "    </hostdev>\n", 1 },
+		{ "    <hostdev type='pci'><source><address bus='0x03'/></source></hostdev>\n", 1 },
+		{ "    <hostdev mode='subsystem' type='mdev' model='vfio-pci' managed='no'>\n"
+		  "      <source><address uuid='c2177883-f1bb-47f0-914d-32a22e3a8804'/></source>\n"
+		  "      <alias name='hostdev1'/>\n"
+		  "    </hostdev>\n", 1 },
+		{ "    <interface type='hostdev' managed='yes'>\n"
+		  "      <mac address='52:54:00:6d:90:02'/>\n"
+		  "      <driver name='vfio'/>\n"
+		  "      <source>\n"
+		  "        <address type='pci' domain='0x0000' bus='0x03' slot='0x10' function='0x1'/>\n"
+		  "      </source>\n"
+		  "      <alias name='hostdev2'/>\n"
+		  "    </interface>\n", 1 },
+		{ "    <hostdev mode='subsystem' type='usb' managed='yes'>\n"
+		  "      <source><vendor id='0x1234'/><product id='0xbeef'/></source>\n"
+		  "    </hostdev>\n"
+		  "    <hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host0'/>"
+		  "<address bus='0' target='0' unit='0'/></source></hostdev>\n"
+		  "    <hostdev mode='capabilities' type='storage'><source>"
+		  "<block>/dev/sdf1</block></source></hostdev>\n"
+		  "    <interface type='network'><source network='default'/>"
+		  "<model type='virtio'/></interface>\n", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *devs = join(good_vmem, cases[i].xml, "");
+		char *xml = join(good_head, devs, good_tail);
+		struct lv_domain_info info;
+
+		assert_int_equal(parse(xml, &info), 0);
+		assert_int_equal(info.vfio, cases[i].vfio);
+		assert_string_equal(info.alias, "virtiomem0");
+		free(xml);
+		free(devs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_domain),
 		cmocka_unit_test(test_two_devices),
+		cmocka_unit_test(test_vfio_devices),
 		cmocka_unit_test(test_not_a_ramm_guest),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_bad_channel),

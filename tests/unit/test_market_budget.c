@@ -232,6 +232,28 @@ static void test_settle_pays_and_earns(void **state)
 	assert_int_equal(acc[0].balance, 100 * 10);
 }
 
+/* A settlement for part of a tick pays and charges that part; the
+ * savings cap stays that of a whole tick. */
+static void test_settle_part_of_a_tick(void **state)
+{
+	const struct market_budget half = { .income_pool = 300,
+					    .savings_ticks = 10,
+					    .tick_permille = 500 };
+	struct market_account acc[] = {
+		{ .balance = 1000, .weight = 100, .credit = 1000 },
+		{ .balance = 999999, .weight = 200, .credit = 1000 },
+	};
+	uint64_t spent[2];
+
+	(void)state;
+	assert_int_equal(market_bill(&half, 4, 100), 200);
+	market_settle(&half, acc, (const uint32_t[]){ 4, 0 }, 2, 100, spent);
+	assert_int_equal(spent[0], 200);
+	assert_int_equal(acc[0].balance, 1000 - 200 + 50);
+	assert_int_equal(spent[1], 0);
+	assert_int_equal(acc[1].balance, 200 * 10);
+}
+
 /* Spending never exceeds the balance, on random accounts. */
 static void test_settle_random_never_overspends(void **state)
 {
@@ -577,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_effective_rejects_bad_curves),
 		cmocka_unit_test(test_effective_random),
 		cmocka_unit_test(test_settle_pays_and_earns),
+		cmocka_unit_test(test_settle_part_of_a_tick),
 		cmocka_unit_test(test_settle_random_never_overspends),
 		cmocka_unit_test(test_credit_rules),
 		cmocka_unit_test(test_account_round_trip),

@@ -38,7 +38,7 @@ static void test_format_guests(void **state)
 		  .bid_in_use_bytes = 100ULL << 20, .bid_need_bytes = 200ULL << 20,
 		  .bid_any_bytes = 300ULL << 20, .paid_total = 12345, .balance = 77,
 		  .credit = 0.5, .agent_up = 1, .unit_bytes = 1ULL << 30,
-		  .offer_bytes = 2ULL << 30 },
+		  .offer_bytes = 2ULL << 30, .pins_memory = 1 },
 		{ .name = "db\"x\\y\nz", .size_bytes = 1 },
 	};
 	const struct metrics_pool p[] = {
@@ -75,6 +75,8 @@ static void test_format_guests(void **state)
 	assert_true(has_line(out, "ramm_guest_balance{guest=\"web1\"} 77"));
 	assert_true(has_line(out, "ramm_guest_credit{guest=\"web1\"} 0.500"));
 	assert_true(has_line(out, "ramm_guest_agent_up{guest=\"web1\"} 1"));
+	assert_true(has_line(out, "ramm_guest_pins_memory{guest=\"web1\"} 1"));
+	assert_true(has_line(out, "ramm_guest_pins_memory{guest=\"db\\\"x\\\\y\\nz\"} 0"));
 	assert_true(has_line(out, "ramm_guest_bid_bytes{guest=\"web1\",tier=\"in_use\"} 104857600"));
 	assert_true(has_line(out, "ramm_guest_bid_bytes{guest=\"web1\",tier=\"need\"} 209715200"));
 	assert_true(has_line(out, "ramm_guest_bid_bytes{guest=\"web1\",tier=\"any\"} 314572800"));

@@ -9,6 +9,7 @@
  * below claim_price (8000) and guests report no memory available, so the
  * credit score stays at 1.0 and effective bids are the raw ones.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1071,6 +1072,308 @@ static void test_action_order(void **state)
 	free(f);
 }
 
+/* ---- the host's real free memory ---- */
+
+/* The host's meminfo: @avail_mib MiB available of 64 GiB. */
+static void host_available(struct fixture *f, uint64_t avail_mib)
+{
+	f->in.host.meminfo_ok = 1;
+	f->in.host.mem_total_bytes = 64 * GIB;
+	f->in.host.mem_available_bytes = avail_mib * MIB;
+}
+
+/* The books say 1 GiB is free, but the host has only 40 MiB above
+ * critical_free_mib: growth fits in that, whatever the supply says. Before,
+ * the guest got its 100 units. */
+static void test_growth_fits_host_memavailable(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+
+	(void)state;
+	host_available(f, 512 + 40);
+	bid(add_ordinary(f, 0), 100, 2000);
+	run(f);
+	assert_int_equal(f->out.emergency, 0);
+	assert_int_equal(f->results[0].target_units, 100);
+	expect_resize(f, 0, 0, 20, PLAN_GROW);
+	/* Free on the host later: the rest follows. */
+	host_available(f, 512 + 1024);
+	run(f);
+	expect_resize(f, 0, 0, 100, PLAN_GROW);
+	free(f);
+}
+
+/* Growth still in flight (requested above plugged) is memory MemAvailable
+ * has not lost yet; and two guests growing in one tick share what is
+ * free, they do not each get it. */
+static void test_growth_fits_host_memavailable_less_in_flight(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+
+	(void)state;
+	host_available(f, 512 + 100);
+	g = add_ordinary(f, 10);
+	g->size_bytes = 0; /* plugging its 10 units: 20 MiB in flight */
+	g->resizing = 1;
+	bid(add_ordinary(f, 0), 20, 2000);
+	bid(add_ordinary(f, 0), 20, 2000);
+	run(f);
+	/* 100 MiB less 20 in flight: 40 units, 20 each at most. */
+	expect_resize(f, 1, 0, 20, PLAN_GROW);
+	expect_resize(f, 2, 0, 20, PLAN_GROW);
+	host_available(f, 512 + 60);
+	run(f);
+	/* 60 - 20 = 40 MiB: 20 units in all. */
+	expect_resize(f, 1, 0, 20, PLAN_GROW);
+	assert_null(action_for(f, 2));
+	assert_int_equal(f->results[2].growth_waits, 1);
+	free(f);
+}
+
+/* A guest found but whose device is not read yet may hold any amount of
+ * memory: nobody grows until it is known. Shrinks and floors go on. */
+static void test_no_growth_while_a_device_is_unknown(void **state)
+{
+	struct fixture *f = fixture_new(1024);
+	struct plan_guest *g;
+
+	(void)state;
+	bid(add_ordinary(f, 0), 20, 2000);
+	add_ordinary(f, 30); /* bids for nothing: shrinks */
+	g = add_ordinary(f, 0);
+	g->floor_bytes = BOOT + 64 * MIB;
+	g = add_ordinary(f, 0);
+	run(f);
+	expect_resize(f, 0, 0, 20, PLAN_GROW);
+
+	*g = (struct plan_guest){ .device_unknown = 1, .weight = 100 };
+	run(f);
+	assert_null(action_for(f, 0));
+	assert_int_equal(f->results[0].growth_waits, 1);
+	expect_resize(f, 1, 30, 0, PLAN_NO_BID);
+	expect_resize(f, 2, 0, 0, PLAN_RAISE_TO_FLOOR);
+	free(f);
+}
+
+/* A guest that pins what it plugs (VFIO) grows only into memory no other
+ * guest may touch yet: MemAvailable still counts what others plugged and
+ * left untouched, which their reports bound (all of it without a report).
+ * A guest that does not pin grows into all of MemAvailable. */
+static void test_pinning_guest_grows_into_untouched_memory_only(void **state)
+{
+	struct fixture *f = fixture_new(2048);
+	struct plan_guest *other, *vfio;
+
+	(void)state;
+	host_available(f, 512 + 200);
+	other = add_ordinary(f, 40); /* 80 MiB plugged */
+	bid(other, 40, 8000);
+	other->mem_available_bytes = 60 * MIB; /* at most 60 untouched */
+	vfio = add_ordinary(f, 0);
+	bid(vfio, 100, 2000);
+	run(f);
+	expect_resize(f, 1, 0, 100, PLAN_GROW);
+
+	vfio->pins_memory = 1;
+	run(f);
+	expect_resize(f, 1, 0, 70, PLAN_GROW); /* (200 - 60) MiB */
+	other->have_report = 0; /* silent: any of its 80 MiB may be untouched */
+	run(f);
+	expect_resize(f, 1, 0, 60, PLAN_GROW);
+	free(f);
+}
+
+/* ---- time: rates per tick_ms of wall time ---- */
+
+/* A guest that holds nothing and bids for nothing, with an open account
+ * of @balance and full credit: what it earns is its whole change. */
+static struct plan_guest *add_saver(struct fixture *f, uint64_t balance)
+{
+	struct plan_guest *g = add_ordinary(f, 0);
+
+	g->account_open = 1;
+	g->account = (struct market_account){ balance, 100, 1000 };
+	return g;
+}
+
+/* Balance earned by guest 0 in one tick @elapsed_us after the last. */
+static uint64_t income_over(uint64_t supply_mib, int64_t elapsed_us)
+{
+	struct fixture *f = fixture_new(supply_mib);
+	uint64_t earned;
+
+	add_saver(f, 1000);
+	add_saver(f, 1000);
+	f->in.elapsed_us = elapsed_us;
+	run(f);
+	assert_int_equal(f->results[0].paid, 0);
+	earned = f->results[0].account.balance - 1000;
+	free(f);
+	return earned;
+}
+
+/* Income is a rate: ticks twice as far apart pay twice as much, half as
+ * far half as much, and a long stall pays at most PLAN_MAX_ELAPSED_TICKS
+ * ticks. Before, every call paid a whole tick. */
+static void test_income_per_wall_time(void **state)
+{
+	uint64_t one = income_over(2000, 1000 * 1000);
+
+	(void)state;
+	assert_true(one > 0);
+	assert_int_equal(income_over(2000, 0), one); /* 0: one tick */
+	assert_int_equal(income_over(2000, 2000 * 1000), 2 * one);
+	assert_int_equal(income_over(2000, 500 * 1000), one / 2);
+	assert_int_equal(income_over(2000, 3600LL * 1000 * 1000),
+			 PLAN_MAX_ELAPSED_TICKS * one);
+}
+
+/* Bills are a rate too, and the savings cap stays savings_ticks of a
+ * whole tick's income whatever the tick's length. */
+static void test_bills_and_savings_per_wall_time(void **state)
+{
+	uint64_t paid[2], one;
+
+	(void)state;
+	for (int t = 0; t < 2; t++) {
+		struct fixture *f = fixture_new(40); /* 20 units */
+		struct plan_guest *g;
+
+		g = add_ordinary(f, 10);
+		bid(g, 30, 2000);
+		g->account_open = 1;
+		g->account = (struct market_account){ 1000000000, 100, 1000 };
+		bid(add_ordinary(f, 10), 30, 2000);
+		f->in.elapsed_us = t ? 2000 * 1000 : 1000 * 1000;
+		run(f);
+		assert_int_equal(f->out.pools[0].price, 2000);
+		paid[t] = f->results[0].paid;
+		free(f);
+	}
+	assert_int_equal(paid[0], 10 * 2000);
+	assert_int_equal(paid[1], 2 * paid[0]);
+
+	/* A full purse stays at the same cap after a short tick. */
+	one = income_over(2000, 1000 * 1000);
+	for (int t = 0; t < 2; t++) {
+		struct fixture *f = fixture_new(2000);
+
+		add_saver(f, UINT64_MAX / 2);
+		add_saver(f, 0);
+		f->in.elapsed_us = t ? 250 * 1000 : 1000 * 1000;
+		run(f);
+		assert_int_equal(f->results[0].account.balance,
+				 one * f->cfg.savings_ticks);
+		free(f);
+	}
+}
+
+/* Credit rises and falls per tick_ms of wall time. */
+static void test_credit_per_wall_time(void **state)
+{
+	uint32_t credit[3];
+	const int64_t elapsed[3] = { 1000 * 1000, 3000 * 1000, 0 };
+
+	(void)state;
+	for (int t = 0; t < 3; t++) {
+		struct fixture *f = fixture_new(2000);
+		struct plan_guest *g = add_saver(f, 1000);
+
+		f->cfg.tick_ms = t == 2 ? 500 : 1000;
+		f->in.elapsed_us = t == 2 ? 1000 * 1000 : elapsed[t];
+		g->account.credit = 500;
+		run(f);
+		credit[t] = f->results[0].account.credit;
+		free(f);
+	}
+	assert_int_equal(credit[0], 500 + 2);
+	/* Clamped to PLAN_MAX_ELAPSED_TICKS. */
+	assert_int_equal(credit[1], 500 + 2 * PLAN_MAX_ELAPSED_TICKS);
+	/* A 1 s wait with tick_ms 500 is two ticks' worth. */
+	assert_int_equal(credit[2], 500 + 4);
+}
+
+/* max_plug_mib and max_unplug_mib are per tick_ms of wall time. */
+static void test_rate_limits_per_wall_time(void **state)
+{
+	struct fixture *f = fixture_new(2048);
+
+	(void)state;
+	f->cfg.max_plug_mib = 20; /* 10 units a tick */
+	f->cfg.max_unplug_mib = 20;
+	bid(add_ordinary(f, 0), 100, 2000);
+	add_ordinary(f, 100); /* bids for nothing */
+	f->in.elapsed_us = 2000 * 1000;
+	run(f);
+	expect_resize(f, 0, 0, 20, PLAN_GROW);
+	expect_resize(f, 1, 100, 80, PLAN_NO_BID);
+	f->in.elapsed_us = 500 * 1000;
+	run(f);
+	expect_resize(f, 0, 0, 5, PLAN_GROW);
+	expect_resize(f, 1, 100, 95, PLAN_NO_BID);
+	free(f);
+}
+
+/* A partial round (an urgent report) grows its guest out of memory free
+ * now, and nothing else: no other guest moves though the market would
+ * move it, nobody pays or earns, and credit stays. */
+static void test_partial_round(void **state)
+{
+	struct fixture *f = fixture_new(120); /* 60 units */
+	struct plan_guest before[4];
+	struct plan_guest *g;
+
+	(void)state;
+	g = add_ordinary(f, 10); /* urgent: bids for 30 */
+	bid(g, 30, 5000);
+	g->account_open = 1;
+	g->account = (struct market_account){ 100000, 100, 900 };
+	g = add_ordinary(f, 20); /* outbid in a whole tick */
+	bid(g, 5, 500);
+	g->account_open = 1;
+	g->account = (struct market_account){ 100000, 100, 900 };
+	bid(add_ordinary(f, 0), 10, 4000); /* would grow in a whole tick */
+	g = add_ordinary(f, 0); /* below its floor */
+	g->floor_bytes = BOOT + 64 * MIB;
+	memcpy(before, f->g, sizeof(before));
+
+	run(f);
+	expect_resize(f, 0, 10, 30, PLAN_GROW);
+	assert_non_null(action_for(f, 1));
+	assert_non_null(action_for(f, 2));
+	assert_non_null(action_for(f, 3));
+
+	f->in.partial = 1;
+	f->in.urgent = 0;
+	run(f);
+	assert_int_equal(f->out.n_actions, 1);
+	/* It gets the 20 units it wants out of the 30 free now. */
+	expect_resize(f, 0, 10, 30, PLAN_GROW);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(f->results[i].paid, 0);
+		if (before[i].account_open)
+			assert_memory_equal(&f->results[i].account,
+					    &before[i].account,
+					    sizeof(before[i].account));
+	}
+	/* An urgent report never costs its guest memory early. */
+	f->in.urgent = 1;
+	run(f);
+	assert_int_equal(f->out.n_actions, 0);
+	/* Nor does it let its guest past its rate limit. */
+	f->cfg.max_plug_mib = 8;
+	f->in.urgent = 0;
+	run(f);
+	expect_resize(f, 0, 10, 14, PLAN_GROW);
+	/* A partial round for no guest is refused. */
+	f->in.urgent = 4;
+	f->out.actions = f->actions;
+	f->out.guests = f->results;
+	assert_int_equal(plan_tick(&f->in, &f->out), -EINVAL);
+	free(f);
+}
+
 /* ---- purity ---- */
 
 /* The same input twice gives byte-identical output, and the input is not
@@ -1164,6 +1467,15 @@ int main(void)
 		cmocka_unit_test(test_growth_only_from_free_memory),
 		cmocka_unit_test(test_accounts),
 		cmocka_unit_test(test_action_order),
+		cmocka_unit_test(test_growth_fits_host_memavailable),
+		cmocka_unit_test(test_growth_fits_host_memavailable_less_in_flight),
+		cmocka_unit_test(test_no_growth_while_a_device_is_unknown),
+		cmocka_unit_test(test_pinning_guest_grows_into_untouched_memory_only),
+		cmocka_unit_test(test_income_per_wall_time),
+		cmocka_unit_test(test_bills_and_savings_per_wall_time),
+		cmocka_unit_test(test_credit_per_wall_time),
+		cmocka_unit_test(test_rate_limits_per_wall_time),
+		cmocka_unit_test(test_partial_round),
 		cmocka_unit_test(test_purity),
 	};
 

@@ -376,7 +376,7 @@ static void test_rejects_malformed(void **state)
 
 	assert_refused("", "empty line");
 	assert_refused("\n", "newline only");
-	assert_refused("ramm-plan-record=2", "version");
+	assert_refused("ramm-plan-record=3", "version");
 	assert_refused("hello", "not a record");
 
 	/* Cut short, doubled spaces, trailing space, extra token, bytes. */

@@ -1,0 +1,102 @@
+"""Guests cannot set the clock (issue 12, item 10): an urgent report pulls
+forward only a partial round for its guest. The regular tick keeps its
+tick_ms cadence, and income accrues per second of wall time however often
+a guest reports.
+
+The figures come from `rammctl history`: rammd pushes one entry per
+regular tick, with its wall time and each guest's balance after settling.
+"""
+
+import json
+import time
+
+from harness import check, wait_for
+from test_daemon import Bed, sets_since
+
+# Urgent reports a second: just under the agent channel's 20 lines a
+# second, so none is dropped by the line limit.
+URGENT_PER_S = 16
+
+
+def history(bed, name):
+    """The guest's history entries (oldest first)."""
+    code, out, _ = bed.rammd.rammctl("--json", "history", name)
+    check(code == 0, "rammctl history %s: exit %d" % (name, code))
+    return json.loads(out)["entries"]
+
+
+def window(entries, start_ms, end_ms):
+    """(ticks per second, balance earned per second) over the entries whose
+    time falls in [@start_ms, @end_ms]."""
+    es = [e for e in entries if start_ms <= e["time_ms"] <= end_ms]
+    check(len(es) >= 3, "only %d ticks in a %.1f s window" % (
+        len(es), (end_ms - start_ms) / 1000.0))
+    span_s = (es[-1]["time_ms"] - es[0]["time_ms"]) / 1000.0
+    return ((len(es) - 1) / span_s,
+            (es[-1]["balance"] - es[0]["balance"]) / span_s)
+
+
+def test_urgent_reports_keep_the_clock():
+    """A guest sending urgent reports at ~16 a second neither raises the
+    tick rate nor another guest's income per second. Before, each urgent
+    report pulled a whole tick forward (up to 5 a second), and every tick
+    paid a whole tick's income."""
+    tick_ms = 500
+    with Bed("clock", {"a": {"demand_mib": 300}, "b": {"demand_mib": 300}},
+             tick_ms=tick_ms) as bed:
+        bed.ready(["a", "b"])
+        bed.settled(["a", "b"])
+        calm = (time.time() * 1000, None)
+        time.sleep(5)
+        calm = (calm[0], time.time() * 1000)
+        spam_start = time.time() * 1000
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            bed.fleet.do("a", "set_demand", 300, True)
+            time.sleep(1.0 / URGENT_PER_S)
+        spam = (spam_start, time.time() * 1000)
+        check(bed.rammd.alive(), "rammd exited")
+        hb = history(bed, "b")
+        calm_rate, calm_income = window(hb, *calm)
+        spam_rate, spam_income = window(hb, *spam)
+        print("ticks/s calm %.2f, with urgent reports %.2f (tick_ms %d); "
+              "b's income/s calm %.0f, with urgent reports %.0f" % (
+                  calm_rate, spam_rate, tick_ms, calm_income, spam_income))
+        check(calm_income > 0, "b earned nothing while calm")
+        check(spam_rate <= 1.25 * 1000.0 / tick_ms,
+              "%.2f ticks a second under urgent reports; tick_ms %d makes %.2f"
+              % (spam_rate, tick_ms, 1000.0 / tick_ms))
+        check(spam_income <= 1.25 * calm_income,
+              "b earned %.0f a second under a's urgent reports, %.0f without"
+              % (spam_income, calm_income))
+        check(bed.rammd.guests()["a"]["counters"]["reports"] >= 5 * URGENT_PER_S * 0.8,
+              "rammd did not get a's urgent reports: %s"
+              % bed.rammd.guests()["a"]["counters"])
+
+
+def test_urgent_growth_is_prompt():
+    """An urgent report still gets its guest's growth at once, from a
+    partial round ahead of the regular tick (5 s apart here), logged as
+    such; nobody else moves in it."""
+    with Bed("urgent", {"a": {"demand_mib": 300}, "b": {"demand_mib": 300}},
+             tick_ms=5000, stale_report_ms=20000) as bed:
+        bed.ready(["a", "b"])
+        bed.settled(["a", "b"], timeout=40)
+        partial = False
+        # The regular tick may come first and grant it; then ask again.
+        for attempt in range(3):
+            t = time.monotonic()
+            bed.fleet.do("a", "set_demand", 700 + 100 * attempt, True)
+            wait_for("a grown after its urgent report",
+                     lambda: any(v > 256 for v in sets_since(bed.fleet.guest("a"), t)),
+                     8)
+            lines = [ln for ln in bed.rammd.log().splitlines()
+                     if "guest a: grow" in ln and "on its urgent report" in ln]
+            if lines:
+                partial = True
+                break
+        check(partial, "a's growth never came from a partial round:\n" +
+              "\n".join(ln for ln in bed.rammd.log().splitlines() if ": grow" in ln))
+        check(not [ln for ln in bed.rammd.log().splitlines()
+                   if "guest b: " in ln and "on its urgent report" in ln],
+              "b moved in a's partial round")
