@@ -842,6 +842,12 @@ static void test_shrink_in_flight_stopped_by_urgent(void **state)
 	g->report_us = NOW_US - 100000;
 	run(f);
 	expect_resize(f, 0, 60, 60, PLAN_STOP_SHRINK);
+	/* The partial round its urgent report pulls forward stops it too. */
+	f->in.partial = 1;
+	f->in.urgent = 0;
+	run(f);
+	expect_resize(f, 0, 60, 60, PLAN_STOP_SHRINK);
+	f->in.partial = 0;
 
 	f->cfg.supply_mib = CONFIG_SUPPLY_AUTO;
 	f->cfg.critical_free_mib = 512;
