@@ -1155,11 +1155,9 @@ int market_round(const struct market_params *params,
 	if (ret)
 		goto out_free;
 
-	/* Cleared: now the accounts may change. */
+	/* Cleared: now the credit scores may change. */
 	for (i = 0; i < n; i++)
 		accounts[i].credit = credits[i];
-	if (budget)
-		market_settle(budget, accounts, targets, n, result->price, NULL);
 out_free:
 	free(credits);
 	free(curves);

@@ -297,9 +297,9 @@ uint64_t market_claimed_units(const struct ramm_bid_step *steps,
  *     its credit, the units its conduct says it used (none without
  *     @conduct) and its balance (with @budget NULL, budgets are off:
  *     balances are not read and only credit scales the bids);
- *  3. market_clear() on those curves;
- *  4. with @budget, market_settle() charges each guest the clearing price
- *     for its target and pays out income.
+ *  3. market_clear() on those curves.
+ * Settling is the caller's (market_settle()), once it knows what each
+ * guest will hold: a target may wait for memory being unplugged.
  * @guests: raw curves (validated like market_validate_bid()); only read.
  * @accounts: @n entries, updated in place; caller-owned.
  * @targets, @result: as market_clear().

@@ -196,6 +196,10 @@ struct plan_pool_tick {
 	size_t *idx;               /* [n]: their indices in the input */
 	uint32_t *k;               /* [n]: its unit in pool units */
 	uint32_t *held;            /* [n]: its units held (its own unit) */
+	uint32_t *after;           /* [n]: ... and once this tick's action
+				    * is carried out */
+	uint32_t *billed;          /* [n]: units it pays for, pool units */
+	uint64_t *spent;           /* [n]: what it paid */
 	struct market_guest *mg;   /* [n], in pool units */
 	uint32_t *targets;         /* [n], in pool units */
 	struct market_account *accounts; /* [n] */
@@ -251,6 +255,7 @@ static void plan_pool_guest(const struct plan_input *in,
 	uint32_t permille = plan_tick_permille(in);
 
 	pt->held[i] = held;
+	pt->after[i] = held;
 	pt->accounts[i] = out->guests[pt->idx[i]].account;
 	c = plan_conduct(in, g, held);
 	pt->conduct[i] = (struct market_conduct){
@@ -397,13 +402,14 @@ static uint64_t plan_pool_supply(const struct plan_input *in,
 
 /* Plan a resize of guest @i of @pt to @target of its units. */
 static void plan_action_add(const struct plan_input *in, struct plan_result *out,
-			    const struct plan_pool_tick *pt, size_t i,
+			    struct plan_pool_tick *pt, size_t i,
 			    uint32_t target, enum plan_why why)
 {
 	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	struct plan_action *a = &out->actions[out->n_actions++];
 	uint64_t total = g->floor_bytes + (uint64_t)target * g->unit_bytes;
 
+	pt->after[i] = target;
 	*a = (struct plan_action){
 		.guest = pt->idx[i],
 		.total_bytes = PLAN_MIN(total, g->cap_bytes),
@@ -615,6 +621,26 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 	return granted;
 }
 
+/*
+ * Settle the pool's accounts at @price. A guest pays for what it holds and
+ * keeps once this tick's actions are carried out, at most its target: not
+ * for growth it won that waits for memory (being unplugged elsewhere, or
+ * not free on the host), nor for units being taken from it.
+ */
+static void plan_settle(struct plan_result *out, struct plan_pool_tick *pt,
+			const struct market_budget *budget, uint32_t price)
+{
+	for (size_t i = 0; i < pt->n; i++)
+		pt->billed[i] = PLAN_MIN(pt->targets[i], plan_scale(pt->after[i], pt->k[i]));
+	market_settle(budget, pt->accounts, pt->billed, pt->n, price, pt->spent);
+	for (size_t i = 0; i < pt->n; i++) {
+		struct plan_guest_result *r = &out->guests[pt->idx[i]];
+
+		r->paid = pt->spent[i];
+		r->account = pt->accounts[i];
+	}
+}
+
 /* Clear pool @pt and plan its resizes; @hp loses the pages granted. */
 static void plan_clear_pool(const struct plan_input *in, struct plan_result *out,
 			    struct plan_pool_tick *pt, struct hugepool_host *hp)
@@ -657,20 +683,13 @@ static void plan_clear_pool(const struct plan_input *in, struct plan_result *out
 	p->supply_bytes = pt->supply_units * p->unit_bytes;
 	p->allocated_bytes = result.allocated_units * p->unit_bytes;
 	p->demand_bytes = result.demand_units * p->unit_bytes;
-	for (size_t i = 0; i < pt->n; i++) {
-		struct plan_guest_result *r = &out->guests[pt->idx[i]];
-		uint64_t bill = market_bill(&budget, pt->targets[i], result.price);
-
-		r->price = result.price;
-		/* A partial round settles nothing: the accounts stay as the
-		 * tick found them. */
-		if (in->partial)
-			continue;
-		/* What market_settle() charged: the bill, up to the balance. */
-		r->paid = PLAN_MIN(bill, r->account.balance);
-		r->account = pt->accounts[i];
-	}
+	for (size_t i = 0; i < pt->n; i++)
+		out->guests[pt->idx[i]].price = result.price;
 	granted = plan_actuate(in, out, pt, emergency);
+	/* A partial round settles nothing: the accounts stay as the tick
+	 * found them. */
+	if (!in->partial)
+		plan_settle(out, pt, &budget, result.price);
 	if (p->page_bytes && hp)
 		hugepool_take(hugepool_find(hp, p->page_bytes), p->host_nodes,
 			      granted * p->unit_bytes / p->page_bytes);
@@ -681,6 +700,9 @@ static void plan_pool_tick_free(struct plan_pool_tick *pt)
 	free(pt->idx);
 	free(pt->k);
 	free(pt->held);
+	free(pt->after);
+	free(pt->billed);
+	free(pt->spent);
 	free(pt->mg);
 	free(pt->targets);
 	free(pt->accounts);
@@ -696,13 +718,17 @@ static int plan_pool_tick_alloc(struct plan_pool_tick *pt, size_t n)
 		.idx = calloc(m, sizeof(*pt->idx)),
 		.k = calloc(m, sizeof(*pt->k)),
 		.held = calloc(m, sizeof(*pt->held)),
+		.after = calloc(m, sizeof(*pt->after)),
+		.billed = calloc(m, sizeof(*pt->billed)),
+		.spent = calloc(m, sizeof(*pt->spent)),
 		.mg = calloc(m, sizeof(*pt->mg)),
 		.targets = calloc(m, sizeof(*pt->targets)),
 		.accounts = calloc(m, sizeof(*pt->accounts)),
 		.conduct = calloc(m, sizeof(*pt->conduct)),
 		.steps = calloc(m * RAMM_MAX_BID_STEPS, sizeof(*pt->steps)),
 	};
-	if (!pt->idx || !pt->k || !pt->held || !pt->mg || !pt->targets ||
+	if (!pt->idx || !pt->k || !pt->held || !pt->after || !pt->billed ||
+	    !pt->spent || !pt->mg || !pt->targets ||
 	    !pt->accounts || !pt->conduct || !pt->steps) {
 		plan_pool_tick_free(pt);
 		return -ENOMEM;

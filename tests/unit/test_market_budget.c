@@ -477,6 +477,8 @@ static void test_round_budgets_follow_weights(void **state)
 		assert_int_equal(market_round(&params, &budget, &credit_params,
 					      g, acc, NULL, 2, targets, &res),
 				 0);
+		/* Every target is carried out at once here. */
+		market_settle(&budget, acc, targets, 2, res.price, NULL);
 		assert_true(targets[0] + targets[1] <= 100);
 		if (tick >= 1000) {
 			sum[0] += targets[0];
@@ -516,6 +518,8 @@ static void test_round_stable(void **state)
 		assert_int_equal(market_round(&params, &budget, &credit_params,
 					      g, acc, NULL, 2, targets, &res),
 				 0);
+		/* Every target is carried out at once here. */
+		market_settle(&budget, acc, targets, 2, res.price, NULL);
 		if (tick == 0)
 			memcpy(first, targets, sizeof(first));
 		assert_memory_equal(first, targets, sizeof(first));

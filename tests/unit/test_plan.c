@@ -422,6 +422,29 @@ static void test_lease(void **state)
 	free(f);
 }
 
+/* A guest pays for what it holds and keeps, not for a target it has not
+ * got: growth that waits for memory still being unplugged is not billed. */
+static void test_bill_what_it_holds(void **state)
+{
+	struct fixture *f = fixture_new(20); /* 10 units */
+	struct plan_guest *g;
+
+	(void)state;
+	f->cfg.reserve_price = 0;
+	g = add_ordinary(f, 10);
+	bid(g, 6, 5000);
+	bid(g, 4, 500);
+	bid(add_ordinary(f, 0), 10, 3000);
+	run(f);
+	expect_resize(f, 0, 10, 6, PLAN_OUTBID);
+	assert_int_equal(f->results[1].target_units, 4);
+	assert_int_equal(f->results[1].growth_waits, 1);
+	assert_true(f->results[0].price > 0);
+	assert_true(f->results[0].paid == 6ULL * f->results[0].price);
+	assert_true(f->results[1].paid == 0);
+	free(f);
+}
+
 /* ---- the stuck window ---- */
 
 /* Inside the window only offered units are taken, and the action says
@@ -1450,6 +1473,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_pools),
 		cmocka_unit_test(test_not_in_market_gets_no_pool),
 		cmocka_unit_test(test_lease),
+		cmocka_unit_test(test_bill_what_it_holds),
 		cmocka_unit_test(test_stuck_window),
 		cmocka_unit_test(test_offers_taken_before_held_units),
 		cmocka_unit_test(test_rate_limit_plug),
