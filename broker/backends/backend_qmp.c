@@ -60,6 +60,10 @@
 #include "qmp_vfio.h"
 
 #define QMP_RETRY_MS 1000
+/* A shared socket is queried at most this often: every session makes
+ * qemu-server's own clients wait, and the daemon polls a resizing guest's
+ * device every 100 ms. */
+#define QMP_POLITE_QUERY_MS 1000
 /* Longest memdev QOM path taken from a reply ("/objects/ID"). */
 #define QMP_MAX_MEMDEV 128
 /* The backing probe's questions: four on the memdev, two for VFIO. */
@@ -100,6 +104,7 @@ struct qmp_guest {
 	/* Polite mode (shared socket) only. */
 	int polite;           /* 1: connect per session, never hold */
 	int session;          /* a session is connecting or open */
+	int64_t session_us;   /* the last session began (monotonic) */
 	int session_ok;       /* its work is done: the close is ours */
 	unsigned int outstanding; /* replies the session still awaits */
 	int want_query;       /* re-read the device in the session */
@@ -714,6 +719,7 @@ static int qmp_polite_run(struct qmp_guest *qg)
 		return r;
 	}
 	qg->session = 1;
+	qg->session_us = g_get_monotonic_time();
 	qg->session_ok = 0;
 	qg->fail_why = NULL;
 	return 0;
@@ -775,6 +781,8 @@ static void qmp_backend_refresh(struct guest *g)
 	struct qmp_guest *qg = qmp_guest_of(g);
 
 	if (qg->polite) {
+		if (g_get_monotonic_time() - qg->session_us < QMP_POLITE_QUERY_MS * 1000)
+			return;
 		qg->want_query = 1;
 		qmp_polite_run(qg);
 		return;

@@ -26,12 +26,15 @@ class Bed:
     """A fleet with @guests ({name: Guest keyword args}) and one rammd with
     @keys over TEST_KEYS. On a failure the rammd log's tail is printed."""
 
-    def __init__(self, tag, guests, **keys):
+    def __init__(self, tag, guests, proxmox=False, **keys):
         need_binaries()
         self.dir = short_tmpdir(tag)
         self.scan = os.path.join(self.dir, "s")
         os.mkdir(self.scan)
         self.keys = dict(TEST_KEYS, **keys)
+        if proxmox:  # found as qemu-server's VMID.qmp: shared (polite) QMP
+            self.keys.update(scan_dir=None, proxmox_dir=self.scan,
+                             proxmox_agent_dir=self.scan)
         self.rammds = []
         self.fleet = FleetThread(self.scan)
         try:
@@ -370,6 +373,26 @@ def test_qemu_dies_sockets_left():
         bed.ready(["a"])
         check(bed.rammd.guests()["a"]["size_mib"] == bed.fleet.guest("a")["total_mib"],
               "a's size after revival differs from the device")
+
+
+def test_shared_qmp_resize_polls_politely():
+    """A Proxmox guest's QMP socket is qemu-server's too: while rammd
+    follows a resize it opens a session at most about once a second, not
+    once per 100 ms device poll."""
+    with Bed("polite", {"101": {"demand_mib": 700, "size_mib": 0, "plug_mib_s": 24}},
+             proxmox=True, supply_mib=2048) as bed:
+        bed.ready(["101"])
+        wait_for("101 growing", lambda: (lambda f: f["requested_mib"] > f["size_mib"] + 90)(
+            bed.fleet.guest("101")), 10)
+        c0, t0 = bed.fleet.guest("101")["qmp_clients"], time.monotonic()
+        time.sleep(3.0)
+        f = bed.fleet.guest("101")
+        check(f["requested_mib"] > f["size_mib"], "the resize ended too soon to judge")
+        rate = (f["qmp_clients"] - c0) / (time.monotonic() - t0)
+        check(rate <= 2.5, "%.1f QMP sessions a second during a resize" % rate)
+        gs = bed.settled(["101"], timeout=45)
+        check(gs["101"]["size_mib"] == bed.fleet.guest("101")["total_mib"],
+              "rammd books %s, device %s" % (gs["101"], bed.fleet.guest("101")))
 
 
 def test_qmp_connection_dropped():
