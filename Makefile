@@ -243,6 +243,7 @@ bench: $(BUILD)/bench_market $(BUILD)/bench_hostread all kmod lab
 	$(BUILD)/bench_hostread
 	$(PYTHON) tests/e2e/bench.py
 	$(PYTHON) tests/e2e/bench_kmod.py
+	$(PYTHON) tests/e2e/bench_evict.py
 
 # rammd is a daemon (sbin, section 8). rammctl goes in bin, as ip(8) and
 # ss(8) do: members of the ramm group run it too, and sbin is not in their

@@ -39,6 +39,7 @@ static const struct config_key config_rammd_keys[] = {
 	RK(stale_report_ms, KIND_U32, 1000, 3600000),
 	RK(resize_timeout_ms, KIND_U32, 1000, 3600000),
 	RK(evict_deadline_ms, KIND_U32, 100, 600000),
+	RK(evict_prepare_ms, KIND_U32, 0, 600000),
 	RK(min_hold_ms, KIND_U32, 0, 600000),
 	RK(shrink_delay_ms, KIND_U32, 0, 600000),
 	RK(max_price, KIND_U32, 1, RAMM_MAX_PRICE),
@@ -114,6 +115,7 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->stale_report_ms = 5000;
 	cfg->resize_timeout_ms = 30000;
 	cfg->evict_deadline_ms = 5000;
+	cfg->evict_prepare_ms = 2500;
 	cfg->min_hold_ms = 5000;
 	cfg->shrink_delay_ms = 3000;
 	cfg->max_price = RAMM_PRICE_IN_USE;

@@ -56,6 +56,8 @@ struct rammd_config {
 	uint32_t stale_report_ms;   /* older bids freeze the guest */
 	uint32_t resize_timeout_ms; /* give up waiting for a size change */
 	uint32_t evict_deadline_ms; /* told to the guest in evict notices */
+	uint32_t evict_prepare_ms;  /* most a shrink waits for the guest to
+				     * empty what it will unplug */
 	uint32_t min_hold_ms;       /* memory won is not taken back sooner */
 	uint32_t shrink_delay_ms;   /* a shrink must be wanted this long */
 	uint32_t max_price;         /* bids above are counted at this price */

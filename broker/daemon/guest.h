@@ -46,13 +46,18 @@ struct guest_resize {
 	uint64_t was_requested_bytes; /* dev.requested_bytes before the
 				       * request: restored if it fails */
 	int64_t report_us;    /* receipt of the report the decision used */
-	int64_t decided_us;   /* request sent to the backend */
+	int64_t decided_us;   /* decided (and the evict notice sent) */
+	int64_t set_us;       /* the request went to the backend; 0 while a
+			       * shrink waits for the guest to prepare */
 	int64_t done_us;      /* size change confirmed; 0 while in flight */
 	int64_t reached_us;   /* the size was first seen at @to_bytes; 0
 			       * while it is not there */
 	int found;            /* found in flight on the device, not asked for
 			       * by this rammd: followed, not judged */
 	int had_offer;        /* the report it was decided on had a histogram */
+	int set_pending;      /* a shrink whose request waits for the guest
+			       * to prepare (evict_prepare_ms) */
+	uint32_t evict_units; /* units its evict notice asked for */
 	uint32_t offered_units; /* ... and the units it showed free */
 };
 

@@ -105,6 +105,7 @@ static struct json_object *status_guest_json(struct guest *g, int64_t now)
 	json_object_object_add(rs, "to_mib", json_mib(g->resize.to_bytes));
 	json_object_object_add(rs, "report_us", json_object_new_int64(g->resize.report_us));
 	json_object_object_add(rs, "decided_us", json_object_new_int64(g->resize.decided_us));
+	json_object_object_add(rs, "set_us", json_object_new_int64(g->resize.set_us));
 	json_object_object_add(rs, "done_us", json_object_new_int64(g->resize.done_us));
 	json_object_object_add(o, "last_resize", rs);
 	return o;

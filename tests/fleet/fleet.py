@@ -104,7 +104,8 @@ class Guest:
     def __init__(self, fleet, name, boot_mib=512, max_mib=1024, block_mib=2,
                  size_mib=256, demand_mib=None, reserve_mib=0,
                  plug_mib_s=512.0, unplug_mib_s=256.0, report_s=1.0,
-                 agent_silent=False, free_extents_mib=None, vfio=False):
+                 agent_silent=False, free_extents_mib=None, prepare_s=None,
+                 vfio=False):
         if size_mib % block_mib or max_mib % block_mib or size_mib > max_mib:
             raise ValueError("%s: sizes must be whole blocks, size <= max" % name)
         self.fleet = fleet
@@ -152,6 +153,10 @@ class Guest:
         # MiB of free 2 MiB extents in its virtio-mem ranges, reported as a
         # kernel-mode agent's hist_vmem; None: a proc-mode report without
         self.free_extents_mib = free_extents_mib
+        # a kernel-mode agent that empties what an evict notice names in
+        # @prepare_s, then reports it free at once; None: it does not
+        self.prepare_s = prepare_s
+        self.evict_times = []        # monotonic receipt of each evict
         self.report_s = report_s
         self._report_timer = None
         self.seq = 0
@@ -197,6 +202,11 @@ class Guest:
             self.size = max(self.requested, self.size - blocks * self.block)
         self._size_changed()
         return self.size != self.requested
+
+    def _prepared(self, nbytes):
+        """The evict notice's chunks are empty: report them free now."""
+        self.free_extents_mib = (self.free_extents_mib or 0) + nbytes // MIB
+        self.send_report()
 
     def _fall_back(self, nbytes):
         """The guest's driver could not add what it plugged and unplugs it
@@ -497,6 +507,10 @@ class Guest:
             self.grants.append(msg)
         elif kind == "evict":
             self.evicts.append(msg)
+            self.evict_times.append(time.monotonic())
+            if self.prepare_s is not None and msg.get("units"):
+                self.loop.call_later(self.prepare_s, self._prepared,
+                                     msg["units"] * (self.welcome or {}).get("unit_bytes", 0))
         elif kind == "error":
             self.errors.append(msg)
 
@@ -676,6 +690,7 @@ class Guest:
             "agent_connects": self.agent_connects,
             "welcome": dict(self.welcome) if self.welcome else None,
             "grants": list(self.grants), "evicts": list(self.evicts),
+            "evict_times": list(self.evict_times),
             "errors": list(self.errors),
             "qom_sets_mib": [(t, v // MIB) for t, v in self.qom_sets],
             "events_sent": self.events_sent, "seq": self.seq,

@@ -258,6 +258,32 @@ def test_short_unplug_judged_on_offer():
         watch(bed, 2.0, credit_kept)
 
 
+def test_shrink_waits_for_preparation():
+    """A guest that prepares its unplugs (kernel mode: it reports free
+    extents) gets the evict notice first; requested-size is lowered once its
+    report shows the memory free, not with the notice (then the module
+    gives way to virtio-mem and nothing is gained), and not only after the
+    whole evict_prepare_ms."""
+    with Bed("prep", {"a": {"demand_mib": 100, "size_mib": 1024,
+                            "free_extents_mib": 0, "prepare_s": 0.8}},
+             supply_mib=1024, evict_prepare_ms=4000) as bed:
+        bed.ready(["a"])
+        wait_for("an evict notice", lambda: [
+            e for e in bed.fleet.guest("a")["evicts"] if e["units"]], 15)
+        f = bed.fleet.guest("a")
+        t_evict = f["evict_times"][[i for i, e in enumerate(f["evicts"]) if e["units"]][0]]
+        size = f["size_mib"]
+        wait_for("requested-size lowered", lambda: [
+            t for t, v in bed.fleet.guest("a")["qom_sets_mib"] if v < size], 8)
+        t_set = [t for t, v in bed.fleet.guest("a")["qom_sets_mib"] if v < size][0]
+        waited = t_set - t_evict
+        print("requested-size lowered %.2f s after the evict notice" % waited)
+        check(waited >= 0.7, "lowered %.2f s after the notice, before the guest prepared" % waited)
+        check(waited < 3.0, "lowered %.2f s after the notice, long after the guest showed it free"
+              % waited)
+        bed.settled(["a"])
+
+
 def test_false_completion():
     """The device reaches a growth's size for a moment, then falls back (the
     guest could not add the memory): rammd does not count the growth done,
