@@ -552,8 +552,10 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 		if (!g->device_ready || (in->partial && pt->idx[i] != in->urgent))
 			continue;
 		/* A guest below its floor (a new floor, a short plug) is
-		 * raised to it whatever the bids say. */
-		if (!g->resizing && g->boot_bytes + g->requested_bytes < g->floor_bytes) {
+		 * raised to it whatever the bids say; an excluded one is
+		 * kept at its size, as excluded means. */
+		if (!g->resizing && !g->excluded &&
+		    g->boot_bytes + g->requested_bytes < g->floor_bytes) {
 			uint64_t need = (g->floor_bytes - g->boot_bytes -
 					 g->requested_bytes + unit - 1) / unit;
 

@@ -974,7 +974,7 @@ static void test_raise_to_floor(void **state)
 	const struct plan_action *a;
 
 	(void)state;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		g = add_ordinary(f, 0);
 		g->floor_bytes = BOOT + 512 * MIB;
 		g->size_bytes = g->requested_bytes = 100 * MIB;
@@ -982,6 +982,7 @@ static void test_raise_to_floor(void **state)
 	bid(&f->g[0], 1000, 5000); /* bids for far more than its floor */
 	f->g[1].report_us = 0;     /* stale, bids nothing */
 	f->g[2].resizing = 1;
+	f->g[3].excluded = 1;      /* kept at its size */
 	run(f);
 	for (size_t i = 0; i < 2; i++) {
 		a = expect_resize(f, i, 0, 0, PLAN_RAISE_TO_FLOOR);
@@ -989,6 +990,7 @@ static void test_raise_to_floor(void **state)
 		assert_int_equal(a->bid, 0);
 	}
 	expect_no_action(f, 2);
+	expect_no_action(f, 3);
 	assert_int_equal(f->out.n_actions, 2);
 	free(f);
 }
