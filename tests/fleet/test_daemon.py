@@ -206,6 +206,13 @@ def test_stalled_resize():
               "no 'stopped at' log line")
 
 
+def _wait_shrinking(bed, name, below_mib, timeout):
+    """Until fleet guest @name is unplugging and below @below_mib."""
+    wait_for("%s being shrunk below %d MiB" % (name, below_mib), lambda: (
+        lambda f: f["requested_mib"] < f["size_mib"] < below_mib)(bed.fleet.guest(name)),
+        timeout)
+
+
 def test_short_unplug_does_not_return():
     """An unplug that stalls is counted short, and the device is asked for
     what the guest holds: when the guest's driver can unplug again (as
@@ -214,8 +221,7 @@ def test_short_unplug_does_not_return():
                                "unplug_mib_s": 64}},
              supply_mib=1024) as bed:
         bed.ready(["a"])
-        wait_for("a being shrunk", lambda: (lambda f: f["requested_mib"] < f["size_mib"] < 960)(
-            bed.fleet.guest("a")), 15)
+        _wait_shrinking(bed, "a", 960, 15)
         bed.fleet.do("a", "set_stalled", True)
         wait_for("the short unplug counted",
                  lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 8)
@@ -246,8 +252,7 @@ def test_short_unplug_judged_on_offer():
                              "unplug_mib_s": 160, "free_extents_mib": 64}},
              supply_mib=1024) as bed:
         bed.ready(["a"])
-        wait_for("a shrunk past its offer", lambda: (
-            lambda f: f["requested_mib"] < f["size_mib"] < 1024 - 96)(bed.fleet.guest("a")), 20)
+        _wait_shrinking(bed, "a", 1024 - 96, 20)
         bed.fleet.do("a", "set_stalled", True)
         wait_for("the short unplug counted",
                  lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 8)
@@ -318,8 +323,7 @@ def test_shrink_stopped_by_urgent():
                                   "unplug_mib_s": 48}},
              supply_mib=1024) as bed:
         bed.ready(["a"])
-        wait_for("a being shrunk", lambda: (lambda f: f["requested_mib"] < f["size_mib"] < 900)(
-            bed.fleet.guest("a")), 20)
+        _wait_shrinking(bed, "a", 900, 20)
         asked = bed.fleet.guest("a")["requested_mib"]
         t0 = time.monotonic()
         bed.fleet.do("a", "set_demand", 1300, True)

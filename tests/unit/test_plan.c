@@ -797,14 +797,18 @@ static void test_freeze_device_lost(void **state)
 
 /* ---- shrinks in flight and dips ---- */
 
-/* @g is being shrunk from @held to @asked units (decided at @decided_us). */
-static void shrinking(struct plan_guest *g, uint32_t held, uint32_t asked,
-		      int64_t decided_us)
+/* A guest of @f being shrunk from 60 to 20 units, decided 0.5 s ago,
+ * that bids for @bid_units at 5000. */
+static struct plan_guest *add_shrinking(struct fixture *f, uint32_t bid_units)
 {
+	struct plan_guest *g = add_ordinary(f, 0);
+
 	g->resizing = 1;
-	g->size_bytes = (uint64_t)held * g->unit_bytes;
-	g->requested_bytes = (uint64_t)asked * g->unit_bytes;
-	g->resize_decided_us = decided_us;
+	g->size_bytes = 60 * g->unit_bytes;
+	g->requested_bytes = 20 * g->unit_bytes;
+	g->resize_decided_us = NOW_US - 500000;
+	bid(g, bid_units, 5000);
+	return g;
 }
 
 /* A shrink in flight whose guest now bids for what is being taken, above
@@ -813,12 +817,9 @@ static void shrinking(struct plan_guest *g, uint32_t held, uint32_t asked,
 static void test_shrink_in_flight_stopped_by_bid(void **state)
 {
 	struct fixture *f = fixture_new(1024);
-	struct plan_guest *g;
 
 	(void)state;
-	g = add_ordinary(f, 0);
-	shrinking(g, 60, 20, NOW_US - 500000);
-	bid(g, 100, 5000);
+	add_shrinking(f, 100);
 	run(f);
 	expect_resize(f, 0, 60, 60, PLAN_STOP_SHRINK);
 	assert_int_equal(action_for(f, 0)->bid, 5000);
@@ -833,9 +834,7 @@ static void test_shrink_in_flight_not_deepened(void **state)
 	struct plan_guest *g;
 
 	(void)state;
-	g = add_ordinary(f, 0);
-	shrinking(g, 60, 20, NOW_US - 500000);
-	bid(g, 10, 5000);
+	g = add_shrinking(f, 10);
 	run(f);
 	expect_no_action(f, 0);
 	/* What it bids for between the two is kept: the shrink stops there. */
@@ -855,9 +854,7 @@ static void test_shrink_in_flight_stopped_by_urgent(void **state)
 	struct plan_guest *g;
 
 	(void)state;
-	g = add_ordinary(f, 0);
-	shrinking(g, 60, 20, NOW_US - 500000);
-	bid(g, 10, 5000);
+	g = add_shrinking(f, 10);
 	g->report_urgent = 1;
 	g->report_us = NOW_US - 600000;
 	run(f);
