@@ -216,17 +216,23 @@ static int guest_prepares_unplug(const struct guest *g)
 	       agent_chan_is_up(g->chan);
 }
 
-/* Lower requested-size for the shrink waiting in @g once it is prepared
- * or evict_prepare_ms has passed. */
+/*
+ * Lower requested-size for the shrink waiting in @g once it is prepared or
+ * evict_prepare_ms has passed. Prepared means its free extents grew by what
+ * the notice named since it was decided: virtio-mem unplugs from the top,
+ * so memory free elsewhere does not spare it the migration, and the
+ * histogram does not say where its extents lie.
+ */
 static void guest_send_pending_set(struct guest *g, int64_t now_us)
 {
 	int64_t wait_us = (int64_t)MIN(g->d->cfg.evict_prepare_ms,
 				       g->d->cfg.evict_deadline_ms) * 1000;
+	uint64_t want = (uint64_t)g->resize.offered_units + g->resize.evict_units;
 	uint64_t vmem = g->dev.requested_bytes;
 	int ret;
 
 	if (now_us - g->resize.decided_us < wait_us &&
-	    guest_offered_units(g) < g->resize.evict_units)
+	    guest_offered_units(g) < MIN(want, guest_held_units(g)))
 		return;
 	g->resize.set_pending = 0;
 	g->resize.set_us = now_us;
