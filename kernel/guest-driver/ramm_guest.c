@@ -40,6 +40,7 @@
 #include <linux/atomic.h>
 #include <linux/bitops.h>
 #include <linux/build_bug.h>
+#include <linux/device.h>
 #include <linux/freezer.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
@@ -64,6 +65,7 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
 #include <linux/vmstat.h>
@@ -229,6 +231,24 @@ struct ramm_sampler {
 	struct ramm_dev_record rec; /* the record being built */
 };
 
+/*
+ * Counters for tests and benchmarks, read-only in /sys/class/misc/ramm/stats/
+ * (docs/KERNEL-AGENT.md). Atomics: writers are krammd and the memory
+ * notifier, readers anyone; each value is exact, the set is not a snapshot.
+ */
+struct ramm_stats {
+	atomic64_t wakeups;      /* krammd's returns from sleep */
+	atomic64_t samples;      /* records published */
+	atomic64_t scans;        /* free-extent scans done */
+	atomic64_t scan_ns_last; /* the last scan's time, wall clock */
+	atomic64_t scan_ns_max;  /* the longest scan */
+	atomic64_t scan_ns_sum;  /* all scans together */
+	atomic64_t hold_ns_max;  /* krammd's longest single hold of pfn_lock */
+	atomic64_t notify_calls; /* memory notifier calls that took pfn_lock */
+	atomic64_t notify_wait_ns_max; /* the longest such a call waited for
+					* pfn_lock and krammd's PFN work */
+};
+
 static struct {
 	/* rec_lock protects @rec, and @rec_seq's updates. */
 	spinlock_t rec_lock;
@@ -269,6 +289,7 @@ static struct {
 #endif
 	struct notifier_block oom_nb; /* counts OOM kills */
 	struct notifier_block mem_nb; /* tracks hotplugged memory */
+	struct ramm_stats stats;      /* for tests and benchmarks */
 } ramm;
 
 /* The state of one open file of /dev/ramm. */
@@ -303,6 +324,85 @@ static const struct kernel_param_ops ramm_interval_ops = {
 };
 module_param_cb(interval_ms, &ramm_interval_ops, &interval_ms, 0644);
 MODULE_PARM_DESC(interval_ms, "Sampling interval in ms (100..60000, default 1000)");
+
+/* --- counters ------------------------------------------------------------ */
+
+/* Raise @a to @v if @v is larger. Any context. */
+static void ramm_stat_max(atomic64_t *a, u64 v)
+{
+	s64 old = atomic64_read(a);
+
+	while ((u64)old < v) {
+		s64 seen = atomic64_cmpxchg(a, old, (s64)v);
+
+		if (seen == old)
+			break;
+		old = seen;
+	}
+}
+
+/* A memory notifier call that started waiting at @since holds pfn_lock now. */
+static void ramm_stat_notify(u64 since)
+{
+	atomic64_inc(&ramm.stats.notify_calls);
+	ramm_stat_max(&ramm.stats.notify_wait_ns_max, ktime_get_ns() - since);
+}
+
+/* krammd takes pfn_lock; returns the time for ramm_pfn_unlock(). */
+static u64 ramm_pfn_lock(void)
+{
+	mutex_lock(&ramm.pfn_lock);
+	return ktime_get_ns();
+}
+
+/* krammd drops pfn_lock, taken at @since, and counts the hold. */
+static void ramm_pfn_unlock(u64 since)
+{
+	ramm_stat_max(&ramm.stats.hold_ns_max, ktime_get_ns() - since);
+	mutex_unlock(&ramm.pfn_lock);
+}
+
+#define RAMM_STAT_ATTR(name)						\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%llu\n",				\
+			  (u64)atomic64_read(&ramm.stats.name));	\
+}									\
+static DEVICE_ATTR_RO(name)
+
+RAMM_STAT_ATTR(wakeups);
+RAMM_STAT_ATTR(samples);
+RAMM_STAT_ATTR(scans);
+RAMM_STAT_ATTR(scan_ns_last);
+RAMM_STAT_ATTR(scan_ns_max);
+RAMM_STAT_ATTR(scan_ns_sum);
+RAMM_STAT_ATTR(hold_ns_max);
+RAMM_STAT_ATTR(notify_calls);
+RAMM_STAT_ATTR(notify_wait_ns_max);
+
+static struct attribute *ramm_stat_attrs[] = {
+	&dev_attr_wakeups.attr,
+	&dev_attr_samples.attr,
+	&dev_attr_scans.attr,
+	&dev_attr_scan_ns_last.attr,
+	&dev_attr_scan_ns_max.attr,
+	&dev_attr_scan_ns_sum.attr,
+	&dev_attr_hold_ns_max.attr,
+	&dev_attr_notify_calls.attr,
+	&dev_attr_notify_wait_ns_max.attr,
+	NULL,
+};
+
+static const struct attribute_group ramm_stat_group = {
+	.name = "stats",
+	.attrs = ramm_stat_attrs,
+};
+
+static const struct attribute_group *ramm_attr_groups[] = {
+	&ramm_stat_group,
+	NULL,
+};
 
 /* --- waking krammd ------------------------------------------------------ */
 
@@ -441,10 +541,12 @@ static int ramm_mem_notify(struct notifier_block *nb, unsigned long action,
 {
 	const struct memory_notify *mn = arg;
 	unsigned long start = mn->start_pfn, end = mn->start_pfn + mn->nr_pages;
+	u64 t0 = ktime_get_ns();
 
 	switch (action) {
 	case MEM_ONLINE:
 		mutex_lock(&ramm.pfn_lock);
+		ramm_stat_notify(t0);
 		walk_iomem_res_desc(IORES_DESC_NONE, RAMM_RES_FLAGS,
 				    PFN_PHYS(start), PFN_PHYS(end) - 1, NULL,
 				    ramm_res_add);
@@ -454,6 +556,7 @@ static int ramm_mem_notify(struct notifier_block *nb, unsigned long action,
 	case MEM_OFFLINE:
 		/* Also waits for krammd to stop using these struct pages. */
 		mutex_lock(&ramm.pfn_lock);
+		ramm_stat_notify(t0);
 		ramm_ranges_del(start, end);
 		mutex_unlock(&ramm.pfn_lock);
 		ramm_kick();
@@ -575,9 +678,10 @@ static void ramm_scan(struct ramm_dev_record *r)
 		.hist_all = r->hist_all,
 		.hist_vmem = r->hist_vmem,
 	};
+	u64 t0 = ktime_get_ns(), t, held;
 	int nid, z;
 
-	mutex_lock(&ramm.pfn_lock);
+	held = ramm_pfn_lock();
 	for_each_online_node(nid) {
 		pg_data_t *pgdat = NODE_DATA(nid);
 
@@ -588,7 +692,12 @@ static void ramm_scan(struct ramm_dev_record *r)
 				ramm_scan_zone(zone, &s);
 		}
 	}
-	mutex_unlock(&ramm.pfn_lock);
+	ramm_pfn_unlock(held);
+	t = ktime_get_ns() - t0;
+	atomic64_inc(&ramm.stats.scans);
+	atomic64_set(&ramm.stats.scan_ns_last, t);
+	atomic64_add(t, &ramm.stats.scan_ns_sum);
+	ramm_stat_max(&ramm.stats.scan_ns_max, t);
 	r->vmem_online_kib = s.vmem_chunks * (RAMM_CHUNK_BYTES >> 10);
 }
 
@@ -813,6 +922,7 @@ static void ramm_publish(u64 now, bool urgent)
 	ramm.rec = *r;
 	WRITE_ONCE(ramm.rec_seq, r->seq);
 	spin_unlock(&ramm.rec_lock);
+	atomic64_inc(&ramm.stats.samples);
 	wake_up_interruptible_poll(&ramm.readq, EPOLLIN | EPOLLRDNORM |
 				   (urgent ? EPOLLPRI : 0));
 
@@ -989,7 +1099,7 @@ static void ramm_evict_finish(const char *why)
 static void ramm_evict_plan(u64 now)
 {
 	struct ramm_evict *ev = &ramm.evict;
-	u64 units, unit, deadline_ms, rx_ns, bytes, want;
+	u64 units, unit, deadline_ms, rx_ns, bytes, want, held;
 	bool welcomed;
 
 	spin_lock(&ramm.msg_lock);
@@ -1019,9 +1129,9 @@ static void ramm_evict_plan(u64 now)
 	ev->managed = totalram_pages();
 	ev->batch = 1;
 	ev->deadline_ns = rx_ns + deadline_ms * NSEC_PER_MSEC;
-	mutex_lock(&ramm.pfn_lock);
+	held = ramm_pfn_lock();
 	ev->n = ramm_evict_collect(ev->pfns, want);
-	mutex_unlock(&ramm.pfn_lock);
+	ramm_pfn_unlock(held);
 	ev->cursor = ev->n;
 }
 
@@ -1039,6 +1149,7 @@ static void ramm_evict_step(u64 now)
 	struct page *page;
 	struct zone *zone;
 	const char *stop = NULL;
+	u64 held;
 	int ret;
 
 	if (!ev->cursor)
@@ -1062,7 +1173,7 @@ static void ramm_evict_step(u64 now)
 			break;
 	}
 
-	mutex_lock(&ramm.pfn_lock);
+	held = ramm_pfn_lock();
 	page = pfn_to_online_page(pfn);
 	if (!page || PageOffline(page)) {
 		stop = "met virtio-mem";
@@ -1104,7 +1215,7 @@ static void ramm_evict_step(u64 now)
 		stop = ret == -ENOMEM ? "out of memory" : "error";
 	}
 out_unlock:
-	mutex_unlock(&ramm.pfn_lock);
+	ramm_pfn_unlock(held);
 	if (stop)
 		ramm_evict_finish(stop);
 }
@@ -1167,6 +1278,7 @@ static int ramm_thread(void *unused)
 			test_bit(RAMM_EV_KICK, &ramm.events) ||
 			kthread_should_stop(),
 			nsecs_to_jiffies(wake_at - now) + 1);
+		atomic64_inc(&ramm.stats.wakeups);
 	}
 	ramm_evict_finish("unloading");
 	return 0;
@@ -1434,6 +1546,7 @@ static struct miscdevice ramm_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = RAMM_DEV_NAME,
 	.fops = &ramm_fops,
+	.groups = ramm_attr_groups,
 	.mode = 0600,
 };
 
