@@ -28,8 +28,11 @@
  * comment above ramm_zone_isolating()).
  *
  * Locking (outermost first): pfn_lock (mutex) -> zone->lock; rec_lock and
- * msg_lock are leaves. The callbacks from reclaim and the OOM killer take no
- * lock of ours: they bump an atomic counter and wake krammd.
+ * msg_lock are leaves. The memory notifier takes pfn_lock under
+ * mem_hotplug_lock, so krammd holds it for one memory block's work at a
+ * time and never across alloc_contig_range() (see struct ramm's comment).
+ * The callbacks from reclaim and the OOM killer take no lock of ours: they
+ * bump an atomic counter and wake krammd.
  *
  * Builds against Linux 6.1 and 6.12 (Debian bookworm and bookworm-backports);
  * every version difference is a LINUX_VERSION_CODE test below and is listed
@@ -128,7 +131,11 @@
 #define RAMM_CHUNK_PAGES (1UL << RAMM_CHUNK_ORDER)
 #define RAMM_CHUNK_BYTES (1ULL << RAMM_HIST_MIN_SHIFT)
 
-/* Chunks examined per zone->lock hold: bounds the hold time. */
+/*
+ * Chunks examined per pfn_lock and zone->lock hold: 128 MiB, no more than
+ * one memory block (128 MiB to 2 GiB on x86), so a memory notifier waits
+ * for at most one block's scan.
+ */
 #define RAMM_SCAN_BATCH 64u
 
 /* Disjoint hotplugged ranges tracked; virtio-mem's merge into one or few. */
@@ -216,6 +223,7 @@ struct ramm_evict {
 	unsigned int n_busy;    /* chunks alloc_contig_range() could not take */
 	unsigned int single;    /* this many next chunks go one by one */
 	unsigned int batch;     /* chunks per call now: 1, 2, 4 .. RAMM_EVICT_BATCH */
+	struct ramm_range ranges[RAMM_MAX_RANGES]; /* ramm.ranges when planned */
 };
 
 /* krammd's memory between samples; krammd's own, no lock. */
@@ -261,15 +269,35 @@ static struct {
 	struct ramm_market market;  /* the broker's last messages */
 
 	/*
-	 * pfn_lock protects @ranges and @n_ranges, and is held while krammd
-	 * dereferences struct pages found by PFN (the free-extent scan, the
-	 * evict work). The memory notifier takes it at MEM_OFFLINE, so memory
-	 * that is being offlined, and later removed with its memmap, is not
-	 * in use by krammd. Taken before zone->lock; never by reclaim paths.
+	 * pfn_lock protects @ranges, @n_ranges, @busy_start and @busy_end,
+	 * and keeps the memmap of online memory in place: a struct page that
+	 * pfn_to_online_page() returned under pfn_lock may be read until
+	 * pfn_lock is dropped. That holds because offline_pages() marks the
+	 * sections offline before it calls the MEM_OFFLINE notifier, which
+	 * takes pfn_lock, and memory (with its memmap) is removed only after
+	 * it is offline.
+	 *
+	 * The notifier runs under mem_hotplug_lock, so every memory block
+	 * virtio-mem plugs or unplugs waits for the holder. krammd therefore
+	 * holds pfn_lock for one memory block's work at a time (a scan batch,
+	 * one block of the evict list, an evict step's checks), reschedules
+	 * between blocks, and never holds it across alloc_contig_range() or
+	 * any sleep. Taken before zone->lock; never by reclaim paths; must not
+	 * be taken with zone->lock held.
 	 */
 	struct mutex pfn_lock;
 	struct ramm_range ranges[RAMM_MAX_RANGES]; /* hotplugged, sorted */
 	unsigned int n_ranges;      /* valid entries in @ranges */
+	/*
+	 * The memory blocks, [busy_start, busy_end) in PFNs, that krammd's
+	 * alloc_contig_range() works in now, or 0, 0. Set under pfn_lock right
+	 * after checking them online; so MEM_OFFLINE of those blocks waits
+	 * for @busy_gen to move before their memmap may go (the call itself
+	 * fails at once on the pageblocks offlining isolated).
+	 */
+	unsigned long busy_start, busy_end;
+	u64 busy_gen;               /* bumped under pfn_lock as the call ends */
+	wait_queue_head_t busy_wq;  /* MEM_OFFLINE waits here for @busy_gen */
 
 	atomic64_t shrinker_calls;  /* count_objects/scan_objects calls */
 	atomic64_t oom_events;      /* OOM notifier calls */
@@ -341,7 +369,7 @@ static void ramm_stat_max(atomic64_t *a, u64 v)
 	}
 }
 
-/* A memory notifier call that started waiting at @since holds pfn_lock now. */
+/* A memory notifier call that started waiting at @since got through. */
 static void ramm_stat_notify(u64 since)
 {
 	atomic64_inc(&ramm.stats.notify_calls);
@@ -553,14 +581,26 @@ static int ramm_mem_notify(struct notifier_block *nb, unsigned long action,
 		mutex_unlock(&ramm.pfn_lock);
 		ramm_kick();
 		break;
-	case MEM_OFFLINE:
-		/* Also waits for krammd to stop using these struct pages. */
+	case MEM_OFFLINE: {
+		bool busy;
+		u64 gen;
+
+		/*
+		 * Taking pfn_lock waits for krammd to stop reading these
+		 * struct pages; the busy range for it to leave
+		 * alloc_contig_range() on them (see struct ramm).
+		 */
 		mutex_lock(&ramm.pfn_lock);
-		ramm_stat_notify(t0);
 		ramm_ranges_del(start, end);
+		busy = ramm.busy_start < end && start < ramm.busy_end;
+		gen = ramm.busy_gen;
 		mutex_unlock(&ramm.pfn_lock);
+		if (busy)
+			wait_event(ramm.busy_wq, READ_ONCE(ramm.busy_gen) != gen);
+		ramm_stat_notify(t0);
 		ramm_kick();
 		break;
+	}
 	default:
 		break;
 	}
@@ -622,10 +662,11 @@ static void ramm_scan_chunk(struct ramm_scan *s, unsigned long chunk,
 }
 
 /*
- * Scan one zone at chunk-aligned PFNs under zone->lock, dropping it every
- * RAMM_SCAN_BATCH chunks. A chunk is free when its first page starts a free
- * buddy block of order >= RAMM_CHUNK_ORDER; a block of higher order covers
- * several chunks. Must hold pfn_lock. O(zone span / 2 MiB).
+ * Scan one zone at chunk-aligned PFNs, RAMM_SCAN_BATCH chunks per hold of
+ * pfn_lock and zone->lock, rescheduling in between; memory that goes
+ * offline meanwhile is a hole. A chunk is free when its first page starts
+ * a free buddy block of order >= RAMM_CHUNK_ORDER; a block of higher order
+ * covers several chunks. Must not hold pfn_lock. O(zone span / 2 MiB).
  */
 static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 {
@@ -633,8 +674,10 @@ static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 	unsigned long end = zone_end_pfn(zone);
 	unsigned long flags;
 	unsigned int batch;
+	u64 held;
 
 	while (pfn + RAMM_CHUNK_PAGES <= end) {
+		held = ramm_pfn_lock();
 		spin_lock_irqsave(&zone->lock, flags);
 		for (batch = 0; batch < RAMM_SCAN_BATCH &&
 		     pfn + RAMM_CHUNK_PAGES <= end; batch++) {
@@ -661,6 +704,7 @@ static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 			}
 		}
 		spin_unlock_irqrestore(&zone->lock, flags);
+		ramm_pfn_unlock(held);
 		cond_resched();
 	}
 }
@@ -668,8 +712,9 @@ static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 /*
  * Fill @r's histograms and vmem_online_kib. Zones are walked node by node
  * in PFN order, so a free extent that spans a zone boundary is counted when
- * the zones are adjacent. Exact when nothing allocates or frees meanwhile;
- * pages parked on per-CPU free lists count as used.
+ * the zones are adjacent. Exact when nothing allocates, frees or goes
+ * offline meanwhile; pages parked on per-CPU free lists count as used.
+ * Takes pfn_lock batch by batch: must not hold it.
  */
 static void ramm_scan(struct ramm_dev_record *r)
 {
@@ -678,10 +723,9 @@ static void ramm_scan(struct ramm_dev_record *r)
 		.hist_all = r->hist_all,
 		.hist_vmem = r->hist_vmem,
 	};
-	u64 t0 = ktime_get_ns(), t, held;
+	u64 t0 = ktime_get_ns(), t;
 	int nid, z;
 
-	held = ramm_pfn_lock();
 	for_each_online_node(nid) {
 		pg_data_t *pgdat = NODE_DATA(nid);
 
@@ -692,7 +736,6 @@ static void ramm_scan(struct ramm_dev_record *r)
 				ramm_scan_zone(zone, &s);
 		}
 	}
-	ramm_pfn_unlock(held);
 	t = ktime_get_ns() - t0;
 	atomic64_inc(&ramm.stats.scans);
 	atomic64_set(&ramm.stats.scan_ns_last, t);
@@ -1033,37 +1076,67 @@ static unsigned int ramm_collect_block(unsigned long *out, unsigned int n,
 
 /*
  * The first @want chunks virtio-mem will unplug from online memory, in its
- * order, into @out. Returns how many were found. Must hold pfn_lock.
- * O(hotplugged memory / 2 MiB).
+ * order, into @out. Returns how many were found. Works on the ranges
+ * tracked when it starts (a copy in ramm.evict), one memory block per hold
+ * of pfn_lock with a reschedule after each; a block that goes offline
+ * meanwhile has no online page and is skipped. Must not hold pfn_lock.
+ * krammd only. O(hotplugged memory / 2 MiB).
  */
 static unsigned int ramm_evict_collect(unsigned long *out, unsigned int want)
 {
 	unsigned long mb = memory_block_size_bytes() >> PAGE_SHIFT;
-	unsigned int n = 0, ri;
+	struct ramm_range *ranges = ramm.evict.ranges;
+	unsigned int n = 0, n_ranges, ri;
+	u64 held;
 	int pass;
 
+	held = ramm_pfn_lock();
+	n_ranges = ramm.n_ranges;
+	memcpy(ranges, ramm.ranges, n_ranges * sizeof(*ranges));
+	ramm_pfn_unlock(held);
+
 	for (pass = 0; pass < 4 && n < want; pass++) {
-		for (ri = ramm.n_ranges; ri-- > 0 && n < want;) {
-			const struct ramm_range *r = &ramm.ranges[ri];
+		for (ri = n_ranges; ri-- > 0 && n < want;) {
+			const struct ramm_range *r = &ranges[ri];
 			unsigned long blk = ALIGN_DOWN(r->end_pfn - 1, mb);
 
 			for (;;) {
 				unsigned long s = max(blk, r->start_pfn);
 				unsigned long e = min(blk + mb, r->end_pfn);
 
+				held = ramm_pfn_lock();
 				if (ramm_block_class(s, e) == pass)
 					n = ramm_collect_block(out, n, want, s, e);
+				ramm_pfn_unlock(held);
+				cond_resched();
 				if (blk <= r->start_pfn || n >= want)
 					break;
 				blk -= mb;
 			}
-			cond_resched();
 		}
 	}
 	return n;
 }
 
-/* Give back every chunk the current evict work holds. */
+/*
+ * krammd's alloc_contig_range() on ramm.busy_* returned: let a MEM_OFFLINE
+ * waiting for it go on.
+ */
+static void ramm_pfn_unbusy(void)
+{
+	u64 held = ramm_pfn_lock();
+
+	ramm.busy_start = ramm.busy_end = 0;
+	WRITE_ONCE(ramm.busy_gen, ramm.busy_gen + 1);
+	ramm_pfn_unlock(held);
+	wake_up_all(&ramm.busy_wq);
+}
+
+/*
+ * Give back every chunk the current evict work holds. No pfn_lock needed:
+ * memory with pages krammd holds cannot finish going offline, so their
+ * memmap stays.
+ */
 static void ramm_evict_release(void)
 {
 	struct ramm_evict *ev = &ramm.evict;
@@ -1099,7 +1172,7 @@ static void ramm_evict_finish(const char *why)
 static void ramm_evict_plan(u64 now)
 {
 	struct ramm_evict *ev = &ramm.evict;
-	u64 units, unit, deadline_ms, rx_ns, bytes, want, held;
+	u64 units, unit, deadline_ms, rx_ns, bytes, want;
 	bool welcomed;
 
 	spin_lock(&ramm.msg_lock);
@@ -1129,9 +1202,7 @@ static void ramm_evict_plan(u64 now)
 	ev->managed = totalram_pages();
 	ev->batch = 1;
 	ev->deadline_ns = rx_ns + deadline_ms * NSEC_PER_MSEC;
-	held = ramm_pfn_lock();
 	ev->n = ramm_evict_collect(ev->pfns, want);
-	ramm_pfn_unlock(held);
 	ev->cursor = ev->n;
 }
 
@@ -1191,9 +1262,14 @@ static void ramm_evict_step(u64 now)
 		    (int)RAMM_CHUNK_ORDER)
 			n_free++;
 	spin_unlock_irqrestore(&zone->lock, flags);
+	/* Migration takes long: not under pfn_lock (see struct ramm). */
+	ramm.busy_start = ALIGN_DOWN(pfn, mb);
+	ramm.busy_end = ramm.busy_start + mb;
+	ramm_pfn_unlock(held);
 
 	ret = alloc_contig_range(pfn, pfn + k * RAMM_CHUNK_PAGES,
 				 RAMM_CONTIG_MODE, GFP_KERNEL | __GFP_NOWARN);
+	ramm_pfn_unbusy();
 	if (!ret) {
 		for (i = 0; i < k; i++)
 			ev->pfns[--ev->cursor] |= RAMM_EVICT_HELD;
@@ -1214,10 +1290,13 @@ static void ramm_evict_step(u64 now)
 		/* -ENOMEM: nowhere to migrate to; more would only thrash. */
 		stop = ret == -ENOMEM ? "out of memory" : "error";
 	}
-out_unlock:
-	ramm_pfn_unlock(held);
 	if (stop)
 		ramm_evict_finish(stop);
+	return;
+
+out_unlock:
+	ramm_pfn_unlock(held);
+	ramm_evict_finish(stop);
 }
 
 /* --- krammd ---------------------------------------------------------------- */
@@ -1564,6 +1643,7 @@ static int __init ramm_init(void)
 	init_waitqueue_head(&ramm.readq);
 	spin_lock_init(&ramm.msg_lock);
 	mutex_init(&ramm.pfn_lock);
+	init_waitqueue_head(&ramm.busy_wq);
 	init_waitqueue_head(&ramm.thread_wq);
 
 	/* Notifier first, then the scan: no block is missed in between. */
