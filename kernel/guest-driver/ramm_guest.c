@@ -369,11 +369,27 @@ static void ramm_stat_max(atomic64_t *a, u64 v)
 	}
 }
 
-/* A memory notifier call that started waiting at @since got through. */
-static void ramm_stat_notify(u64 since)
+/* A memory notifier call got through after waiting @waited ns. */
+static void ramm_stat_notify(u64 waited)
 {
 	atomic64_inc(&ramm.stats.notify_calls);
-	ramm_stat_max(&ramm.stats.notify_wait_ns_max, ktime_get_ns() - since);
+	ramm_stat_max(&ramm.stats.notify_wait_ns_max, waited);
+}
+
+/*
+ * The memory notifier takes pfn_lock. Returns how long another holder kept
+ * it waiting: 0 when the lock was free, since a reschedule at mutex_lock()'s
+ * might_sleep() is the scheduler's doing, not the lock's.
+ */
+static u64 ramm_notify_lock(void)
+{
+	u64 t0;
+
+	if (mutex_trylock(&ramm.pfn_lock))
+		return 0;
+	t0 = ktime_get_ns();
+	mutex_lock(&ramm.pfn_lock);
+	return ktime_get_ns() - t0;
 }
 
 /* krammd takes pfn_lock; returns the time for ramm_pfn_unlock(). */
@@ -569,12 +585,11 @@ static int ramm_mem_notify(struct notifier_block *nb, unsigned long action,
 {
 	const struct memory_notify *mn = arg;
 	unsigned long start = mn->start_pfn, end = mn->start_pfn + mn->nr_pages;
-	u64 t0 = ktime_get_ns();
+	u64 waited, t0;
 
 	switch (action) {
 	case MEM_ONLINE:
-		mutex_lock(&ramm.pfn_lock);
-		ramm_stat_notify(t0);
+		ramm_stat_notify(ramm_notify_lock());
 		walk_iomem_res_desc(IORES_DESC_NONE, RAMM_RES_FLAGS,
 				    PFN_PHYS(start), PFN_PHYS(end) - 1, NULL,
 				    ramm_res_add);
@@ -590,14 +605,17 @@ static int ramm_mem_notify(struct notifier_block *nb, unsigned long action,
 		 * struct pages; the busy range for it to leave
 		 * alloc_contig_range() on them (see struct ramm).
 		 */
-		mutex_lock(&ramm.pfn_lock);
+		waited = ramm_notify_lock();
 		ramm_ranges_del(start, end);
 		busy = ramm.busy_start < end && start < ramm.busy_end;
 		gen = ramm.busy_gen;
 		mutex_unlock(&ramm.pfn_lock);
-		if (busy)
+		if (busy) {
+			t0 = ktime_get_ns();
 			wait_event(ramm.busy_wq, READ_ONCE(ramm.busy_gen) != gen);
-		ramm_stat_notify(t0);
+			waited += ktime_get_ns() - t0;
+		}
+		ramm_stat_notify(waited);
 		ramm_kick();
 		break;
 	}
