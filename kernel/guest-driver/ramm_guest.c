@@ -32,7 +32,7 @@
  * mem_hotplug_lock, so krammd holds it for one memory block's work at a
  * time and never across alloc_contig_range() (see struct ramm's comment).
  * The callbacks from reclaim and the OOM killer take no lock of ours: they
- * bump an atomic counter and wake krammd.
+ * bump an atomic counter and wake krammd, at most once per record.
  *
  * Builds against Linux 6.1 and 6.12 (Debian bookworm and bookworm-backports);
  * every version difference is a LINUX_VERSION_CODE test below and is listed
@@ -176,6 +176,8 @@ enum {
 	RAMM_EV_KICK,    /* something changed: re-evaluate now */
 	RAMM_EV_PUBLISH, /* a welcome arrived, or evict work ended: publish */
 	RAMM_EV_EVICT,   /* an evict notice arrived: plan its work */
+	RAMM_EV_URGENT,  /* a shrinker or OOM call since krammd last read
+			  * their counters: later calls need not wake it */
 };
 
 static_assert(RAMM_PRICE_IN_USE > RAMM_PRICE_SHORT &&
@@ -229,7 +231,6 @@ struct ramm_evict {
 /* krammd's memory between samples; krammd's own, no lock. */
 struct ramm_sampler {
 	u64 last_ns;          /* when the previous record was sampled, 0: none */
-	u64 last_urgent_ns;   /* when the previous urgent record was sampled */
 	u64 last_shrinker;    /* ramm.shrinker_calls in the previous record */
 	u64 last_oom;         /* ramm.oom_events in the previous record */
 	u64 last_refaults;    /* anon + file refaults in the previous record */
@@ -305,6 +306,13 @@ static struct {
 				     * record (monotonic), 0 if none */
 	unsigned long events;       /* RAMM_EV_* bits (atomic bitops) */
 	wait_queue_head_t thread_wq; /* krammd sleeps here */
+	/*
+	 * Until then (monotonic ns) an urgent record would be held back by
+	 * RAMM_URGENT_GAP_NS, and krammd sleeps no longer than that, so a
+	 * reclaim or OOM event need not wake it. krammd writes it (before it
+	 * clears RAMM_EV_URGENT), the callbacks read it.
+	 */
+	u64 quiet_until_ns;
 
 	struct task_struct *thread; /* krammd */
 	struct ramm_sampler smp;    /* krammd's own */
@@ -462,12 +470,34 @@ static void ramm_kick(void)
 
 /*
  * Note a reclaim or OOM event: remember when the first one since the last
- * record happened (for the latency debug line) and wake krammd.
+ * record happened (for the latency debug line) and wake krammd, but only
+ * for the first event since it last read the counters, and not while an
+ * urgent record would be held back anyway: reclaim calls count_objects
+ * hundreds of times a second, and each wake-up would be wasted. krammd
+ * wakes by itself when the hold-back ends. Any context but NMI.
  */
 static void ramm_urgent_event(void)
 {
-	atomic64_cmpxchg(&ramm.event_ns, 0, ktime_get_ns());
+	u64 now = ktime_get_ns();
+
+	atomic64_cmpxchg(&ramm.event_ns, 0, now);
+	/* Fully ordered: pairs with ramm_counters_taken(). */
+	if (test_and_set_bit(RAMM_EV_URGENT, &ramm.events))
+		return;
+	if (now < READ_ONCE(ramm.quiet_until_ns))
+		return;
 	ramm_kick();
+}
+
+/*
+ * krammd is about to read the event counters: the next event wakes it
+ * again (unless in a hold-back, see ramm_urgent_event()).
+ */
+static void ramm_counters_taken(void)
+{
+	smp_mb__before_atomic(); /* quiet_until_ns before the bit */
+	clear_bit(RAMM_EV_URGENT, &ramm.events);
+	smp_mb__after_atomic();  /* the bit before the counters */
 }
 
 /* --- hotplugged ranges (pfn_lock held) ----------------------------------- */
@@ -907,6 +937,7 @@ static void ramm_publish(u64 now, bool urgent)
 	r->mem_available_kib = in.avail >> 10;
 	r->refault_anon = global_node_page_state(WORKINGSET_REFAULT_ANON);
 	r->refault_file = global_node_page_state(WORKINGSET_REFAULT_FILE);
+	ramm_counters_taken();
 	shr = atomic64_read(&ramm.shrinker_calls);
 	oom = atomic64_read(&ramm.oom_events);
 	r->shrinker_scans = shr;
@@ -1351,12 +1382,13 @@ static int ramm_thread(void *unused)
 			next_check = now + RAMM_AVAIL_CHECK_NS;
 		}
 		urgent = ramm_urgent_pending();
-		urgent_ok = !s->last_urgent_ns ||
-			    now >= s->last_urgent_ns + RAMM_URGENT_GAP_NS;
+		urgent_ok = now >= ramm.quiet_until_ns;
 		if (publish || (urgent && urgent_ok)) {
-			ramm_publish(now, urgent && urgent_ok);
+			/* Before ramm_publish() reads the counters. */
 			if (urgent && urgent_ok)
-				s->last_urgent_ns = now;
+				WRITE_ONCE(ramm.quiet_until_ns,
+					   now + RAMM_URGENT_GAP_NS);
+			ramm_publish(now, urgent && urgent_ok);
 			next_sample = now +
 				(u64)READ_ONCE(interval_ms) * NSEC_PER_MSEC;
 			continue;
@@ -1369,8 +1401,9 @@ static int ramm_thread(void *unused)
 		}
 
 		wake_at = min(next_sample, next_check);
-		if (urgent)
-			wake_at = min(wake_at, s->last_urgent_ns + RAMM_URGENT_GAP_NS);
+		/* Events in a hold-back do not wake us: see ramm_urgent_event(). */
+		if (now < ramm.quiet_until_ns)
+			wake_at = min(wake_at, ramm.quiet_until_ns);
 		wait_event_freezable_timeout(ramm.thread_wq,
 			test_bit(RAMM_EV_KICK, &ramm.events) ||
 			kthread_should_stop(),

@@ -168,6 +168,44 @@ def test_kmod_urgent_under_pressure():
         g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
 
 
+def test_kmod_wakeups_bounded_under_reclaim():
+    """Reclaim calls the shrinker's count_objects over and over; krammd must
+    not wake for each call, only as often as its sampling asks for: at most
+    twice per record (the wake-up that makes it, and for an urgent one the
+    wake-up that ends its 100 ms hold-back), plus the 200 ms checks of
+    available memory."""
+    interval_ms = 1000
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, vmem_mib=0))])
+        g.run("echo %d > /sys/module/ramm_guest/parameters/interval_ms" % interval_ms)
+        g.run("ramm-dump watch -n 1000 -t 40 >/run/watch.log 2>&1 &")
+        time.sleep(1)
+        s0, t0 = kmod_stats(g), uptime_s(g)
+        shr0 = read_records(g, 1)[0]["shrinker"]
+        g.run("ramm-hog run --target 400 --greedy --step-ms 20 >/run/hog.log 2>&1 &")
+        time.sleep(12)
+        s1, t1 = kmod_stats(g), uptime_s(g)
+        shr1 = read_records(g, 1)[0]["shrinker"]
+        g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
+        secs = t1 - t0
+        wakeups = s1["wakeups"] - s0["wakeups"]
+        samples = s1["samples"] - s0["samples"]
+        calls = shr1 - shr0
+        bound = 2 * samples + secs * 1000.0 / 200 + 5
+        print("over %.1f s: %d shrinker calls, %d samples, %d krammd wake-ups (bound %.0f)" %
+              (secs, calls, samples, wakeups, bound))
+        _, out = g.run("cat /run/watch.log", check=False)
+        urgent = [l for l in out.splitlines() if "seq=" in l and
+                  "U" in l.split("flags=")[1].split()[0]]
+        check(calls > 2 * bound, "only %d shrinker calls in %.1f s: the hog made too "
+              "little reclaim to test the wake-ups" % (calls, secs))
+        check(urgent, "no urgent record under reclaim")
+        check(wakeups <= bound, "krammd woke %d times in %.1f s for %d shrinker calls "
+              "and %d records; its sampling accounts for at most %.0f" %
+              (wakeups, secs, calls, samples, bound))
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
+
+
 def test_kmod_plug_while_scanning():
     """virtio-mem plugs memory (a real qom-set) while krammd scans back to
     back and works an evict notice: the memory notifiers must not wait for
