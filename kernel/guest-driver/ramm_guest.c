@@ -28,8 +28,11 @@
  * comment above ramm_zone_isolating()).
  *
  * Locking (outermost first): pfn_lock (mutex) -> zone->lock; rec_lock and
- * msg_lock are leaves. The callbacks from reclaim and the OOM killer take no
- * lock of ours: they bump an atomic counter and wake krammd.
+ * msg_lock are leaves. The memory notifier takes pfn_lock under
+ * mem_hotplug_lock, so krammd holds it for one memory block's work at a
+ * time and never across alloc_contig_range() (see struct ramm's comment).
+ * The callbacks from reclaim and the OOM killer take no lock of ours: they
+ * bump an atomic counter and wake krammd, at most once per record.
  *
  * Builds against Linux 6.1 and 6.12 (Debian bookworm and bookworm-backports);
  * every version difference is a LINUX_VERSION_CODE test below and is listed
@@ -40,6 +43,7 @@
 #include <linux/atomic.h>
 #include <linux/bitops.h>
 #include <linux/build_bug.h>
+#include <linux/device.h>
 #include <linux/freezer.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
@@ -64,6 +68,7 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
 #include <linux/vmstat.h>
@@ -126,7 +131,11 @@
 #define RAMM_CHUNK_PAGES (1UL << RAMM_CHUNK_ORDER)
 #define RAMM_CHUNK_BYTES (1ULL << RAMM_HIST_MIN_SHIFT)
 
-/* Chunks examined per zone->lock hold: bounds the hold time. */
+/*
+ * Chunks examined per pfn_lock and zone->lock hold: 128 MiB, no more than
+ * one memory block (128 MiB to 2 GiB on x86), so a memory notifier waits
+ * for at most one block's scan.
+ */
 #define RAMM_SCAN_BATCH 64u
 
 /* Disjoint hotplugged ranges tracked; virtio-mem's merge into one or few. */
@@ -167,6 +176,8 @@ enum {
 	RAMM_EV_KICK,    /* something changed: re-evaluate now */
 	RAMM_EV_PUBLISH, /* a welcome arrived, or evict work ended: publish */
 	RAMM_EV_EVICT,   /* an evict notice arrived: plan its work */
+	RAMM_EV_URGENT,  /* a shrinker or OOM call since krammd last read
+			  * their counters: later calls need not wake it */
 };
 
 static_assert(RAMM_PRICE_IN_USE > RAMM_PRICE_SHORT &&
@@ -214,12 +225,12 @@ struct ramm_evict {
 	unsigned int n_busy;    /* chunks alloc_contig_range() could not take */
 	unsigned int single;    /* this many next chunks go one by one */
 	unsigned int batch;     /* chunks per call now: 1, 2, 4 .. RAMM_EVICT_BATCH */
+	struct ramm_range ranges[RAMM_MAX_RANGES]; /* ramm.ranges when planned */
 };
 
 /* krammd's memory between samples; krammd's own, no lock. */
 struct ramm_sampler {
 	u64 last_ns;          /* when the previous record was sampled, 0: none */
-	u64 last_urgent_ns;   /* when the previous urgent record was sampled */
 	u64 last_shrinker;    /* ramm.shrinker_calls in the previous record */
 	u64 last_oom;         /* ramm.oom_events in the previous record */
 	u64 last_refaults;    /* anon + file refaults in the previous record */
@@ -227,6 +238,24 @@ struct ramm_sampler {
 	bool was_short;       /* available was below the mark at the last look */
 	bool short_edge;      /* ... and went there since the previous record */
 	struct ramm_dev_record rec; /* the record being built */
+};
+
+/*
+ * Counters for tests and benchmarks, read-only in /sys/class/misc/ramm/stats/
+ * (docs/KERNEL-AGENT.md). Atomics: writers are krammd and the memory
+ * notifier, readers anyone; each value is exact, the set is not a snapshot.
+ */
+struct ramm_stats {
+	atomic64_t wakeups;      /* krammd's returns from sleep */
+	atomic64_t samples;      /* records published */
+	atomic64_t scans;        /* free-extent scans done */
+	atomic64_t scan_ns_last; /* the last scan's time, wall clock */
+	atomic64_t scan_ns_max;  /* the longest scan */
+	atomic64_t scan_ns_sum;  /* all scans together */
+	atomic64_t hold_ns_max;  /* krammd's longest single hold of pfn_lock */
+	atomic64_t notify_calls; /* memory notifier calls that took pfn_lock */
+	atomic64_t notify_wait_ns_max; /* the longest such a call waited for
+					* pfn_lock and krammd's PFN work */
 };
 
 static struct {
@@ -241,15 +270,35 @@ static struct {
 	struct ramm_market market;  /* the broker's last messages */
 
 	/*
-	 * pfn_lock protects @ranges and @n_ranges, and is held while krammd
-	 * dereferences struct pages found by PFN (the free-extent scan, the
-	 * evict work). The memory notifier takes it at MEM_OFFLINE, so memory
-	 * that is being offlined, and later removed with its memmap, is not
-	 * in use by krammd. Taken before zone->lock; never by reclaim paths.
+	 * pfn_lock protects @ranges, @n_ranges, @busy_start and @busy_end,
+	 * and keeps the memmap of online memory in place: a struct page that
+	 * pfn_to_online_page() returned under pfn_lock may be read until
+	 * pfn_lock is dropped. That holds because offline_pages() marks the
+	 * sections offline before it calls the MEM_OFFLINE notifier, which
+	 * takes pfn_lock, and memory (with its memmap) is removed only after
+	 * it is offline.
+	 *
+	 * The notifier runs under mem_hotplug_lock, so every memory block
+	 * virtio-mem plugs or unplugs waits for the holder. krammd therefore
+	 * holds pfn_lock for one memory block's work at a time (a scan batch,
+	 * one block of the evict list, an evict step's checks), reschedules
+	 * between blocks, and never holds it across alloc_contig_range() or
+	 * any sleep. Taken before zone->lock; never by reclaim paths; must not
+	 * be taken with zone->lock held.
 	 */
 	struct mutex pfn_lock;
 	struct ramm_range ranges[RAMM_MAX_RANGES]; /* hotplugged, sorted */
 	unsigned int n_ranges;      /* valid entries in @ranges */
+	/*
+	 * The memory blocks, [busy_start, busy_end) in PFNs, that krammd's
+	 * alloc_contig_range() works in now, or 0, 0. Set under pfn_lock right
+	 * after checking them online; so MEM_OFFLINE of those blocks waits
+	 * for @busy_gen to move before their memmap may go (the call itself
+	 * fails at once on the pageblocks offlining isolated).
+	 */
+	unsigned long busy_start, busy_end;
+	u64 busy_gen;               /* bumped under pfn_lock as the call ends */
+	wait_queue_head_t busy_wq;  /* MEM_OFFLINE waits here for @busy_gen */
 
 	atomic64_t shrinker_calls;  /* count_objects/scan_objects calls */
 	atomic64_t oom_events;      /* OOM notifier calls */
@@ -257,6 +306,13 @@ static struct {
 				     * record (monotonic), 0 if none */
 	unsigned long events;       /* RAMM_EV_* bits (atomic bitops) */
 	wait_queue_head_t thread_wq; /* krammd sleeps here */
+	/*
+	 * Until then (monotonic ns) an urgent record would be held back by
+	 * RAMM_URGENT_GAP_NS, and krammd sleeps no longer than that, so a
+	 * reclaim or OOM event need not wake it. krammd writes it (before it
+	 * clears RAMM_EV_URGENT), the callbacks read it.
+	 */
+	u64 quiet_until_ns;
 
 	struct task_struct *thread; /* krammd */
 	struct ramm_sampler smp;    /* krammd's own */
@@ -269,6 +325,7 @@ static struct {
 #endif
 	struct notifier_block oom_nb; /* counts OOM kills */
 	struct notifier_block mem_nb; /* tracks hotplugged memory */
+	struct ramm_stats stats;      /* for tests and benchmarks */
 } ramm;
 
 /* The state of one open file of /dev/ramm. */
@@ -304,6 +361,101 @@ static const struct kernel_param_ops ramm_interval_ops = {
 module_param_cb(interval_ms, &ramm_interval_ops, &interval_ms, 0644);
 MODULE_PARM_DESC(interval_ms, "Sampling interval in ms (100..60000, default 1000)");
 
+/* --- counters ------------------------------------------------------------ */
+
+/* Raise @a to @v if @v is larger. Any context. */
+static void ramm_stat_max(atomic64_t *a, u64 v)
+{
+	s64 old = atomic64_read(a);
+
+	while ((u64)old < v) {
+		s64 seen = atomic64_cmpxchg(a, old, (s64)v);
+
+		if (seen == old)
+			break;
+		old = seen;
+	}
+}
+
+/* A memory notifier call got through after waiting @waited ns. */
+static void ramm_stat_notify(u64 waited)
+{
+	atomic64_inc(&ramm.stats.notify_calls);
+	ramm_stat_max(&ramm.stats.notify_wait_ns_max, waited);
+}
+
+/*
+ * The memory notifier takes pfn_lock. Returns how long another holder kept
+ * it waiting: 0 when the lock was free, since a reschedule at mutex_lock()'s
+ * might_sleep() is the scheduler's doing, not the lock's.
+ */
+static u64 ramm_notify_lock(void)
+{
+	u64 t0;
+
+	if (mutex_trylock(&ramm.pfn_lock))
+		return 0;
+	t0 = ktime_get_ns();
+	mutex_lock(&ramm.pfn_lock);
+	return ktime_get_ns() - t0;
+}
+
+/* krammd takes pfn_lock; returns the time for ramm_pfn_unlock(). */
+static u64 ramm_pfn_lock(void)
+{
+	mutex_lock(&ramm.pfn_lock);
+	return ktime_get_ns();
+}
+
+/* krammd drops pfn_lock, taken at @since, and counts the hold. */
+static void ramm_pfn_unlock(u64 since)
+{
+	ramm_stat_max(&ramm.stats.hold_ns_max, ktime_get_ns() - since);
+	mutex_unlock(&ramm.pfn_lock);
+}
+
+#define RAMM_STAT_ATTR(name)						\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%llu\n",				\
+			  (u64)atomic64_read(&ramm.stats.name));	\
+}									\
+static DEVICE_ATTR_RO(name)
+
+RAMM_STAT_ATTR(wakeups);
+RAMM_STAT_ATTR(samples);
+RAMM_STAT_ATTR(scans);
+RAMM_STAT_ATTR(scan_ns_last);
+RAMM_STAT_ATTR(scan_ns_max);
+RAMM_STAT_ATTR(scan_ns_sum);
+RAMM_STAT_ATTR(hold_ns_max);
+RAMM_STAT_ATTR(notify_calls);
+RAMM_STAT_ATTR(notify_wait_ns_max);
+
+static struct attribute *ramm_stat_attrs[] = {
+	&dev_attr_wakeups.attr,
+	&dev_attr_samples.attr,
+	&dev_attr_scans.attr,
+	&dev_attr_scan_ns_last.attr,
+	&dev_attr_scan_ns_max.attr,
+	&dev_attr_scan_ns_sum.attr,
+	&dev_attr_hold_ns_max.attr,
+	&dev_attr_notify_calls.attr,
+	&dev_attr_notify_wait_ns_max.attr,
+	NULL,
+};
+
+static const struct attribute_group ramm_stat_group = {
+	.name = "stats",
+	.attrs = ramm_stat_attrs,
+};
+
+static const struct attribute_group *ramm_attr_groups[] = {
+	&ramm_stat_group,
+	NULL,
+};
+
 /* --- waking krammd ------------------------------------------------------ */
 
 /*
@@ -318,12 +470,34 @@ static void ramm_kick(void)
 
 /*
  * Note a reclaim or OOM event: remember when the first one since the last
- * record happened (for the latency debug line) and wake krammd.
+ * record happened (for the latency debug line) and wake krammd, but only
+ * for the first event since it last read the counters, and not while an
+ * urgent record would be held back anyway: reclaim calls count_objects
+ * hundreds of times a second, and each wake-up would be wasted. krammd
+ * wakes by itself when the hold-back ends. Any context but NMI.
  */
 static void ramm_urgent_event(void)
 {
-	atomic64_cmpxchg(&ramm.event_ns, 0, ktime_get_ns());
+	u64 now = ktime_get_ns();
+
+	atomic64_cmpxchg(&ramm.event_ns, 0, now);
+	/* Fully ordered: pairs with ramm_counters_taken(). */
+	if (test_and_set_bit(RAMM_EV_URGENT, &ramm.events))
+		return;
+	if (now < READ_ONCE(ramm.quiet_until_ns))
+		return;
 	ramm_kick();
+}
+
+/*
+ * krammd is about to read the event counters: the next event wakes it
+ * again (unless in a hold-back, see ramm_urgent_event()).
+ */
+static void ramm_counters_taken(void)
+{
+	smp_mb__before_atomic(); /* quiet_until_ns before the bit */
+	clear_bit(RAMM_EV_URGENT, &ramm.events);
+	smp_mb__after_atomic();  /* the bit before the counters */
 }
 
 /* --- hotplugged ranges (pfn_lock held) ----------------------------------- */
@@ -441,23 +615,40 @@ static int ramm_mem_notify(struct notifier_block *nb, unsigned long action,
 {
 	const struct memory_notify *mn = arg;
 	unsigned long start = mn->start_pfn, end = mn->start_pfn + mn->nr_pages;
+	u64 waited, t0;
 
 	switch (action) {
 	case MEM_ONLINE:
-		mutex_lock(&ramm.pfn_lock);
+		ramm_stat_notify(ramm_notify_lock());
 		walk_iomem_res_desc(IORES_DESC_NONE, RAMM_RES_FLAGS,
 				    PFN_PHYS(start), PFN_PHYS(end) - 1, NULL,
 				    ramm_res_add);
 		mutex_unlock(&ramm.pfn_lock);
 		ramm_kick();
 		break;
-	case MEM_OFFLINE:
-		/* Also waits for krammd to stop using these struct pages. */
-		mutex_lock(&ramm.pfn_lock);
+	case MEM_OFFLINE: {
+		bool busy;
+		u64 gen;
+
+		/*
+		 * Taking pfn_lock waits for krammd to stop reading these
+		 * struct pages; the busy range for it to leave
+		 * alloc_contig_range() on them (see struct ramm).
+		 */
+		waited = ramm_notify_lock();
 		ramm_ranges_del(start, end);
+		busy = ramm.busy_start < end && start < ramm.busy_end;
+		gen = ramm.busy_gen;
 		mutex_unlock(&ramm.pfn_lock);
+		if (busy) {
+			t0 = ktime_get_ns();
+			wait_event(ramm.busy_wq, READ_ONCE(ramm.busy_gen) != gen);
+			waited += ktime_get_ns() - t0;
+		}
+		ramm_stat_notify(waited);
 		ramm_kick();
 		break;
+	}
 	default:
 		break;
 	}
@@ -519,10 +710,11 @@ static void ramm_scan_chunk(struct ramm_scan *s, unsigned long chunk,
 }
 
 /*
- * Scan one zone at chunk-aligned PFNs under zone->lock, dropping it every
- * RAMM_SCAN_BATCH chunks. A chunk is free when its first page starts a free
- * buddy block of order >= RAMM_CHUNK_ORDER; a block of higher order covers
- * several chunks. Must hold pfn_lock. O(zone span / 2 MiB).
+ * Scan one zone at chunk-aligned PFNs, RAMM_SCAN_BATCH chunks per hold of
+ * pfn_lock and zone->lock, rescheduling in between; memory that goes
+ * offline meanwhile is a hole. A chunk is free when its first page starts
+ * a free buddy block of order >= RAMM_CHUNK_ORDER; a block of higher order
+ * covers several chunks. Must not hold pfn_lock. O(zone span / 2 MiB).
  */
 static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 {
@@ -530,8 +722,10 @@ static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 	unsigned long end = zone_end_pfn(zone);
 	unsigned long flags;
 	unsigned int batch;
+	u64 held;
 
 	while (pfn + RAMM_CHUNK_PAGES <= end) {
+		held = ramm_pfn_lock();
 		spin_lock_irqsave(&zone->lock, flags);
 		for (batch = 0; batch < RAMM_SCAN_BATCH &&
 		     pfn + RAMM_CHUNK_PAGES <= end; batch++) {
@@ -558,6 +752,7 @@ static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 			}
 		}
 		spin_unlock_irqrestore(&zone->lock, flags);
+		ramm_pfn_unlock(held);
 		cond_resched();
 	}
 }
@@ -565,8 +760,9 @@ static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 /*
  * Fill @r's histograms and vmem_online_kib. Zones are walked node by node
  * in PFN order, so a free extent that spans a zone boundary is counted when
- * the zones are adjacent. Exact when nothing allocates or frees meanwhile;
- * pages parked on per-CPU free lists count as used.
+ * the zones are adjacent. Exact when nothing allocates, frees or goes
+ * offline meanwhile; pages parked on per-CPU free lists count as used.
+ * Takes pfn_lock batch by batch: must not hold it.
  */
 static void ramm_scan(struct ramm_dev_record *r)
 {
@@ -575,9 +771,9 @@ static void ramm_scan(struct ramm_dev_record *r)
 		.hist_all = r->hist_all,
 		.hist_vmem = r->hist_vmem,
 	};
+	u64 t0 = ktime_get_ns(), t;
 	int nid, z;
 
-	mutex_lock(&ramm.pfn_lock);
 	for_each_online_node(nid) {
 		pg_data_t *pgdat = NODE_DATA(nid);
 
@@ -588,7 +784,11 @@ static void ramm_scan(struct ramm_dev_record *r)
 				ramm_scan_zone(zone, &s);
 		}
 	}
-	mutex_unlock(&ramm.pfn_lock);
+	t = ktime_get_ns() - t0;
+	atomic64_inc(&ramm.stats.scans);
+	atomic64_set(&ramm.stats.scan_ns_last, t);
+	atomic64_add(t, &ramm.stats.scan_ns_sum);
+	ramm_stat_max(&ramm.stats.scan_ns_max, t);
 	r->vmem_online_kib = s.vmem_chunks * (RAMM_CHUNK_BYTES >> 10);
 }
 
@@ -737,6 +937,7 @@ static void ramm_publish(u64 now, bool urgent)
 	r->mem_available_kib = in.avail >> 10;
 	r->refault_anon = global_node_page_state(WORKINGSET_REFAULT_ANON);
 	r->refault_file = global_node_page_state(WORKINGSET_REFAULT_FILE);
+	ramm_counters_taken();
 	shr = atomic64_read(&ramm.shrinker_calls);
 	oom = atomic64_read(&ramm.oom_events);
 	r->shrinker_scans = shr;
@@ -813,6 +1014,7 @@ static void ramm_publish(u64 now, bool urgent)
 	ramm.rec = *r;
 	WRITE_ONCE(ramm.rec_seq, r->seq);
 	spin_unlock(&ramm.rec_lock);
+	atomic64_inc(&ramm.stats.samples);
 	wake_up_interruptible_poll(&ramm.readq, EPOLLIN | EPOLLRDNORM |
 				   (urgent ? EPOLLPRI : 0));
 
@@ -923,37 +1125,67 @@ static unsigned int ramm_collect_block(unsigned long *out, unsigned int n,
 
 /*
  * The first @want chunks virtio-mem will unplug from online memory, in its
- * order, into @out. Returns how many were found. Must hold pfn_lock.
- * O(hotplugged memory / 2 MiB).
+ * order, into @out. Returns how many were found. Works on the ranges
+ * tracked when it starts (a copy in ramm.evict), one memory block per hold
+ * of pfn_lock with a reschedule after each; a block that goes offline
+ * meanwhile has no online page and is skipped. Must not hold pfn_lock.
+ * krammd only. O(hotplugged memory / 2 MiB).
  */
 static unsigned int ramm_evict_collect(unsigned long *out, unsigned int want)
 {
 	unsigned long mb = memory_block_size_bytes() >> PAGE_SHIFT;
-	unsigned int n = 0, ri;
+	struct ramm_range *ranges = ramm.evict.ranges;
+	unsigned int n = 0, n_ranges, ri;
+	u64 held;
 	int pass;
 
+	held = ramm_pfn_lock();
+	n_ranges = ramm.n_ranges;
+	memcpy(ranges, ramm.ranges, n_ranges * sizeof(*ranges));
+	ramm_pfn_unlock(held);
+
 	for (pass = 0; pass < 4 && n < want; pass++) {
-		for (ri = ramm.n_ranges; ri-- > 0 && n < want;) {
-			const struct ramm_range *r = &ramm.ranges[ri];
+		for (ri = n_ranges; ri-- > 0 && n < want;) {
+			const struct ramm_range *r = &ranges[ri];
 			unsigned long blk = ALIGN_DOWN(r->end_pfn - 1, mb);
 
 			for (;;) {
 				unsigned long s = max(blk, r->start_pfn);
 				unsigned long e = min(blk + mb, r->end_pfn);
 
+				held = ramm_pfn_lock();
 				if (ramm_block_class(s, e) == pass)
 					n = ramm_collect_block(out, n, want, s, e);
+				ramm_pfn_unlock(held);
+				cond_resched();
 				if (blk <= r->start_pfn || n >= want)
 					break;
 				blk -= mb;
 			}
-			cond_resched();
 		}
 	}
 	return n;
 }
 
-/* Give back every chunk the current evict work holds. */
+/*
+ * krammd's alloc_contig_range() on ramm.busy_* returned: let a MEM_OFFLINE
+ * waiting for it go on.
+ */
+static void ramm_pfn_unbusy(void)
+{
+	u64 held = ramm_pfn_lock();
+
+	ramm.busy_start = ramm.busy_end = 0;
+	WRITE_ONCE(ramm.busy_gen, ramm.busy_gen + 1);
+	ramm_pfn_unlock(held);
+	wake_up_all(&ramm.busy_wq);
+}
+
+/*
+ * Give back every chunk the current evict work holds. No pfn_lock needed:
+ * memory with pages krammd holds cannot finish going offline, so their
+ * memmap stays.
+ */
 static void ramm_evict_release(void)
 {
 	struct ramm_evict *ev = &ramm.evict;
@@ -1019,9 +1251,7 @@ static void ramm_evict_plan(u64 now)
 	ev->managed = totalram_pages();
 	ev->batch = 1;
 	ev->deadline_ns = rx_ns + deadline_ms * NSEC_PER_MSEC;
-	mutex_lock(&ramm.pfn_lock);
 	ev->n = ramm_evict_collect(ev->pfns, want);
-	mutex_unlock(&ramm.pfn_lock);
 	ev->cursor = ev->n;
 }
 
@@ -1039,6 +1269,7 @@ static void ramm_evict_step(u64 now)
 	struct page *page;
 	struct zone *zone;
 	const char *stop = NULL;
+	u64 held;
 	int ret;
 
 	if (!ev->cursor)
@@ -1062,7 +1293,7 @@ static void ramm_evict_step(u64 now)
 			break;
 	}
 
-	mutex_lock(&ramm.pfn_lock);
+	held = ramm_pfn_lock();
 	page = pfn_to_online_page(pfn);
 	if (!page || PageOffline(page)) {
 		stop = "met virtio-mem";
@@ -1080,9 +1311,14 @@ static void ramm_evict_step(u64 now)
 		    (int)RAMM_CHUNK_ORDER)
 			n_free++;
 	spin_unlock_irqrestore(&zone->lock, flags);
+	/* Migration takes long: not under pfn_lock (see struct ramm). */
+	ramm.busy_start = ALIGN_DOWN(pfn, mb);
+	ramm.busy_end = ramm.busy_start + mb;
+	ramm_pfn_unlock(held);
 
 	ret = alloc_contig_range(pfn, pfn + k * RAMM_CHUNK_PAGES,
 				 RAMM_CONTIG_MODE, GFP_KERNEL | __GFP_NOWARN);
+	ramm_pfn_unbusy();
 	if (!ret) {
 		for (i = 0; i < k; i++)
 			ev->pfns[--ev->cursor] |= RAMM_EVICT_HELD;
@@ -1103,10 +1339,13 @@ static void ramm_evict_step(u64 now)
 		/* -ENOMEM: nowhere to migrate to; more would only thrash. */
 		stop = ret == -ENOMEM ? "out of memory" : "error";
 	}
-out_unlock:
-	mutex_unlock(&ramm.pfn_lock);
 	if (stop)
 		ramm_evict_finish(stop);
+	return;
+
+out_unlock:
+	ramm_pfn_unlock(held);
+	ramm_evict_finish(stop);
 }
 
 /* --- krammd ---------------------------------------------------------------- */
@@ -1143,12 +1382,13 @@ static int ramm_thread(void *unused)
 			next_check = now + RAMM_AVAIL_CHECK_NS;
 		}
 		urgent = ramm_urgent_pending();
-		urgent_ok = !s->last_urgent_ns ||
-			    now >= s->last_urgent_ns + RAMM_URGENT_GAP_NS;
+		urgent_ok = now >= ramm.quiet_until_ns;
 		if (publish || (urgent && urgent_ok)) {
-			ramm_publish(now, urgent && urgent_ok);
+			/* Before ramm_publish() reads the counters. */
 			if (urgent && urgent_ok)
-				s->last_urgent_ns = now;
+				WRITE_ONCE(ramm.quiet_until_ns,
+					   now + RAMM_URGENT_GAP_NS);
+			ramm_publish(now, urgent && urgent_ok);
 			next_sample = now +
 				(u64)READ_ONCE(interval_ms) * NSEC_PER_MSEC;
 			continue;
@@ -1161,12 +1401,14 @@ static int ramm_thread(void *unused)
 		}
 
 		wake_at = min(next_sample, next_check);
-		if (urgent)
-			wake_at = min(wake_at, s->last_urgent_ns + RAMM_URGENT_GAP_NS);
+		/* Events in a hold-back do not wake us: see ramm_urgent_event(). */
+		if (now < ramm.quiet_until_ns)
+			wake_at = min(wake_at, ramm.quiet_until_ns);
 		wait_event_freezable_timeout(ramm.thread_wq,
 			test_bit(RAMM_EV_KICK, &ramm.events) ||
 			kthread_should_stop(),
 			nsecs_to_jiffies(wake_at - now) + 1);
+		atomic64_inc(&ramm.stats.wakeups);
 	}
 	ramm_evict_finish("unloading");
 	return 0;
@@ -1434,6 +1676,7 @@ static struct miscdevice ramm_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = RAMM_DEV_NAME,
 	.fops = &ramm_fops,
+	.groups = ramm_attr_groups,
 	.mode = 0600,
 };
 
@@ -1451,6 +1694,7 @@ static int __init ramm_init(void)
 	init_waitqueue_head(&ramm.readq);
 	spin_lock_init(&ramm.msg_lock);
 	mutex_init(&ramm.pfn_lock);
+	init_waitqueue_head(&ramm.busy_wq);
 	init_waitqueue_head(&ramm.thread_wq);
 
 	/* Notifier first, then the scan: no block is missed in between. */

@@ -46,6 +46,25 @@ def meminfo_kib(g, field):
     return g.meminfo_kib(field)
 
 
+def kmod_stats(g):
+    """The module's counters in /sys/class/misc/ramm/stats, as ints."""
+    _, out = g.run("cd /sys/class/misc/ramm/stats && for f in *; do echo $f=$(cat $f); done")
+    return {k: int(v) for k, v in (l.split("=", 1) for l in out.split())}
+
+
+def uptime_s(g):
+    _, out = g.run("cat /proc/uptime")
+    return float(out.split()[0])
+
+
+def backend_noreserve(g_kw):
+    """Boot options for a guest whose virtio-mem device is larger than the
+    host: QEMU maps the backend without reserving it (only what the guest
+    touches costs the host)."""
+    g_kw["memdev"] = "memory-backend-ram,reserve=off"
+    return g_kw
+
+
 def test_kmod_load_unload_cycles():
     with lab.Lab() as L:
         g, = L.boot_all([("k", dict(agent=False))])
@@ -147,6 +166,83 @@ def test_kmod_urgent_under_pressure():
         check("U" in rec["flags"], "shrinker/OOM record not urgent: %r" % rec)
         check(rec["shrinker"] > 0 or rec["oom"] > 0, "no pressure counted: %r" % rec)
         g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
+
+
+def test_kmod_wakeups_bounded_under_reclaim():
+    """Reclaim calls the shrinker's count_objects over and over; krammd must
+    not wake for each call, only as often as its sampling asks for: at most
+    twice per record (the wake-up that makes it, and for an urgent one the
+    wake-up that ends its 100 ms hold-back), plus the 200 ms checks of
+    available memory."""
+    interval_ms = 1000
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, vmem_mib=0))])
+        g.run("echo %d > /sys/module/ramm_guest/parameters/interval_ms" % interval_ms)
+        g.run("ramm-dump watch -n 1000 -t 40 >/run/watch.log 2>&1 &")
+        time.sleep(1)
+        s0, t0 = kmod_stats(g), uptime_s(g)
+        shr0 = read_records(g, 1)[0]["shrinker"]
+        g.run("ramm-hog run --target 400 --greedy --step-ms 20 >/run/hog.log 2>&1 &")
+        time.sleep(12)
+        s1, t1 = kmod_stats(g), uptime_s(g)
+        shr1 = read_records(g, 1)[0]["shrinker"]
+        g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
+        secs = t1 - t0
+        wakeups = s1["wakeups"] - s0["wakeups"]
+        samples = s1["samples"] - s0["samples"]
+        calls = shr1 - shr0
+        bound = 2 * samples + secs * 1000.0 / 200 + 5
+        print("over %.1f s: %d shrinker calls, %d samples, %d krammd wake-ups (bound %.0f)" %
+              (secs, calls, samples, wakeups, bound))
+        _, out = g.run("cat /run/watch.log", check=False)
+        urgent = [l for l in out.splitlines() if "seq=" in l and
+                  "U" in l.split("flags=")[1].split()[0]]
+        check(calls > 2 * bound, "only %d shrinker calls in %.1f s: the hog made too "
+              "little reclaim to test the wake-ups" % (calls, secs))
+        check(urgent, "no urgent record under reclaim")
+        check(wakeups <= bound, "krammd woke %d times in %.1f s for %d shrinker calls "
+              "and %d records; its sampling accounts for at most %.0f" %
+              (wakeups, secs, calls, samples, bound))
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
+
+
+def test_kmod_plug_while_scanning():
+    """virtio-mem plugs memory (a real qom-set) while krammd scans back to
+    back and works an evict notice: the memory notifiers must not wait for
+    a whole free-extent scan, nor krammd hold pfn_lock for one."""
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", backend_noreserve(dict(
+            agent=False, kmod=True, boot_mib=1024, vmem_mib=8192, vmem_max_mib=16384)))])
+        wait_for("the module to see 8 GiB plugged",
+                 lambda: read_records(g, 1)[0]["vmem_online_kib"] == 8192 * 1024, 60)
+        s0 = kmod_stats(g)
+        g.run("ramm-dump spin 30 >/run/spin.log 2>&1 &")
+        time.sleep(2)
+        g.run("ramm-dump evict 512 20000")
+        qmp = g.lab_qmp()
+        qmp.execute("qom-set", path="/machine/peripheral/vm0", property="requested-size",
+                    value=12288 * MIB)
+        wait_for("the plug to 12 GiB", lambda: g.vmem()["size"] == 12288 * MIB, 60)
+        wait_for("the module to see 12 GiB plugged",
+                 lambda: read_records(g, 1)[0]["vmem_online_kib"] == 12288 * 1024, 30)
+        s1 = kmod_stats(g)
+        scans = s1["scans"] - s0["scans"]
+        scan_ns = (s1["scan_ns_sum"] - s0["scan_ns_sum"]) / max(1, scans)
+        calls = s1["notify_calls"] - s0["notify_calls"]
+        print("%d scans of %.0f us on average, %d notifier calls waited at most %.0f us, "
+              "krammd held pfn_lock at most %.0f us" %
+              (scans, scan_ns / 1000, calls, s1["notify_wait_ns_max"] / 1000,
+               s1["hold_ns_max"] / 1000))
+        check(scans >= 20, "krammd scanned only %d times: not scanning back to back" % scans)
+        check(calls >= 32, "only %d memory notifier calls for 4 GiB plugged" % calls)
+        # One memory block's scan is about 1/96 of a 12 GiB scan; a quarter
+        # of a whole scan leaves room for the guest's own scheduling. (The
+        # longest hold is only printed: a stall of the host's vCPU thread
+        # in any of thousands of holds would count.)
+        check(s1["notify_wait_ns_max"] * 4 < scan_ns,
+              "a memory notifier waited %d us for pfn_lock; a whole scan takes %d us"
+              % (s1["notify_wait_ns_max"] // 1000, scan_ns // 1000))
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
 
 
 def test_kmod_malformed_writes():

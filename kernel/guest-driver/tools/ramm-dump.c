@@ -13,6 +13,11 @@
  *   ramm-dump [-d DEV] grant TARGET PRICE
  *   ramm-dump [-d DEV] evict UNITS DEADLINE_MS
  *   ramm-dump [-d DEV] raw VERSION TYPE A B C D  write any message
+ *   ramm-dump [-d DEV] spin S                for S seconds, write a welcome
+ *                                           and read the record it makes,
+ *                                           again and again: keeps krammd
+ *                                           sampling (and scanning) back
+ *                                           to back
  *   ramm-dump [-d DEV] write-size N          write N bytes (size check)
  *   ramm-dump [-d DEV] read-size N           read into N bytes (size check)
  *
@@ -42,7 +47,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: ramm-dump [-d DEV] read [-n N] [-N] | watch [-n N] [-t S] |\n"
 	    "       welcome UNIT FLOOR CAP SIZE | grant TARGET PRICE |\n"
-	    "       evict UNITS DEADLINE_MS | raw V T A B C D |\n"
+	    "       evict UNITS DEADLINE_MS | raw V T A B C D | spin S |\n"
 	    "       write-size N | read-size N\n");
 	exit(2);
 }
@@ -190,6 +195,40 @@ cmd_watch(long n, long seconds)
 	return 0;
 }
 
+/*
+ * Each welcome makes krammd publish at once, so writing one and reading the
+ * record it caused keeps krammd busy sampling for @seconds. A welcome with
+ * floor 0 and size 0 changes nothing the tests look at.
+ */
+static int
+cmd_spin(long seconds)
+{
+	const struct ramm_dev_msg m = {
+		.version = RAMM_DEV_VERSION, .type = RAMM_DEV_MSG_WELCOME,
+		.a = 2ull << 20, .b = 0, .c = 1ull << 40, .d = 0,
+	};
+	struct ramm_dev_record r;
+	uint64_t end = now_ns() + (uint64_t)seconds * 1000000000ull;
+	int fd = open_dev(O_RDWR);
+	long n = 0;
+
+	if (read(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		goto fail;
+	while (now_ns() < end) {
+		if (write(fd, &m, sizeof(m)) != (ssize_t)sizeof(m) ||
+		    read(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+			goto fail;
+		n++;
+	}
+	printf("spin records=%ld last_seq=%" PRIu64 "\n", n, r.seq);
+	close(fd);
+	return 0;
+fail:
+	printf("error: %s\n", strerrorname_np(errno));
+	close(fd);
+	return 1;
+}
+
 static int
 write_bytes(const void *buf, size_t len)
 {
@@ -259,6 +298,8 @@ main(int argc, char **argv)
 		return send_msg((uint32_t)num(argv[i]), (uint32_t)num(argv[i + 1]),
 		    num(argv[i + 2]), num(argv[i + 3]), num(argv[i + 4]),
 		    num(argv[i + 5]));
+	if (strcmp(cmd, "spin") == 0 && argc - i == 1)
+		return cmd_spin((long)num(argv[i]));
 	if (strcmp(cmd, "write-size") == 0 && argc - i == 1) {
 		static char buf[4096];
 		uint64_t len = num(argv[i]);
