@@ -1232,6 +1232,12 @@ static void ramm_evict_plan(u64 now)
 	welcomed = ramm.market.welcomed;
 	spin_unlock(&ramm.msg_lock);
 
+	/* The broker stopped the shrink, or its request failed: the chunks
+	 * are given back and nothing more is emptied. */
+	if (!units) {
+		ramm_evict_finish("called off");
+		return;
+	}
 	ramm_evict_finish("superseded");
 	if (!welcomed) {
 		pr_info("evict %llu units before a welcome: no unit, ignored\n",
@@ -1590,8 +1596,8 @@ static int ramm_msg_check(const struct ramm_dev_msg *m)
 			return -EINVAL;
 		return 0;
 	case RAMM_DEV_MSG_EVICT:
-		/* a units, b deadline */
-		if (m->c || m->d || !m->a || m->b > RAMM_EVICT_MAX_DEADLINE_MS)
+		/* a units (0: the last notice is called off), b deadline */
+		if (m->c || m->d || m->b > RAMM_EVICT_MAX_DEADLINE_MS)
 			return -EINVAL;
 		return 0;
 	default:
