@@ -21,10 +21,14 @@
 #define GUEST_RESIZE_POLL_MS 100
 /*
  * A resize whose size has not moved for this long is over: the guest could
- * not give more (unmovable pages) or take more. virtio-mem keeps trying on
- * its own; the broker counts what was reached and lets the guest bid again.
+ * not give more (unmovable pages) or take more, and virtio-mem, after an
+ * -EBUSY pass, waits 50 s before it tries again. The broker counts what was
+ * reached, asks for what the guest holds (guest_request_held()) and lets it
+ * bid again. Migrating one block's pages took over 3 s in the lab under
+ * load, and a shrink in flight no longer freezes its guest (it can be
+ * stopped), so the limit errs long.
  */
-#define GUEST_RESIZE_STALL_MS 3000
+#define GUEST_RESIZE_STALL_MS 10000
 /* After a short unplug, how long only offered memory is taken: the rest
  * is memory the guest could not free, and asking again at once would only
  * fail again (and cost it credit). */
@@ -124,9 +128,10 @@ static void guest_judge_unplug(struct guest *g)
 	uint64_t from = g->resize.from_bytes, to = g->resize.to_bytes;
 	uint64_t now = guest_total_bytes(g);
 	uint64_t asked, done;
-	/* From the unplug's request, not from the notice: time rammd gave
-	 * the guest to prepare is not the guest's delay. */
-	int64_t took_us = g->resize.done_us - g->resize.set_us;
+	/* From the unplug's request, not from the notice (time rammd gave
+	 * the guest to prepare is not its delay), to the size's last move,
+	 * not to when the stall was called. */
+	int64_t took_us = g->resize_moved_us - g->resize.set_us;
 
 	if (to >= from || g->resize.found)
 		return;

@@ -178,7 +178,7 @@ def test_resize_confirmed():
 
 def test_stalled_resize():
     """A device that stops short of the request: rammd counts the resize
-    short after its stall limit (3 s), records the size reached, and keeps
+    short after its stall limit (10 s), records the size reached, and keeps
     answering meanwhile."""
     with Bed("stall", {"a": {"demand_mib": 1400, "plug_mib_s": 64}},
              supply_mib=1024) as bed:
@@ -196,8 +196,8 @@ def test_stalled_resize():
             g = bed.rammd.guests()["a"]
             if g["counters"]["resize_short"] >= 1:
                 shorts.append(g)
-        watch(bed, 5.0, counted)
-        check(shorts, "no short resize counted 5 s into a stall")
+        watch(bed, 12.0, counted)
+        check(shorts, "no short resize counted 12 s into a stall")
         g = shorts[0]
         f = bed.fleet.guest("a")
         check(g["size_mib"] == f["total_mib"],
@@ -224,7 +224,7 @@ def test_short_unplug_does_not_return():
         _wait_shrinking(bed, "a", 960, 15)
         bed.fleet.do("a", "set_stalled", True)
         wait_for("the short unplug counted",
-                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 8)
+                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 14)
         held = bed.fleet.guest("a")
         bed.fleet.do("a", "set_stalled", False)
         t0 = time.monotonic()
@@ -255,7 +255,7 @@ def test_short_unplug_judged_on_offer():
         _wait_shrinking(bed, "a", 1024 - 96, 20)
         bed.fleet.do("a", "set_stalled", True)
         wait_for("the short unplug counted",
-                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 8)
+                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 14)
 
         def credit_kept():
             g = bed.rammd.guests()["a"]
@@ -302,7 +302,7 @@ def test_false_completion():
             lambda f: f["requested_mib"] - f["size_mib"] >= 128)(bed.fleet.guest("a")), 15)
         fallen = bed.fleet.guest("a")
         wait_for("the growth counted short",
-                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 8)
+                 lambda: bed.rammd.guests()["a"]["counters"]["resize_short"] >= 1, 14)
         check("resized %d -> %d MiB" % (fallen["boot_mib"], fallen["boot_mib"] + fallen["requested_mib"])
               not in bed.rammd.log(), "rammd logged the growth that fell back as done")
         gs = bed.settled(["a"])
