@@ -241,7 +241,7 @@ int main(int argc, char **argv)
 		 d.cfg.tick_ms, d.cfg.control_socket);
 
 	g_main_loop_run(d.loop);
-	persist_save(&d);
+	persist_flush(&d);
 
 	registry_free(&d);
 	discover_libvirt_stop();

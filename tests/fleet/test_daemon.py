@@ -30,8 +30,9 @@ class Bed:
     """A fleet with @guests ({name: Guest keyword args}) and one rammd with
     @keys over TEST_KEYS. On a failure the rammd log's tail is printed."""
 
-    def __init__(self, tag, guests, **keys):
+    def __init__(self, tag, guests, env=None, **keys):
         need_binaries()
+        self.env = env
         self.dir = short_tmpdir(tag)
         self.scan = os.path.join(self.dir, "s")
         os.mkdir(self.scan)
@@ -47,7 +48,7 @@ class Bed:
             raise
 
     def start_rammd(self, name):
-        r = Rammd(self.dir, self.scan, self.keys, name=name)
+        r = Rammd(self.dir, self.scan, self.keys, name=name, env=self.env)
         self.rammds.append(r)
         return r.start()
 
@@ -539,22 +540,28 @@ struct group *getgrnam(const char *name)
 """
 
 
+def _build_shim(d, source):
+    """Compile @source into @d/shim.so (for LD_PRELOAD) and return its
+    path; Skip if there is no C compiler."""
+    if not shutil.which("cc"):
+        raise Skip("no C compiler for the LD_PRELOAD shim")
+    src, shim = os.path.join(d, "shim.c"), os.path.join(d, "shim.so")
+    with open(src, "w") as f:
+        f.write(source)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
+    return shim
+
+
 def test_admin_group_looked_up_at_start_and_reload():
     """The admin group is looked up at start and at a reload, never per
     request: a lookup can block on NSS (LDAP, sssd), and the loop with it.
     Requests come from an unprivileged user, whose requests need the
     group's gid."""
     need_binaries()
-    if not shutil.which("cc"):
-        raise Skip("no C compiler for the getgrnam() counter")
     d = short_tmpdir("grp")
     r = None
     try:
-        shim, calls = os.path.join(d, "shim.so"), os.path.join(d, "calls")
-        src = os.path.join(d, "shim.c")
-        with open(src, "w") as f:
-            f.write(GETGRNAM_SHIM)
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
+        shim, calls = _build_shim(d, GETGRNAM_SHIM), os.path.join(d, "calls")
         os.mkdir(os.path.join(d, "s"))
         r = Rammd(d, os.path.join(d, "s"), TEST_KEYS,
                   env={"LD_PRELOAD": shim, "RAMM_TEST_GETGRNAM_LOG": calls}).start()
@@ -589,4 +596,94 @@ def test_admin_group_looked_up_at_start_and_reload():
     finally:
         if r:
             r.stop()
+        remove_tree(d)
+
+
+# A slow disk: each fsync() of rammd sleeps $RAMM_TEST_FSYNC_MS first, and
+# is logged ("begin"/"end") in $RAMM_TEST_FSYNC_LOG.
+FSYNC_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void note(const char *what)
+{
+	const char *path = getenv("RAMM_TEST_FSYNC_LOG");
+	FILE *f = path ? fopen(path, "a") : NULL;
+
+	if (f) {
+		fprintf(f, "%s\n", what);
+		fclose(f);
+	}
+}
+
+int fsync(int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	const char *ms = getenv("RAMM_TEST_FSYNC_MS");
+	int ret;
+
+	note("begin");
+	if (ms)
+		usleep((useconds_t)atoi(ms) * 1000);
+	ret = real(fd);
+	note("end");
+	return ret;
+}
+"""
+
+
+def test_slow_disk_does_not_stall():
+    """Each fsync() takes 1.5 s (a save fsyncs the file and its
+    directory): saves asked for every second (overrides) and every 10
+    ticks go on while ticks keep coming and rammctl answers; never two
+    saves at once; at exit the last override is in the state file."""
+    need_binaries()
+    d = short_tmpdir("disk")
+    try:
+        shim, fsyncs = _build_shim(d, FSYNC_SHIM), os.path.join(d, "fsyncs")
+        env = {"LD_PRELOAD": shim, "RAMM_TEST_FSYNC_MS": "1500",
+               "RAMM_TEST_FSYNC_LOG": fsyncs}
+        with Bed("disk", {"a": {}, "b": {}}, env=env, supply_mib=1024) as bed:
+            bed.ready(["a", "b"])
+            before = bed.rammd.state()
+            t0 = time.monotonic()
+            weight = 100
+            unanswered = 0
+            while time.monotonic() - t0 < 10.0:
+                weight += 1
+                try:
+                    code, out, _ = bed.rammd.rammctl("set", "a", "weight", str(weight),
+                                                     timeout=5)
+                    check(code == 0, "rammctl set: exit %d %s" % (code, out))
+                except subprocess.TimeoutExpired:
+                    unanswered += 1
+                time.sleep(1.0)
+            elapsed = time.monotonic() - t0
+            ticks = bed.rammd.state()["ticks"] - before["ticks"]
+            print("%d ticks in %.1f s; %d requests unanswered in 5 s" % (
+                ticks, elapsed, unanswered))
+            check(ticks >= elapsed / 0.5 / 2,
+                  "%d ticks in %.1f s of 500 ms ticks" % (ticks, elapsed))
+            check(unanswered == 0, "%d rammctl set not answered within 5 s" % unanswered)
+            weight += 1
+            code, out, _ = bed.rammd.rammctl("set", "a", "weight", str(weight), timeout=15)
+            check(code == 0, "rammctl set: exit %d %s" % (code, out))
+            # At exit rammd waits for the save in flight, then saves: up
+            # to four slow fsyncs.
+            bed.rammd.proc.terminate()
+            bed.rammd.proc.wait(15)
+            with open(os.path.join(bed.dir, "state")) as f:
+                saved = f.read()
+            check("overrides a weight=%d " % weight in saved,
+                  "the last override (weight %d) is not in the state file:\n%s" % (
+                      weight, saved))
+        with open(fsyncs) as f:
+            seq = f.read().split()
+        print("%d fsyncs" % (len(seq) // 2))
+        check(seq == ["begin", "end"] * (len(seq) // 2),
+              "fsyncs overlap (two saves at once): %s" % seq)
+    finally:
         remove_tree(d)
