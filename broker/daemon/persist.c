@@ -147,8 +147,9 @@ static gpointer persist_thread(gpointer data)
 	struct persist_job *job = data;
 
 	job->ret = state_write(job->path, job->text, job->len);
-	/* The loop joins the thread; g_idle_add() is thread-safe. */
-	g_idle_add(persist_on_saved, job);
+	/* The loop joins the thread (g_idle_add*() is thread-safe); default
+	 * priority, so that a busy loop does not starve it. */
+	g_idle_add_full(G_PRIORITY_DEFAULT, persist_on_saved, job, NULL);
 	return NULL;
 }
 

@@ -32,7 +32,8 @@ import shutil
 import subprocess
 import time
 
-from common import Broker, check, free_huge_pages, lab, reserve_huge_pages, wait_for
+from common import (BUILD, Broker, check, free_huge_pages, lab, reserve_huge_pages,
+                    wait_for)
 
 NAME = "rammlv-a"
 BOOT_MIB = 256
@@ -441,6 +442,99 @@ def test_libvirt_backend():
             _stop_all(lv, broker, NAME, old_conf)
     timings["total_s"] = time.time() - t_start
     print("timings: " + ", ".join("%s=%.1f" % kv for kv in timings.items()))
+
+
+STOP_NAME = "rammlv-stop"
+STOP_S = 8.0       # libvirtd stopped this long (keepalive gives up after ~20 s)
+CTL_TIMEOUT_S = 3  # what rammctl gets to answer meanwhile
+
+
+def test_libvirt_loop_does_not_wait():
+    """libvirtd hangs (SIGSTOP, by its PID) for 8 s while rammd manages a
+    domain: rammd's loop never waits for it. Every rammctl request is
+    answered and ticks keep coming although device reads are due
+    meanwhile; once libvirtd runs again (SIGCONT) the guest is driven
+    again: a resize goes through libvirt."""
+    check(os.geteuid() == 0, "the libvirt test runs libvirtd and needs root")
+    other = _system_libvirtd_running()
+    check(other is None, "a system libvirtd (pid %s) is running" % other)
+    old_conf = _prepare_host()
+    with lab.Lab() as L:
+        lv = Libvirtd(L)
+        broker = None
+        stopped = False
+        domain_xml = os.path.join(L.dir, STOP_NAME + ".xml")
+        with open(domain_xml, "w") as f:
+            f.write(DOMAIN_XML % {
+                "type": "kvm" if lab.accel() == "kvm" else "qemu",
+                "name": STOP_NAME, "boot": BOOT_MIB, "vmem": 0, "backing": "",
+                "vmem_max": VMEM_MAX_MIB, "total": BOOT_MIB + VMEM_MAX_MIB,
+                "maxmem": BOOT_MIB + VMEM_MAX_MIB + 1024,
+                "kernel": L.kernel, "initrd": L.initramfs, "dir": L.dir})
+        guest = DomainGuest(L, STOP_NAME)
+        try:
+            lv.start()
+            lv.virsh("create", domain_xml)
+            guest.wait_ready(120)
+            broker = Broker(L, "libvirt_uri = %s\ntick_ms = 500\nsupply_mib = 1024\n"
+                            "reserve_price = 0\nmin_hold_ms = 1000\n" % lv.uri)
+            wait_for("rammd to discover %s" % STOP_NAME,
+                     lambda: (lambda x: x and x["device_ready"] and x["agent_connected"])(
+                         _rammd_guest(broker, STOP_NAME)), 30)
+            wait_for("a report from the agent",
+                     lambda: _rammd_guest(broker, STOP_NAME).get("report_age_ms") is not None,
+                     30)
+            wait_for("the guest to settle",
+                     lambda: not _rammd_guest(broker, STOP_NAME)["resizing"], 30)
+
+            before = broker.state()
+            os.kill(lv.proc.pid, signal.SIGSTOP)
+            stopped = True
+            t0 = time.monotonic()
+            unanswered = answered = 0
+            while time.monotonic() - t0 < STOP_S:
+                try:
+                    r = subprocess.run([os.path.join(BUILD, "rammctl"), "-s", broker.control,
+                                        "--json", "guests"], stdout=subprocess.PIPE,
+                                       timeout=CTL_TIMEOUT_S)
+                    check(r.returncode == 0, "rammctl guests: exit %d" % r.returncode)
+                    answered += 1
+                except subprocess.TimeoutExpired:
+                    unanswered += 1
+                time.sleep(0.5)
+            elapsed = time.monotonic() - t0
+            try:
+                after = broker.state()
+            except subprocess.TimeoutExpired:
+                after = None
+            os.kill(lv.proc.pid, signal.SIGCONT)
+            stopped = False
+            ticks = after["ticks"] - before["ticks"] if after else 0
+            print("libvirtd stopped %.1f s: %d rammctl answered, %d not within %d s, %d ticks"
+                  % (elapsed, answered, unanswered, CTL_TIMEOUT_S, ticks))
+            check(unanswered == 0, "%d rammctl requests not answered within %d s while "
+                  "libvirtd was stopped" % (unanswered, CTL_TIMEOUT_S))
+            check(ticks >= elapsed / 0.5 / 2,
+                  "%d ticks in %.1f s of 500 ms ticks while libvirtd was stopped"
+                  % (ticks, elapsed))
+
+            # Driven again: demand grows the domain through libvirt.
+            wait_for("the device driven again",
+                     lambda: _rammd_guest(broker, STOP_NAME)["device_ready"], 30)
+            cur0 = _live_vmem_of(lv, STOP_NAME)[1]
+            guest.hog(400)
+            wait_for("libvirt's <current> to grow by 128 MiB",
+                     lambda: _live_vmem_of(lv, STOP_NAME)[1] >= cur0 + 128, 120)
+            wait_for("rammd and libvirt to agree on the size",
+                     lambda: (lambda g: not g["resizing"] and
+                              g["size_mib"] == BOOT_MIB + _live_vmem_of(lv, STOP_NAME)[1])(
+                                  _rammd_guest(broker, STOP_NAME)), 60)
+            check(broker.alive(), "rammd died")
+        finally:
+            if stopped:
+                os.kill(lv.proc.pid, signal.SIGCONT)
+            guest.disconnect()
+            _stop_all(lv, broker, STOP_NAME, old_conf)
 
 
 HUGE_NAME = "rammlv-huge"
