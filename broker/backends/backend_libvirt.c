@@ -350,8 +350,11 @@ static void lv_apply_read(struct lv_guest *lg, struct lv_job *job)
 
 static void lv_apply_resize(struct lv_guest *lg, struct lv_job *job)
 {
-	if (!job->ret)
-		return; /* done: the size-change events follow it */
+	if (!job->ret) {
+		/* The size-change events follow it from now on. */
+		guest_backend_resize_sent(lg->g, job->vmem_bytes);
+		return;
+	}
 	guest_backend_resize_failed(lg->g, job->vmem_bytes,
 		job->ret == -EIO ? job->error :
 		job->ret == -ENOTCONN ? job->error :
@@ -463,6 +466,7 @@ const struct backend_ops backend_libvirt_ops = {
 	.name = "libvirt",
 	.attach = lv_backend_attach,
 	.set_requested_size = lv_backend_set_requested_size,
+	.resize_sent_later = 1, /* on the worker thread */
 	.refresh = lv_backend_refresh,
 	.detach = lv_backend_detach,
 };

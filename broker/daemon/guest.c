@@ -149,7 +149,8 @@ void guest_check_resize(struct guest *g, int64_t now_us)
 
 	if (g->state != GUEST_RESIZING)
 		return;
-	if (now_us - g->resize_moved_us >= GUEST_RESIZE_STALL_MS * 1000 ||
+	if ((!g->resize_unsent &&
+	     now_us - g->resize_moved_us >= GUEST_RESIZE_STALL_MS * 1000) ||
 	    now_us - g->resize.decided_us >= timeout_us)
 		guest_end_resize(g, 0);
 }
@@ -323,6 +324,7 @@ static void guest_follow_found_resize(struct guest *g)
 
 	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
+	g->resize_unsent = 0;
 	g->resize = (struct guest_resize){
 		.from_bytes = guest_total_bytes(g),
 		.to_bytes = g->dev.boot_bytes + g->dev.requested_bytes,
@@ -412,6 +414,15 @@ void guest_backend_lost(struct guest *g)
 	guest_stop_resize_poll(g);
 }
 
+void guest_backend_resize_sent(struct guest *g, uint64_t vmem_bytes)
+{
+	if (g->state != GUEST_RESIZING || g->resize.found ||
+	    g->resize.to_bytes != g->dev.boot_bytes + vmem_bytes)
+		return;
+	g->resize_unsent = 0;
+	g->resize_moved_us = rammd_now_us();
+}
+
 void guest_backend_resize_failed(struct guest *g, uint64_t vmem_bytes,
 				 const char *why)
 {
@@ -498,6 +509,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 	}
 	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
+	g->resize_unsent = g->backend->resize_sent_later;
 	guest_start_resize_poll(g);
 	g->dev.requested_bytes = total_bytes - g->dev.boot_bytes;
 	if (total_bytes > from)
