@@ -56,6 +56,7 @@ struct lv_guest {
 	unsigned int gen;              /* bumped whenever the domain is
 					* bound, paused, dropped or lost: a
 					* job begun before is stale */
+	unsigned int size_events;      /* size-change events seen so far */
 	struct lv_job *job;            /* the call in flight, or NULL */
 	int resize_waiting;            /* a resize waits for @job */
 	uint64_t resize_bytes;         /* ... to this many vmem bytes */
@@ -75,6 +76,7 @@ struct lv_job {
 	struct lv_guest *lg;           /* loop only: NULL once the guest is
 					* detached (the result is dropped) */
 	unsigned int gen;              /* @lg's gen when the call was asked */
+	unsigned int size_events;      /* @lg's size_events then */
 	enum lv_call call;             /* (thread) */
 	virDomainPtr dom;              /* (thread) referenced; freed on the loop */
 	char alias[LV_XML_MAX_ALIAS];  /* (thread) RESIZE: the device */
@@ -192,6 +194,7 @@ static void lv_on_size_change(virConnectPtr conn, virDomainPtr dom,
 	lg = g->backend_priv;
 	if (!alias || strcmp(alias, lg->alias) || size_kib > UINT64_MAX / 1024)
 		return;
+	lg->size_events++;
 	guest_backend_size(g, (uint64_t)size_kib * 1024);
 }
 
@@ -307,6 +310,7 @@ static int lv_call_start(struct lv_guest *lg, enum lv_call call,
 	job = g_new0(struct lv_job, 1);
 	job->lg = lg;
 	job->gen = lg->gen;
+	job->size_events = lg->size_events;
 	job->call = call;
 	virDomainRef(lg->dom);
 	job->dom = lg->dom;
@@ -364,10 +368,13 @@ static void lv_apply_resize(struct lv_guest *lg, struct lv_job *job)
 
 /*
  * A call's result, back on the loop. A read is applied unless the guest is
- * gone or its domain changed meanwhile (bound again, paused, lost: what
- * the read saw is stale); a resize's outcome is the request's, whatever
- * happened since (guest_backend_resize_failed() ignores a superseded
- * one). Then a resize that waited for the call is started.
+ * gone, its domain changed meanwhile (bound again, paused, lost), or a
+ * size-change event came in meanwhile: the read and the event come back
+ * by different ways (the worker, the event loop), so the read may be the
+ * older of the two, and would set the size back. A resize's outcome is
+ * the request's, whatever happened since (guest_backend_resize_failed()
+ * ignores a superseded one). Then a resize that waited for the call is
+ * started.
  */
 static gboolean lv_job_done(gpointer data)
 {
@@ -378,7 +385,8 @@ static gboolean lv_job_done(gpointer data)
 	 * from inside them clears job->lg. */
 	if (lg && job->call == LV_CALL_RESIZE)
 		lv_apply_resize(lg, job);
-	else if (lg && job->gen == lg->gen && lv_guest_driven(lg))
+	else if (lg && job->gen == lg->gen && job->size_events == lg->size_events &&
+		 lv_guest_driven(lg))
 		lv_apply_read(lg, job);
 	lg = job->lg;
 	if (lg)

@@ -448,6 +448,41 @@ STOP_NAME = "rammlv-stop"
 STOP_MAX_S = 14.0  # libvirtd stopped at most this long (keepalive gives up after ~20 s)
 STALL_S = 3.0      # GUEST_RESIZE_STALL_MS: a resize that long without moving is over
 CTL_TIMEOUT_S = 3  # what rammctl gets to answer meanwhile
+KEEPALIVE_MAX_S = 40.0  # rammd gives a stopped libvirtd up after ~20 s
+RECONNECT_S = 4.0  # ... and tries again within 0.5 s, then 1 s, 2 s
+
+
+def _ctl_while_stopped(broker, lv, until, max_s):
+    """Ask rammctl guests every 0.5 s until @until() or @max_s, then
+    SIGCONT @lv. Returns (seconds, answered, unanswered within
+    CTL_TIMEOUT_S, ticks meanwhile)."""
+    before = broker.state()
+    t0 = time.monotonic()
+    answered = unanswered = 0
+    while time.monotonic() - t0 < max_s and not until():
+        try:
+            r = subprocess.run([os.path.join(BUILD, "rammctl"), "-s", broker.control,
+                                "--json", "guests"], stdout=subprocess.PIPE,
+                               timeout=CTL_TIMEOUT_S)
+            check(r.returncode == 0, "rammctl guests: exit %d" % r.returncode)
+            answered += 1
+        except subprocess.TimeoutExpired:
+            unanswered += 1
+        time.sleep(0.5)
+    elapsed = time.monotonic() - t0
+    try:
+        after = broker.state()
+    except subprocess.TimeoutExpired:
+        after = None
+    os.kill(lv.proc.pid, signal.SIGCONT)
+    ticks = after["ticks"] - before["ticks"] if after else 0
+    print("libvirtd stopped %.1f s: %d rammctl answered, %d not within %d s, %d ticks"
+          % (elapsed, answered, unanswered, CTL_TIMEOUT_S, ticks))
+    check(unanswered == 0, "%d rammctl requests not answered within %d s while "
+          "libvirtd was stopped" % (unanswered, CTL_TIMEOUT_S))
+    check(ticks >= elapsed / 0.5 / 2,
+          "%d ticks in %.1f s of 500 ms ticks while libvirtd was stopped" % (ticks, elapsed))
+    return elapsed
 
 
 def _first_grow_after(broker, name, t):
@@ -467,7 +502,11 @@ def test_libvirt_loop_does_not_wait():
     coming although device reads and a resize are due meanwhile; once
     libvirtd runs again (SIGCONT) the resize asked for during the hang goes
     through libvirt and is not judged short: the time it waited for
-    libvirtd is not taken for a device that stopped moving."""
+    libvirtd is not taken for a device that stopped moving. Then libvirtd
+    is stopped until rammd gives the connection up (keepalive, ~20 s) and
+    for 4 s of reconnect attempts to the stopped daemon, whose socket
+    still accepts: rammd answers all along, and drives the guest again
+    once libvirtd goes on."""
     check(os.geteuid() == 0, "the libvirt test runs libvirtd and needs root")
     other = _system_libvirtd_running()
     check(other is None, "a system libvirtd (pid %s) is running" % other)
@@ -500,46 +539,22 @@ def test_libvirt_loop_does_not_wait():
             wait_for("the guest to settle",
                      lambda: not _rammd_guest(broker, STOP_NAME)["resizing"], 30)
 
-            before = broker.state()
             cur0 = _live_vmem_of(lv, STOP_NAME)[1]
             os.kill(lv.proc.pid, signal.SIGSTOP)
             stopped = True
             t0 = time.monotonic()
             # The lab channel and the agent's socket are QEMU's, not
-            # libvirtd's: demand grows and rammd hears of it.
+            # libvirtd's: demand grows and rammd hears of it. Stopped until
+            # a growth has waited for libvirtd well past the stall limit
+            # (the guest's demand takes a while under TCG).
             guest.hog(400)
-            unanswered = answered = 0
-            grow_at = None
-            # Stopped until a growth has waited for libvirtd well past the
-            # stall limit (the guest's demand takes a while under TCG).
-            while time.monotonic() - t0 < STOP_MAX_S and (
-                    grow_at is None or time.monotonic() < grow_at + STALL_S + 2):
-                grow_at = grow_at or _first_grow_after(broker, STOP_NAME, t0)
-                try:
-                    r = subprocess.run([os.path.join(BUILD, "rammctl"), "-s", broker.control,
-                                        "--json", "guests"], stdout=subprocess.PIPE,
-                                       timeout=CTL_TIMEOUT_S)
-                    check(r.returncode == 0, "rammctl guests: exit %d" % r.returncode)
-                    answered += 1
-                except subprocess.TimeoutExpired:
-                    unanswered += 1
-                time.sleep(0.5)
-            elapsed = time.monotonic() - t0
-            try:
-                after = broker.state()
-            except subprocess.TimeoutExpired:
-                after = None
-            os.kill(lv.proc.pid, signal.SIGCONT)
-            stopped = False
-            ticks = after["ticks"] - before["ticks"] if after else 0
-            print("libvirtd stopped %.1f s: %d rammctl answered, %d not within %d s, %d ticks"
-                  % (elapsed, answered, unanswered, CTL_TIMEOUT_S, ticks))
-            check(unanswered == 0, "%d rammctl requests not answered within %d s while "
-                  "libvirtd was stopped" % (unanswered, CTL_TIMEOUT_S))
-            check(ticks >= elapsed / 0.5 / 2,
-                  "%d ticks in %.1f s of 500 ms ticks while libvirtd was stopped"
-                  % (ticks, elapsed))
+            grow = []
 
+            def grown_waited():
+                grow[:] = grow or [_first_grow_after(broker, STOP_NAME, t0)]
+                return grow[0] is not None and time.monotonic() > grow[0] + STALL_S + 2
+            elapsed = _ctl_while_stopped(broker, lv, grown_waited, STOP_MAX_S)
+            stopped = False
             grow_at = _first_grow_after(broker, STOP_NAME, t0)
             check(grow_at is not None and grow_at + STALL_S < t0 + elapsed,
                   "no growth decided %.0f s before libvirtd went on (%s s after it stopped)"
@@ -555,6 +570,27 @@ def test_libvirt_loop_does_not_wait():
             g = _rammd_guest(broker, STOP_NAME)
             check(g["counters"]["resize_short"] == 0 and "stopped at" not in broker.log(),
                   "a resize was judged short: %s" % g["counters"])
+
+            # Stopped until the keepalive gives the connection up, and
+            # then while rammd tries to connect again to the stopped
+            # libvirtd (the socket still accepts).
+            os.kill(lv.proc.pid, signal.SIGSTOP)
+            stopped = True
+            t1 = time.monotonic()
+            lost = []
+            losses = broker.log().count("libvirt: connection to")
+
+            def reconnect_tried():
+                if not lost and broker.log().count("libvirt: connection to") > losses:
+                    lost.append(time.monotonic())
+                return lost and time.monotonic() > lost[0] + RECONNECT_S
+            _ctl_while_stopped(broker, lv, reconnect_tried, KEEPALIVE_MAX_S)
+            stopped = False
+            check(lost, "the connection was not given up within %.0f s" % (
+                time.monotonic() - t1))
+            wait_for("the device driven again after the reconnect",
+                     lambda: broker.log().count("libvirt: connected to") >= 2 and
+                     _rammd_guest(broker, STOP_NAME)["device_ready"], 60)
             check(broker.alive(), "rammd died")
         finally:
             if stopped:
