@@ -45,6 +45,13 @@ struct backend_ops {
 	 * guest_backend_resize_failed().
 	 */
 	int (*set_requested_size)(struct guest *g, uint64_t vmem_bytes);
+	/*
+	 * resize_sent_later - set_requested_size() only queues the request;
+	 * guest_backend_resize_sent() says when the hypervisor took it (or
+	 * guest_backend_resize_failed() that it did not). Until then the
+	 * resize is not judged stalled, only timed out.
+	 */
+	int resize_sent_later;
 	/* refresh - re-read the device, or look for it again if it was never
 	 * found; the answer arrives as guest_backend_device(). Never fails: a
 	 * lost connection is retried. */

@@ -12,7 +12,19 @@
  *   completion    VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE
  *   refresh       the live XML read again
  *
- * libvirt calls are synchronous and made from the main loop.
+ * libvirt's calls are synchronous, and one can wait 30 s for a domain's
+ * job lock (or for ever on a libvirtd that hangs), so the device reads and
+ * the resizes run on a worker thread (lv_job); the loop never waits for
+ * libvirtd. A job carries its own reference to the domain and copies of
+ * what it needs, the thread writes only the job's results, and the result
+ * comes back to the loop through an idle source, where it is applied
+ * through the guest_backend_*() callbacks as before: nothing is shared, so
+ * nothing is locked. At most one call per guest is in flight; a refresh
+ * asked for meanwhile is skipped, and a resize waits for the call in
+ * flight (the latest one asked for wins). Calls run one at a time, in the
+ * order asked, on one thread: a libvirtd that hangs holds back every
+ * guest's calls, never the loop. The thread is never joined: at exit it
+ * may be waiting on libvirtd.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,12 +45,45 @@
 #include "rammd.h"
 #include "registry.h"
 
+struct lv_job;
+
 struct lv_guest {
 	struct guest *g;               /* owner */
 	virDomainPtr dom;              /* on the current connection, or NULL */
 	char alias[LV_XML_MAX_ALIAS];  /* virtio-mem alias, "" until read */
 	int paused;                    /* not driven until bound running */
 	int last_error;                /* last read failure logged */
+	unsigned int gen;              /* bumped whenever the domain is
+					* bound, paused, dropped or lost: a
+					* job begun before is stale */
+	unsigned int size_events;      /* size-change events seen so far */
+	struct lv_job *job;            /* the call in flight, or NULL */
+	int resize_waiting;            /* a resize waits for @job */
+	uint64_t resize_bytes;         /* ... to this many vmem bytes */
+};
+
+enum lv_call {
+	LV_CALL_READ,                  /* the live XML, for a refresh */
+	LV_CALL_RESIZE,                /* virDomainUpdateDeviceFlags */
+};
+
+/*
+ * One libvirt call for one guest. Made on the loop, run on the worker
+ * thread, applied and freed on the loop. The thread touches only the
+ * fields marked (thread).
+ */
+struct lv_job {
+	struct lv_guest *lg;           /* loop only: NULL once the guest is
+					* detached (the result is dropped) */
+	unsigned int gen;              /* @lg's gen when the call was asked */
+	unsigned int size_events;      /* @lg's size_events then */
+	enum lv_call call;             /* (thread) */
+	virDomainPtr dom;              /* (thread) referenced; freed on the loop */
+	char alias[LV_XML_MAX_ALIAS];  /* (thread) RESIZE: the device */
+	uint64_t vmem_bytes;           /* (thread) RESIZE: the size asked */
+	int ret;                       /* (thread) result: 0 or -errno */
+	struct lv_domain_info info;    /* (thread) READ: the domain, if 0 */
+	char error[256];               /* (thread) libvirt's words if it failed */
 };
 
 static struct {
@@ -46,6 +91,8 @@ static struct {
 	int closed;                    /* the connection died, not closed yet */
 	int cb_size;                   /* size-change callback id, -1 if none */
 	GPtrArray *guests;             /* struct lv_guest *, not owned */
+	GThreadPool *calls;            /* the worker thread (one), made on
+					* first use and kept */
 } lv = { .cb_size = -1 };
 
 const char *backend_libvirt_error(void)
@@ -61,6 +108,7 @@ static void lv_guest_drop_domain(struct lv_guest *lg)
 		virDomainFree(lg->dom);
 	lg->dom = NULL;
 	lg->alias[0] = '\0';
+	lg->gen++;
 }
 
 int backend_libvirt_read_domain(virDomainPtr dom, struct lv_domain_info *info)
@@ -113,6 +161,7 @@ void backend_libvirt_bind(struct guest *g, virDomainPtr dom,
 		lg->dom = dom;
 	}
 	lg->paused = !info;
+	lg->gen++;
 	if (!info) {
 		guest_backend_lost(g);
 		return;
@@ -125,6 +174,7 @@ void backend_libvirt_pause(struct guest *g)
 	struct lv_guest *lg = g->backend_priv;
 
 	lg->paused = 1;
+	lg->gen++;
 	guest_backend_lost(g);
 }
 
@@ -145,6 +195,7 @@ static void lv_on_size_change(virConnectPtr conn, virDomainPtr dom,
 	lg = g->backend_priv;
 	if (!alias || strcmp(alias, lg->alias) || size_kib > UINT64_MAX / 1024)
 		return;
+	lg->size_events++;
 	guest_backend_size(g, (uint64_t)size_kib * 1024);
 }
 
@@ -168,6 +219,7 @@ unsigned int backend_libvirt_conn_lost(void)
 		struct lv_guest *lg = g_ptr_array_index(lv.guests, i);
 
 		lg->alias[0] = '\0';
+		lg->gen++;
 		guest_backend_lost(lg->g);
 	}
 	return lv.guests ? lv.guests->len : 0;
@@ -184,6 +236,174 @@ void backend_libvirt_disconnected(void)
 	lv.cb_size = -1;
 	lv.conn = NULL;
 	lv.closed = 0;
+}
+
+/* ---- calls on the worker thread ----------------------------------------- */
+
+static void lv_job_error(struct lv_job *job)
+{
+	snprintf(job->error, sizeof(job->error), "%s", backend_libvirt_error());
+}
+
+/* The resize: the device's current live element, so that libvirt finds it
+ * and sees nothing changed but <requested>. */
+static int lv_job_resize(struct lv_job *job)
+{
+	char *xml = virDomainGetXMLDesc(job->dom, 0), *dev_xml = NULL;
+	size_t len;
+	int ret;
+
+	if (!xml) {
+		lv_job_error(job);
+		return -ENOTCONN;
+	}
+	len = strnlen(xml, LV_XML_MAX + 1);
+	ret = len > LV_XML_MAX ? -EINVAL
+			       : lv_xml_resize_device(xml, len, job->alias,
+						       job->vmem_bytes, &dev_xml);
+	free(xml);
+	if (ret)
+		return ret;
+	if (virDomainUpdateDeviceFlags(job->dom, dev_xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+		lv_job_error(job);
+		ret = -EIO;
+	}
+	free(dev_xml);
+	return ret;
+}
+
+static gboolean lv_job_done(gpointer data);
+
+/* The worker thread: one job, then its result to the loop. */
+static void lv_job_run(gpointer data, gpointer unused)
+{
+	struct lv_job *job = data;
+
+	(void)unused;
+	if (job->call == LV_CALL_READ) {
+		job->ret = backend_libvirt_read_domain(job->dom, &job->info);
+		if (job->ret == -ENOTCONN)
+			lv_job_error(job);
+	} else {
+		job->ret = lv_job_resize(job);
+	}
+	/* Default priority: a busy loop must not starve the result. */
+	g_idle_add_full(G_PRIORITY_DEFAULT, lv_job_done, job, NULL);
+}
+
+/* ---- calls, on the loop -------------------------------------------------- */
+
+/*
+ * Start @call for @lg (driven: connected, domain bound, not paused, no
+ * call in flight). Returns 0, or -ENOMEM if the worker thread cannot be
+ * had (then nothing was started).
+ */
+static int lv_call_start(struct lv_guest *lg, enum lv_call call,
+			 uint64_t vmem_bytes)
+{
+	struct lv_job *job;
+
+	if (!lv.calls) {
+		lv.calls = g_thread_pool_new(lv_job_run, NULL, 1, FALSE, NULL);
+		if (!lv.calls)
+			return -ENOMEM;
+	}
+	job = g_new0(struct lv_job, 1);
+	job->lg = lg;
+	job->gen = lg->gen;
+	job->size_events = lg->size_events;
+	job->call = call;
+	virDomainRef(lg->dom);
+	job->dom = lg->dom;
+	snprintf(job->alias, sizeof(job->alias), "%s", lg->alias);
+	job->vmem_bytes = vmem_bytes;
+	if (!g_thread_pool_push(lv.calls, job, NULL)) {
+		virDomainFree(job->dom);
+		g_free(job);
+		return -ENOMEM;
+	}
+	lg->job = job;
+	return 0;
+}
+
+/* Is @lg driven now: connected, bound to a running domain? */
+static int lv_guest_driven(const struct lv_guest *lg)
+{
+	return lv.conn && !lv.closed && lg->dom && !lg->paused;
+}
+
+static void lv_apply_read(struct lv_guest *lg, struct lv_job *job)
+{
+	struct guest *g = lg->g;
+	int ret = job->ret;
+
+	if (!ret && strcmp(job->info.agent_path, g->cfg.agent_path))
+		ret = -ENODEV;
+	if (ret) {
+		if (ret != lg->last_error)
+			log_warn("guest %s: cannot read the domain: %s; not driven until it can",
+				 g->cfg.name,
+				 ret == -ENOTCONN ? job->error :
+				 ret == -ENODEV ? "device or agent channel gone or changed"
+						: "malformed or out-of-range live XML");
+		lg->last_error = ret;
+		guest_backend_lost(g);
+		return;
+	}
+	lv_guest_report(lg, &job->info);
+}
+
+static void lv_apply_resize(struct lv_guest *lg, struct lv_job *job)
+{
+	if (!job->ret) {
+		/* The size-change events follow it from now on. */
+		guest_backend_resize_sent(lg->g, job->vmem_bytes);
+		return;
+	}
+	guest_backend_resize_failed(lg->g, job->vmem_bytes,
+		job->ret == -EIO ? job->error :
+		job->ret == -ENOTCONN ? job->error :
+		job->ret == -EINVAL ? "malformed or out-of-range live XML"
+				    : "the device is gone from the live XML");
+}
+
+/*
+ * A call's result, back on the loop. A read is applied unless the guest is
+ * gone, its domain changed meanwhile (bound again, paused, lost), or a
+ * size-change event came in meanwhile: the read and the event come back
+ * by different ways (the worker, the event loop), so the read may be the
+ * older of the two, and would set the size back. A resize's outcome is
+ * the request's, whatever happened since (guest_backend_resize_failed()
+ * ignores a superseded one). Then a resize that waited for the call is
+ * started.
+ */
+static gboolean lv_job_done(gpointer data)
+{
+	struct lv_job *job = data;
+	struct lv_guest *lg = job->lg;
+
+	/* lg->job stays @job while the callbacks run, so that a detach
+	 * from inside them clears job->lg. */
+	if (lg && job->call == LV_CALL_RESIZE)
+		lv_apply_resize(lg, job);
+	else if (lg && job->gen == lg->gen && job->size_events == lg->size_events &&
+		 lv_guest_driven(lg))
+		lv_apply_read(lg, job);
+	lg = job->lg;
+	if (lg)
+		lg->job = NULL;
+	if (lg && lg->resize_waiting) {
+		uint64_t bytes = lg->resize_bytes;
+
+		lg->resize_waiting = 0;
+		if (!lv_guest_driven(lg) || !lg->alias[0] ||
+		    lv_call_start(lg, LV_CALL_RESIZE, bytes))
+			guest_backend_resize_failed(lg->g, bytes,
+						    "libvirt connection lost");
+	}
+	virDomainFree(job->dom);
+	g_free(job);
+	return G_SOURCE_REMOVE;
 }
 
 /* ---- backend_ops ------------------------------------------------------- */
@@ -207,57 +427,29 @@ static int lv_backend_attach(struct guest *g)
 static int lv_backend_set_requested_size(struct guest *g, uint64_t vmem_bytes)
 {
 	struct lv_guest *lg = g->backend_priv;
-	char *xml, *dev_xml = NULL;
-	size_t len;
-	int ret;
 
-	if (!lv.conn || lv.closed || !lg->dom || !lg->alias[0] || lg->paused)
+	if (!lv_guest_driven(lg) || !lg->alias[0])
 		return -ENOTCONN;
-	/* The device's current live element, so that libvirt finds it and
-	 * sees nothing changed but <requested>. */
-	xml = virDomainGetXMLDesc(lg->dom, 0);
-	if (!xml)
-		return -ENOTCONN;
-	len = strnlen(xml, LV_XML_MAX + 1);
-	ret = len > LV_XML_MAX ? -EINVAL
-			       : lv_xml_resize_device(xml, len, lg->alias,
-						       vmem_bytes, &dev_xml);
-	free(xml);
-	if (ret)
-		return ret;
-	if (virDomainUpdateDeviceFlags(lg->dom, dev_xml,
-				       VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		log_warn("guest %s: libvirt refused the resize: %s", g->cfg.name,
-			 backend_libvirt_error());
-		ret = -EIO;
+	if (lg->job) {
+		/* After the call in flight; one waiting before is superseded
+		 * (guest.c follows only its latest request). */
+		lg->resize_waiting = 1;
+		lg->resize_bytes = vmem_bytes;
+		return 0;
 	}
-	free(dev_xml);
-	return ret;
+	return lv_call_start(lg, LV_CALL_RESIZE, vmem_bytes);
 }
 
 static void lv_backend_refresh(struct guest *g)
 {
 	struct lv_guest *lg = g->backend_priv;
-	struct lv_domain_info info;
-	int ret;
 
-	if (!lv.conn || lv.closed || !lg->dom || lg->paused)
+	/* With a call in flight, its answer or the next refresh will do. */
+	if (!lv_guest_driven(lg) || lg->job)
 		return;
-	ret = backend_libvirt_read_domain(lg->dom, &info);
-	if (!ret && strcmp(info.agent_path, g->cfg.agent_path))
-		ret = -ENODEV;
-	if (ret) {
-		if (ret != lg->last_error)
-			log_warn("guest %s: cannot read the domain: %s; not driven until it can",
-				 g->cfg.name,
-				 ret == -ENOTCONN ? backend_libvirt_error() :
-				 ret == -ENODEV ? "device or agent channel gone or changed"
-						: "malformed or out-of-range live XML");
-		lg->last_error = ret;
-		guest_backend_lost(g);
-		return;
-	}
-	lv_guest_report(lg, &info);
+	if (lv_call_start(lg, LV_CALL_READ, 0))
+		log_debug("guest %s: no libvirt worker thread; refresh skipped",
+			  g->cfg.name);
 }
 
 static void lv_backend_detach(struct guest *g)
@@ -266,6 +458,9 @@ static void lv_backend_detach(struct guest *g)
 
 	if (!lg)
 		return;
+	/* Its call in flight finishes on the thread; the result is dropped. */
+	if (lg->job)
+		lg->job->lg = NULL;
 	lv_guest_drop_domain(lg);
 	g_ptr_array_remove(lv.guests, lg);
 	if (!lv.guests->len) {
@@ -280,6 +475,7 @@ const struct backend_ops backend_libvirt_ops = {
 	.name = "libvirt",
 	.attach = lv_backend_attach,
 	.set_requested_size = lv_backend_set_requested_size,
+	.resize_sent_later = 1, /* on the worker thread */
 	.refresh = lv_backend_refresh,
 	.detach = lv_backend_detach,
 };

@@ -25,13 +25,23 @@
 
 /* A client that has not sent its request by then is dropped. */
 #define CONTROL_CLIENT_TIMEOUT_MS 5000
+/* A client that has not taken its whole reply by then is dropped. The
+ * reply waits in the client's buffer, never on the loop, so a client that
+ * stops reading costs memory (bounded below), not time. */
+#define CONTROL_REPLY_TIMEOUT_MS 5000
 
 struct control_client {
 	struct control *c;    /* owner */
 	int fd;
-	guint watch;          /* readable watch */
-	guint timeout;        /* deadline for the request */
+	guint watch;          /* readable watch, then writable while a
+			       * reply is left to send */
+	guint timeout;        /* deadline for the request, then the reply */
 	struct linebuf lines; /* the request */
+	struct control_peer peer; /* who sent it; set when it arrives */
+	char *out;            /* the reply line, newline included; NULL
+			       * until the request is handled */
+	size_t out_len;       /* bytes in @out */
+	size_t out_sent;      /* bytes of @out the client has taken */
 };
 
 struct control {
@@ -42,6 +52,11 @@ struct control {
 	control_handler_fn handler;
 	void *ctx;
 	GPtrArray *clients;   /* struct control_client *, owned */
+	size_t buffered;      /* reply bytes held for all clients, at most
+			       * CONTROL_MAX_BUFFERED */
+	int have_admin_gid;   /* CONTROL_ADMIN_GROUP existed when last
+			       * looked up (control_new, control_refresh_group) */
+	gid_t admin_gid;      /* its gid, if @have_admin_gid */
 };
 
 static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data);
@@ -69,49 +84,143 @@ static void control_client_free(struct control_client *cl)
 		g_source_remove(cl->timeout);
 	close(cl->fd);
 	linebuf_free(&cl->lines);
+	c->buffered -= cl->out_len;
+	g_free(cl->out);
 	g_ptr_array_remove(c->clients, cl);
 	g_free(cl);
 	if (!c->watch && c->clients->len < CONTROL_MAX_CLIENTS)
 		c->watch = fdwatch_add(c->fd, G_IO_IN, control_on_accept, c);
 }
 
-static void control_reply(struct control_client *cl, struct json_object *reply)
+/*
+ * Send what the socket takes now of @cl's reply, without waiting.
+ * Returns 1 when all of it has gone, 0 when the rest must wait for the
+ * socket to be writable, -1 when the client is gone.
+ */
+static int control_flush(struct control_client *cl)
+{
+	while (cl->out_sent < cl->out_len) {
+		ssize_t n = send(cl->fd, cl->out + cl->out_sent,
+				 cl->out_len - cl->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		cl->out_sent += (size_t)n;
+	}
+	return 1;
+}
+
+static gboolean control_on_writable(gint fd, GIOCondition cond, gpointer data)
+{
+	struct control_client *cl = data;
+
+	(void)fd;
+	(void)cond;
+	/* A hang-up or an error shows in send() too. */
+	if (control_flush(cl) == 0)
+		return G_SOURCE_CONTINUE;
+	cl->watch = 0;
+	control_client_free(cl);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean control_on_reply_timeout(gpointer data)
+{
+	struct control_client *cl = data;
+
+	cl->timeout = 0;
+	log_warn("control: uid %ld pid %ld took %zu of its %zu-byte reply within %d ms; dropped",
+		 cl->peer.uid, cl->peer.pid, cl->out_sent, cl->out_len,
+		 CONTROL_REPLY_TIMEOUT_MS);
+	control_client_free(cl);
+	return G_SOURCE_REMOVE;
+}
+
+/* The reply line for @reply, newline included, or NULL if it is over
+ * CONTROL_MAX_REPLY or would take the buffered replies over
+ * CONTROL_MAX_BUFFERED (*@why then says which). */
+static char *control_format(struct control *c, struct json_object *reply,
+			    size_t *len, const char **why)
 {
 	const char *text = json_object_to_json_string_ext(reply,
 							  JSON_C_TO_STRING_PLAIN);
-	size_t len = strlen(text);
-	struct timeval tv = { .tv_sec = 2 };
+	size_t n = strlen(text) + 1;
+	char *out;
 
-	/* The reply may be large; a client that stops reading gets cut off
-	 * after the send timeout rather than stalling the daemon. */
-	setsockopt(cl->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) & ~O_NONBLOCK);
-	while (len) {
-		ssize_t n = send(cl->fd, text, len, MSG_NOSIGNAL);
+	*why = n > CONTROL_MAX_REPLY ? "reply too large" :
+	       n > CONTROL_MAX_BUFFERED - c->buffered ? "too many replies pending; try again" :
+	       NULL;
+	if (*why)
+		return NULL;
+	out = g_malloc(n);
+	memcpy(out, text, n - 1);
+	out[n - 1] = '\n';
+	*len = n;
+	return out;
+}
 
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
+/*
+ * Queue @reply (borrowed) for @cl and send what goes at once; the rest
+ * goes whenever the socket is writable, until CONTROL_REPLY_TIMEOUT_MS.
+ * A reply that does not fit the bounds is replaced by an error reply,
+ * logged once. Consumes @cl: it is freed once the reply is out, or the
+ * client gone or too slow.
+ */
+static void control_reply(struct control_client *cl, struct json_object *reply)
+{
+	struct control *c = cl->c;
+	const char *why;
+
+	cl->out = control_format(c, reply, &cl->out_len, &why);
+	if (!cl->out) {
+		struct json_object *err = json_object_new_object();
+
+		log_warn("control: uid %ld pid %ld: %s (bounds %d and %d bytes)",
+			 cl->peer.uid, cl->peer.pid, why, CONTROL_MAX_REPLY,
+			 CONTROL_MAX_BUFFERED);
+		json_object_object_add(err, "error", json_object_new_string(why));
+		cl->out = control_format(c, err, &cl->out_len, &why);
+		json_object_put(err);
+		if (!cl->out) {
+			control_client_free(cl);
 			return;
 		}
-		text += n;
-		len -= (size_t)n;
 	}
-	send(cl->fd, "\n", 1, MSG_NOSIGNAL);
+	c->buffered += cl->out_len;
+	if (control_flush(cl) != 0) {
+		control_client_free(cl);
+		return;
+	}
+	cl->watch = fdwatch_add(cl->fd, G_IO_OUT, control_on_writable, cl);
+	if (!cl->watch) {
+		control_client_free(cl);
+		return;
+	}
+	if (cl->timeout)
+		g_source_remove(cl->timeout);
+	cl->timeout = g_timeout_add(CONTROL_REPLY_TIMEOUT_MS,
+				    control_on_reply_timeout, cl);
 }
 
 /*
  * Who is on the other end of @fd. Privileged: root, or CONTROL_ADMIN_GROUP
  * as its primary group or among the supplementary groups it had when it
- * connected (SO_PEERGROUPS). The group is looked up now, so adding it or
- * changing its members needs no restart of rammd.
+ * connected (SO_PEERGROUPS). The group's gid is the one looked up at start
+ * or at the last reload (control_refresh_group()): a lookup can block on
+ * NSS (LDAP, sssd), so it never runs per request. Membership comes with
+ * the peer's credentials, so adding a member needs no reload.
  */
-static void control_peer_of(int fd, struct control_peer *peer)
+static void control_peer_of(const struct control *c, int fd,
+			    struct control_peer *peer)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	gid_t groups[CONTROL_MAX_PEER_GROUPS];
-	struct group *gr;
 
 	peer->uid = peer->gid = peer->pid = -1;
 	peer->privileged = 0;
@@ -124,10 +233,9 @@ static void control_peer_of(int fd, struct control_peer *peer)
 		peer->privileged = 1;
 		return;
 	}
-	gr = getgrnam(CONTROL_ADMIN_GROUP);
-	if (!gr)
+	if (!c->have_admin_gid)
 		return;
-	if (cred.gid == gr->gr_gid) {
+	if (cred.gid == c->admin_gid) {
 		peer->privileged = 1;
 		return;
 	}
@@ -135,18 +243,16 @@ static void control_peer_of(int fd, struct control_peer *peer)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
 		return; /* too many groups, or an old kernel: primary only */
 	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
-		if (groups[i] == gr->gr_gid)
+		if (groups[i] == c->admin_gid)
 			peer->privileged = 1;
 }
 
 static void control_error(struct control_client *cl, const char *error)
 {
 	struct json_object *reply = json_object_new_object();
-	struct control_peer peer;
 
-	control_peer_of(cl->fd, &peer);
-	log_warn("control: refused request from uid %ld pid %ld: %s", peer.uid,
-		 peer.pid, error);
+	log_warn("control: refused request from uid %ld pid %ld: %s", cl->peer.uid,
+		 cl->peer.pid, error);
 	json_object_object_add(reply, "error", json_object_new_string(error));
 	control_reply(cl, reply);
 	json_object_put(reply);
@@ -186,7 +292,6 @@ static void control_handle(struct control_client *cl, const char *line,
 {
 	struct json_object *req = control_parse(line, len), *cmd, *reply;
 	const char *error = NULL;
-	struct control_peer peer;
 
 	if (!req) {
 		control_error(cl, "request is not one valid JSON value");
@@ -199,8 +304,7 @@ static void control_handle(struct control_client *cl, const char *line,
 		json_object_put(req);
 		return;
 	}
-	control_peer_of(cl->fd, &peer);
-	reply = cl->c->handler(cl->c->ctx, &peer, req, &error);
+	reply = cl->c->handler(cl->c->ctx, &cl->peer, req, &error);
 	if (reply) {
 		control_reply(cl, reply);
 		json_object_put(reply);
@@ -229,14 +333,20 @@ static gboolean control_on_client(gint fd, GIOCondition cond, gpointer data)
 		if (r == 0)
 			return G_SOURCE_CONTINUE; /* request not complete yet */
 	}
+	/* Removed now, so that the reply's writable watch is the fd's one
+	 * watch; the G_SOURCE_REMOVE below then finds it gone. */
+	fdwatch_remove(cl->watch);
 	cl->watch = 0;
-	if (n <= 0)
-		; /* closed before sending a whole request */
-	else if (r < 0)
+	if (n <= 0) {
+		control_client_free(cl); /* closed before a whole request */
+		return G_SOURCE_REMOVE;
+	}
+	control_peer_of(cl->c, fd, &cl->peer);
+	/* Both consume @cl through control_reply(). */
+	if (r < 0)
 		control_error(cl, "request too long");
 	else
 		control_handle(cl, line, len);
-	control_client_free(cl);
 	return G_SOURCE_REMOVE;
 }
 
@@ -290,10 +400,22 @@ static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+int control_refresh_group(struct control *c)
+{
+	struct group *admin = getgrnam(CONTROL_ADMIN_GROUP);
+
+	c->have_admin_gid = admin != NULL;
+	if (!admin)
+		return 0;
+	c->admin_gid = admin->gr_gid;
+	if (chown(c->path, (uid_t)-1, c->admin_gid) < 0)
+		return -errno;
+	return 0;
+}
+
 struct control *control_new(const char *path, control_handler_fn handler,
 			    void *ctx, int *group_errno)
 {
-	struct group *admin;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct control *c;
 	char *dir;
@@ -318,16 +440,13 @@ struct control *control_new(const char *path, control_handler_fn handler,
 		errno = saved;
 		return NULL;
 	}
-	*group_errno = 0;
-	admin = getgrnam(CONTROL_ADMIN_GROUP);
-	if (admin && chown(path, (uid_t)-1, admin->gr_gid) < 0)
-		*group_errno = errno;
 	c = g_new0(struct control, 1);
 	strcpy(c->path, path);
 	c->fd = fd;
 	c->handler = handler;
 	c->ctx = ctx;
 	c->clients = g_ptr_array_new();
+	*group_errno = -control_refresh_group(c);
 	c->watch = fdwatch_add(fd, G_IO_IN, control_on_accept, c);
 	return c;
 }

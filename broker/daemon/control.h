@@ -3,7 +3,9 @@
  * rammd's control socket: a unix stream socket where each connection sends
  * one JSON request line ({"cmd":"guests"}) and gets one JSON reply line,
  * then the connection closes. Requests are untrusted: bounded in size, in
- * time and in concurrent connections.
+ * time and in concurrent connections. Replies are buffered and sent as the
+ * client reads them, never waited for: a client that does not take its
+ * reply within a deadline is dropped.
  */
 #ifndef RAMM_CONTROL_H
 #define RAMM_CONTROL_H
@@ -12,8 +14,16 @@
 
 /* Longest request line accepted, newline included. */
 #define CONTROL_MAX_REQUEST 4096
-/* Connections served at once; more wait in the listen backlog. */
-#define CONTROL_MAX_CLIENTS 16
+/* Connections served at once; more wait in the listen backlog. A client
+ * that never reads its reply holds a slot until the reply deadline
+ * (control.c), so there are enough for a few such to leave room. */
+#define CONTROL_MAX_CLIENTS 64
+/* Longest reply line (rammctl guests at RAMMD_MAX_GUESTS is about 4 MiB);
+ * a longer one is answered with an error. */
+#define CONTROL_MAX_REPLY (16 * 1024 * 1024)
+/* Reply bytes held for all clients at once, waiting for them to read; a
+ * reply past it is answered with an error. */
+#define CONTROL_MAX_BUFFERED (64 * 1024 * 1024)
 
 /* Members of this group (and root) may change rammd's state. */
 #define CONTROL_ADMIN_GROUP "ramm"
@@ -28,8 +38,9 @@ struct control_peer {
 	long gid;
 	long pid;
 	int privileged; /* root, or in CONTROL_ADMIN_GROUP (primary or
-			 * supplementary, as of connect time); looked up
-			 * when the request arrives. No such group: root only. */
+			 * supplementary, as of connect time), the group's
+			 * gid as of control_new() or the last
+			 * control_refresh_group(). No such group: root only. */
 };
 
 /*
@@ -53,6 +64,15 @@ typedef struct json_object *(*control_handler_fn)(void *ctx,
  */
 struct control *control_new(const char *path, control_handler_fn handler,
 			    void *ctx, int *group_errno);
+
+/*
+ * control_refresh_group - look CONTROL_ADMIN_GROUP up again (at a reload:
+ * the group was created, or its gid changed) and give the socket to it.
+ * The lookup may block on NSS, so it runs only here and in control_new().
+ * Returns 0 (also when there is no such group: then only root may change
+ * anything), or -errno if the chown failed; the gid is used regardless.
+ */
+int control_refresh_group(struct control *c);
 
 /* control_free - stop listening, close clients, unlink the socket. NULL ok. */
 void control_free(struct control *c);

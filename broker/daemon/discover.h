@@ -79,8 +79,10 @@ void discover_proxmox_scan(struct rammd *d);
  * discover_libvirt_start - connect to libvirtd at @uri (e.g.
  * qemu:///system) on the default GLib main context, and keep managing the
  * running domains that have a virtio-mem device and the org.ramm.agent.0
- * channel, removing each when it stops. A connection that fails or is
- * lost is retried with backoff; that is logged, not an error. Returns 0,
+ * channel, removing each when it stops. The connection is opened on a
+ * thread of its own (a hung libvirtd would hold the open for ever), so
+ * guests appear once it is up. A connection that fails or is lost is
+ * retried with backoff; that is logged, not an error. Returns 0,
  * -EALREADY if already started, or -EINVAL for a URI over CONFIG_MAX_URI.
  * Keeps no reference to @uri.
  */

@@ -26,6 +26,12 @@
  * from a GLib timer with exponential backoff. After reconnecting, every
  * running domain is examined again: known guests re-attach, new ones are
  * added, guests whose domain stopped meanwhile are removed.
+ *
+ * virConnectOpen() runs on a thread of its own (lv_open), its result
+ * coming back through an idle source: a libvirtd that hangs still accepts
+ * on its socket, and the open would wait for it for ever. The rest of the
+ * connection's calls (events, listing and reading domains) run on the
+ * loop, right after libvirtd answered the open or sent an event.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,6 +57,16 @@
 #define LV_KEEPALIVE_INTERVAL_S 5
 #define LV_KEEPALIVE_COUNT 3
 
+/* A virConnectOpen() on its own thread. The thread writes only @conn
+ * and @error; the loop frees it once the result is back. */
+struct lv_open {
+	char uri[CONFIG_MAX_URI + 1];  /* (thread) */
+	virConnectPtr conn;            /* (thread) result, NULL if it failed */
+	char error[256];               /* (thread) libvirt's words, then */
+	int cancelled;                 /* loop only: stopped meanwhile; the
+					* result is closed and dropped */
+};
+
 static struct {
 	struct rammd *d;               /* NULL until started */
 	char uri[CONFIG_MAX_URI + 1];
@@ -59,6 +75,7 @@ static struct {
 	int closed;                    /* the close callback ran */
 	guint retry;                   /* reconnect timer */
 	guint teardown;                /* idle source closing a dead conn */
+	struct lv_open *opening;       /* the open in flight, or NULL */
 	unsigned int backoff_ms;
 	int logged_down;               /* "cannot connect" logged once */
 	int event_registered;
@@ -239,29 +256,50 @@ static gboolean lv_on_teardown(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* A close libvirt reported, on its way to the loop. */
+struct lv_closed {
+	virConnectPtr conn; /* compared only: it may be gone by then */
+	int reason;         /* VIR_CONNECT_CLOSE_REASON_* */
+};
+
+/* On the loop: guests stay, marked lost; the connection is closed from
+ * another idle source, which then starts the reconnect timer. A close of
+ * a connection already torn down is ignored. */
+static gboolean lv_on_closed(gpointer data)
+{
+	struct lv_closed *c = data;
+	unsigned int n;
+
+	if (c->conn == lv.conn && !lv.closed) {
+		lv.closed = 1;
+		n = backend_libvirt_conn_lost();
+		log_warn("libvirt: connection to %s lost (%s); %u guests kept, reconnecting",
+			 lv.uri,
+			 c->reason == VIR_CONNECT_CLOSE_REASON_EOF ? "libvirtd closed it" :
+			 c->reason == VIR_CONNECT_CLOSE_REASON_KEEPALIVE ? "keepalive timeout" :
+			 c->reason == VIR_CONNECT_CLOSE_REASON_ERROR ? "socket error" :
+			 "client closed", n);
+		if (!lv.teardown)
+			lv.teardown = g_idle_add(lv_on_teardown, NULL);
+	}
+	g_free(c);
+	return G_SOURCE_REMOVE;
+}
+
 /*
- * libvirtd went away. The connection may not be closed from inside this
- * callback: that happens from an idle source, which then starts the
- * reconnect timer. Guests stay, marked lost.
+ * libvirtd went away. libvirt calls this from the thread that found out:
+ * the loop, or the libvirt backend's worker thread inside a call (its
+ * keepalive ran out, its socket failed). So it only passes the news to
+ * the loop; g_idle_add_full() is thread-safe.
  */
 static void lv_on_close(virConnectPtr conn, int reason, void *opaque)
 {
-	unsigned int n;
+	struct lv_closed *c = g_new(struct lv_closed, 1);
 
-	(void)conn;
 	(void)opaque;
-	if (lv.closed)
-		return;
-	lv.closed = 1;
-	n = backend_libvirt_conn_lost();
-	log_warn("libvirt: connection to %s lost (%s); %u guests kept, reconnecting",
-		 lv.uri,
-		 reason == VIR_CONNECT_CLOSE_REASON_EOF ? "libvirtd closed it" :
-		 reason == VIR_CONNECT_CLOSE_REASON_KEEPALIVE ? "keepalive timeout" :
-		 reason == VIR_CONNECT_CLOSE_REASON_ERROR ? "socket error" : "client closed",
-		 n);
-	if (!lv.teardown)
-		lv.teardown = g_idle_add(lv_on_teardown, NULL);
+	c->conn = conn;
+	c->reason = reason;
+	g_idle_add_full(G_PRIORITY_DEFAULT, lv_on_closed, c, NULL);
 }
 
 /* Examine every running domain; drop guests whose domain is gone. */
@@ -291,13 +329,10 @@ static void lv_discover(void)
 	}
 }
 
-/* Open the connection, hook up events and discover. Returns 0 or -ENOTCONN. */
-static int lv_connect(void)
+/* Hook up @conn's events and discover. Returns 0 or -ENOTCONN (then
+ * @conn was closed). */
+static int lv_connected(virConnectPtr conn)
 {
-	virConnectPtr conn = virConnectOpen(lv.uri);
-
-	if (!conn)
-		return -ENOTCONN;
 	lv.conn = conn;
 	lv.closed = 0;
 	if (virConnectRegisterCloseCallback(conn, lv_on_close, NULL, NULL) < 0 ||
@@ -322,19 +357,74 @@ static int lv_connect(void)
 	return 0;
 }
 
-static gboolean lv_on_retry(gpointer data)
+/* The open failed (@why): logged once until a connection works, then
+ * retried after the backoff, which doubles. */
+static void lv_open_failed(const char *why)
 {
-	(void)data;
-	lv.retry = 0;
-	if (lv_connect() == 0)
-		return G_SOURCE_REMOVE;
 	if (!lv.logged_down)
 		log_warn("libvirt: cannot connect to %s: %s; retrying with backoff up to %d s",
-			 lv.uri, backend_libvirt_error(), LV_BACKOFF_MAX_MS / 1000);
+			 lv.uri, why, LV_BACKOFF_MAX_MS / 1000);
 	lv.logged_down = 1;
 	lv.backoff_ms = lv.backoff_ms * 2 > LV_BACKOFF_MAX_MS
 				? LV_BACKOFF_MAX_MS : lv.backoff_ms * 2;
 	lv_schedule_reconnect();
+}
+
+static gboolean lv_on_opened(gpointer data)
+{
+	struct lv_open *o = data;
+
+	if (o->cancelled) {
+		if (o->conn)
+			virConnectClose(o->conn);
+		g_free(o);
+		return G_SOURCE_REMOVE;
+	}
+	lv.opening = NULL;
+	if (!o->conn)
+		lv_open_failed(o->error);
+	else if (lv_connected(o->conn))
+		lv_open_failed("cannot register for events");
+	g_free(o);
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer lv_open_thread(gpointer data)
+{
+	struct lv_open *o = data;
+
+	o->conn = virConnectOpen(o->uri);
+	if (!o->conn)
+		snprintf(o->error, sizeof(o->error), "%s", backend_libvirt_error());
+	g_idle_add_full(G_PRIORITY_DEFAULT, lv_on_opened, o, NULL);
+	return NULL;
+}
+
+/* Open the connection on a thread of its own; lv_on_opened() goes on. */
+static void lv_open(void)
+{
+	struct lv_open *o;
+	GThread *t;
+
+	if (lv.opening)
+		return;
+	o = g_new0(struct lv_open, 1);
+	snprintf(o->uri, sizeof(o->uri), "%s", lv.uri);
+	t = g_thread_try_new("ramm-lv-open", lv_open_thread, o, NULL);
+	if (!t) {
+		g_free(o);
+		lv_open_failed("no thread to connect from");
+		return;
+	}
+	g_thread_unref(t); /* never joined: it may wait on libvirtd for ever */
+	lv.opening = o;
+}
+
+static gboolean lv_on_retry(gpointer data)
+{
+	(void)data;
+	lv.retry = 0;
+	lv_open();
 	return G_SOURCE_REMOVE;
 }
 
@@ -358,12 +448,7 @@ int discover_libvirt_start(struct rammd *d, const char *uri)
 		gvir_event_register();
 		lv.event_registered = 1;
 	}
-	if (lv_connect()) {
-		log_warn("libvirt: cannot connect to %s: %s; retrying with backoff up to %d s",
-			 uri, backend_libvirt_error(), LV_BACKOFF_MAX_MS / 1000);
-		lv.logged_down = 1;
-		lv_schedule_reconnect();
-	}
+	lv_open();
 	return 0;
 }
 
@@ -376,6 +461,9 @@ void discover_libvirt_stop(void)
 	if (lv.teardown)
 		g_source_remove(lv.teardown);
 	lv.retry = lv.teardown = 0;
+	if (lv.opening)
+		lv.opening->cancelled = 1;
+	lv.opening = NULL;
 	lv_disconnect();
 	lv.d = NULL;
 }

@@ -242,6 +242,7 @@ static void guest_send_pending_set(struct guest *g, int64_t now_us)
 	g->resize.set_pending = 0;
 	g->resize.set_us = now_us;
 	g->resize_moved_us = now_us;
+	g->resize_unsent = g->backend->resize_sent_later;
 	ret = g->backend->set_requested_size(g, vmem);
 	if (ret)
 		guest_backend_resize_failed(g, vmem, strerror(-ret));
@@ -267,7 +268,8 @@ void guest_check_resize(struct guest *g, int64_t now_us)
 			guest_end_resize(g, 1);
 		return;
 	}
-	if (now_us - g->resize_moved_us >= stall_us ||
+	/* A request the hypervisor has not taken yet has not stalled. */
+	if ((!g->resize_unsent && now_us - g->resize_moved_us >= stall_us) ||
 	    now_us - g->resize.decided_us >= timeout_us)
 		guest_end_resize(g, 0);
 }
@@ -456,6 +458,7 @@ static void guest_follow_device(struct guest *g, int64_t now_us)
 {
 	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
+	g->resize_unsent = 0;
 	g->resize = (struct guest_resize){
 		.from_bytes = guest_total_bytes(g),
 		.to_bytes = g->dev.boot_bytes + g->dev.requested_bytes,
@@ -589,6 +592,16 @@ void guest_backend_gone(struct guest *g, const char *why)
 	g->state = GUEST_GONE;
 }
 
+void guest_backend_resize_sent(struct guest *g, uint64_t vmem_bytes)
+{
+	if (g->state != GUEST_RESIZING || g->resize.found ||
+	    g->resize.to_bytes != g->dev.boot_bytes + vmem_bytes)
+		return;
+	g->resize_unsent = 0;
+	g->resize_moved_us = rammd_now_us();
+	g->resize.set_us = g->resize_moved_us;
+}
+
 void guest_backend_resize_failed(struct guest *g, uint64_t vmem_bytes,
 				 const char *why)
 {
@@ -686,6 +699,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		guest_send_evict(g, 0); /* a shrink in flight is stopped */
 	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
+	g->resize_unsent = g->backend->resize_sent_later;
 	guest_start_resize_poll(g);
 	g->dev.requested_bytes = total_bytes - boot;
 	if (total_bytes > plugged && total_bytes > requested)

@@ -128,6 +128,10 @@ struct guest {
 	int64_t resize_moved_us;      /* the size last changed (or resize
 				       * began), to spot a stalled resize */
 	guint resize_poll;            /* re-reads the device while resizing */
+	int resize_unsent;            /* the backend has not yet handed the
+				       * resize to the hypervisor
+				       * (resize_sent_later): not judged
+				       * stalled until it has */
 	struct guest_resize resize;   /* the latest resize */
 	int64_t last_grow_us;         /* when the latest growth was decided */
 	int64_t stuck_until_us;       /* an unplug fell short: until then only
@@ -207,6 +211,16 @@ void guest_backend_lost(struct guest *g);
  * device report later starts it afresh. Logged once. Never fails.
  */
 void guest_backend_gone(struct guest *g, const char *why);
+/*
+ * guest_backend_resize_sent - the hypervisor has taken the request for
+ * @vmem_bytes that set_requested_size() queued (a backend with
+ * resize_sent_later: libvirt's, on its worker thread). The resize's stall
+ * clock starts now, so the time the request waited (on a domain's job
+ * lock, a hung libvirtd) is not taken for a device that stopped moving;
+ * its overall timeout still runs from the decision. Ignored unless it is
+ * @g's resize in flight. Never fails.
+ */
+void guest_backend_resize_sent(struct guest *g, uint64_t vmem_bytes);
 /*
  * guest_backend_resize_failed - the request for @vmem_bytes that
  * set_requested_size() sent was refused (@why, the hypervisor's words) or

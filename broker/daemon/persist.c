@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -87,16 +88,139 @@ void persist_keep(struct rammd *d, struct guest *g)
 	e->account.weight = guest_weight(g);
 }
 
-void persist_save(struct rammd *d)
+/*
+ * A save on its worker thread. The thread reads only this (its own copy of
+ * the path and the file text, taken on the loop) and writes only @ret, so
+ * nothing is shared with the loop and nothing is locked; the loop frees
+ * it once the thread has been joined.
+ */
+struct persist_job {
+	struct rammd *d;
+	GThread *thread;
+	char *path;   /* owned */
+	char *text;   /* the file text, owned (free()) */
+	size_t len;
+	int ret;      /* state_write()'s, set by the thread */
+};
+
+static void persist_job_free(struct persist_job *job)
 {
+	g_free(job->path);
+	free(job->text);
+	g_free(job);
+}
+
+/*
+ * Join @d's save in flight, log its failure and free it. From the loop,
+ * the thread has said it is done; at exit (@at_exit) this waits for it,
+ * and takes back the completion it queued for a loop that no longer runs.
+ */
+static void persist_job_end(struct rammd *d, int at_exit)
+{
+	struct persist_job *job = d->save_job;
+
+	g_thread_join(job->thread);
+	if (at_exit)
+		g_idle_remove_by_data(job);
+	if (job->ret)
+		log_err("state file %s: cannot save: %s", job->path,
+			strerror(-job->ret));
+	d->save_job = NULL;
+	persist_job_free(job);
+}
+
+static gboolean persist_on_saved(gpointer data)
+{
+	struct persist_job *job = data;
+	struct rammd *d = job->d;
+
+	persist_job_end(d, 0);
+	if (d->save_again) {
+		d->save_again = 0;
+		persist_save(d);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer persist_thread(gpointer data)
+{
+	struct persist_job *job = data;
+
+	job->ret = state_write(job->path, job->text, job->len);
+	/* The loop joins the thread (g_idle_add*() is thread-safe); default
+	 * priority, so that a busy loop does not starve it. */
+	g_idle_add_full(G_PRIORITY_DEFAULT, persist_on_saved, job, NULL);
+	return NULL;
+}
+
+/* Every managed guest's record, then the file text of all records; NULL
+ * (logged) if they cannot be formatted. */
+static char *persist_text(struct rammd *d, size_t *len)
+{
+	char *text;
 	int ret;
 
 	for (guint i = 0; i < d->guests->len; i++)
 		persist_keep(d, g_ptr_array_index(d->guests, i));
-	ret = state_save(d->cfg.state_file, d->saved, d->n_saved);
+	ret = state_format(d->saved, d->n_saved, &text, len);
+	if (ret) {
+		log_err("state file %s: cannot save: %s", d->cfg.state_file,
+			strerror(-ret));
+		return NULL;
+	}
+	return text;
+}
+
+void persist_save(struct rammd *d)
+{
+	struct persist_job *job;
+	GError *err = NULL;
+
+	if (d->save_job) {
+		d->save_again = 1;
+		return;
+	}
+	job = g_new0(struct persist_job, 1);
+	job->d = d;
+	job->path = g_strdup(d->cfg.state_file);
+	job->text = persist_text(d, &job->len);
+	if (!job->text) {
+		persist_job_free(job);
+		return;
+	}
+	d->save_job = job;
+	job->thread = g_thread_try_new("ramm-save", persist_thread, job, &err);
+	if (!job->thread) {
+		/* No thread to be had: the save is not worth losing. */
+		log_warn("state file %s: no worker thread (%s); saving on the main loop",
+			 job->path, err->message);
+		g_error_free(err);
+		job->ret = state_write(job->path, job->text, job->len);
+		if (job->ret)
+			log_err("state file %s: cannot save: %s", job->path,
+				strerror(-job->ret));
+		d->save_job = NULL;
+		persist_job_free(job);
+	}
+}
+
+void persist_flush(struct rammd *d)
+{
+	char *text;
+	size_t len;
+	int ret;
+
+	if (d->save_job)
+		persist_job_end(d, 1);
+	d->save_again = 0;
+	text = persist_text(d, &len);
+	if (!text)
+		return;
+	ret = state_write(d->cfg.state_file, text, len);
 	if (ret)
 		log_err("state file %s: cannot save: %s", d->cfg.state_file,
 			strerror(-ret));
+	free(text);
 }
 
 static gboolean persist_on_save(gpointer data)
@@ -147,6 +271,8 @@ void persist_load(struct rammd *d)
 
 void persist_free(struct rammd *d)
 {
+	if (d->save_job)
+		persist_job_end(d, 1);
 	if (d->save_source)
 		g_source_remove(d->save_source);
 	d->save_source = 0;

@@ -29,11 +29,24 @@ void persist_keep(struct rammd *d, struct guest *g);
 
 /*
  * persist_save - write every managed guest's record and the records of
- * guests not here now. Logs a failure; the next save tries again.
+ * guests not here now. The records are copied as file text on the loop
+ * and written (temp file, fsync, rename) on a worker thread, so a slow
+ * disk never holds the loop; its end comes back to the loop through an
+ * idle source. One save at a time: called while one runs, it saves again
+ * when that one ends, with the records as they are then. Logs a failure;
+ * the next save tries again.
  */
 void persist_save(struct rammd *d);
 
-/* persist_free - free the saved records. Safe if never loaded. */
+/*
+ * persist_flush - at exit, once the loop has stopped: wait for a save in
+ * flight, then write the records as they are now, on this thread. Logs a
+ * failure.
+ */
+void persist_flush(struct rammd *d);
+
+/* persist_free - wait for a save in flight, free the saved records. Safe
+ * if never loaded. */
 void persist_free(struct rammd *d);
 
 #endif /* RAMM_PERSIST_H */

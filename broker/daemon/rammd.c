@@ -91,6 +91,10 @@ static void rammd_reload(struct rammd *d)
 		return;
 	}
 	rammd_keep_restart_keys(&d->cfg, next);
+	ret = control_refresh_group(d->control);
+	if (ret)
+		log_warn("reload: control socket %s: cannot give it to group %s (%s)",
+			 next->control_socket, CONTROL_ADMIN_GROUP, strerror(-ret));
 	/* Configured guests whose section is gone are let go, as they are. */
 	discover_config_drop_gone(d, next);
 	if (next->tick_ms != d->cfg.tick_ms) {
@@ -237,7 +241,7 @@ int main(int argc, char **argv)
 		 d.cfg.tick_ms, d.cfg.control_socket);
 
 	g_main_loop_run(d.loop);
-	persist_save(&d);
+	persist_flush(&d);
 
 	registry_free(&d);
 	discover_libvirt_stop();

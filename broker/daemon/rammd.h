@@ -19,6 +19,7 @@ struct control;
 struct guest;
 struct json_object;
 struct metrics;
+struct persist_job;
 struct record;
 
 /* Tick durations kept for rammctl (the last this many ticks). */
@@ -61,6 +62,10 @@ struct rammd {
 	size_t saved_cursor;       /* where persist.c looks next for a record
 				    * to drop when @saved is full */
 	guint save_source;         /* pending save, 0 if none */
+	struct persist_job *save_job; /* the save on its worker thread,
+				    * NULL if none (persist.c) */
+	int save_again;            /* records changed while @save_job ran:
+				    * save again when it ends */
 	guint tick_source;         /* the periodic clearing */
 	const char *config_path;   /* what SIGHUP reloads */
 	struct record *record;     /* --record FILE, NULL if off (record.h) */

@@ -241,23 +241,16 @@ static int state_sync_dir(const char *path)
 	return ret;
 }
 
-int state_save(const char *path, const struct state_entry *entries, size_t n)
+int state_write(const char *path, const char *text, size_t len)
 {
 	char tmp[4096];
-	char *text;
-	size_t len;
 	int fd, ret;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	ret = state_format(entries, n, &text, &len);
-	if (ret)
-		return ret;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto out_free;
-	}
+	if (fd < 0)
+		return -errno;
 	ret = state_write_all(fd, text, len);
 	if (!ret && fsync(fd))
 		ret = -errno;
@@ -265,13 +258,23 @@ int state_save(const char *path, const struct state_entry *entries, size_t n)
 		ret = -errno;
 	if (!ret && rename(tmp, path))
 		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return ret;
+	}
+	return state_sync_dir(path);
+}
+
+int state_save(const char *path, const struct state_entry *entries, size_t n)
+{
+	char *text;
+	size_t len;
+	int ret;
+
+	ret = state_format(entries, n, &text, &len);
 	if (ret)
-		goto out_unlink;
-	ret = state_sync_dir(path);
-	goto out_free;
-out_unlink:
-	unlink(tmp);
-out_free:
+		return ret;
+	ret = state_write(path, text, len);
 	free(text);
 	return ret;
 }

@@ -64,10 +64,19 @@ int state_parse(const char *text, size_t len, struct state_entry *out,
 		size_t max, size_t *n, char *err, size_t errlen);
 
 /*
- * state_save - write @n entries to @path atomically: a temp file beside it,
- * fsync, rename over @path, fsync the directory. A crash leaves either the
- * old file or the new one. Returns 0 or -errno; on failure @path is
- * unchanged and no temp file is left.
+ * state_write - write file text @text/@len (from state_format()) to @path
+ * atomically: a temp file beside it, fsync, rename over @path, fsync the
+ * directory. A crash leaves either the old file or the new one. Touches
+ * nothing but its arguments and the file system, so it may run on a
+ * worker thread (persist.c does). Returns 0 or -errno; on failure @path
+ * is unchanged and no temp file is left.
+ */
+int state_write(const char *path, const char *text, size_t len);
+
+/*
+ * state_save - state_format() then state_write(): write @n entries to
+ * @path atomically. Returns 0 or -errno; on failure @path is unchanged and
+ * no temp file is left.
  */
 int state_save(const char *path, const struct state_entry *entries, size_t n);
 

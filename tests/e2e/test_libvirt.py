@@ -32,7 +32,8 @@ import shutil
 import subprocess
 import time
 
-from common import Broker, check, free_huge_pages, lab, reserve_huge_pages, wait_for
+from common import (BUILD, Broker, check, free_huge_pages, lab, reserve_huge_pages,
+                    wait_for)
 
 NAME = "rammlv-a"
 BOOT_MIB = 256
@@ -441,6 +442,161 @@ def test_libvirt_backend():
             _stop_all(lv, broker, NAME, old_conf)
     timings["total_s"] = time.time() - t_start
     print("timings: " + ", ".join("%s=%.1f" % kv for kv in timings.items()))
+
+
+STOP_NAME = "rammlv-stop"
+STOP_MAX_S = 14.0  # libvirtd stopped at most this long (keepalive gives up after ~20 s)
+STALL_S = 3.0      # GUEST_RESIZE_STALL_MS: a resize that long without moving is over
+CTL_TIMEOUT_S = 3  # what rammctl gets to answer meanwhile
+KEEPALIVE_MAX_S = 40.0  # rammd gives a stopped libvirtd up after ~20 s
+RECONNECT_S = 4.0  # ... and tries again within 0.5 s, then 1 s, 2 s
+
+
+def _ctl_while_stopped(broker, lv, until, max_s):
+    """Ask rammctl guests every 0.5 s until @until() or @max_s, then
+    SIGCONT @lv. Returns (seconds, answered, unanswered within
+    CTL_TIMEOUT_S, ticks meanwhile)."""
+    before = broker.state()
+    t0 = time.monotonic()
+    answered = unanswered = 0
+    while time.monotonic() - t0 < max_s and not until():
+        try:
+            r = subprocess.run([os.path.join(BUILD, "rammctl"), "-s", broker.control,
+                                "--json", "guests"], stdout=subprocess.PIPE,
+                               timeout=CTL_TIMEOUT_S)
+            check(r.returncode == 0, "rammctl guests: exit %d" % r.returncode)
+            answered += 1
+        except subprocess.TimeoutExpired:
+            unanswered += 1
+        time.sleep(0.5)
+    elapsed = time.monotonic() - t0
+    try:
+        after = broker.state()
+    except subprocess.TimeoutExpired:
+        after = None
+    os.kill(lv.proc.pid, signal.SIGCONT)
+    ticks = after["ticks"] - before["ticks"] if after else 0
+    print("libvirtd stopped %.1f s: %d rammctl answered, %d not within %d s, %d ticks"
+          % (elapsed, answered, unanswered, CTL_TIMEOUT_S, ticks))
+    check(unanswered == 0, "%d rammctl requests not answered within %d s while "
+          "libvirtd was stopped" % (unanswered, CTL_TIMEOUT_S))
+    check(ticks >= elapsed / 0.5 / 2,
+          "%d ticks in %.1f s of 500 ms ticks while libvirtd was stopped" % (ticks, elapsed))
+    return elapsed
+
+
+def _first_grow_after(broker, name, t):
+    """When (CLOCK_MONOTONIC, as time.monotonic()) rammd first decided to
+    grow @name after @t, or None."""
+    for m in re.finditer(r"^rammd\[(\d+\.\d+)\] info: guest %s: grow " % re.escape(name),
+                         broker.log(), re.M):
+        if float(m.group(1)) > t:
+            return float(m.group(1))
+    return None
+
+
+def test_libvirt_loop_does_not_wait():
+    """libvirtd hangs (SIGSTOP, by its PID) for up to 14 s while rammd
+    manages a domain, and the guest's demand grows meanwhile: rammd's loop never
+    waits for libvirtd. Every rammctl request is answered and ticks keep
+    coming although device reads and a resize are due meanwhile; once
+    libvirtd runs again (SIGCONT) the resize asked for during the hang goes
+    through libvirt and is not judged short: the time it waited for
+    libvirtd is not taken for a device that stopped moving. Then libvirtd
+    is stopped until rammd gives the connection up (keepalive, ~20 s) and
+    for 4 s of reconnect attempts to the stopped daemon, whose socket
+    still accepts: rammd answers all along, and drives the guest again
+    once libvirtd goes on."""
+    check(os.geteuid() == 0, "the libvirt test runs libvirtd and needs root")
+    other = _system_libvirtd_running()
+    check(other is None, "a system libvirtd (pid %s) is running" % other)
+    old_conf = _prepare_host()
+    with lab.Lab() as L:
+        lv = Libvirtd(L)
+        broker = None
+        stopped = False
+        domain_xml = os.path.join(L.dir, STOP_NAME + ".xml")
+        with open(domain_xml, "w") as f:
+            f.write(DOMAIN_XML % {
+                "type": "kvm" if lab.accel() == "kvm" else "qemu",
+                "name": STOP_NAME, "boot": BOOT_MIB, "vmem": 0, "backing": "",
+                "vmem_max": VMEM_MAX_MIB, "total": BOOT_MIB + VMEM_MAX_MIB,
+                "maxmem": BOOT_MIB + VMEM_MAX_MIB + 1024,
+                "kernel": L.kernel, "initrd": L.initramfs, "dir": L.dir})
+        guest = DomainGuest(L, STOP_NAME)
+        try:
+            lv.start()
+            lv.virsh("create", domain_xml)
+            guest.wait_ready(120)
+            broker = Broker(L, "libvirt_uri = %s\ntick_ms = 500\nsupply_mib = 1024\n"
+                            "reserve_price = 0\nmin_hold_ms = 1000\n" % lv.uri)
+            wait_for("rammd to discover %s" % STOP_NAME,
+                     lambda: (lambda x: x and x["device_ready"] and x["agent_connected"])(
+                         _rammd_guest(broker, STOP_NAME)), 30)
+            wait_for("a report from the agent",
+                     lambda: _rammd_guest(broker, STOP_NAME).get("report_age_ms") is not None,
+                     30)
+            wait_for("the guest to settle",
+                     lambda: not _rammd_guest(broker, STOP_NAME)["resizing"], 30)
+
+            cur0 = _live_vmem_of(lv, STOP_NAME)[1]
+            os.kill(lv.proc.pid, signal.SIGSTOP)
+            stopped = True
+            t0 = time.monotonic()
+            # The lab channel and the agent's socket are QEMU's, not
+            # libvirtd's: demand grows and rammd hears of it. Stopped until
+            # a growth has waited for libvirtd well past the stall limit
+            # (the guest's demand takes a while under TCG).
+            guest.hog(400)
+            grow = []
+
+            def grown_waited():
+                grow[:] = grow or [_first_grow_after(broker, STOP_NAME, t0)]
+                return grow[0] is not None and time.monotonic() > grow[0] + STALL_S + 2
+            elapsed = _ctl_while_stopped(broker, lv, grown_waited, STOP_MAX_S)
+            stopped = False
+            grow_at = _first_grow_after(broker, STOP_NAME, t0)
+            check(grow_at is not None and grow_at + STALL_S < t0 + elapsed,
+                  "no growth decided %.0f s before libvirtd went on (%s s after it stopped)"
+                  % (STALL_S, grow_at and grow_at - t0))
+
+            # Driven again: the growth goes through libvirt.
+            wait_for("libvirt's <current> to grow by 128 MiB",
+                     lambda: _live_vmem_of(lv, STOP_NAME)[1] >= cur0 + 128, 120)
+            wait_for("rammd and libvirt to agree on the size",
+                     lambda: (lambda g: not g["resizing"] and
+                              g["size_mib"] == BOOT_MIB + _live_vmem_of(lv, STOP_NAME)[1])(
+                                  _rammd_guest(broker, STOP_NAME)), 60)
+            g = _rammd_guest(broker, STOP_NAME)
+            check(g["counters"]["resize_short"] == 0 and "stopped at" not in broker.log(),
+                  "a resize was judged short: %s" % g["counters"])
+
+            # Stopped until the keepalive gives the connection up, and
+            # then while rammd tries to connect again to the stopped
+            # libvirtd (the socket still accepts).
+            os.kill(lv.proc.pid, signal.SIGSTOP)
+            stopped = True
+            t1 = time.monotonic()
+            lost = []
+            losses = broker.log().count("libvirt: connection to")
+
+            def reconnect_tried():
+                if not lost and broker.log().count("libvirt: connection to") > losses:
+                    lost.append(time.monotonic())
+                return lost and time.monotonic() > lost[0] + RECONNECT_S
+            _ctl_while_stopped(broker, lv, reconnect_tried, KEEPALIVE_MAX_S)
+            stopped = False
+            check(lost, "the connection was not given up within %.0f s" % (
+                time.monotonic() - t1))
+            wait_for("the device driven again after the reconnect",
+                     lambda: broker.log().count("libvirt: connected to") >= 2 and
+                     _rammd_guest(broker, STOP_NAME)["device_ready"], 60)
+            check(broker.alive(), "rammd died")
+        finally:
+            if stopped:
+                os.kill(lv.proc.pid, signal.SIGCONT)
+            guest.disconnect()
+            _stop_all(lv, broker, STOP_NAME, old_conf)
 
 
 HUGE_NAME = "rammlv-huge"

@@ -88,11 +88,13 @@ class Rammd:
     """One rammd with its own control socket, state file and log in
     @workdir, scanning @scan_dir. @keys go in its [rammd] section (a value
     None drops the key); @base_config, if given, is the text the keys are
-    substituted into (the benchmark uses the shipped config)."""
+    substituted into (the benchmark uses the shipped config). @env, if
+    given, is added to rammd's environment."""
 
     def __init__(self, workdir, scan_dir, keys=None, base_config=None,
-                 name="rammd", nofile=4096):
+                 name="rammd", nofile=4096, env=None):
         self.workdir = workdir
+        self.env = dict(os.environ, **(env or {}))
         self.name = name
         self.conf = os.path.join(workdir, name + ".conf")
         self.sock = os.path.join(workdir, name + ".sock")
@@ -141,7 +143,7 @@ class Rammd:
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([RAMMD, "-c", self.conf], stdin=subprocess.DEVNULL,
                                      stdout=self.log_file, stderr=self.log_file,
-                                     preexec_fn=_nofile_preexec(self.nofile))
+                                     env=self.env, preexec_fn=_nofile_preexec(self.nofile))
         wait_for("rammd control socket", lambda: self.alive() is False or self.try_state(),
                  5)
         if not self.alive():

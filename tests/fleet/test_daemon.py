@@ -6,13 +6,17 @@ one rammd started by PID with a test config (harness.TEST_KEYS: 500 ms
 ticks, 2 s staleness, no emergency clearing), all stopped in __exit__.
 """
 
+import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import time
 
 from fleet import FleetThread
-from harness import (Rammd, TEST_KEYS, check, need_binaries, remove_tree,
-                     short_tmpdir, wait_for)
+from harness import (RAMMCTL, Rammd, Skip, TEST_KEYS, check, need_binaries,
+                     remove_tree, short_tmpdir, wait_for)
 
 # rammctl must answer within this while a guest misbehaves (the brief's
 # "the control socket still answers within a second").
@@ -26,8 +30,9 @@ class Bed:
     """A fleet with @guests ({name: Guest keyword args}) and one rammd with
     @keys over TEST_KEYS. On a failure the rammd log's tail is printed."""
 
-    def __init__(self, tag, guests, proxmox=False, **keys):
+    def __init__(self, tag, guests, proxmox=False, env=None, **keys):
         need_binaries()
+        self.env = env
         self.dir = short_tmpdir(tag)
         self.scan = os.path.join(self.dir, "s")
         os.mkdir(self.scan)
@@ -46,7 +51,7 @@ class Bed:
             raise
 
     def start_rammd(self, name):
-        r = Rammd(self.dir, self.scan, self.keys, name=name)
+        r = Rammd(self.dir, self.scan, self.keys, name=name, env=self.env)
         self.rammds.append(r)
         return r.start()
 
@@ -595,3 +600,273 @@ def test_restart_adopts_sizes():
             lambda f: f["size_mib"] == f["requested_mib"])(bed.fleet.guest("a")), 20)
         wait_for("rammd sees a's final size", lambda: bed.rammd.guests()["a"]["size_mib"]
                  == bed.fleet.guest("a")["total_mib"], 5)
+
+
+# ---- the control socket ------------------------------------------------------------
+
+def _unread_requests(path, n, cmd="guests"):
+    """@n connections to rammd's control socket that each send a request
+    and never read the reply."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+        socks.append(s)
+    return socks
+
+
+def test_unread_replies_do_not_stall():
+    """16 control clients that send 'guests' (a reply of hundreds of KB
+    with 250 guests) and never read it: meanwhile another client is
+    answered, ticks keep coming, and no honest guest's resize is judged
+    short or costs it credit (the loop never waits on a client)."""
+    n = 250
+    names = ["g%03d" % i for i in range(n)]
+    # Demand near the supply, raised on a few guests every half second
+    # below, so that resizes are in flight while the clients hang. Only
+    # raised: a working set that shrinks leaves a claim idle, which costs
+    # credit by design.
+    guests = {name: {"demand_mib": 400 + (i % 5) * 150, "size_mib": 128}
+              for i, name in enumerate(names)}
+    # Claims left idle for a moment as working sets move cost nothing
+    # here, so credit lost is an unplug judged short or late.
+    with Bed("unread", guests, supply_mib=n * 300, tick_ms=500,
+             credit_fall_idle=0) as bed:
+        def all_ready():
+            gs = bed.rammd.guests()
+            return len(gs) == n and all(g["device_ready"] and g["agent_connected"]
+                                        for g in gs.values())
+        wait_for("%d guests ready" % n, all_ready, 90, 1.0)
+        code, out, _ = bed.rammd.rammctl("--json", "guests", timeout=30)
+        check(code == 0 and len(out) > 100_000,
+              "rammctl guests: exit %d, %d bytes (want a reply over 100 KB)" % (code, len(out)))
+        print("reply: %d bytes" % len(out))
+        before = bed.rammd.state()
+        t0 = time.monotonic()
+        window_s = 12.0
+        stuck = []
+        answered = []
+        demand = {name: spec["demand_mib"] for name, spec in guests.items()}
+        turn = 0
+        try:
+            # Opened again every 5.5 s, so that the pressure lasts the
+            # whole window whatever rammd does with them.
+            next_open = t0
+            while time.monotonic() - t0 < window_s:
+                if time.monotonic() >= next_open:
+                    for s in stuck:
+                        s.close()
+                    stuck = _unread_requests(bed.rammd.sock, 16)
+                    next_open += 5.5
+                try:
+                    code, _, took = bed.rammd.rammctl("--json", "bids", timeout=5)
+                    check(code == 0, "rammctl bids exit %d" % code)
+                    answered.append(took)
+                except subprocess.TimeoutExpired:
+                    answered.append(None)
+                for _ in range(5):
+                    name = names[turn * 37 % n]
+                    turn += 1
+                    demand[name] = min(demand[name] + 150, 1400)
+                    bed.fleet.do(name, "set_demand", demand[name])
+                time.sleep(0.5)
+        finally:
+            for s in stuck:
+                s.close()
+        elapsed = time.monotonic() - t0
+        after = bed.rammd.state()
+        took = [t for t in answered if t is not None]
+        print("answers: %d of %d within 5 s, slowest %.2f s; ticks %d in %.1f s" % (
+            len(took), len(answered), max(took, default=0),
+            after["ticks"] - before["ticks"], elapsed))
+        ticks = after["ticks"] - before["ticks"]
+        check(ticks >= elapsed / 0.5 / 2,
+              "%d ticks in %.1f s of 500 ms ticks" % (ticks, elapsed))
+        b = {g["name"]: g for g in before["guests"]}
+        t0_us = before["now_us"]
+        moved = sum(1 for g in after["guests"] if g["last_resize"]["decided_us"] > t0_us)
+        print("guests resized in the window: %d" % moved)
+        check(moved >= 10, "only %d guests resized in the window" % moved)
+        for g in after["guests"]:
+            was = b[g["name"]]
+            check(g["counters"]["resize_short"] == was["counters"]["resize_short"],
+                  "%s: resize judged short: %s" % (g["name"], g["counters"]))
+            check(g["credit"] >= was["credit"],
+                  "%s: credit %.3f -> %.3f" % (g["name"], was["credit"], g["credit"]))
+        check(None not in answered,
+              "rammctl bids: %d of %d requests not answered within 5 s while 16 "
+              "clients left their replies unread" % (answered.count(None), len(answered)))
+
+
+# Counts rammd's getgrnam() calls in the file $RAMM_TEST_GETGRNAM_LOG.
+GETGRNAM_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct group *getgrnam(const char *name)
+{
+	struct group *(*real)(const char *) =
+		(struct group *(*)(const char *))dlsym(RTLD_NEXT, "getgrnam");
+	const char *path = getenv("RAMM_TEST_GETGRNAM_LOG");
+	FILE *f = path ? fopen(path, "a") : NULL;
+
+	if (f) {
+		fprintf(f, "%s\n", name);
+		fclose(f);
+	}
+	return real(name);
+}
+"""
+
+
+def _build_shim(d, source):
+    """Compile @source into @d/shim.so (for LD_PRELOAD) and return its
+    path; Skip if there is no C compiler."""
+    if not shutil.which("cc"):
+        raise Skip("no C compiler for the LD_PRELOAD shim")
+    src, shim = os.path.join(d, "shim.c"), os.path.join(d, "shim.so")
+    with open(src, "w") as f:
+        f.write(source)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
+    return shim
+
+
+def test_admin_group_looked_up_at_start_and_reload():
+    """The admin group is looked up at start and at a reload, never per
+    request: a lookup can block on NSS (LDAP, sssd), and the loop with it.
+    Requests come from an unprivileged user, whose requests need the
+    group's gid."""
+    need_binaries()
+    d = short_tmpdir("grp")
+    r = None
+    try:
+        shim, calls = _build_shim(d, GETGRNAM_SHIM), os.path.join(d, "calls")
+        os.mkdir(os.path.join(d, "s"))
+        r = Rammd(d, os.path.join(d, "s"), TEST_KEYS,
+                  env={"LD_PRELOAD": shim, "RAMM_TEST_GETGRNAM_LOG": calls}).start()
+
+        def lookups():
+            with open(calls) as f:
+                return f.read().split()
+        at_start = lookups()
+        check(at_start == ["ramm"], "lookups at start: %s" % at_start)
+        # nobody reaches the socket; it may read, not change
+        os.chmod(d, 0o711)
+        os.chmod(r.sock, 0o666)
+
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        for _ in range(10):
+            p = subprocess.run([RAMMCTL, "--socket", r.sock, "--json", "guests"],
+                               capture_output=True, text=True, timeout=10,
+                               preexec_fn=as_nobody)
+            check(p.returncode == 0, "rammctl guests as nobody: exit %d %s" % (
+                p.returncode, p.stdout + p.stderr))
+        p = subprocess.run([RAMMCTL, "--socket", r.sock, "drain", "nosuch"],
+                           capture_output=True, text=True, timeout=10, preexec_fn=as_nobody)
+        check(p.returncode == 4, "drain as nobody: exit %d, want 4" % p.returncode)
+        check(lookups() == at_start, "11 requests from nobody: %d lookups since start" % (
+            len(lookups()) - len(at_start)))
+        r.proc.send_signal(signal.SIGHUP)
+        wait_for("reload", lambda: "reload: " in r.log(), 5)
+        check(lookups() == ["ramm", "ramm"], "lookups after a reload: %s" % lookups())
+    finally:
+        if r:
+            r.stop()
+        remove_tree(d)
+
+
+# A slow disk: each fsync() of rammd sleeps $RAMM_TEST_FSYNC_MS first, and
+# is logged ("begin"/"end") in $RAMM_TEST_FSYNC_LOG.
+FSYNC_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void note(const char *what)
+{
+	const char *path = getenv("RAMM_TEST_FSYNC_LOG");
+	FILE *f = path ? fopen(path, "a") : NULL;
+
+	if (f) {
+		fprintf(f, "%s\n", what);
+		fclose(f);
+	}
+}
+
+int fsync(int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	const char *ms = getenv("RAMM_TEST_FSYNC_MS");
+	int ret;
+
+	note("begin");
+	if (ms)
+		usleep((useconds_t)atoi(ms) * 1000);
+	ret = real(fd);
+	note("end");
+	return ret;
+}
+"""
+
+
+def test_slow_disk_does_not_stall():
+    """Each fsync() takes 1.5 s (a save fsyncs the file and its
+    directory): saves asked for every second (overrides) and every 10
+    ticks go on while ticks keep coming and rammctl answers; never two
+    saves at once; at exit the last override is in the state file."""
+    need_binaries()
+    d = short_tmpdir("disk")
+    try:
+        shim, fsyncs = _build_shim(d, FSYNC_SHIM), os.path.join(d, "fsyncs")
+        env = {"LD_PRELOAD": shim, "RAMM_TEST_FSYNC_MS": "1500",
+               "RAMM_TEST_FSYNC_LOG": fsyncs}
+        with Bed("disk", {"a": {}, "b": {}}, env=env, supply_mib=1024) as bed:
+            bed.ready(["a", "b"])
+            before = bed.rammd.state()
+            t0 = time.monotonic()
+            weight = 100
+            unanswered = 0
+            while time.monotonic() - t0 < 10.0:
+                weight += 1
+                try:
+                    code, out, _ = bed.rammd.rammctl("set", "a", "weight", str(weight),
+                                                     timeout=5)
+                    check(code == 0, "rammctl set: exit %d %s" % (code, out))
+                except subprocess.TimeoutExpired:
+                    unanswered += 1
+                time.sleep(1.0)
+            elapsed = time.monotonic() - t0
+            ticks = bed.rammd.state()["ticks"] - before["ticks"]
+            print("%d ticks in %.1f s; %d requests unanswered in 5 s" % (
+                ticks, elapsed, unanswered))
+            check(ticks >= elapsed / 0.5 / 2,
+                  "%d ticks in %.1f s of 500 ms ticks" % (ticks, elapsed))
+            check(unanswered == 0, "%d rammctl set not answered within 5 s" % unanswered)
+            weight += 1
+            code, out, _ = bed.rammd.rammctl("set", "a", "weight", str(weight), timeout=15)
+            check(code == 0, "rammctl set: exit %d %s" % (code, out))
+            # At exit rammd waits for the save in flight, then saves: up
+            # to four slow fsyncs.
+            bed.rammd.proc.terminate()
+            bed.rammd.proc.wait(15)
+            with open(os.path.join(bed.dir, "state")) as f:
+                saved = f.read()
+            check("overrides a weight=%d " % weight in saved,
+                  "the last override (weight %d) is not in the state file:\n%s" % (
+                      weight, saved))
+        with open(fsyncs) as f:
+            seq = f.read().split()
+        print("%d fsyncs" % (len(seq) // 2))
+        check(seq == ["begin", "end"] * (len(seq) // 2),
+              "fsyncs overlap (two saves at once): %s" % seq)
+    finally:
+        remove_tree(d)
