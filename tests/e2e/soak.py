@@ -28,7 +28,8 @@ consoles (the OOM killer's lines), rammd's log and ramm-hog's "short" /
     (a guest whose QEMU the soak killed has no OOM kill: only the OOM
     killer's console lines count);
   - floor violations: a guest below its floor on the device, or in rammd's
-    books, once it and rammd have been up FLOOR_GRACE_S;
+    books, FLOOR_GRACE_S after the guest answered (at boot, or booted
+    again) and rammd started;
   - moments over supply: the memory plugged above the floors, summed,
     above supply_mib. Each moment is a lower bound (see oversupply()),
     so sampling never makes one up; a guest whose QEMU the soak killed
@@ -160,6 +161,8 @@ class Soak:
         self.rounds = []          # (t_start, t_end, {name: (gen, plugged, requested)})
         self.polls = []           # (t, {name: compact rammctl view})
         self.ooms = []            # (t, name, gen, pid, task, line)
+        self.want_dmesg = {n: [] for n in NAMES}  # OOM kills whose report to fetch
+        self.oom_reports = {}     # (name, gen, pid) -> the kernel's OOM report lines
         self.hog_lines = []       # (name, workload, line)
         self.crashes = []         # (t, what, context lines)
         self.harness_errors = []
@@ -236,6 +239,7 @@ class Soak:
             self._seen_oom.add(key)
             self.ooms.append((now(), name, self.gen[name], int(pid), m.group(2) or m.group(3),
                               line.strip()))
+            self.want_dmesg[name].append(key)
             print("soak: %7.1f s  %s: OOM kill: %s" % (now() - self.t0, name, line.strip()),
                   flush=True)
 
@@ -246,6 +250,7 @@ class Soak:
         g = self.guests[name]
         if g.proc.poll() is None:
             driver.collect_hog_log()
+            driver.fetch_oom_reports()
         with self.lock:
             self.down[name] = True
         if g.proc.poll() is None:
@@ -357,7 +362,29 @@ class Driver(threading.Thread):
     def sleep_until(self, t):
         while not self.soak.stopping.is_set() and now() < t:
             self.check_crash()
+            self.fetch_oom_reports()
             time.sleep(min(0.2, max(0.0, t - now())))
+
+    def fetch_oom_reports(self):
+        """The kernel's own report of each new OOM kill (from `invoked
+        oom-killer` to the kill: the tasks and their RSS), from dmesg; the
+        console shows only the kill at the lab's loglevel."""
+        s = self.soak
+        with s.lock:
+            keys, s.want_dmesg[self.name] = s.want_dmesg[self.name], []
+        if not keys:
+            return
+        _, out = self.guest.run("dmesg", check=False)
+        lines = out.splitlines()
+        for key in keys:
+            pid = key[2]
+            end = max([i for i, l in enumerate(lines)
+                       if "Killed process %s " % pid in l or "pid=%s," % pid in l] or [-1])
+            start = max([i for i, l in enumerate(lines[:end + 1])
+                         if "invoked oom-killer" in l] or [end])
+            if end >= 0:
+                with s.lock:
+                    s.oom_reports[key] = lines[start:end + 1][:80]
 
     def check_crash(self):
         s = self.soak
@@ -451,6 +478,8 @@ class Driver(threading.Thread):
             self.quit_hog()
             self.soak.act("%s: workload exits; a new one starts at rammd's next shrink" % self.name)
             seen = self.wait_for_shrink(log_off)
+            if self.soak.stopping.is_set():
+                return
             label = ("greedy" if ph["greedy"] else "polite") + ("-in-unplug" if seen else "")
             if not seen:
                 self.soak.act("%s: no shrink logged within %d s of the exit" %
@@ -494,6 +523,7 @@ class Driver(threading.Thread):
         try:
             if not s.down[self.name]:
                 self.collect_hog_log()
+                self.fetch_oom_reports()
         except Exception as e:  # noqa: BLE001
             s.harness_errors.append("%s: final hog log: %r" % (self.name, e))
 
@@ -580,21 +610,26 @@ def oversupply(soak, supply):
 
 
 def floor_violations(soak):
-    """A guest below its floor, on the device or in rammd's books, once it
-    and rammd have been up FLOOR_GRACE_S. One entry per episode."""
+    """A guest below its floor, on the device or in rammd's books, once its
+    guest has answered (booted, or booted again) and rammd has run for
+    FLOOR_GRACE_S. One entry per episode."""
     floor = soak.floor_mib()
-    boots = {n: [] for n in NAMES}          # (t, gen) of each boot
+    # Each guest's QEMU going down (None) and its guest answering again.
+    ups = {n: [] for n in NAMES}
     for t, what in soak.actions:
         for n in NAMES:
             if what.startswith(n + ": booted again"):
-                boots[n].append(t)
+                ups[n].append((t, t))
+            elif what.startswith(n + ": QEMU"):
+                ups[n].append((t, None))
     starts = [t for t, w in soak.actions if w.startswith("rammd restarted") or
               w.startswith("rammd started") or "starting it again" in w]
 
     def settled(name, t):
-        up = max([soak.t0] + [b for b in boots[name] if b <= t])
+        last = [up for tu, up in ups[name] if tu <= t]
+        up = soak.t0 if not last else last[-1]
         rammd_up = max([s for s in starts if s <= t] or [soak.t0])
-        return t >= max(up, rammd_up) + FLOOR_GRACE_S
+        return up is not None and t >= max(up, rammd_up) + FLOOR_GRACE_S
 
     out, open_ = [], {}
     for t0, _, sizes in soak.rounds:
@@ -669,7 +704,8 @@ def oom_context(soak, log_entries, oom):
     t, name, gen, pid, task, line = oom
     mine = [e for e in log_entries if e[1] == name and e[0] <= t]
     shrinks = [e for e in mine if e[2] == "shrink"]
-    ctx = dict(guest=name, t=t, pid=pid, task=task, line=line)
+    ctx = dict(guest=name, t=t, pid=pid, task=task, line=line,
+               kernel_report=soak.oom_reports.get((name, gen, str(pid)), []))
     shrinking, since = False, None
     if shrinks:
         last = shrinks[-1]
@@ -800,6 +836,10 @@ def report(soak, seed, minutes, supply, peak, faults):
                o.get("price")))
         for line in o["rammd_lines"]:
             print("    | " + line)
+        # The kernel's view: what asked, and the ramm tasks with their RSS.
+        for line in o["kernel_report"]:
+            if "invoked oom-killer" in line or "ramm-" in line:
+                print("    k " + line)
     print("floor violations: %d" % len(floors))
     print("moments over supply: %d (highest plugged above the floors: %d MiB of %d)" %
           (len(over), highest, supply))
@@ -832,8 +872,6 @@ def keep_logs(the_lab):
     out = os.path.join(BUILD, "soak-logs")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    if not os.path.isdir(the_lab.dir):
-        return out + " (none: the lab was closed first)"
     for path in os.listdir(the_lab.dir):
         if path.endswith((".log", ".state", ".conf")) or ".console" in path:
             shutil.copy(os.path.join(the_lab.dir, path), out)
@@ -883,12 +921,13 @@ def main():
                     soak.kill_broker(f["down_s"])
             soak.act("the schedule is over")
         finally:
+            # On Ctrl-C the lab has stopped everything already; what a
+            # thread still starts, the lab's close stops on the way out.
             soak.stopping.set()
             for t in threads:
                 t.join(15)
-            verdict = report(soak, seed, minutes, supply, peak, faults) \
-                if soak.broker else "FAIL"
-            print("logs: %s" % keep_logs(L))
+        verdict = report(soak, seed, minutes, supply, peak, faults)
+        print("logs: %s" % keep_logs(L))
     print("soak: %s (seed %d, %.1f min)" % (verdict, seed, minutes), flush=True)
     return 0 if verdict == "PASS" else 1
 
