@@ -76,11 +76,14 @@ CTL_POLL_S = 0.5
 UNPLUG_WAIT_S = 20          # "grow while unplugged": how long to wait for the shrink
 GREEDY_STEP_MIB = 8         # a greedy burst grows 80 MiB/s (16 MiB steps OOM at once)
 
+REQUESTS = ("grow", "shrink", "stop", "follow")
 LOG_RE = re.compile(r"^rammd\[(\d+\.\d+)\] \w+: guest (\S+): (.*)$")
 DECISION_RE = re.compile(r"^(grow|shrink) \d+ -> \d+ units of \d+ MiB \((\d+) MiB total\)")
 RESIZED_RE = re.compile(r"^resized (\d+) -> (\d+) MiB in")
 STOPPED_RE = re.compile(r"^resize (\d+) -> (\d+) MiB stopped at (\d+) MiB")
 FOLLOW_RE = re.compile(r"^device moving (\d+) -> (\d+) MiB")
+STOP_RE = re.compile(r"^shrink stopped at \d+ units of \d+ MiB \((\d+) MiB total\)")
+FELL_RE = re.compile(r"^device fell from (\d+) to (\d+) MiB")
 OOM_RE = re.compile(r"Out of memory: Killed process (\d+) \(([^)]*)\)|oom-kill:.*task=([^,]*),pid=(\d+)")
 HOG_RE = re.compile(r"^ramm-hog: t=([\d.]+) (short|granted|cancelled)(?: after_ms=(\d+))?")
 
@@ -540,8 +543,11 @@ def read_tail(path, n):
 # --- analysis ---------------------------------------------------------------
 
 def parse_rammd_log(text):
-    """rammd's per-guest lines: (t, guest, kind, sizes, line); kind is
-    decision (grow/shrink), done (resized), stopped, or follow."""
+    """rammd's per-guest lines: (t, guest, kind, MiB, line); kind is a
+    request (grow, shrink, stop: a shrink stopped and the request set back
+    up, follow: a resize found on the device), done (resized), stopped (a
+    resize that ended short) or fell (rammd saw the device fall below its
+    request)."""
     out = []
     for line in text.splitlines():
         m = LOG_RE.match(line)
@@ -558,6 +564,10 @@ def parse_rammd_log(text):
             out.append((t, name, "stopped", int(STOPPED_RE.match(rest).group(3)), line))
         elif FOLLOW_RE.match(rest):
             out.append((t, name, "follow", int(FOLLOW_RE.match(rest).group(2)), line))
+        elif STOP_RE.match(rest):
+            out.append((t, name, "stop", int(STOP_RE.match(rest).group(1)), line))
+        elif FELL_RE.match(rest):
+            out.append((t, name, "fell", int(FELL_RE.match(rest).group(2)), line))
     return out
 
 
@@ -569,7 +579,8 @@ def oversupply(soak, supply):
     moves one way in 0.25 s, so each guest held at least the smaller of its
     two readings at T, and their sum is a lower bound of what was plugged
     at T: sampling skew cannot make up a moment. A guest the soak killed
-    counts what rammd's books last said it holds. Returns the moments and
+    counts what rammd's books last said it holds (nothing once rammd
+    calls it gone). Returns the moments and
     the highest bound seen."""
     floor = soak.floor_mib()
     moments, cur, highest = [], None, 0
@@ -581,18 +592,21 @@ def oversupply(soak, supply):
         total, parts, ok = 0, {}, True
         for name in NAMES:
             a, b = r1.get(name), r2.get(name)
+            key = name
             if a and b and a[0] == b[0]:
                 plugged = min(a[1], b[1])
             elif a or b:
                 plugged = (a or b)[1]
             elif name in r1 and name in r2 and name in books:
-                # Down (killed by the soak) in both rounds: rammd's books.
-                plugged = books[name]["size"] - BOOT_MIB
-                parts[name + "(books)"] = plugged
+                # Down (killed by the soak) in both rounds: rammd's books,
+                # where a guest whose QEMU it knows is gone holds nothing.
+                held = books[name]["state"] not in ("gone", "new")
+                plugged = books[name]["size"] - BOOT_MIB if held else 0
+                key = name + "(books)"
             else:
                 ok = False        # not read, though up: no bound
                 break
-            parts.setdefault(name, plugged)
+            parts[key] = plugged
             total += max(0, BOOT_MIB + plugged - floor)
         if not ok:
             continue
@@ -674,7 +688,7 @@ def false_completions(soak, log_entries):
         if kind not in ("done", "stopped"):
             continue
         t_next = min([e[0] for e in log_entries[i + 1:]
-                      if e[1] == name and e[2] in ("grow", "shrink", "follow")] +
+                      if e[1] == name and e[2] in REQUESTS] +
                      [k for k in kills[name] if k > t] + [float("inf")])
         gen = None
         for t0, t1, sizes in soak.rounds[max(0, bisect.bisect_left(starts, t) - 1):]:
@@ -689,10 +703,13 @@ def false_completions(soak, log_entries):
             total = BOOT_MIB + sizes[name][1]
             if total < size:
                 asked = [e[4] for e in log_entries[:i] if e[1] == name and
-                         e[2] in ("grow", "shrink", "follow")]
+                         e[2] in REQUESTS]
+                noticed = [e[4] for e in log_entries[i + 1:] if e[1] == name and
+                           e[2] == "fell" and e[0] < t_next]
                 out.append(dict(guest=name, kind=("short unplug went on" if kind == "stopped"
                                                   else "false completion"),
                                 asked=asked[-1] if asked else None,
+                                noticed=noticed[0] if noticed else None,
                                 logged=line, at=t, read_after_s=round(t0 - t, 2),
                                 read_mib=total, requested_mib=BOOT_MIB + sizes[name][2]))
                 break
@@ -709,7 +726,7 @@ def oom_context(soak, log_entries, oom):
     shrinking, since = False, None
     if shrinks:
         last = shrinks[-1]
-        ends = [e for e in mine if e[0] >= last[0] and e[2] in ("done", "stopped")]
+        ends = [e for e in mine if e[0] >= last[0] and e[2] in ("done", "stopped", "stop")]
         if ends:
             since = t - ends[0][0]
             ctx["last_shrink"] = "%s; %s" % (last[4].split(": ", 1)[-1], ends[0][4].split(": ", 1)[-1])
@@ -717,18 +734,23 @@ def oom_context(soak, log_entries, oom):
             shrinking = True
             ctx["last_shrink"] = last[4].split(": ", 1)[-1] + " (in flight)"
         ctx["shrink_decided_ago_s"] = round(t - last[0], 1)
-    # The device itself unplugging, logged or not (same QEMU).
-    fell = False
-    reads = [(t0, r[name][1]) for t0, _, r in soak.rounds
+    # The device unplugging toward a lower request, logged or not (same
+    # QEMU); a device falling below a request that did not drop is the
+    # guest not keeping what it plugged, noted but not rammd's shrink.
+    unplugged = fell = False
+    reads = [r[name][1:] for t0, _, r in soak.rounds
              if r.get(name) and r[name][0] == gen and t - SHRINK_WINDOW_S <= t0 <= t]
-    for (_, a), (_, b) in zip(reads, reads[1:]):
-        if b < a:
+    for (a, _), (b, b_req) in zip(reads, reads[1:]):
+        if b < a and b_req < a:
+            unplugged = True
+        elif b < a:
             fell = True
     ctx["shrinking"] = shrinking
     ctx["shrunk_ago_s"] = None if since is None else round(since, 1)
-    ctx["device_fell_in_window"] = fell
+    ctx["device_unplugged_in_window"] = unplugged
+    ctx["device_fell_unasked_in_window"] = fell
     if reads:
-        ctx["device_mib"] = BOOT_MIB + reads[-1][1]
+        ctx["device_mib"] = BOOT_MIB + reads[-1][0]
     polls = [v for tp, v in soak.polls if tp <= t and name in v]
     if polls:
         g = polls[-1][name]
@@ -739,7 +761,7 @@ def oom_context(soak, log_entries, oom):
     ctx["workload"] = wl[-1][1] if wl else None
     ctx["workload_age_s"] = round(t - wl[-1][0], 1) if wl else None
     ctx["rammd_lines"] = [e[4] for e in mine[-4:]]
-    ctx["fails"] = shrinking or fell or (since is not None and since <= SHRINK_WINDOW_S)
+    ctx["fails"] = shrinking or unplugged or (since is not None and since <= SHRINK_WINDOW_S)
     return ctx
 
 
@@ -829,9 +851,10 @@ def report(soak, seed, minutes, supply, peak, faults):
         if "last_shrink" in o:
             print("    last shrink, decided %s s before: %s" %
                   (o["shrink_decided_ago_s"], o["last_shrink"]))
-        print("    rammd: shrinking=%s shrunk_ago=%s s device_fell=%s size=%s target=%s "
-              "device=%s avail=%s bid=%s price=%s" %
-              (o["shrinking"], o["shrunk_ago_s"], o["device_fell_in_window"], o.get("size_mib"),
+        print("    rammd: shrinking=%s shrunk_ago=%s s device_unplugged=%s fell_unasked=%s "
+              "size=%s target=%s device=%s avail=%s bid=%s price=%s" %
+              (o["shrinking"], o["shrunk_ago_s"], o["device_unplugged_in_window"],
+               o["device_fell_unasked_in_window"], o.get("size_mib"),
                o.get("target_mib"), o.get("device_mib"), o.get("avail_mib"), o.get("bid"),
                o.get("price")))
         for line in o["rammd_lines"]:
@@ -848,6 +871,8 @@ def report(soak, seed, minutes, supply, peak, faults):
         print("  %s: %s; %.2f s later the device read %d MiB (requested %d)" %
               (f["kind"], f["logged"], f["read_after_s"], f["read_mib"], f["requested_mib"]))
         print("    | %s" % f["asked"])
+        if f["noticed"]:
+            print("    | %s" % f["noticed"])
     if soak.harness_errors:
         print("harness errors (not counted): %d" % len(soak.harness_errors))
         for e in soak.harness_errors[:10]:
