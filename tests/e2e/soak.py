@@ -38,14 +38,15 @@ consoles (the OOM killer's lines), rammd's log and ramm-hog's "short" /
     the device later read lower with no new request;
   - the grant latency of each workload (median, p90, max): from the moment
     the guest is short for its hog to the moment it has room again, in the
-    guest's own clock.
+    guest's own clock;
+  - the guest kernels' WARNING, BUG and Oops reports, from dmesg.
 
 Verdict: FAIL on an OOM kill in a guest rammd was shrinking or had shrunk
 in the last SHRINK_WINDOW_S (10) seconds, a floor violation, a moment over
 supply, or rammd or a guest dying on its own. Other OOM kills (a greedy
-burst the market does not serve) and false completions are reported. The
-run prints a summary and a final "soak: PASS|FAIL" line, writes
-build/soak-report.json and copies the logs to build/soak-logs/. The floor
+burst the market does not serve), false completions and kernel warnings
+are reported. The run prints a summary and a final "soak: PASS|FAIL" line,
+writes build/soak-report.json and copies the logs to build/soak-logs/. The floor
 is boot memory with the shipped defaults (min_floor_mib 0);
 SOAK_FLOOR_MIB=N gives every guest a [guest] floor_mib N MiB above it.
 Every QEMU and rammd is stopped by PID at the end, also on Ctrl-C.
@@ -166,6 +167,7 @@ class Soak:
         self.ooms = []            # (t, name, gen, pid, task, line)
         self.want_dmesg = {n: [] for n in NAMES}  # OOM kills whose report to fetch
         self.oom_reports = {}     # (name, gen, pid) -> the kernel's OOM report lines
+        self.kernel_warnings = {}  # (name, gen) -> WARNING/BUG lines from dmesg
         self.hog_lines = []       # (name, workload, line)
         self.crashes = []         # (t, what, context lines)
         self.harness_errors = []
@@ -254,6 +256,7 @@ class Soak:
         if g.proc.poll() is None:
             driver.collect_hog_log()
             driver.fetch_oom_reports()
+            driver.fetch_kernel_warnings()
         with self.lock:
             self.down[name] = True
         if g.proc.poll() is None:
@@ -356,7 +359,7 @@ class Driver(threading.Thread):
         self.events = sorted([("phase", p["t"], p) for p in phases] +
                              [("fault", f["t"], f) for f in faults], key=lambda e: e[1])
         self.n = 0                # workloads started
-        self.hog = None           # current workload: dict(id, kind, mib, ctl, log, greedy)
+        self.hog = None           # current workload: dict(id, kind, mib, ctl, greedy)
 
     @property
     def guest(self):
@@ -389,6 +392,21 @@ class Driver(threading.Thread):
                 with s.lock:
                     s.oom_reports[key] = lines[start:end + 1][:80]
 
+    def fetch_kernel_warnings(self):
+        """The guest kernel's WARNING, BUG and Oops reports (the lab's
+        console loglevel hides warnings), each with the lines that name
+        where it happened; kept per QEMU incarnation."""
+        _, out = self.guest.run("dmesg", check=False)
+        lines = out.splitlines()
+        found = []
+        for i, line in enumerate(lines):
+            if re.search(r"WARNING:|BUG:|Oops", line):
+                found += [line] + [l for l in lines[i + 1:i + 12] if "RIP:" in l or
+                                   "Modules linked" in l or "Comm:" in l][:3]
+        if found:
+            with self.soak.lock:
+                self.soak.kernel_warnings[(self.name, self.soak.gen[self.name])] = found
+
     def check_crash(self):
         s = self.soak
         g = self.guest
@@ -406,8 +424,11 @@ class Driver(threading.Thread):
 
     # --- workloads ----------------------------------------------------------
     def hog_alive(self):
+        """Whether the current hog runs (its pid file goes as it quits,
+        and stays with a dead pid after an OOM kill)."""
         return self.hog is not None and self.guest.run(
-            "kill -0 $(cat %s.pid) 2>/dev/null" % self.hog["ctl"], check=False)[0] == 0
+            "kill -0 $(cat %s.pid 2>/dev/null) 2>/dev/null" % self.hog["ctl"],
+            check=False)[0] == 0
 
     def start_hog(self, kind, mib, greedy):
         self.n += 1
@@ -419,14 +440,19 @@ class Driver(threading.Thread):
         self.soak.act("%s: %s workload %d MiB (hog %d)" % (self.name, kind, mib, self.n))
 
     def quit_hog(self):
+        """Make the current hog exit, and be sure it is gone before the next
+        one starts: two at once would be the soak's own OOM kill. It writes
+        its last line as it exits; one stuck in reclaim for 5 s is killed."""
         if self.hog is None:
             return
         self.guest.run("ramm-hog quit --ctl %s 2>/dev/null; true" % self.hog["ctl"], check=False)
-        # It writes its last line as it exits.
-        for _ in range(20):
-            if self.guest.run("test -p %s" % self.hog["ctl"], check=False)[0] != 0:
+        for _ in range(50):
+            if not self.hog_alive():
                 break
             time.sleep(0.1)
+        else:
+            self.guest.run("kill -9 $(cat %s.pid)" % self.hog["ctl"], check=False)
+            self.soak.act("%s: hog %d did not quit in 5 s: killed" % (self.name, self.hog["id"]))
         self.collect_hog_log()
         self.hog = None
 
@@ -468,7 +494,6 @@ class Driver(threading.Thread):
             self.guest.run("ramm-hog free --ctl %s" % self.hog["ctl"], check=False)
             self.soak.act("%s: idle (hog %d frees)" % (self.name, self.hog["id"]))
             return
-        log_off = os.path.getsize(self.soak.broker.log_path)
         self.quit_hog()
         if kind in ("idle", "exit"):
             self.soak.act("%s: %s" % (self.name, "workload exits" if kind == "exit" else "idle"))
@@ -527,6 +552,7 @@ class Driver(threading.Thread):
             if not s.down[self.name]:
                 self.collect_hog_log()
                 self.fetch_oom_reports()
+                self.fetch_kernel_warnings()
         except Exception as e:  # noqa: BLE001
             s.harness_errors.append("%s: final hog log: %r" % (self.name, e))
 
@@ -873,6 +899,11 @@ def report(soak, seed, minutes, supply, peak, faults):
         print("    | %s" % f["asked"])
         if f["noticed"]:
             print("    | %s" % f["noticed"])
+    print("guest kernel warnings: %d" % sum(1 for v in soak.kernel_warnings.values()
+                                            for l in v if re.search(r"WARNING:|BUG:|Oops", l)))
+    for (name, gen), found in sorted(soak.kernel_warnings.items()):
+        for line in found[:8]:
+            print("  %s (boot %d): %s" % (name, gen, line))
     if soak.harness_errors:
         print("harness errors (not counted): %d" % len(soak.harness_errors))
         for e in soak.harness_errors[:10]:
@@ -884,6 +915,7 @@ def report(soak, seed, minutes, supply, peak, faults):
                floor_mib=soak.floor_mib(), faults=faults, verdict=verdict, failures=failures,
                ooms=ooms, floor_violations=floors, over_supply=over, false_completions=falses,
                highest_above_floors_mib=highest,
+               kernel_warnings={"%s boot %d" % k: v for k, v in soak.kernel_warnings.items()},
                grant_latency=lat, harness_errors=soak.harness_errors,
                actions=[(rel(t), w) for t, w in soak.actions],
                crashes=[(rel(t), w, c) for t, w, c in soak.crashes],
