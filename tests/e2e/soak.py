@@ -786,6 +786,11 @@ def oom_context(soak, log_entries, oom):
           "workload" in w]
     ctx["workload"] = wl[-1][1] if wl else None
     ctx["workload_age_s"] = round(t - wl[-1][0], 1) if wl else None
+    # A shrink decided before the workload began took memory left idle;
+    # one decided after took it from a guest that had started to grow.
+    ctx["shrink_after_workload_start"] = (
+        "shrink_decided_ago_s" in ctx and ctx["workload_age_s"] is not None and
+        ctx["shrink_decided_ago_s"] < ctx["workload_age_s"])
     ctx["rammd_lines"] = [e[4] for e in mine[-4:]]
     ctx["fails"] = shrinking or unplugged or (since is not None and since <= SHRINK_WINDOW_S)
     return ctx
@@ -875,8 +880,10 @@ def report(soak, seed, minutes, supply, peak, faults):
                                        "FAIL" if o["fails"] else "reported", o["line"]))
         print("    workload: %s, %s s before" % (o["workload"], o["workload_age_s"]))
         if "last_shrink" in o:
-            print("    last shrink, decided %s s before: %s" %
-                  (o["shrink_decided_ago_s"], o["last_shrink"]))
+            print("    last shrink, decided %s s before (%s the workload started): %s" %
+                  (o["shrink_decided_ago_s"],
+                   "after" if o["shrink_after_workload_start"] else "before",
+                   o["last_shrink"]))
         print("    rammd: shrinking=%s shrunk_ago=%s s device_unplugged=%s fell_unasked=%s "
               "size=%s target=%s device=%s avail=%s bid=%s price=%s" %
               (o["shrinking"], o["shrunk_ago_s"], o["device_unplugged_in_window"],
