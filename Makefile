@@ -218,6 +218,14 @@ test-kernels: all kmod
 demo: all lab
 	$(PYTHON) tests/e2e/demo.py
 
+# Three kernel-mode guests, shifting demand and faults for SOAK_MINUTES
+# (fractions allowed) on the schedule SOAK_SEED draws (empty: soak.py's
+# fixed default); the report goes to $(BUILD)/soak-report.json.
+SOAK_MINUTES ?= 10
+SOAK_SEED ?=
+soak: all kmod lab
+	SOAK_MINUTES=$(SOAK_MINUTES) SOAK_SEED=$(SOAK_SEED) $(PYTHON) tests/e2e/soak.py
+
 # market_clear() timing against a sort-everything baseline; needs no QEMU.
 $(BUILD)/bench_market: tests/bench/bench_market.c broker/market/market.c broker/market/market.h \
 	common/bid_curve.c
@@ -285,6 +293,7 @@ help:
 	@echo "make test    unit tests, fuzzers, then lab tests against real QEMU guests"
 	@echo "make test-kernels  the guest-driver tests on every kernel of the matrix"
 	@echo "make demo    three guests, rammd, shifting demand"
+	@echo "make soak    SOAK_MINUTES=10 SOAK_SEED=  three kernel-mode guests, random demand and faults"
 	@echo "make bench   demand-to-plug latency, split into decision and plug time"
 	@echo "make bench-market  market_clear() timing only (no QEMU)"
 	@echo "make test-fleet    rammd against a fleet of fake guests (no QEMU)"
@@ -293,7 +302,7 @@ help:
 
 .SECONDARY:
 
-.PHONY: all deps unit fuzz kmod lab test test-kernels demo bench bench-market install clean help \
+.PHONY: all deps unit fuzz kmod lab test test-kernels demo soak bench bench-market install clean help \
 	sim-acceptance test-fleet bench-fleet
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -20,6 +20,18 @@
  * "held_mib=N target_mib=M waiting=0|1". It reads "set N", "free" and "quit"
  * lines from the FIFO; the other subcommands write those lines. "status"
  * prints PATH.status plus "running=0|1" (0 after an OOM kill, for one).
+ *
+ * Polite or greedy, "run" also writes one stderr line, stamped with the
+ * guest's CLOCK_MONOTONIC, each time the guest falls short and each time it
+ * has room again, so that a test can measure grant latency in the guest's
+ * own time. Short: the hog is below its target and MemAvailable is under
+ * its next step plus the reserve (a greedy hog at its target stays short
+ * until MemAvailable is back above the reserve):
+ *   ramm-hog: t=S.mmm short held_mib=N target_mib=M avail_mib=A
+ *   ramm-hog: t=S.mmm granted after_ms=D held_mib=N target_mib=M avail_mib=A
+ *   ramm-hog: t=S.mmm cancelled after_ms=D held_mib=N target_mib=M
+ * "cancelled": the target fell to what it holds, or the hog stopped, while
+ * still short.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +63,7 @@ struct hog {
 	int greedy;              /* --greedy: grow without looking at MemAvailable */
 	unsigned target_mib, held_mib;
 	int waiting;             /* growth held back by low MemAvailable */
+	int64_t short_since_ms;  /* CLOCK_MONOTONIC ms it fell short, or -1 */
 	struct chunk *chunks;    /* held chunks, newest last */
 	size_t n_chunks, cap_chunks;
 	int fifo;                /* read end of the FIFO, or -1 */
@@ -189,6 +202,59 @@ shrink(struct hog *h, unsigned mib)
 	h->held_mib -= mib;
 }
 
+static int64_t now_ms(void);
+
+/* One "short" / "granted" / "cancelled" line (see the top comment), in
+ * one write so a reader never sees half of it. */
+static void
+log_short(const struct hog *h, const char *what, int64_t now, long avail)
+{
+	char line[160];
+	int n;
+
+	n = snprintf(line, sizeof(line), "ramm-hog: t=%lld.%03lld %s",
+	    (long long)(now / 1000), (long long)(now % 1000), what);
+	if (h->short_since_ms >= 0 && strcmp(what, "short") != 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+		    " after_ms=%lld", (long long)(now - h->short_since_ms));
+	n += snprintf(line + n, sizeof(line) - (size_t)n,
+	    " held_mib=%u target_mib=%u", h->held_mib, h->target_mib);
+	if (avail >= 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+		    " avail_mib=%ld", avail);
+	snprintf(line + n, sizeof(line) - (size_t)n, "\n");
+	fputs(line, stderr);
+}
+
+/*
+ * Follow whether the guest is short for the hog: below its target with
+ * MemAvailable @avail under @need MiB. A greedy hog that grew to its target
+ * while short stays short until MemAvailable is back above the reserve.
+ */
+static void
+track_short(struct hog *h, long avail, unsigned need)
+{
+	int64_t now = now_ms();
+	int wants = h->held_mib < h->target_mib ||
+	    (h->greedy && h->short_since_ms >= 0 &&
+	    h->held_mib == h->target_mib);
+
+	if (avail < 0)
+		return;
+	if (h->short_since_ms < 0) {
+		if (wants && (unsigned long)avail < need) {
+			h->short_since_ms = now;
+			log_short(h, "short", now, avail);
+		}
+	} else if (!wants) {
+		log_short(h, "cancelled", now, -1);
+		h->short_since_ms = -1;
+	} else if ((unsigned long)avail >= need) {
+		log_short(h, "granted", now, avail);
+		h->short_since_ms = -1;
+	}
+}
+
 /* One step toward the target: grow by a step if polite, or shrink. */
 static void
 step(struct hog *h)
@@ -201,15 +267,20 @@ step(struct hog *h)
 
 		if (mib > h->step_mib)
 			mib = h->step_mib;
-		avail = h->greedy ? -1 : mem_available_mib();
-		if (avail >= 0 && (unsigned long)avail < (unsigned long)mib +
-		    h->reserve_mib)
+		avail = mem_available_mib();
+		track_short(h, avail, mib + h->reserve_mib);
+		if (!h->greedy && avail >= 0 && (unsigned long)avail <
+		    (unsigned long)mib + h->reserve_mib)
 			waiting = 1;
 		else if (grow(h, mib) < 0)
 			waiting = 1;
 		else
 			changed = 1;
-	} else if (h->held_mib > h->target_mib) {
+	} else if (h->short_since_ms >= 0) {
+		/* At its target (greedy) or asked for less: still short? */
+		track_short(h, mem_available_mib(), h->reserve_mib);
+	}
+	if (h->held_mib > h->target_mib) {
 		unsigned mib = h->held_mib - h->target_mib;
 
 		shrink(h, mib > h->step_mib ? h->step_mib : mib);
@@ -331,6 +402,8 @@ cmd_run(struct hog *h)
 		    read_fifo(h))
 			break;
 	}
+	if (h->short_since_ms >= 0)
+		log_short(h, "cancelled", now_ms(), -1);
 	while (h->n_chunks > 0)
 		shrink(h, (unsigned)h->chunks[h->n_chunks - 1].mib);
 	h->target_mib = 0;
@@ -422,6 +495,7 @@ main(int argc, char **argv)
 {
 	struct hog h = {
 		.step_mib = 16, .step_ms = 100, .reserve_mib = 24, .fifo = -1,
+		.short_since_ms = -1,
 	};
 	const char *cmd, *ctl = DEFAULT_CTL;
 	unsigned set_mib = 0;
