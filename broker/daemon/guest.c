@@ -311,7 +311,11 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 				  rammd_now_us() - g->found_us < GUEST_FIND_GRACE_MS * 1000,
 		.pins_memory = g->dev.vfio,
 		.device_ready = guest_device_ready(g),
-		.resizing = g->state == GUEST_RESIZING,
+		/* A growth that reached its size and is only being held to
+		 * see it stays (GUEST_PLUG_HOLD_MS) may grow again: a guest
+		 * growing fast would otherwise wait out every hold. */
+		.resizing = g->state == GUEST_RESIZING &&
+			    !(g->resize.reached_us && g->resize.to_bytes > g->resize.from_bytes),
 		.excluded = g->ov.excluded || g->cfg.excluded,
 		.drain = g->ov.drain,
 		.weight = guest_weight(g),
