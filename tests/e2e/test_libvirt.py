@@ -170,6 +170,21 @@ class Libvirtd:
             return ""
 
 
+
+def _write_domain_xml(L, name, vmem_max_mib, backing=""):
+    """Write the lab domain @name (no virtio-mem plugged, up to
+    @vmem_max_mib, @backing inside <domain>) into the lab's folder; returns
+    the file's path."""
+    path = os.path.join(L.dir, name + ".xml")
+    with open(path, "w") as f:
+        f.write(DOMAIN_XML % {
+            "type": "kvm" if lab.accel() == "kvm" else "qemu",
+            "name": name, "boot": BOOT_MIB, "vmem": 0, "backing": backing,
+            "vmem_max": vmem_max_mib, "total": BOOT_MIB + vmem_max_mib,
+            "maxmem": BOOT_MIB + vmem_max_mib + 1024,
+            "kernel": L.kernel, "initrd": L.initramfs, "dir": L.dir})
+    return path
+
 def _prepare_host(qemu_conf_extra=""):
     """LAB-NOTES' one-time host setup; returns what to restore."""
     for d in ("/var/log/libvirt", "/var/run/libvirt", "/var/lib/libvirt/qemu",
@@ -279,14 +294,7 @@ def test_libvirt_backend():
     with lab.Lab() as L:
         lv = Libvirtd(L)
         broker = None
-        domain_xml = os.path.join(L.dir, NAME + ".xml")
-        with open(domain_xml, "w") as f:
-            f.write(DOMAIN_XML % {
-                "type": "kvm" if lab.accel() == "kvm" else "qemu",
-                "name": NAME, "boot": BOOT_MIB, "vmem": 0, "backing": "",
-                "vmem_max": VMEM_MAX_MIB, "total": BOOT_MIB + VMEM_MAX_MIB,
-                "maxmem": BOOT_MIB + VMEM_MAX_MIB + 1024,
-                "kernel": L.kernel, "initrd": L.initramfs, "dir": L.dir})
+        domain_xml = _write_domain_xml(L, NAME, VMEM_MAX_MIB)
         guest = DomainGuest(L, NAME)
         try:
             lv.start()
@@ -515,14 +523,7 @@ def test_libvirt_loop_does_not_wait():
         lv = Libvirtd(L)
         broker = None
         stopped = False
-        domain_xml = os.path.join(L.dir, STOP_NAME + ".xml")
-        with open(domain_xml, "w") as f:
-            f.write(DOMAIN_XML % {
-                "type": "kvm" if lab.accel() == "kvm" else "qemu",
-                "name": STOP_NAME, "boot": BOOT_MIB, "vmem": 0, "backing": "",
-                "vmem_max": VMEM_MAX_MIB, "total": BOOT_MIB + VMEM_MAX_MIB,
-                "maxmem": BOOT_MIB + VMEM_MAX_MIB + 1024,
-                "kernel": L.kernel, "initrd": L.initramfs, "dir": L.dir})
+        domain_xml = _write_domain_xml(L, STOP_NAME, VMEM_MAX_MIB)
         guest = DomainGuest(L, STOP_NAME)
         try:
             lv.start()
@@ -619,16 +620,10 @@ def test_libvirt_hugepage_backing():
         old_conf = _prepare_host('hugetlbfs_mount = "%s"\n' % mnt)
         lv = Libvirtd(L)
         broker = None
-        domain_xml = os.path.join(L.dir, HUGE_NAME + ".xml")
-        with open(domain_xml, "w") as f:
-            f.write(DOMAIN_XML % {
-                "type": "kvm" if lab.accel() == "kvm" else "qemu",
-                "name": HUGE_NAME, "boot": BOOT_MIB, "vmem": 0,
-                "backing": "\n  <memoryBacking><hugepages><page size='2048' unit='KiB'/>"
-                           "</hugepages></memoryBacking>",
-                "vmem_max": HUGE_VMEM_MAX_MIB, "total": BOOT_MIB + HUGE_VMEM_MAX_MIB,
-                "maxmem": BOOT_MIB + HUGE_VMEM_MAX_MIB + 1024,
-                "kernel": L.kernel, "initrd": L.initramfs, "dir": L.dir})
+        domain_xml = _write_domain_xml(
+            L, HUGE_NAME, HUGE_VMEM_MAX_MIB,
+            backing="\n  <memoryBacking><hugepages><page size='2048' unit='KiB'/>"
+                    "</hugepages></memoryBacking>")
         guest = DomainGuest(L, HUGE_NAME)
         try:
             lv.start()
