@@ -41,16 +41,17 @@ def one_run(prepare_ms):
     with lab.Lab() as L:
         (g,) = L.boot_all([("g", dict(boot_mib=BOOT_MIB, vmem_mib=VMEM_MIB,
                                       vmem_max_mib=1024, kmod=True))])
+        # Filled before rammd starts, so that nothing is taken meanwhile.
+        for ctl, mib in (("/run/a.ctl", 500), ("/run/b.ctl", 300)):
+            g.run("ramm-hog run --ctl %s --target %d --reserve-mib 0 --step-ms 20 "
+                  ">/dev/null 2>&1 &" % (ctl, mib))
+            wait_for("%s to hold %d MiB" % (ctl, mib),
+                     lambda: hog_held(g, ctl) >= mib - 16, 120)
         broker = Broker(L, vmem_config(scan_dir=L.dir, supply_mib=4096,
                                        evict_prepare_ms=prepare_ms,
                                        max_unplug_mib=1024))
         try:
             wait_for("g in kernel mode", lambda: broker.guest("g").get("mode") == "kernel", 60)
-            for ctl, mib in (("/run/a.ctl", 500), ("/run/b.ctl", 300)):
-                g.run("ramm-hog run --ctl %s --target %d --reserve-mib 0 --step-ms 20 "
-                      ">/dev/null 2>&1 &" % (ctl, mib))
-                wait_for("%s to hold %d MiB" % (ctl, mib),
-                         lambda: hog_held(g, ctl) >= mib - 16, 120)
             t0_us = int(time.monotonic() * 1e6)
             g.run("ramm-hog quit --ctl /run/a.ctl")
 
