@@ -686,6 +686,10 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 	if (total_bytes < boot || total_bytes - boot > g->dev.max_bytes ||
 	    !unit || (total_bytes - boot) % unit)
 		return -EINVAL;
+	/* A growth being held to see it stays is done as far as anyone can
+	 * tell: it is logged and told as such before the next resize. */
+	if (g->state == GUEST_RESIZING && g->resize.reached_us)
+		guest_end_resize(g, 1);
 	if (!prepare) {
 		ret = g->backend->set_requested_size(g, total_bytes - boot);
 		if (ret) {
