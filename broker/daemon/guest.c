@@ -209,8 +209,8 @@ static void guest_end_resize(struct guest *g, int reached_target)
 
 /*
  * A shrink of a guest that prepares its unplugs (ramm_guest.ko empties the
- * chunks virtio-mem will take) waits after the evict notice until its
- * report shows that much memory free, or evict_prepare_ms: the unplug is
+ * chunks virtio-mem will take) waits after the evict notice until it is
+ * prepared (guest_send_pending_set()), or evict_prepare_ms: the unplug is
  * then several times faster, as the migration is done ahead of it and off
  * virtio-mem's single worker (docs/KERNEL-AGENT.md). Sent together, the
  * module sees virtio-mem start and gets out of its way, gaining nothing.
