@@ -46,7 +46,8 @@ dev_record_check(const struct ramm_dev_record *rec, size_t len,
 	if (rec->mem_total_kib == 0 || rec->mem_total_kib > DEV_REC_MAX_KIB ||
 	    rec->mem_free_kib > DEV_REC_MAX_KIB ||
 	    rec->mem_available_kib > DEV_REC_MAX_KIB ||
-	    rec->vmem_online_kib > DEV_REC_MAX_KIB)
+	    rec->vmem_online_kib > DEV_REC_MAX_KIB ||
+	    rec->kernel_free_kib > DEV_REC_MAX_KIB)
 		return bad(why, "memory size out of range", -EINVAL);
 	if (rec->refault_anon > imax || rec->refault_file > imax ||
 	    rec->shrinker_scans > imax || rec->oom_events > imax ||
@@ -149,8 +150,9 @@ dev_record_format(const struct ramm_dev_record *rec,
 		put(&o, "%s[%" PRIu32 ",%" PRIu32 "]", i ? "," : "",
 		    rec->bid[i].units, rec->bid[i].price);
 	put(&o, "],\"shrinker_scans\":%" PRIu64 ",\"oom_events\":%" PRIu64
-	    ",\"vmem_online_kib\":%" PRIu64, rec->shrinker_scans,
-	    rec->oom_events, rec->vmem_online_kib);
+	    ",\"vmem_online_kib\":%" PRIu64 ",\"kernel_free_kib\":%" PRIu64,
+	    rec->shrinker_scans, rec->oom_events, rec->vmem_online_kib,
+	    rec->kernel_free_kib);
 	put_array(&o, "hist_vmem", rec->hist_vmem, RAMM_HIST_SIZES);
 	put_array(&o, "hist_all", rec->hist_all, RAMM_HIST_SIZES);
 	put(&o, "}\n");

@@ -111,11 +111,13 @@ struct ramm_dev_record {
 	uint64_t hist_vmem[RAMM_HIST_SIZES]; /* free aligned extents in those ranges */
 	uint64_t hist_all[RAMM_HIST_SIZES];  /* free aligned extents, whole system */
 	uint64_t unit_bytes;       /* unit of @bid (from welcome), 0 before */
+	uint64_t kernel_free_kib;  /* free in zones below ZONE_MOVABLE, above
+				    * what kernel allocations must leave */
 	struct ramm_bid_step bid[RAMM_MAX_BID_STEPS]; /* units above the floor */
 };
 
-RAMM_STATIC_ASSERT(sizeof(struct ramm_dev_record) == 776,
-		   "ramm_dev_record is 776 bytes");
+RAMM_STATIC_ASSERT(sizeof(struct ramm_dev_record) == 784,
+		   "ramm_dev_record is 784 bytes");
 
 /* ramm_dev_msg.type: what the broker says, relayed by ramm-agent. */
 #define RAMM_DEV_MSG_WELCOME 1 /* a = unit_bytes, b = floor_bytes,

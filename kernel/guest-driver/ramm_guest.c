@@ -68,6 +68,7 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/swap.h>
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
@@ -147,6 +148,19 @@
 #define RAMM_EVICT_HELD 1UL /* in ramm_evict.pfns: chunk taken by krammd */
 /* Most adjacent chunks taken by one alloc_contig_range() call (16 MiB). */
 #define RAMM_EVICT_BATCH 8u
+
+/*
+ * Kernel zones (those below ZONE_MOVABLE) hold every kernel allocation:
+ * page tables, slab, and the memmap of each memory block virtio-mem adds.
+ * Their low mark is 1/RAMM_KZONE_LOW_DIV of what they manage, within
+ * [RAMM_KZONE_LOW_MIN, RAMM_KZONE_LOW_MAX]; krammd keeps that much of
+ * them for kernel allocations (see "kernel-zone pool").
+ */
+#define RAMM_KZONE_LOW_DIV 16u
+#define RAMM_KZONE_LOW_MIN (8ULL << 20)
+#define RAMM_KZONE_LOW_MAX (128ULL << 20)
+/* Pages the pool takes per check at most (1 MiB with 4 KiB pages). */
+#define RAMM_POOL_FILL_BATCH 256u
 
 /* Bounds on welcome values: 1 GiB units, 1 PiB sizes (keeps math in u64). */
 #define RAMM_MAX_UNIT_BYTES (1ULL << 30)
@@ -228,6 +242,15 @@ struct ramm_evict {
 	struct ramm_range ranges[RAMM_MAX_RANGES]; /* ramm.ranges when planned */
 };
 
+/* What the kernel zones and ZONE_MOVABLE have left, in bytes. */
+struct ramm_kzone {
+	u64 usable;         /* free above the high watermark and the reserve
+			     * that kernel (GFP_KERNEL) allocations leave */
+	u64 low;            /* the kernel zones' low mark */
+	u64 movable_usable; /* free above the high watermark in ZONE_MOVABLE */
+	u64 pool;           /* krammd's kernel-zone pool, kept for the kernel */
+};
+
 /* krammd's memory between samples; krammd's own, no lock. */
 struct ramm_sampler {
 	u64 last_ns;          /* when the previous record was sampled, 0: none */
@@ -299,6 +322,15 @@ static struct {
 	unsigned long busy_start, busy_end;
 	u64 busy_gen;               /* bumped under pfn_lock as the call ends */
 	wait_queue_head_t busy_wq;  /* MEM_OFFLINE waits here for @busy_gen */
+
+	/*
+	 * pool_lock protects @pool and @pool_pages: krammd adds pages, the
+	 * shrinker and the OOM notifier give them back. Never held across an
+	 * allocation; taken in any context reclaim runs in.
+	 */
+	spinlock_t pool_lock;
+	struct list_head pool;      /* kernel-zone pages krammd holds (->lru) */
+	unsigned long pool_pages;   /* how many */
 
 	atomic64_t shrinker_calls;  /* count_objects/scan_objects calls */
 	atomic64_t oom_events;      /* OOM notifier calls */
@@ -433,8 +465,18 @@ RAMM_STAT_ATTR(hold_ns_max);
 RAMM_STAT_ATTR(notify_calls);
 RAMM_STAT_ATTR(notify_wait_ns_max);
 
+/* Not a counter: the kernel-zone pool's size now. */
+static ssize_t pool_kib_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%lu\n",
+			  READ_ONCE(ramm.pool_pages) << (PAGE_SHIFT - 10));
+}
+static DEVICE_ATTR_RO(pool_kib);
+
 static struct attribute *ramm_stat_attrs[] = {
 	&dev_attr_wakeups.attr,
+	&dev_attr_pool_kib.attr,
 	&dev_attr_samples.attr,
 	&dev_attr_scans.attr,
 	&dev_attr_scan_ns_last.attr,
@@ -872,18 +914,70 @@ static unsigned int ramm_bid(const struct ramm_bid_in *in,
 
 /* --- sampling ----------------------------------------------------------- */
 
+/*
+ * Read what the kernel zones and ZONE_MOVABLE have left into @k. A kernel
+ * allocation may fall back from ZONE_NORMAL to DMA32 and DMA only above
+ * their lowmem reserve for ZONE_NORMAL, so that is not usable either.
+ * Lockless reads of counters: a snapshot that may be a little stale.
+ */
+static void ramm_kzone_read(struct ramm_kzone *k)
+{
+	u64 managed = 0;
+	int nid, z;
+
+	memset(k, 0, sizeof(*k));
+	for_each_online_node(nid) {
+		pg_data_t *pgdat = NODE_DATA(nid);
+
+		for (z = 0; z < MAX_NR_ZONES; z++) {
+			struct zone *zone = &pgdat->node_zones[z];
+			long free = zone_page_state(zone, NR_FREE_PAGES);
+			long keep = high_wmark_pages(zone);
+
+			if (!populated_zone(zone) || z > ZONE_MOVABLE)
+				continue;
+			if (z == ZONE_MOVABLE) {
+				if (free > keep)
+					k->movable_usable += (u64)(free - keep) << PAGE_SHIFT;
+				continue;
+			}
+			managed += zone_managed_pages(zone);
+			if (z < ZONE_NORMAL)
+				keep += zone->lowmem_reserve[ZONE_NORMAL];
+			if (free > keep)
+				k->usable += (u64)(free - keep) << PAGE_SHIFT;
+		}
+	}
+	k->low = clamp_t(u64, (managed << PAGE_SHIFT) / RAMM_KZONE_LOW_DIV,
+			 RAMM_KZONE_LOW_MIN, RAMM_KZONE_LOW_MAX);
+	k->pool = (u64)READ_ONCE(ramm.pool_pages) << PAGE_SHIFT;
+}
+
+/*
+ * Whether kernel allocations have less than the low mark left, pool
+ * included. More memory (in ZONE_MOVABLE) keeps user pages out of the
+ * kernel zones, and lets freed ones refill the pool.
+ */
+static bool ramm_kzone_short(const struct ramm_kzone *k)
+{
+	return k->usable + k->pool < k->low;
+}
+
 /* Whether @avail is below RAMM_AVAIL_SHORT_PCT of @total (any one unit). */
 static bool ramm_avail_short(u64 avail, u64 total)
 {
 	return avail * 100 < total * RAMM_AVAIL_SHORT_PCT;
 }
 
-/* Whether available memory is below the mark now. Cheap. */
+/* Whether available memory, or the kernel zones, are short now. Cheap. */
 static bool ramm_short_now(void)
 {
 	long avail = si_mem_available();
+	struct ramm_kzone k;
 
-	return ramm_avail_short(avail > 0 ? (u64)avail : 0, totalram_pages());
+	ramm_kzone_read(&k);
+	return ramm_kzone_short(&k) ||
+	       ramm_avail_short(avail > 0 ? (u64)avail : 0, totalram_pages());
 }
 
 /* Events since the previous record that warrant an urgent one. */
@@ -915,10 +1009,11 @@ static void ramm_publish(u64 now, bool urgent)
 	struct ramm_sampler *s = &ramm.smp;
 	struct ramm_dev_record *r = &s->rec;
 	struct ramm_bid_in in = { 0 };
+	struct ramm_kzone kz;
 	struct ramm_market m;
 	struct sysinfo si;
 	u64 shr, oom, refaults, elapsed, rate, ewma, pm, ev_ns;
-	bool jump, low;
+	bool jump, avail_low;
 	long avail;
 
 	memset(r, 0, sizeof(*r));
@@ -963,10 +1058,13 @@ static void ramm_publish(u64 now, bool urgent)
 	if (urgent)
 		r->flags |= RAMM_REC_URGENT;
 
-	low = ramm_avail_short(in.avail, in.total);
-	s->was_short = low;
+	ramm_kzone_read(&kz);
+	r->kernel_free_kib = (kz.usable + kz.pool) >> 10;
+	avail_low = ramm_avail_short(in.avail, in.total);
+	s->was_short = avail_low || ramm_kzone_short(&kz);
 	s->short_edge = false;
-	if (low || jump || shr != s->last_shrinker || oom != s->last_oom) {
+	if (s->was_short || jump || shr != s->last_shrinker ||
+	    oom != s->last_oom) {
 		/*
 		 * 2000 * (1 + lack + reclaim + refault + oom), below 8000,
 		 * with lack = (8% - avail/total) / 8%, in one division so it
@@ -983,7 +1081,7 @@ static void ramm_publish(u64 now, bool urgent)
 		if (oom != s->last_oom)
 			extra += RAMM_SHORT_OOM_PM;
 		num = (1000 + extra) * den;
-		if (low)
+		if (avail_low)
 			num += 1000 * (den - (in.avail >> 10) * 100);
 		pm = mul_u64_u64_div_u64(num, RAMM_PRICE_SHORT, 1000 * den);
 		in.short_price = pm >= RAMM_PRICE_IN_USE ?
@@ -1354,6 +1452,85 @@ out_unlock:
 	ramm_evict_finish(stop);
 }
 
+/* --- kernel-zone pool ------------------------------------------------------ */
+
+/*
+ * Why: with hotplugged memory online as ZONE_MOVABLE, kernel allocations
+ * can only use boot memory. While a guest waits for a plug its workload's
+ * pages spill into boot memory and stay there after the plug (nothing
+ * moves pages across zones), so page tables and the memmap of the next
+ * memory block fail, and the OOM killer runs, with plenty free in
+ * ZONE_MOVABLE. So krammd holds back the kernel zones' low mark in pages
+ * of their own, taken only while they have that much free, and gives them
+ * back to kernel allocations: the shrinker releases them to direct reclaim
+ * for allocations that cannot use ZONE_MOVABLE (not to kswapd, not to user
+ * pages, which have ZONE_MOVABLE and the broker), and the OOM notifier to
+ * anyone, which spares a kill. The record's kernel_free_kib counts them.
+ */
+
+/*
+ * Give back up to @n pages of the pool; returns how many. Any context
+ * reclaim runs in; does not sleep.
+ */
+static unsigned long ramm_pool_release(unsigned long n)
+{
+	struct page *page, *tmp;
+	unsigned long done = 0;
+	LIST_HEAD(out);
+
+	spin_lock(&ramm.pool_lock);
+	while (done < n && !list_empty(&ramm.pool)) {
+		list_move(ramm.pool.next, &out);
+		done++;
+	}
+	ramm.pool_pages -= done;
+	spin_unlock(&ramm.pool_lock);
+	list_for_each_entry_safe(page, tmp, &out, lru) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+	return done;
+}
+
+/*
+ * Top the pool up toward the kernel zones' low mark, by at most
+ * RAMM_POOL_FILL_BATCH pages, from free kernel-zone memory only: no
+ * reclaim, and never below the low mark of what stays free. A page in
+ * hotplugged memory (a ZONE_NORMAL block virtio-mem could unplug) is not
+ * kept. krammd only; sleeps (pfn_lock).
+ */
+static void ramm_pool_fill(void)
+{
+	const gfp_t gfp = (GFP_KERNEL & ~__GFP_RECLAIM) | __GFP_NOWARN |
+			  __GFP_NOMEMALLOC;
+	struct ramm_kzone k;
+	unsigned int i;
+
+	ramm_kzone_read(&k);
+	for (i = 0; i < RAMM_POOL_FILL_BATCH &&
+	     READ_ONCE(ramm.pool_pages) < k.low >> PAGE_SHIFT &&
+	     k.usable >= k.low + PAGE_SIZE; i++) {
+		struct page *page = alloc_page(gfp);
+		bool hotplugged;
+		u64 held;
+
+		if (!page)
+			break;
+		held = ramm_pfn_lock();
+		hotplugged = ramm_ranges_contain(page_to_pfn(page));
+		ramm_pfn_unlock(held);
+		if (hotplugged) {
+			__free_page(page);
+			break;
+		}
+		spin_lock(&ramm.pool_lock);
+		list_add(&page->lru, &ramm.pool);
+		ramm.pool_pages++;
+		spin_unlock(&ramm.pool_lock);
+		k.usable -= PAGE_SIZE;
+	}
+}
+
 /* --- krammd ---------------------------------------------------------------- */
 
 static int ramm_thread(void *unused)
@@ -1385,6 +1562,7 @@ static int ramm_thread(void *unused)
 			if (short_mem && !s->was_short)
 				s->short_edge = true;
 			s->was_short = short_mem;
+			ramm_pool_fill();
 			next_check = now + RAMM_AVAIL_CHECK_NS;
 		}
 		urgent = ramm_urgent_pending();
@@ -1422,34 +1600,47 @@ static int ramm_thread(void *unused)
 
 /* --- reclaim and OOM callbacks ----------------------------------------- */
 
+/* Whether this reclaim is for an allocation the kernel-zone pool serves. */
+static bool ramm_pool_serves(const struct shrink_control *sc)
+{
+	return !current_is_kswapd() && gfp_zone(sc->gfp_mask) < ZONE_MOVABLE;
+}
+
 /*
  * count_objects: called by every global reclaim pass (kswapd and direct
- * reclaim) through shrink_slab(). Counts the call and reports nothing to
- * free, so scan_objects is never called. Any context reclaim runs in.
+ * reclaim) through shrink_slab(). Counts the call; offers the pool only
+ * to the allocations it serves, so scan_objects runs for those alone.
+ * Any context reclaim runs in.
  */
 static unsigned long ramm_shrink_count(struct shrinker *sh,
 				       struct shrink_control *sc)
 {
 	atomic64_inc(&ramm.shrinker_calls);
 	ramm_urgent_event();
-	return 0;
+	return ramm_pool_serves(sc) ? READ_ONCE(ramm.pool_pages) : 0;
 }
 
 static unsigned long ramm_shrink_scan(struct shrinker *sh,
 				      struct shrink_control *sc)
 {
-	atomic64_inc(&ramm.shrinker_calls);
-	ramm_urgent_event();
-	return SHRINK_STOP;
+	unsigned long freed = 0;
+
+	if (ramm_pool_serves(sc))
+		freed = ramm_pool_release(sc->nr_to_scan);
+	return freed ? freed : SHRINK_STOP;
 }
 
-/* OOM notifier: called by out_of_memory() before it picks a victim. */
+/*
+ * OOM notifier: called by out_of_memory() before it picks a victim. The
+ * pool goes back whole; pages freed here spare the kill.
+ */
 static int ramm_oom_notify(struct notifier_block *nb, unsigned long action,
 			   void *freed)
 {
 	atomic64_inc(&ramm.oom_events);
 	ramm_urgent_event();
-	return NOTIFY_OK; /* frees nothing: *freed stays as it is */
+	*(unsigned long *)freed += ramm_pool_release(ULONG_MAX);
+	return NOTIFY_OK;
 }
 
 static int ramm_shrinker_register(void)
@@ -1460,12 +1651,13 @@ static int ramm_shrinker_register(void)
 		return -ENOMEM;
 	ramm.shrinker->count_objects = ramm_shrink_count;
 	ramm.shrinker->scan_objects = ramm_shrink_scan;
+	ramm.shrinker->seeks = 0; /* free to give back: half the pool a pass */
 	shrinker_register(ramm.shrinker);
 	return 0;
 #else
 	ramm.shrinker.count_objects = ramm_shrink_count;
 	ramm.shrinker.scan_objects = ramm_shrink_scan;
-	ramm.shrinker.seeks = DEFAULT_SEEKS;
+	ramm.shrinker.seeks = 0; /* free to give back: half the pool a pass */
 	return register_shrinker(&ramm.shrinker, "ramm");
 #endif
 }
@@ -1692,13 +1884,15 @@ static int __init ramm_init(void)
 {
 	int ret;
 
-	BUILD_BUG_ON(sizeof(struct ramm_dev_record) != 776);
+	BUILD_BUG_ON(sizeof(struct ramm_dev_record) != 784);
 	BUILD_BUG_ON(sizeof(struct ramm_dev_msg) != 40);
 	BUILD_BUG_ON(RAMM_CHUNK_ORDER > RAMM_MAX_BUDDY_ORDER);
 
 	spin_lock_init(&ramm.rec_lock);
 	init_waitqueue_head(&ramm.readq);
 	spin_lock_init(&ramm.msg_lock);
+	spin_lock_init(&ramm.pool_lock);
+	INIT_LIST_HEAD(&ramm.pool);
 	mutex_init(&ramm.pfn_lock);
 	init_waitqueue_head(&ramm.busy_wq);
 	init_waitqueue_head(&ramm.thread_wq);
@@ -1738,6 +1932,7 @@ static int __init ramm_init(void)
 
 out_stop_thread:
 	kthread_stop(ramm.thread);
+	ramm_pool_release(ULONG_MAX);
 out_unreg_oom:
 	unregister_oom_notifier(&ramm.oom_nb);
 out_unreg_shrinker:
@@ -1753,6 +1948,7 @@ static void __exit ramm_exit(void)
 	kthread_stop(ramm.thread);
 	unregister_oom_notifier(&ramm.oom_nb);
 	ramm_shrinker_unregister();
+	ramm_pool_release(ULONG_MAX);
 	unregister_memory_notifier(&ramm.mem_nb);
 }
 

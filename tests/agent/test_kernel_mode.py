@@ -31,9 +31,9 @@ import time
 
 AGENT = sys.argv[1] if len(sys.argv) > 1 else "build/ramm-agent"
 
-REC_FMT = "<IIQQII" + "Q" * 8 + "Q" * 10 + "Q" * 10 + "Q" + "II" * 64
+REC_FMT = "<IIQQII" + "Q" * 8 + "Q" * 10 + "Q" * 10 + "QQ" + "II" * 64
 REC_SIZE = struct.calcsize(REC_FMT)
-assert REC_SIZE == 776, REC_SIZE
+assert REC_SIZE == 784, REC_SIZE
 MSG_FMT = "<IIQQQQ"
 MSG_SIZE = struct.calcsize(MSG_FMT)
 assert MSG_SIZE == 40
@@ -41,6 +41,7 @@ assert MSG_SIZE == 40
 URGENT, SHRINKER, OOM, WELCOMED = 1, 2, 4, 8
 MSG_WELCOME, MSG_GRANT, MSG_EVICT = 1, 2, 3
 MIB = 1 << 20
+KERNEL_FREE_KIB = 23456
 
 
 def record(seq, flags=WELCOMED, bid=((12, 1000), (40, 300)), version=1,
@@ -53,7 +54,7 @@ def record(seq, flags=WELCOMED, bid=((12, 1000), (40, 300)), version=1,
     hist_all = list(range(100, 110))
     return struct.pack(REC_FMT, version, size, seq, 1234, flags, len(bid),
                        406592, 40000, 61000, 7, 1234, 99, 1, 262144,
-                       *hist_vmem, *hist_all, unit, *steps)
+                       *hist_vmem, *hist_all, unit, KERNEL_FREE_KIB, *steps)
 
 
 class Fail(Exception):
@@ -176,7 +177,8 @@ def main():
         check(r["hist_vmem"] == list(range(10, 0, -1)) and
               r["hist_all"] == list(range(100, 110)) and
               r["shrinker_scans"] == 99 and r["oom_events"] == 1 and
-              r["vmem_online_kib"] == 262144, "kernel-mode members")
+              r["vmem_online_kib"] == 262144 and
+              r["kernel_free_kib"] == KERNEL_FREE_KIB, "kernel-mode members")
         check("psi_some_avg10" in r and "pgscan" in r, "PSI/pgscan present")
 
         dev.send(record(2, flags=WELCOMED | URGENT))

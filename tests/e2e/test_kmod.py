@@ -287,3 +287,43 @@ def test_kmod_malformed_writes():
 def test_kmod_e2e_market_with_kernel_bids():
     """The skeleton's end-to-end test, with every bid from ramm_guest.ko."""
     test_market_e2e.run_demand_moves_memory(kmod=True)
+
+
+def test_kmod_kernel_zones_keep_room():
+    """Issue 12's kernel-zone starvation: a workload fills boot memory while
+    nothing is plugged, virtio-mem then plugs memory (online movable), and a
+    process needs page tables, which only the kernel zones can hold. Before
+    the module kept a kernel-zone pool, the page tables failed and the OOM
+    killer ran with over 100 MiB free in ZONE_MOVABLE."""
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, vmem_mib=0))])
+        # The pool fills 1 MiB per 200 ms check, to 1/16 of the kernel zones
+        # (at least 8 MiB).
+        wait_for("the kernel-zone pool to fill",
+                 lambda: kmod_stats(g)["pool_kib"] >= 8 * 1024, 20)
+        print("at boot: kernel_free_kib=%d, pool_kib=%d" %
+              (read_records(g, 1)[0]["kernel_free_kib"], kmod_stats(g)["pool_kib"]))
+        g.run("ramm-hog run --target 400 --step-mib 2 --step-ms 20 --reserve-mib 10 "
+              ">/run/hog.log 2>&1 &")
+
+        def hog_waits():
+            _, out = g.run("cat /run/ramm-hog.ctl.status", check=False)
+            return "waiting=1" in out
+        wait_for("the hog to fill boot memory and wait", hog_waits, 60)
+        qmp = g.lab_qmp()
+        qmp.execute("qom-set", path="/machine/peripheral/vm0", property="requested-size",
+                    value=256 * MIB)
+        wait_for("the plug to 256 MiB", lambda: g.vmem()["size"] == 256 * MIB, 60)
+        _, zones = g.run("grep -A1 -E 'zone +(DMA32|Movable)' /proc/zoneinfo")
+        print("after the plug:", " ".join(zones.split()))
+        g.run("ramm-hog pgtables 4 >/run/pt.log 2>&1 &")
+        wait_for("4 MiB of page tables", lambda: "pgtables_mib=4" in
+                 g.run("cat /run/pt.log", check=False)[1], 30)
+        time.sleep(1)
+        _, oom = g.run("dmesg | grep -E 'invoked oom-killer|Out of memory' || true")
+        rec = read_records(g, 1)[0]
+        print("after the page tables: kernel_free_kib=%d avail_kib=%d pool_kib=%d" %
+              (rec["kernel_free_kib"], rec["avail_kib"], kmod_stats(g)["pool_kib"]))
+        check(not oom.strip(), "an OOM kill with memory free in ZONE_MOVABLE: %s" % oom)
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
+        g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)

@@ -9,6 +9,7 @@
  *   ramm-hog free [--ctl PATH]
  *   ramm-hog quit [--ctl PATH]
  *   ramm-hog status [--ctl PATH]
+ *   ramm-hog pgtables MIB
  *
  * "run" creates the FIFO PATH (default /run/ramm-hog.ctl) and PATH.pid, then
  * moves the memory it holds toward the target by one step every step-ms:
@@ -32,6 +33,12 @@
  *   ramm-hog: t=S.mmm cancelled after_ms=D held_mib=N target_mib=M
  * "cancelled": the target fell to what it holds, or the hog stopped, while
  * still short.
+ *
+ * "pgtables" makes the kernel allocate about MIB of page tables, which only
+ * the kernel's own zones (not ZONE_MOVABLE) can hold: it touches one page
+ * in every 2 MiB of a sparse mapping, so each touch costs one page-table
+ * page and one user page. It prints "pgtables_mib=N" once done and then
+ * holds them until it is killed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -478,6 +485,28 @@ cmd_status(const struct hog *h)
 	return 0;
 }
 
+/* See "pgtables" above. Returns only on a failed mmap. */
+static int
+cmd_pgtables(unsigned mib)
+{
+	size_t n = (size_t)mib * (MIB / 4096); /* one page-table page each */
+	size_t span = 2 * MIB;
+	char *p;
+
+	p = mmap(NULL, n * span, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("ramm-hog: mmap");
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i * span] = 1;
+	printf("pgtables_mib=%u\n", mib);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 static void
 usage(void)
 {
@@ -485,6 +514,7 @@ usage(void)
 	    " [--reserve-mib 24] [--greedy] [--target MIB]\n"
 	    "       ramm-hog set MIB [--ctl PATH]\n"
 	    "       ramm-hog free|quit|status [--ctl PATH]\n"
+	    "       ramm-hog pgtables MIB\n"
 	    "PATH defaults to " DEFAULT_CTL "; the hog keeps PATH.pid and "
 	    "PATH.status beside it.\n", stderr);
 	exit(2);
@@ -533,7 +563,8 @@ main(int argc, char **argv)
 				usage();
 			i++;
 		} else if (dst == NULL && !have_mib &&
-		    strcmp(cmd, "set") == 0 && parse_uint(opt, &set_mib) == 0) {
+		    (strcmp(cmd, "set") == 0 || strcmp(cmd, "pgtables") == 0) &&
+		    parse_uint(opt, &set_mib) == 0) {
 			have_mib = 1;
 		} else {
 			usage();
@@ -549,6 +580,8 @@ main(int argc, char **argv)
 		snprintf(line, sizeof(line), "set %u\n", set_mib);
 		return cmd_send(&h, line);
 	}
+	if (strcmp(cmd, "pgtables") == 0 && have_mib && set_mib <= MAX_MIB)
+		return cmd_pgtables(set_mib);
 	if (strcmp(cmd, "free") == 0)
 		return cmd_send(&h, "free\n");
 	if (strcmp(cmd, "quit") == 0)

@@ -45,6 +45,7 @@ record(void)
 	r.shrinker_scans = 99;
 	r.oom_events = 1;
 	r.vmem_online_kib = 262144;
+	r.kernel_free_kib = 23456;
 	for (int i = 0; i < RAMM_HIST_SIZES; i++) {
 		r.hist_vmem[i] = (uint64_t)(RAMM_HIST_SIZES - i);
 		r.hist_all[i] = (uint64_t)(100 + i);
@@ -124,6 +125,7 @@ test_format_exact(void **state)
 	    "\"refault_anon\":7,\"refault_file\":1234,\"pgscan\":5678,"
 	    "\"unit_bytes\":2097152,\"bid\":[[12,1000],[40,300],[64,50]],"
 	    "\"shrinker_scans\":99,\"oom_events\":1,\"vmem_online_kib\":262144,"
+	    "\"kernel_free_kib\":23456,"
 	    "\"hist_vmem\":[10,9,8,7,6,5,4,3,2,1],"
 	    "\"hist_all\":[100,101,102,103,104,105,106,107,108,109]}\n");
 	assert_int_equal(rep.seq, 42);
@@ -243,7 +245,7 @@ test_largest(void **state)
 	r.seq = INT64_MAX;
 	r.flags = ~0u;
 	r.mem_total_kib = r.mem_free_kib = r.mem_available_kib =
-	    r.vmem_online_kib = DEV_REC_MAX_KIB;
+	    r.vmem_online_kib = r.kernel_free_kib = DEV_REC_MAX_KIB;
 	r.refault_anon = r.refault_file = r.shrinker_scans = r.oom_events =
 	    INT64_MAX;
 	for (int i = 0; i < RAMM_HIST_SIZES; i++)
@@ -270,6 +272,8 @@ test_largest(void **state)
 	assert_true(json_object_get_int64(json_object_array_get_idx(v, 9)) ==
 	    (int64_t)RAMM_HIST_MAX_COUNT);
 	assert_true(json_object_object_get_ex(o, "vmem_online_kib", &v));
+	assert_true((uint64_t)json_object_get_int64(v) == DEV_REC_MAX_KIB);
+	assert_true(json_object_object_get_ex(o, "kernel_free_kib", &v));
 	assert_true((uint64_t)json_object_get_int64(v) == DEV_REC_MAX_KIB);
 	json_object_put(o);
 }
@@ -362,6 +366,7 @@ test_check_values(void **state)
 	EXPECT_BAD(r->mem_free_kib = DEV_REC_MAX_KIB + 1);
 	EXPECT_BAD(r->mem_available_kib = UINT64_MAX);
 	EXPECT_BAD(r->vmem_online_kib = DEV_REC_MAX_KIB + 1);
+	EXPECT_BAD(r->kernel_free_kib = DEV_REC_MAX_KIB + 1);
 	EXPECT_BAD(r->refault_anon = UINT64_MAX);
 	EXPECT_BAD(r->refault_file = (uint64_t)INT64_MAX + 1);
 	EXPECT_BAD(r->shrinker_scans = UINT64_MAX);

@@ -126,7 +126,7 @@ def functional(L):
           "before a welcome: no flags, unit 0, empty bid")
     cases = [
         ("write-size 39", "EINVAL"), ("write-size 41", "EINVAL"),
-        ("read-size 775", "EINVAL"), ("read-size 776", "ok 776"),
+        ("read-size 783", "EINVAL"), ("read-size 784", "ok 784"),
         ("raw 2 1 2M 512M 1G 512M", "EINVAL"), ("raw 1 0 0 0 0 0", "EINVAL"),
         ("raw 1 4 1 0 0 0", "EINVAL"),
         ("welcome 3M 512M 1G 512M", "EINVAL"), ("welcome 2048 512M 1G 512M", "EINVAL"),

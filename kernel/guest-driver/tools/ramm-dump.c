@@ -103,9 +103,10 @@ print_record(const struct ramm_dev_record *r)
 	printf(" total_kib=%" PRIu64 " free_kib=%" PRIu64
 	    " avail_kib=%" PRIu64 " refault_anon=%" PRIu64
 	    " refault_file=%" PRIu64 " shrinker=%" PRIu64 " oom=%" PRIu64
-	    " vmem_online_kib=%" PRIu64, r->mem_total_kib, r->mem_free_kib,
-	    r->mem_available_kib, r->refault_anon, r->refault_file,
-	    r->shrinker_scans, r->oom_events, r->vmem_online_kib);
+	    " vmem_online_kib=%" PRIu64 " kernel_free_kib=%" PRIu64,
+	    r->mem_total_kib, r->mem_free_kib, r->mem_available_kib,
+	    r->refault_anon, r->refault_file, r->shrinker_scans,
+	    r->oom_events, r->vmem_online_kib, r->kernel_free_kib);
 	print_hist("hist_vmem", r->hist_vmem);
 	print_hist("hist_all", r->hist_all);
 	printf(" unit=%" PRIu64 " bid=[", r->unit_bytes);
