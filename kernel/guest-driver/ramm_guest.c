@@ -159,8 +159,13 @@
 #define RAMM_KZONE_LOW_DIV 16u
 #define RAMM_KZONE_LOW_MIN (8ULL << 20)
 #define RAMM_KZONE_LOW_MAX (128ULL << 20)
-/* Pages the pool takes per check at most (1 MiB with 4 KiB pages). */
-#define RAMM_POOL_FILL_BATCH 256u
+/*
+ * The pool holds blocks of this order (32 KiB with 4 KiB pages), so that
+ * what it gives back serves kernel stacks and other small multi-page
+ * allocations too, and takes at most this many per check (1 MiB).
+ */
+#define RAMM_POOL_ORDER 3u
+#define RAMM_POOL_FILL_BATCH 32u
 
 /* Bounds on welcome values: 1 GiB units, 1 PiB sizes (keeps math in u64). */
 #define RAMM_MAX_UNIT_BYTES (1ULL << 30)
@@ -329,8 +334,9 @@ static struct {
 	 * allocation; taken in any context reclaim runs in.
 	 */
 	spinlock_t pool_lock;
-	struct list_head pool;      /* kernel-zone pages krammd holds (->lru) */
-	unsigned long pool_pages;   /* how many */
+	struct list_head pool;      /* kernel-zone blocks of RAMM_POOL_ORDER
+				     * krammd holds, linked by ->lru */
+	unsigned long pool_pages;   /* pages in them */
 
 	atomic64_t shrinker_calls;  /* count_objects/scan_objects calls */
 	atomic64_t oom_events;      /* OOM notifier calls */
@@ -1460,8 +1466,9 @@ out_unlock:
  * pages spill into boot memory and stay there after the plug (nothing
  * moves pages across zones), so page tables and the memmap of the next
  * memory block fail, and the OOM killer runs, with plenty free in
- * ZONE_MOVABLE. So krammd holds back the kernel zones' low mark in pages
- * of their own, taken only while they have that much free, and gives them
+ * ZONE_MOVABLE. So krammd holds back the kernel zones' low mark, plus the
+ * memmap that growth to the cap needs, in blocks of their own, taken only
+ * while they have more than the low mark free, and gives them
  * back to kernel allocations: the shrinker releases them to direct reclaim
  * for allocations that cannot use ZONE_MOVABLE (not to kswapd, not to user
  * pages, which have ZONE_MOVABLE and the broker), and the OOM notifier to
@@ -1469,8 +1476,8 @@ out_unlock:
  */
 
 /*
- * Give back up to @n pages of the pool; returns how many. Any context
- * reclaim runs in; does not sleep.
+ * Give back at least @n pages of the pool (whole blocks), or all of it;
+ * returns how many pages. Any context reclaim runs in; does not sleep.
  */
 static unsigned long ramm_pool_release(unsigned long n)
 {
@@ -1481,21 +1488,41 @@ static unsigned long ramm_pool_release(unsigned long n)
 	spin_lock(&ramm.pool_lock);
 	while (done < n && !list_empty(&ramm.pool)) {
 		list_move(ramm.pool.next, &out);
-		done++;
+		done += 1UL << RAMM_POOL_ORDER;
 	}
 	ramm.pool_pages -= done;
 	spin_unlock(&ramm.pool_lock);
 	list_for_each_entry_safe(page, tmp, &out, lru) {
 		list_del(&page->lru);
-		__free_page(page);
+		__free_pages(page, RAMM_POOL_ORDER);
 	}
 	return done;
 }
 
 /*
- * Top the pool up toward the kernel zones' low mark, by at most
- * RAMM_POOL_FILL_BATCH pages, from free kernel-zone memory only: no
- * reclaim, and never below the low mark of what stays free. A page in
+ * The pool's target in pages: the kernel zones' low mark, plus the memmap
+ * that growing to the welcome's cap will allocate there (a struct page per
+ * page of the growth: 1.6 % of it with 64-byte struct pages).
+ */
+static unsigned long ramm_pool_target(const struct ramm_kzone *k)
+{
+	u64 size, cap, growth = 0;
+	bool welcomed;
+
+	spin_lock(&ramm.msg_lock);
+	welcomed = ramm.market.welcomed;
+	cap = ramm.market.cap_bytes;
+	size = (u64)totalram_pages() * PAGE_SIZE + ramm.market.reserve_bytes;
+	spin_unlock(&ramm.msg_lock);
+	if (welcomed && cap > size)
+		growth = div64_u64(cap - size, PAGE_SIZE) * sizeof(struct page);
+	return (k->low + growth) >> PAGE_SHIFT;
+}
+
+/*
+ * Top the pool up toward ramm_pool_target(), by at most
+ * RAMM_POOL_FILL_BATCH blocks, from free kernel-zone memory only: no
+ * reclaim, and never below the low mark of what stays free. A block in
  * hotplugged memory (a ZONE_NORMAL block virtio-mem could unplug) is not
  * kept. krammd only; sleeps (pfn_lock).
  */
@@ -1503,14 +1530,17 @@ static void ramm_pool_fill(void)
 {
 	const gfp_t gfp = (GFP_KERNEL & ~__GFP_RECLAIM) | __GFP_NOWARN |
 			  __GFP_NOMEMALLOC;
+	const u64 block = PAGE_SIZE << RAMM_POOL_ORDER;
 	struct ramm_kzone k;
+	unsigned long target;
 	unsigned int i;
 
 	ramm_kzone_read(&k);
+	target = ramm_pool_target(&k);
 	for (i = 0; i < RAMM_POOL_FILL_BATCH &&
-	     READ_ONCE(ramm.pool_pages) < k.low >> PAGE_SHIFT &&
-	     k.usable >= k.low + PAGE_SIZE; i++) {
-		struct page *page = alloc_page(gfp);
+	     READ_ONCE(ramm.pool_pages) < target && k.usable >= k.low + block;
+	     i++) {
+		struct page *page = alloc_pages(gfp, RAMM_POOL_ORDER);
 		bool hotplugged;
 		u64 held;
 
@@ -1520,14 +1550,14 @@ static void ramm_pool_fill(void)
 		hotplugged = ramm_ranges_contain(page_to_pfn(page));
 		ramm_pfn_unlock(held);
 		if (hotplugged) {
-			__free_page(page);
+			__free_pages(page, RAMM_POOL_ORDER);
 			break;
 		}
 		spin_lock(&ramm.pool_lock);
 		list_add(&page->lru, &ramm.pool);
-		ramm.pool_pages++;
+		ramm.pool_pages += 1UL << RAMM_POOL_ORDER;
 		spin_unlock(&ramm.pool_lock);
-		k.usable -= PAGE_SIZE;
+		k.usable -= block;
 	}
 }
 
