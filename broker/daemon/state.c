@@ -27,16 +27,30 @@ static int state_name_ok(const char *name, size_t len)
 	return 1;
 }
 
+/* An entry's UUID: none, or one vm_uuid_parse() gives back unchanged. */
+static int state_uuid_ok(const char *uuid)
+{
+	char canon[VM_UUID_BUFLEN];
+	size_t len = strnlen(uuid, VM_UUID_BUFLEN);
+
+	if (len == 0)
+		return 1;
+	return !vm_uuid_parse(uuid, len, canon) && !strcmp(canon, uuid) &&
+	       !vm_uuid_is_nil(canon);
+}
+
 int state_format(const struct state_entry *entries, size_t n, char **out,
 		 size_t *len)
 {
-	size_t room = sizeof(STATE_MAGIC) + 1 + n * 2 * STATE_MAX_LINE, used;
+	size_t room = sizeof(STATE_MAGIC) + 1 + n * STATE_RECORDS * STATE_MAX_LINE;
+	size_t used;
 	char *buf;
 
 	if (n > STATE_MAX_ENTRIES)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
-		if (!state_name_ok(entries[i].name, strlen(entries[i].name)))
+		if (!state_name_ok(entries[i].name, strlen(entries[i].name)) ||
+		    !state_uuid_ok(entries[i].uuid))
 			return -EINVAL;
 	buf = malloc(room);
 	if (!buf)
@@ -46,6 +60,10 @@ int state_format(const struct state_entry *entries, size_t n, char **out,
 		const struct state_entry *e = &entries[i];
 		const struct guest_overrides *ov = &e->ov;
 
+		if (e->uuid[0])
+			used += (size_t)snprintf(buf + used, room - used,
+						 "identity %s uuid=%s\n", e->name,
+						 e->uuid);
 		if (e->have_account) {
 			char acc[128];
 
@@ -121,6 +139,19 @@ static int state_parse_overrides(const char *p, const char *end,
 	return 0;
 }
 
+/* "uuid=UUID" from @p to @end: canonical and not nil. */
+static int state_parse_identity(const char *p, const char *end, char *uuid)
+{
+	if ((size_t)(end - p) != 5 + VM_UUID_LEN || memcmp(p, "uuid=", 5) ||
+	    vm_uuid_parse(p + 5, VM_UUID_LEN, uuid))
+		return -EINVAL;
+	if (vm_uuid_is_nil(uuid)) {
+		uuid[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The entry for @name, added if new; NULL when @max is reached. */
 static struct state_entry *state_entry_for(struct state_entry *out,
 					   size_t max, size_t *n,
@@ -148,9 +179,9 @@ int state_parse(const char *text, size_t len, struct state_entry *out,
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *name, *rest;
+		enum { REC_IDENTITY, REC_ACCOUNT, REC_OVERRIDES } rec;
 		struct state_entry *e;
 		size_t name_len;
-		int is_account;
 
 		line++;
 		if (!eol)
@@ -167,11 +198,14 @@ int state_parse(const char *text, size_t len, struct state_entry *out,
 			p = eol + 1;
 			continue;
 		}
-		if ((size_t)(eol - p) > 8 && !memcmp(p, "account ", 8)) {
-			is_account = 1;
+		if ((size_t)(eol - p) > 9 && !memcmp(p, "identity ", 9)) {
+			rec = REC_IDENTITY;
+			name = p + 9;
+		} else if ((size_t)(eol - p) > 8 && !memcmp(p, "account ", 8)) {
+			rec = REC_ACCOUNT;
 			name = p + 8;
 		} else if ((size_t)(eol - p) > 10 && !memcmp(p, "overrides ", 10)) {
-			is_account = 0;
+			rec = REC_OVERRIDES;
 			name = p + 10;
 		} else {
 			return state_fail(err, errlen, line, "unknown record");
@@ -186,18 +220,46 @@ int state_parse(const char *text, size_t len, struct state_entry *out,
 		if (!e)
 			return state_fail(err, errlen, line, "more than %zu guests", max);
 		rest++;
-		if (is_account) {
+		switch (rec) {
+		case REC_IDENTITY:
+			if (state_parse_identity(rest, eol, e->uuid))
+				return state_fail(err, errlen, line, "bad identity fields");
+			break;
+		case REC_ACCOUNT:
 			if (market_account_parse(rest, (size_t)(eol - rest), &e->account))
 				return state_fail(err, errlen, line, "bad account fields");
 			e->have_account = 1;
-		} else if (state_parse_overrides(rest, eol, &e->ov)) {
-			return state_fail(err, errlen, line, "bad overrides fields");
+			break;
+		case REC_OVERRIDES:
+			if (state_parse_overrides(rest, eol, &e->ov))
+				return state_fail(err, errlen, line, "bad overrides fields");
+			break;
 		}
 		p = eol + 1;
 	}
 	if (line == 0)
 		return state_fail(err, errlen, 1, "empty file");
 	return 0;
+}
+
+enum state_identity state_identify(struct state_entry *e, const char *uuid,
+				   char old[VM_UUID_BUFLEN])
+{
+	old[0] = '\0';
+	if (!strcmp(e->uuid, uuid))
+		return STATE_IDENTITY_SAME;
+	if (!e->uuid[0]) {
+		snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
+		return STATE_IDENTITY_ADOPTED;
+	}
+	snprintf(old, VM_UUID_BUFLEN, "%s", e->uuid);
+	/* What the old VM earned, paid and was told by the operator was
+	 * about that VM: the new one starts as any guest seen first. */
+	e->have_account = 0;
+	memset(&e->account, 0, sizeof(e->account));
+	memset(&e->ov, 0, sizeof(e->ov));
+	snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
+	return STATE_IDENTITY_REPLACED;
 }
 
 /* Write all of @buf to @fd. */

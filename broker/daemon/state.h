@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The state file: what rammd keeps across restarts for each guest it has
- * known - its market account (balance, credit) and the operator's
- * overrides. Text, one line per record, written atomically.
+ * known - its market account (balance, credit), the operator's
+ * overrides, and which VM they belong to. Text, one line per record,
+ * written atomically.
  *
  *   ramm-state 1
+ *   identity NAME uuid=UUID
  *   account NAME balance=N weight=N credit=N
  *   overrides NAME weight=N floor_mib=N cap_mib=N excluded=0|1 drain=0|1
+ *
+ * A guest's name can pass to another VM (a Proxmox VMID reused, a libvirt
+ * domain defined again), so its records name the VM's UUID: a VM of that
+ * name with another UUID starts afresh (state_identify()). The identity
+ * line is optional: a file written before it existed, or a guest whose
+ * UUID was never read, loads as it always did. (A rammd older than the
+ * identity line refuses a file that has one, and sets it aside.)
  *
  * The file is untrusted on the way in (a disk can hold anything): sizes
  * and counts are bounded, every field is checked, and a bad file is
@@ -20,9 +29,12 @@
 
 #include "config.h"
 #include "market.h"
+#include "vm_uuid.h"
 
 #define STATE_MAX_ENTRIES 4096 /* RAMMD_MAX_GUESTS (registry.h) */
-#define STATE_MAX_FILE (4 * 1024 * 1024) /* STATE_MAX_ENTRIES of the longest records fit */
+#define STATE_MAX_FILE (4 * 1024 * 1024) /* STATE_MAX_ENTRIES of the longest
+					  * records fit (about 500 bytes each) */
+#define STATE_RECORDS 3 /* record lines per guest at most */
 #define STATE_MAX_LINE 512
 
 /*
@@ -42,6 +54,9 @@ struct state_entry {
 	int have_account;               /* @account is valid */
 	struct market_account account;
 	struct guest_overrides ov;      /* all zero if none were saved */
+	char uuid[VM_UUID_BUFLEN];      /* the VM these belong to, canonical
+					 * (vm_uuid_parse()), never nil; ""
+					 * if unknown */
 };
 
 /*
@@ -62,6 +77,30 @@ int state_format(const struct state_entry *entries, size_t n, char **out,
  */
 int state_parse(const char *text, size_t len, struct state_entry *out,
 		size_t max, size_t *n, char *err, size_t errlen);
+
+/* What a VM's UUID, read from its hypervisor, means for its name's record. */
+enum state_identity {
+	STATE_IDENTITY_SAME,     /* the record is that VM's */
+	STATE_IDENTITY_ADOPTED,  /* the record named no VM (a file from before
+				  * identities, a UUID never read): it is
+				  * taken as that VM's, account and all */
+	STATE_IDENTITY_REPLACED, /* the record was another VM's, deleted since
+				  * and its name reused: it is now a fresh
+				  * record of the new VM */
+};
+
+/*
+ * state_identify - the VM whose UUID is @uuid (canonical, from
+ * vm_uuid_parse(), not nil) runs under the name of record @e. If @e names
+ * no VM, @e takes @uuid and keeps everything else (ADOPTED). If @e names
+ * another VM, @e is reset to what a guest never seen has - no account, no
+ * overrides - with @uuid, and its old UUID is copied to @old
+ * (caller-owned), so that the new VM inherits nothing (REPLACED).
+ * Otherwise @e is left as is (SAME). @old is "" unless REPLACED. Pure;
+ * O(1); never fails.
+ */
+enum state_identity state_identify(struct state_entry *e, const char *uuid,
+				   char old[VM_UUID_BUFLEN]);
 
 /*
  * state_write - write file text @text/@len (from state_format()) to @path

@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    a[i].have_account != b[i].have_account ||
 		    (a[i].have_account &&
 		     memcmp(&a[i].account, &b[i].account, sizeof(a[i].account))) ||
-		    memcmp(&a[i].ov, &b[i].ov, sizeof(a[i].ov)))
+		    memcmp(&a[i].ov, &b[i].ov, sizeof(a[i].ov)) ||
+		    strcmp(a[i].uuid, b[i].uuid))
 			abort();
 	free(text);
 	return 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for the state file (broker/daemon/state.c): the format round trip,
- * hostile files, and atomic save/load on a real file system.
+ * hostile files, atomic save/load on a real file system, and which VM a
+ * record belongs to (state_identify()).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,8 @@ static void test_round_trip(void **state)
 		  .ov = { .weight = 300, .floor_mib = 1024, .cap_mib = 8192,
 			  .excluded = 0, .drain = 1 } },
 		{ .name = "db", .have_account = 0,
-		  .ov = { .excluded = 1 } },
+		  .ov = { .excluded = 1 },
+		  .uuid = "550e8400-e29b-41d4-a716-446655440000" },
 	};
 	char err[128];
 	size_t n, len;
@@ -42,6 +44,7 @@ static void test_round_trip(void **state)
 		"ramm-state 1\n"
 		"account web1 balance=123456 weight=200 credit=731\n"
 		"overrides web1 weight=300 floor_mib=1024 cap_mib=8192 excluded=0 drain=1\n"
+		"identity db uuid=550e8400-e29b-41d4-a716-446655440000\n"
 		"overrides db weight=0 floor_mib=0 cap_mib=0 excluded=1 drain=0\n");
 	assert_int_equal(state_parse(text, len, entries, STATE_MAX_ENTRIES, &n,
 				     err, sizeof(err)), 0);
@@ -50,7 +53,97 @@ static void test_round_trip(void **state)
 	assert_string_equal(entries[1].name, "db");
 	assert_int_equal(entries[1].have_account, 0);
 	assert_int_equal(entries[1].ov.excluded, 1);
+	assert_memory_equal(&entries[1], &in[1], sizeof(in[1]));
 	free(text);
+}
+
+/* A file from before identity lines loads as it did: no UUID, accounts and
+ * overrides kept. An upper-case UUID reads as the canonical one, and the
+ * records of one guest may come in any order. */
+static void test_identity_optional(void **state)
+{
+	static const char old[] =
+		"ramm-state 1\n"
+		"account web1 balance=77 weight=100 credit=640\n"
+		"overrides web1 weight=0 floor_mib=0 cap_mib=2048 excluded=0 drain=1\n";
+	static const char mixed[] =
+		"ramm-state 1\n"
+		"account web1 balance=77 weight=100 credit=640\n"
+		"identity web1 uuid=550E8400-E29B-41D4-A716-44665544ABCD\n";
+	char err[128];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(state_parse(old, strlen(old), entries, STATE_MAX_ENTRIES,
+				     &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(entries[0].uuid, "");
+	assert_int_equal(entries[0].have_account, 1);
+	assert_int_equal(entries[0].account.balance, 77);
+	assert_int_equal(entries[0].ov.cap_mib, 2048);
+	assert_int_equal(entries[0].ov.drain, 1);
+	assert_int_equal(state_parse(mixed, strlen(mixed), entries,
+				     STATE_MAX_ENTRIES, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(entries[0].uuid, "550e8400-e29b-41d4-a716-44665544abcd");
+	assert_int_equal(entries[0].account.credit, 640);
+}
+
+/* An entry that is not canonical is not written: the file would not read
+ * back. */
+static void test_format_refuses_bad_uuid(void **state)
+{
+	struct state_entry e = { .name = "a", .uuid = "550E8400-E29B-41D4-A716-446655440000" };
+	char *text = NULL;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(state_format(&e, 1, &text, &len), -EINVAL);
+	snprintf(e.uuid, sizeof(e.uuid), "00000000-0000-0000-0000-000000000000");
+	assert_int_equal(state_format(&e, 1, &text, &len), -EINVAL);
+	assert_null(text);
+}
+
+/* A VM with a new UUID under a known name: the record of the old VM (its
+ * account, a drain, a cap) is not inherited. A record that named no VM is
+ * adopted whole; the same VM changes nothing. */
+static void test_identify(void **state)
+{
+	const struct state_entry was = {
+		.name = "101", .have_account = 1,
+		.account = { .balance = 5, .weight = 100, .credit = 200 },
+		.ov = { .weight = 50, .cap_mib = 4096, .drain = 1 },
+		.uuid = "11111111-2222-3333-4444-555555555555",
+	};
+	const char *other = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+	struct state_entry e = was;
+	char old[VM_UUID_BUFLEN];
+
+	(void)state;
+	assert_int_equal(state_identify(&e, was.uuid, old), STATE_IDENTITY_SAME);
+	assert_memory_equal(&e, &was, sizeof(e));
+	assert_string_equal(old, "");
+
+	assert_int_equal(state_identify(&e, other, old), STATE_IDENTITY_REPLACED);
+	assert_string_equal(old, was.uuid);
+	assert_string_equal(e.name, "101");
+	assert_string_equal(e.uuid, other);
+	assert_int_equal(e.have_account, 0);
+	assert_int_equal(e.account.balance, 0);
+	assert_int_equal(e.ov.drain, 0);
+	assert_int_equal(e.ov.cap_mib, 0);
+	assert_int_equal(e.ov.weight, 0);
+	assert_int_equal(state_identify(&e, other, old), STATE_IDENTITY_SAME);
+
+	e = was;
+	e.uuid[0] = '\0';
+	assert_int_equal(state_identify(&e, other, old), STATE_IDENTITY_ADOPTED);
+	assert_string_equal(old, "");
+	assert_string_equal(e.uuid, other);
+	assert_int_equal(e.have_account, 1);
+	assert_int_equal(e.account.balance, 5);
+	assert_int_equal(e.ov.drain, 1);
+	assert_int_equal(e.ov.cap_mib, 4096);
 }
 
 static void test_rejects_hostile_files(void **state)
@@ -76,6 +169,21 @@ static void test_rejects_hostile_files(void **state)
 		  "line 2: bad overrides fields" },
 		{ "ramm-state 1\noverrides a weight=1 floor_mib=0 cap_mib=0 excluded=0 drain=0 x=1\n",
 		  "line 2: bad overrides fields" },
+		{ "ramm-state 1\nidentity a\n", "line 2: no fields" },
+		{ "ramm-state 1\nidentity a uuid=\n", "line 2: bad identity fields" },
+		{ "ramm-state 1\nidentity a uuid=550e8400-e29b-41d4-a716-44665544000\n",
+		  "line 2: bad identity fields" },
+		{ "ramm-state 1\nidentity a uuid=550e8400-e29b-41d4-a716-4466554400000\n",
+		  "line 2: bad identity fields" },
+		{ "ramm-state 1\nidentity a uuid=550e8400-e29b-41d4-a716-44665544000z\n",
+		  "line 2: bad identity fields" },
+		{ "ramm-state 1\nidentity a uuid=550e8400-e29b-41d4-a716-446655440000 x=1\n",
+		  "line 2: bad identity fields" },
+		{ "ramm-state 1\nidentity a guid=550e8400-e29b-41d4-a716-446655440000\n",
+		  "line 2: bad identity fields" },
+		/* The nil UUID names no VM: rammd never writes it. */
+		{ "ramm-state 1\nidentity a uuid=00000000-0000-0000-0000-000000000000\n",
+		  "line 2: bad identity fields" },
 	};
 	char err[128];
 	size_t n;
@@ -126,6 +234,7 @@ static void test_full_file(void **state)
 				     .credit = 1000 },
 			.ov = { .weight = 10000, .floor_mib = 1ULL << 32,
 				.cap_mib = 1ULL << 32, .excluded = 1, .drain = 1 },
+			.uuid = "ffffffff-ffff-ffff-ffff-ffffffffffff",
 		};
 		snprintf(in[i].name, sizeof(in[i].name), "%0*zu",
 			 (int)sizeof(in[i].name) - 1, i);
@@ -187,6 +296,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_identity_optional),
+		cmocka_unit_test(test_format_refuses_bad_uuid),
+		cmocka_unit_test(test_identify),
 		cmocka_unit_test(test_rejects_hostile_files),
 		cmocka_unit_test(test_entry_limit),
 		cmocka_unit_test(test_full_file),
