@@ -8,6 +8,7 @@
 #include "agent_chan.h"
 #include "guest.h"
 #include "pages.h"
+#include "persist.h"
 #include "plan.h"
 #include "log.h"
 #include "rammd.h"
@@ -594,6 +595,68 @@ void guest_backend_gone(struct guest *g, const char *why)
 			 g->cfg.name, why, (unsigned long long)(guest_total_bytes(g) / MIB));
 	guest_stop_resize_poll(g);
 	g->state = GUEST_GONE;
+}
+
+/* What @g's record holds, for the log: "balance N, credit C" and its
+ * overrides. Never fails; truncates to @size. */
+static void guest_describe_record(const struct guest *g, char *buf, size_t size)
+{
+	size_t used;
+
+	if (g->account_open)
+		used = (size_t)snprintf(buf, size, "balance %llu, credit %.3f",
+					(unsigned long long)g->account.balance,
+					g->account.credit / 1000.0);
+	else
+		used = (size_t)snprintf(buf, size, "no account yet");
+	if (used < size && g->ov.weight)
+		used += (size_t)snprintf(buf + used, size - used, ", weight %u",
+					 g->ov.weight);
+	if (used < size && g->ov.floor_mib)
+		used += (size_t)snprintf(buf + used, size - used, ", floor %llu MiB",
+					 (unsigned long long)g->ov.floor_mib);
+	if (used < size && g->ov.cap_mib)
+		used += (size_t)snprintf(buf + used, size - used, ", cap %llu MiB",
+					 (unsigned long long)g->ov.cap_mib);
+	if (used < size && g->ov.excluded)
+		used += (size_t)snprintf(buf + used, size - used, ", excluded");
+	if (used < size && g->ov.drain)
+		snprintf(buf + used, size - used, ", draining");
+}
+
+void guest_backend_identity(struct guest *g, const char *uuid)
+{
+	struct state_entry e = { .have_account = g->account_open,
+				 .account = g->account, .ov = g->ov };
+	char old[VM_UUID_BUFLEN];
+
+	snprintf(e.uuid, sizeof(e.uuid), "%s", g->uuid);
+	switch (state_identify(&e, uuid, old)) {
+	case STATE_IDENTITY_SAME:
+		return;
+	case STATE_IDENTITY_ADOPTED:
+		log_info("guest %s: VM uuid %s; its account is this VM's from now on",
+			 g->cfg.name, uuid);
+		break;
+	case STATE_IDENTITY_REPLACED: {
+		char was[160];
+
+		guest_describe_record(g, was, sizeof(was));
+		log_warn("guest %s: VM uuid %s, not %s as before: another VM under the old one's name; it starts with a fresh account and none of the old VM's overrides (not inherited: %s)",
+			 g->cfg.name, uuid, old, was);
+		/* The planner opens a new account on the next tick, as for
+		 * a guest never seen. */
+		g->account_open = e.have_account;
+		g->account = e.account;
+		g->ov = e.ov;
+		g->paid_total = 0;
+		guest_overrides_changed(g);
+		break;
+	}
+	}
+	snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
+	persist_keep(g->d, g);
+	rammd_state_changed(g->d);
 }
 
 void guest_backend_resize_sent(struct guest *g, uint64_t vmem_bytes)

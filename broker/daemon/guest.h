@@ -18,6 +18,7 @@
 #include "market.h"
 #include "state.h"
 #include "msg.h"
+#include "vm_uuid.h"
 
 struct rammd;
 struct agent_chan;
@@ -141,6 +142,11 @@ struct guest {
 	int resize_refused;           /* the last request failed (logged);
 				       * cleared by one that goes through */
 
+	char uuid[VM_UUID_BUFLEN];    /* the VM its account and overrides
+				       * belong to: the state file's until
+				       * the backend reads the VM's
+				       * (guest_backend_identity()); "" if
+				       * unknown */
 	struct guest_overrides ov;    /* the operator's, from rammctl */
 	struct market_account account; /* balance and credit; its weight is
 				       * guest_weight()'s, copied in by
@@ -211,6 +217,21 @@ void guest_backend_lost(struct guest *g);
  * device report later starts it afresh. Logged once. Never fails.
  */
 void guest_backend_gone(struct guest *g, const char *why);
+/*
+ * guest_backend_identity - the backend read the UUID of @g's VM, @uuid
+ * (canonical, from vm_uuid_parse(); the caller drops the nil UUID, which
+ * names no VM). The first one known is adopted with the account @g has.
+ * One that differs from the one @g's account belongs to means the VM of
+ * that name was replaced by another (a Proxmox VMID or a libvirt domain
+ * name reused): @g starts afresh - a new account (default balance and
+ * credit) and no operator overrides (weight, floor, cap, exclude, drain)
+ * - logged once as a warning with both UUIDs. Either way the state file
+ * is saved soon after. A backend reports it before the device it goes
+ * with, so a new VM is never driven on the old one's overrides. Call on
+ * every connection or read: the same UUID again costs O(1) and nothing
+ * else. Never fails.
+ */
+void guest_backend_identity(struct guest *g, const char *uuid);
 /*
  * guest_backend_resize_sent - the hypervisor has taken the request for
  * @vmem_bytes that set_requested_size() queued (a backend with

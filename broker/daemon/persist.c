@@ -29,14 +29,16 @@ void persist_restore(struct rammd *d, struct guest *g)
 	if (!e)
 		return;
 	g->ov = e->ov;
+	snprintf(g->uuid, sizeof(g->uuid), "%s", e->uuid);
 	if (e->have_account) {
 		g->account = e->account;
 		g->account_open = 1;
 	}
-	log_info("guest %s: restored from the state file: credit %.3f, balance %llu%s%s",
+	log_info("guest %s: restored from the state file: credit %.3f, balance %llu%s%s%s%s",
 		 g->cfg.name, g->account.credit / 1000.0,
 		 (unsigned long long)g->account.balance,
-		 g->ov.excluded ? ", excluded" : "", g->ov.drain ? ", draining" : "");
+		 g->ov.excluded ? ", excluded" : "", g->ov.drain ? ", draining" : "",
+		 g->uuid[0] ? ", of VM uuid " : "", g->uuid);
 }
 
 /*
@@ -83,6 +85,7 @@ void persist_keep(struct rammd *d, struct guest *g)
 	if (!e)
 		return;
 	e->ov = g->ov;
+	snprintf(e->uuid, sizeof(e->uuid), "%s", g->uuid);
 	e->have_account = g->account_open;
 	e->account = g->account;
 	e->account.weight = guest_weight(g);

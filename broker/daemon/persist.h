@@ -18,8 +18,9 @@ struct rammd;
  */
 void persist_load(struct rammd *d);
 
-/* persist_restore - give @g what the state file kept for it (overrides
- * and account), logging it. Nothing if it has no record. */
+/* persist_restore - give @g what the state file kept for it (overrides,
+ * account and the UUID of the VM they belong to), logging it. Nothing if
+ * it has no record. */
 void persist_restore(struct rammd *d, struct guest *g);
 
 /* persist_keep - copy @g's record into the saved records (not written
