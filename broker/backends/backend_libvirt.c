@@ -11,6 +11,9 @@
  *                 live XML and a new <requested>
  *   completion    VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE
  *   refresh       the live XML read again
+ *   the VM        virDomainGetUUIDString() at each bind, before the
+ *                 device is reported: a domain defined again under the
+ *                 same name is another VM
  *
  * libvirt's calls are synchronous, and one can wait 30 s for a domain's
  * job lock (or for ever on a libvirtd that hangs), so the device reads and
@@ -44,6 +47,7 @@
 #include "log.h"
 #include "rammd.h"
 #include "registry.h"
+#include "vm_uuid.h"
 
 struct lv_job;
 
@@ -150,6 +154,33 @@ static void lv_guest_report(struct lv_guest *lg, const struct lv_domain_info *in
 	guest_backend_device(lg->g, &dev);
 }
 
+/*
+ * Tell the daemon which VM @dom is, before its device is reported. On the
+ * loop: unlike the calls the worker thread makes, virDomainGetUUIDString()
+ * asks libvirtd nothing - the client library formats the UUID the
+ * virDomainPtr was made with (as virDomainGetName() returns its name) - so
+ * it cannot wait on a hung libvirtd. Checked anyway: a failure or a
+ * non-canonical answer leaves the account with the VM it belonged to.
+ */
+static void lv_guest_identify(struct lv_guest *lg, virDomainPtr dom)
+{
+	char raw[VIR_UUID_STRING_BUFLEN], uuid[VM_UUID_BUFLEN];
+	int r;
+
+	if (virDomainGetUUIDString(dom, raw) < 0) {
+		log_warn("guest %s: no domain UUID: %s; its account stays with the VM it belonged to",
+			 lg->g->cfg.name, backend_libvirt_error());
+		return;
+	}
+	r = vm_uuid_parse(raw, strnlen(raw, sizeof(raw)), uuid);
+	if (r || vm_uuid_is_nil(uuid)) {
+		log_warn("guest %s: domain UUID %s; its account stays with the VM it belonged to",
+			 lg->g->cfg.name, r ? "not in canonical form" : "is nil");
+		return;
+	}
+	guest_backend_identity(lg->g, uuid);
+}
+
 void backend_libvirt_bind(struct guest *g, virDomainPtr dom,
 			  const struct lv_domain_info *info)
 {
@@ -160,6 +191,7 @@ void backend_libvirt_bind(struct guest *g, virDomainPtr dom,
 		virDomainRef(dom);
 		lg->dom = dom;
 	}
+	lv_guest_identify(lg, dom);
 	lg->paused = !info;
 	lg->gen++;
 	if (!info) {

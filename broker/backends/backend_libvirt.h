@@ -47,8 +47,9 @@ void backend_libvirt_disconnected(void);
 
 /*
  * backend_libvirt_bind - @g (a libvirt guest) is domain @dom (referenced,
- * not taken over). With @info, the domain runs: its device is reported and
- * driven. Without, it is not running: @g is marked lost and not driven
+ * not taken over). The domain's UUID is reported first
+ * (guest_backend_identity()). With @info, the domain runs: its device is
+ * reported and driven. Without, it is not running: @g is marked lost and not driven
  * until bound again with @info.
  */
 void backend_libvirt_bind(struct guest *g, virDomainPtr dom,

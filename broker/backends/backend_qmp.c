@@ -7,6 +7,11 @@
  *   the device    query-memory-devices -> the first virtio-mem entry with an id
  *   resize        qom-set /machine/peripheral/ID requested-size N
  *   completion    MEMORY_DEVICE_SIZE_CHANGE {id, size}
+ *   the VM        query-uuid -> UUID, first on every connection (each
+ *                 session on a shared socket): a new QEMU on the socket
+ *                 may be another VM under the same name, and its answer
+ *                 comes before the device's, so the daemon knows whose
+ *                 account it is before it drives the device
  *   its backing   once per connection, for the device's memdev: qom-get
  *                 hugetlb and hugetlbsize (memory-backend-memfd), qom-get
  *                 mem-path (memory-backend-file: a hugetlbfs mount's block
@@ -58,6 +63,7 @@
 #include "pages.h"
 #include "qmp.h"
 #include "qmp_vfio.h"
+#include "vm_uuid.h"
 
 #define QMP_RETRY_MS 1000
 /* A shared socket is queried at most this often: every session makes
@@ -79,6 +85,9 @@ struct qmp_guest {
 			       * query repeated every tick logs once */
 	int outage;           /* own socket: the loss was logged; cleared
 			       * once connected again */
+	unsigned int uuid_problem; /* the last query-uuid answer could not
+			       * be used, and how (enum qmp_uuid_problem):
+			       * logged when it changes */
 	unsigned int sets_out; /* qom-sets awaiting their reply */
 	uint64_t set_bytes;   /* requested-size of the latest qom-set */
 
@@ -156,6 +165,85 @@ static void qmp_guest_parse_memdev(struct qmp_guest *qg, struct json_object *dat
 	if (strncmp(path, "/objects/", 9) || strlen(path) >= sizeof(qg->memdev))
 		return;
 	snprintf(qg->memdev, sizeof(qg->memdev), "%s", path);
+}
+
+/* ---- the VM's identity ---------------------------------------------------- */
+
+/* Why a query-uuid answer named no VM; 0: it did. */
+enum qmp_uuid_problem {
+	QMP_UUID_OK,
+	QMP_UUID_REFUSED,   /* an error reply */
+	QMP_UUID_MALFORMED, /* not {"UUID": string} */
+	QMP_UUID_BAD,       /* a string, but no canonical UUID */
+	QMP_UUID_NIL,       /* QEMU started without -uuid */
+};
+
+/*
+ * The answer to query-uuid, {"UUID": "..."}: untrusted, so only a
+ * canonical UUID is taken (vm_uuid_parse()), and a string that is not one
+ * is never logged or kept. An answer that names no VM leaves the guest's
+ * account with the VM it belonged to; it is logged when the problem
+ * changes, not on every session of a shared socket.
+ */
+static void qmp_guest_on_uuid(struct qmp *q, struct json_object *ret,
+			      const char *error, void *ctx)
+{
+	struct qmp_guest *qg = ctx;
+	char uuid[VM_UUID_BUFLEN];
+	enum qmp_uuid_problem problem = QMP_UUID_OK;
+	struct json_object *v;
+	size_t len = 0;
+	int r = 0;
+
+	(void)q;
+	if (!ret && !error)
+		goto out; /* lost with the connection: asked again on the next */
+	if (!ret) {
+		problem = QMP_UUID_REFUSED;
+	} else if (!json_object_is_type(ret, json_type_object) ||
+		   !json_object_object_get_ex(ret, "UUID", &v) ||
+		   !json_object_is_type(v, json_type_string)) {
+		problem = QMP_UUID_MALFORMED;
+	} else {
+		len = (size_t)json_object_get_string_len(v);
+		r = vm_uuid_parse(json_object_get_string(v), len, uuid);
+		if (r)
+			problem = QMP_UUID_BAD;
+		else if (vm_uuid_is_nil(uuid))
+			problem = QMP_UUID_NIL;
+	}
+	if (problem != QMP_UUID_OK && (unsigned int)problem != qg->uuid_problem) {
+		const char *name = qg->g->cfg.name;
+
+		switch (problem) {
+		case QMP_UUID_REFUSED:
+			log_warn("guest %s: query-uuid refused: %s; the VM's identity is unknown, its account is kept as it is",
+				 name, error);
+			break;
+		case QMP_UUID_MALFORMED:
+			log_warn("guest %s: malformed query-uuid reply (no UUID string); refused: the VM's identity is unknown, its account is kept as it is",
+				 name);
+			break;
+		case QMP_UUID_BAD:
+			if (r == -EMSGSIZE)
+				log_warn("guest %s: query-uuid reply: a UUID of %zu bytes, not %d; refused: the VM's identity is unknown, its account is kept as it is",
+					 name, len, VM_UUID_LEN);
+			else
+				log_warn("guest %s: query-uuid reply: a UUID not in canonical form; refused: the VM's identity is unknown, its account is kept as it is",
+					 name);
+			break;
+		default:
+			log_info("guest %s: QEMU has no -uuid (nil UUID): a later VM of the same name would inherit this one's account",
+				 name);
+			break;
+		}
+	}
+	qg->uuid_problem = (unsigned int)problem;
+	if (problem == QMP_UUID_OK)
+		guest_backend_identity(qg->g, uuid);
+out:
+	if (qg->polite)
+		qmp_polite_reply_done(qg);
 }
 
 /* ---- the backing probe ------------------------------------------------- */
@@ -558,6 +646,10 @@ static void qmp_guest_on_state(struct qmp *q, int up, void *ctx)
 		log_info("guest %s: QMP connected", qg->g->cfg.name);
 		qg->outage = 0;
 		qg->last_error = 0;
+		/* First: its answer comes before the device's (QMP answers
+		 * in order). Should it not go out, the device is driven all
+		 * the same, on the account the guest has. */
+		qmp_command(q, "query-uuid", NULL, qmp_guest_on_uuid, qg);
 		qmp_command(q, "query-memory-size-summary", NULL,
 			    qmp_guest_on_summary, qg);
 		return;
@@ -634,6 +726,10 @@ static void qmp_polite_send(struct qmp_guest *qg)
 	qg->set_pending = 0;
 	if (qg->want_query) {
 		qg->want_query = 0;
+		/* Each session may find another QEMU than the last (the VM
+		 * deleted and its VMID reused in between): who it is first,
+		 * answered before the device. */
+		qmp_guest_command(qg, "query-uuid", NULL, qmp_guest_on_uuid);
 		/* Start over from the summary until it answered once. */
 		if (!qg->boot_bytes)
 			qmp_guest_command(qg, "query-memory-size-summary", NULL,

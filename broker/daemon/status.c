@@ -40,6 +40,7 @@ static struct json_object *status_guest_json(struct guest *g, int64_t now)
 
 	json_object_object_add(o, "name", json_object_new_string(g->cfg.name));
 	json_object_object_add(o, "backend", json_object_new_string(g->backend->name));
+	json_object_object_add(o, "uuid", g->uuid[0] ? json_object_new_string(g->uuid) : NULL);
 	json_object_object_add(o, "mode", json_object_new_string(g->mode[0] ? g->mode : "none"));
 	json_object_object_add(o, "state", json_object_new_string(guest_state_name(g->state)));
 	json_object_object_add(o, "device_ready", json_object_new_boolean(guest_device_ready(g)));
