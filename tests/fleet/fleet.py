@@ -5,7 +5,10 @@ rammd talks to for each guest, in a directory rammd scans (scan_dir).
 For each guest NAME it serves, in DIR:
   NAME.qmp    QEMU 7.2's QMP monitor with one virtio-mem device (id "vm0",
               memdev /objects/vmem0, a memory-backend-ram): the greeting,
-              capability negotiation, query-memory-size-summary,
+              capability negotiation, query-uuid (the VM's UUID: by default
+              one derived from NAME, so a guest added again under its name
+              is the same VM; a test may give another, or any JSON as the
+              reply), query-memory-size-summary,
               query-memory-devices, query-memdev, qom-get/qom-set, and
               MEMORY_DEVICE_SIZE_CHANGE events rate-limited to one a second
               per device the way QEMU's monitor throttles them. The plugged
@@ -45,6 +48,7 @@ import socket
 import sys
 import threading
 import time
+import uuid as uuidlib
 
 MIB = 1 << 20
 KIB = 1 << 10
@@ -95,6 +99,12 @@ def bid_curve(mem_total, mem_avail, psi_some, psi_full, reserve, floor, cap,
     return steps
 
 
+def vm_uuid(name):
+    """The UUID fleet guest @name has unless told otherwise: the same for
+    the same name, so that a guest added again is the same VM."""
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "ramm-fleet:" + name))
+
+
 # ---- one fake guest ----------------------------------------------------------
 
 class Guest:
@@ -105,7 +115,7 @@ class Guest:
                  size_mib=256, demand_mib=None, reserve_mib=0,
                  plug_mib_s=512.0, unplug_mib_s=256.0, report_s=1.0,
                  agent_silent=False, free_extents_mib=None, prepare_s=None,
-                 vfio=False):
+                 vfio=False, uuid=None, uuid_reply=None):
         if size_mib % block_mib or max_mib % block_mib or size_mib > max_mib:
             raise ValueError("%s: sizes must be whole blocks, size <= max" % name)
         self.fleet = fleet
@@ -126,6 +136,10 @@ class Guest:
         self.drop_after_plug = None  # (MiB, s): the next plug that reaches
                                      # its request falls back by MiB after s
         self.vfio = vfio             # a vfio-pci device (id hostdev0)
+        # the VM's UUID (QEMU's -uuid), and if not None the whole "return"
+        # of query-uuid instead (a hostile QEMU's, anything JSON)
+        self.uuid = uuid if uuid is not None else vm_uuid(name)
+        self.uuid_reply = uuid_reply
         self.qom_sets = []           # (monotonic time, requested bytes) as set
         self.events_sent = 0
         self._event_timer = None     # the throttle period is running
@@ -281,6 +295,7 @@ class Guest:
             return err("CommandNotFound", "Capabilities negotiation is already "
                        "complete, command ignored"), True
         handler = {
+            "query-uuid": self._q_uuid,
             "query-memory-size-summary": self._q_summary,
             "query-memory-devices": self._q_devices,
             "query-memdev": self._q_memdev,
@@ -291,6 +306,11 @@ class Guest:
         if handler is None:
             return err("CommandNotFound", "The command %s has not been found" % cmd), True
         return handler(args), True
+
+    def _q_uuid(self, args):
+        if self.uuid_reply is not None:
+            return {"return": self.uuid_reply}
+        return {"return": {"UUID": self.uuid}}
 
     def _q_summary(self, args):
         return {"return": {"base-memory": self.boot, "plugged-memory": self.size}}
@@ -680,7 +700,7 @@ class Guest:
     def snapshot(self):
         """A plain-data view of this guest for tests."""
         return {
-            "name": self.name, "boot_mib": self.boot // MIB,
+            "name": self.name, "uuid": self.uuid, "boot_mib": self.boot // MIB,
             "size_mib": self.size // MIB, "requested_mib": self.requested // MIB,
             "total_mib": (self.boot + self.size) // MIB,
             "max_mib": self.max // MIB, "block_mib": self.block // MIB,

@@ -89,6 +89,9 @@ def test_qmp_as_qemu_7_2():
         check(c.cmd("no-such-command")["error"] == {
             "class": "CommandNotFound",
             "desc": "The command no-such-command has not been found"}, "unknown command")
+        u = c.cmd("query-uuid")["return"]
+        check(u == {"UUID": bed.ft.guest("a")["uuid"]} and len(u["UUID"]) == 36,
+              "query-uuid %s" % u)
         s = c.cmd("query-memory-size-summary")["return"]
         check(s == {"base-memory": 512 * MIB, "plugged-memory": 256 * MIB}, "summary %s" % s)
         d = c.cmd("query-memory-devices")["return"][0]
