@@ -58,6 +58,7 @@ struct guest_resize {
 	int set_pending;      /* a shrink whose request waits for the guest
 			       * to prepare (evict_prepare_ms) */
 	uint32_t evict_units; /* units its evict notice asked for */
+	uint64_t evict_id;    /* ... and that notice's id */
 	uint32_t offered_units; /* ... and the units it showed free */
 };
 
@@ -140,6 +141,10 @@ struct guest {
 				       * end since; 0: not (plan.h) */
 	int resize_refused;           /* the last request failed (logged);
 				       * cleared by one that goes through */
+	uint64_t evict_id;            /* id of the last evict notice sent;
+				       * starts at the wall clock in µs, so
+				       * a restarted rammd does not reuse
+				       * the ids a guest may still show */
 
 	struct guest_overrides ov;    /* the operator's, from rammctl */
 	struct market_account account; /* balance and credit; its weight is
