@@ -33,7 +33,7 @@ MARKET_SRC := broker/market/market.c broker/market/pages.c broker/market/plan.c 
 	broker/daemon/hugepool.c broker/daemon/config.c common/bid_curve.c
 # The daemon's pure parsers, linked into the unit tests and the fuzzers too.
 BROKER_CORE := $(MARKET_SRC) common/msg.c common/linebuf.c \
-	broker/daemon/state.c broker/daemon/vm_uuid.c
+	broker/daemon/state.c broker/daemon/vm_uuid.c broker/daemon/evict_wait.c
 RAMMD_SRC := $(BROKER_CORE) broker/daemon/rammd.c broker/daemon/guest.c \
 	broker/daemon/agent_chan.c broker/daemon/control.c broker/daemon/log.c \
 	common/unix_socket.c broker/daemon/ctl_commands.c broker/daemon/history.c \

@@ -171,6 +171,39 @@ static int msg_parse_hist(struct json_object *obj, struct agent_report *r,
 	return 0;
 }
 
+/*
+ * The optional evict state (kernel mode): "evicting" and "evict_id". An
+ * id without "evicting" means nothing and is refused; "evicting" without
+ * an id speaks for no notice in particular (id 0).
+ */
+static int msg_parse_evicting(struct json_object *obj, struct agent_report *r,
+			      const char **reason)
+{
+	struct json_object *v;
+	int have_id = json_object_object_get_ex(obj, "evict_id", NULL);
+
+	r->have_evicting = r->evicting = 0;
+	r->evict_id = 0;
+	if (!json_object_object_get_ex(obj, "evicting", &v)) {
+		if (!have_id)
+			return 0;
+		*reason = "report: evict_id without evicting";
+		return -EINVAL;
+	}
+	if (!json_object_is_type(v, json_type_boolean)) {
+		*reason = "report: evicting must be a boolean";
+		return -EINVAL;
+	}
+	if (have_id && msg_get_u64(obj, "evict_id", RAMM_EVICT_MAX_ID,
+				   &r->evict_id)) {
+		*reason = "report: bad evict_id";
+		return -EINVAL;
+	}
+	r->evicting = json_object_get_boolean(v);
+	r->have_evicting = 1;
+	return 0;
+}
+
 static int msg_parse_report(struct json_object *obj, struct agent_report *r,
 			    const char **reason)
 {
@@ -209,7 +242,7 @@ static int msg_parse_report(struct json_object *obj, struct agent_report *r,
 		*reason = "report: bad unit_bytes";
 		return -EINVAL;
 	}
-	if (msg_parse_hist(obj, r, reason))
+	if (msg_parse_hist(obj, r, reason) || msg_parse_evicting(obj, r, reason))
 		return -EINVAL;
 	return msg_parse_bid(obj, r, reason);
 }
@@ -353,6 +386,13 @@ static int msg_parse_evict(struct json_object *obj, struct broker_evict *e,
 		*reason = "evict: missing or invalid member";
 		return -EINVAL;
 	}
+	/* A broker from before ids sends none. */
+	e->id = 0;
+	if (json_object_object_get_ex(obj, "id", NULL) &&
+	    msg_get_u64(obj, "id", RAMM_EVICT_MAX_ID, &e->id)) {
+		*reason = "evict: bad id";
+		return -EINVAL;
+	}
 	e->units = (uint32_t)units;
 	e->deadline_ms = (uint32_t)deadline_ms;
 	return 0;
@@ -439,11 +479,12 @@ int msg_format_grant(char *buf, size_t size, uint64_t target_bytes,
 }
 
 int msg_format_evict(char *buf, size_t size, uint64_t units,
-		     uint32_t deadline_ms)
+		     uint32_t deadline_ms, uint64_t id)
 {
 	return msg_finish(snprintf(buf, size,
-		"{\"type\":\"evict\",\"v\":%d,\"units\":%llu,\"deadline_ms\":%u}\n",
-		RAMM_PROTO_VERSION, (unsigned long long)units, deadline_ms),
+		"{\"type\":\"evict\",\"v\":%d,\"units\":%llu,\"deadline_ms\":%u,\"id\":%llu}\n",
+		RAMM_PROTO_VERSION, (unsigned long long)units, deadline_ms,
+		(unsigned long long)id),
 		size);
 }
 

@@ -42,6 +42,13 @@ struct agent_report {
 	int have_hist;              /* @hist_vmem was sent (kernel mode) */
 	uint64_t hist_vmem[RAMM_HIST_SIZES]; /* free naturally aligned extents
 				     * of 2 MiB << i in virtio-mem memory */
+	int have_evicting;          /* "evicting" was sent: the guest says
+				     * when it has prepared an unplug */
+	int evicting;               /* ... and it is still preparing for
+				     * the evict notice @evict_id (or has
+				     * not taken a later one up) */
+	uint64_t evict_id;          /* the last evict notice it took up,
+				     * 0..RAMM_EVICT_MAX_ID; 0 if not sent */
 };
 
 struct agent_msg {
@@ -63,7 +70,9 @@ struct agent_msg {
  * -EINVAL if a member is missing, mistyped or out of range (including a
  * bid that bid_curve_validate() refuses - more than RAMM_MAX_BID_STEPS
  * steps, a step of 0 units, increasing prices - or a "hist_vmem" that is
- * not RAMM_HIST_SIZES counts of at most 2^40), or -ENOMEM if the JSON
+ * not RAMM_HIST_SIZES counts of at most 2^40, an "evicting" that is not a
+ * boolean, an "evict_id" that is not an integer in 0..RAMM_EVICT_MAX_ID or
+ * comes without "evicting"), or -ENOMEM if the JSON
  * parser could not be allocated.
  */
 int msg_parse_agent(const char *line, size_t len, struct agent_msg *out,
@@ -96,6 +105,8 @@ struct broker_grant {
 struct broker_evict {
 	uint32_t units;       /* units to give back */
 	uint32_t deadline_ms; /* within this long */
+	uint64_t id;          /* the broker's id for it, 0..RAMM_EVICT_MAX_ID;
+			       * 0 if it sent none */
 };
 
 struct broker_error {
@@ -131,7 +142,8 @@ struct broker_msg {
  * unit_bytes not a power of two in 4096..MSG_MAX_UNIT_BYTES, floor_bytes
  * above cap_bytes, a size above MSG_MAX_BYTES; grant: target_bytes above
  * MSG_MAX_BYTES or price above RAMM_MAX_PRICE; evict: units or deadline_ms
- * above UINT32_MAX; error: reason not a string), or -ENOMEM if the JSON
+ * above UINT32_MAX, id present and not an integer in 0..RAMM_EVICT_MAX_ID;
+ * error: reason not a string), or -ENOMEM if the JSON
  * parser could not be allocated. O(@len).
  */
 int msg_parse_broker(const char *line, size_t len, struct broker_msg *out,
@@ -148,7 +160,7 @@ int msg_format_welcome(char *buf, size_t size, uint64_t unit_bytes,
 int msg_format_grant(char *buf, size_t size, uint64_t target_bytes,
 		     uint32_t price);
 int msg_format_evict(char *buf, size_t size, uint64_t units,
-		     uint32_t deadline_ms);
+		     uint32_t deadline_ms, uint64_t id);
 /* @reason: a string without '"', '\\' or newlines (-EINVAL otherwise), such
  * as the ones msg_parse_agent() returns. */
 int msg_format_error(char *buf, size_t size, const char *reason);

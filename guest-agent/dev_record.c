@@ -54,6 +54,8 @@ dev_record_check(const struct ramm_dev_record *rec, size_t len,
 	    !all_le(rec->hist_vmem, RAMM_HIST_SIZES, RAMM_HIST_MAX_COUNT) ||
 	    !all_le(rec->hist_all, RAMM_HIST_SIZES, RAMM_HIST_MAX_COUNT))
 		return bad(why, "counter out of range", -EINVAL);
+	if (rec->evict_id > RAMM_EVICT_MAX_ID)
+		return bad(why, "evict_id out of range", -EINVAL);
 	if (rec->n_bid > RAMM_MAX_BID_STEPS)
 		return bad(why, "too many bid steps", -EINVAL);
 	if (!(rec->flags & RAMM_REC_WELCOMED))
@@ -122,8 +124,19 @@ min_u64(uint64_t x, uint64_t y)
 }
 
 int
+dev_record_evicting(const struct ramm_dev_record *rec,
+    const struct dev_evict_note *note)
+{
+	if (rec->flags & RAMM_REC_EVICTING)
+		return 1;
+	return note != NULL &&
+	    (rec->timestamp_ns <= note->write_ns || rec->evict_id != note->id);
+}
+
+int
 dev_record_format(const struct ramm_dev_record *rec,
-    const struct proc_sample *proc, char *buf, size_t size)
+    const struct proc_sample *proc, const struct dev_evict_note *note,
+    char *buf, size_t size)
 {
 	struct out o = { .buf = buf, .size = size };
 	int welcomed = (rec->flags & RAMM_REC_WELCOMED) != 0;
@@ -155,7 +168,8 @@ dev_record_format(const struct ramm_dev_record *rec,
 	    rec->kernel_free_kib);
 	put_array(&o, "hist_vmem", rec->hist_vmem, RAMM_HIST_SIZES);
 	put_array(&o, "hist_all", rec->hist_all, RAMM_HIST_SIZES);
-	put(&o, "}\n");
+	put(&o, ",\"evicting\":%s,\"evict_id\":%" PRIu64 "}\n",
+	    dev_record_evicting(rec, note) ? "true" : "false", rec->evict_id);
 	if (o.overflow)
 		return -EMSGSIZE;
 	return (int)o.len;

@@ -17,6 +17,16 @@
 
 struct proc_sample;
 
+/*
+ * The evict notice ramm-agent last wrote to /dev/ramm, so that a record
+ * is only taken as that notice's end if it is newer than the write.
+ */
+struct dev_evict_note {
+	uint64_t id;       /* the notice's id, as written (ramm_dev_msg.c) */
+	uint64_t write_ns; /* CLOCK_MONOTONIC just before the write(): the
+			    * clock of the record's timestamp_ns */
+};
+
 /* Largest unit a record may name: a 1 GiB host page (as ramm-agent's
  * welcome check). */
 #define DEV_REC_MAX_UNIT (1ull << 30)
@@ -28,7 +38,7 @@ struct proc_sample;
  * and every number at its largest. Checked by the unit test, and below
  * RAMM_MAX_LINE.
  */
-#define DEV_REPORT_MAX 2600
+#define DEV_REPORT_MAX 2660
 
 /*
  * dev_record_check - check one record as read() returned it.
@@ -44,6 +54,7 @@ struct proc_sample;
  *   - mem_total_kib is 0 or any size in KiB is above DEV_REC_MAX_KIB;
  *   - a counter (refaults, shrinker scans, OOMs, histogram entries) is
  *     above INT64_MAX (JSON integers are signed 64-bit);
+ *   - evict_id is above RAMM_EVICT_MAX_ID;
  *   - n_bid is above RAMM_MAX_BID_STEPS;
  *   - RAMM_REC_WELCOMED is set, and unit_bytes is not a power of two in
  *     4096..DEV_REC_MAX_UNIT, or the first n_bid steps are not a valid bid
@@ -60,10 +71,22 @@ int dev_record_check(const struct ramm_dev_record *rec, size_t len,
     const char **why);
 
 /*
+ * dev_record_evicting - whether the report of @rec says "evicting": the
+ * module works on an evict notice (RAMM_REC_EVICTING), or @note (the
+ * notice last written, NULL if none) is not over as far as @rec can tell:
+ * @rec was sampled no later than the write, or names another id (the
+ * module has not taken the notice up). A record older than the write must
+ * not end the broker's wait for it. O(1).
+ */
+int dev_record_evicting(const struct ramm_dev_record *rec,
+    const struct dev_evict_note *note);
+
+/*
  * dev_record_format - the report line (with its '\n') for record @rec.
  * @rec: a record; it is checked as dev_record_check(@rec, sizeof(*rec)).
  * @proc: what the record lacks, from /proc: only psi_some_avg10,
  *        psi_full_avg10 (each clamped to 0..100) and pgscan are read.
+ * @note: the evict notice last written to the device, or NULL.
  * @buf, @size: where to write; a line is at most DEV_REPORT_MAX bytes.
  *
  * The line has the members of every report, "seq", "urgent"
@@ -71,13 +94,15 @@ int dev_record_check(const struct ramm_dev_record *rec, size_t len,
  * MemTotal), the refault counters and "unit_bytes"/"bid" from the record
  * (0 and [] without RAMM_REC_WELCOMED), the PSI values and "pgscan" from
  * @proc, and then the kernel-mode members "shrinker_scans", "oom_events",
- * "vmem_online_kib", "hist_vmem" and "hist_all".
+ * "vmem_online_kib", "kernel_free_kib", "hist_vmem", "hist_all",
+ * "evicting" (dev_record_evicting()) and "evict_id" (the record's).
  *
  * Returns the line's length (no NUL counted; one is written after it), or
  * -EINVAL if the record is bad, or -EMSGSIZE if @size is too small (then
  * @buf holds a truncated line).
  */
 int dev_record_format(const struct ramm_dev_record *rec,
-    const struct proc_sample *proc, char *buf, size_t size);
+    const struct proc_sample *proc, const struct dev_evict_note *note,
+    char *buf, size_t size);
 
 #endif /* RAMM_DEV_RECORD_H */

@@ -162,6 +162,9 @@ struct agent {
 	int64_t last_urgent_ms; /* when the last urgent report went */
 	int was_low;            /* MemAvailable was low at the last check */
 	int64_t last_evict_ms;  /* the broker's last evict notice, 0: none */
+	int have_evict_note;    /* @evict_note is set: an evict was written
+				 * to the device since it was opened */
+	struct dev_evict_note evict_note; /* the evict last written */
 	int dropping;           /* sends to a connected port fail (logged) */
 	int sample_err;         /* last proc_sample_read() error logged */
 
@@ -187,6 +190,16 @@ logmsg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+/* CLOCK_MONOTONIC in ns: the clock of the records' timestamp_ns. */
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int64_t
@@ -676,8 +689,11 @@ dev_open_path(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Write one message to the device. Errors are logged (throttled), no more. */
-static void
+/*
+ * Write one message to the device. Returns 0, or -errno (-EAGAIN in proc
+ * mode); errors are logged (throttled), no more.
+ */
+static int
 dev_send(struct agent *a, uint32_t type, uint64_t x, uint64_t y, uint64_t z,
     uint64_t w)
 {
@@ -687,25 +703,28 @@ dev_send(struct agent *a, uint32_t type, uint64_t x, uint64_t y, uint64_t z,
 		.a = x, .b = y, .c = z, .d = w,
 	};
 	ssize_t n;
+	int err;
 
 	if (a->dev_fd < 0)
-		return;
+		return -EAGAIN;
 	do
 		n = write(a->dev_fd, &m, sizeof(m));
 	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)sizeof(m)) {
 		a->dev_writes++;
-		return;
+		return 0;
 	}
+	err = n < 0 ? -errno : -EIO;
 	a->dev_write_errors++;
 	tlog(&a->write_log, "writing message type %" PRIu32 " to %s: %s", type,
-	    a->dev_path, n < 0 ? strerror(errno) : "short write");
+	    a->dev_path, strerror(-err));
+	return err;
 }
 
 static void
 dev_send_welcome(struct agent *a)
 {
-	dev_send(a, RAMM_DEV_MSG_WELCOME, a->unit_bytes, a->floor_bytes,
+	(void)dev_send(a, RAMM_DEV_MSG_WELCOME, a->unit_bytes, a->floor_bytes,
 	    a->cap_bytes, a->size_bytes);
 }
 
@@ -725,6 +744,8 @@ dev_enter(struct agent *a, int fd)
 	a->urgent_pending = 0;
 	a->report_now = 0;
 	a->need_hello = 1;
+	/* This device has been written no notice. */
+	a->have_evict_note = 0;
 	logmsg("kernel mode: reports come from %s", a->dev_path);
 	/* A module loaded after the last welcome learns the terms now;
 	 * the broker's answer to the hello refreshes them. */
@@ -794,7 +815,8 @@ send_dev_report(struct agent *a, const struct ramm_dev_record *rec)
 	    "a record's report fits in a line");
 	/* PSI and pgscan; all zero if /proc cannot be read. */
 	(void)proc_sample_read(NULL, &s);
-	n = dev_record_format(rec, &s, line, sizeof(line));
+	n = dev_record_format(rec, &s,
+	    a->have_evict_note ? &a->evict_note : NULL, line, sizeof(line));
 	if (n < 0) {
 		a->bad_records++;
 		tlog(&a->rec_log, "cannot format record %" PRIu64 ": %s",
@@ -925,19 +947,26 @@ handle_grant(struct agent *a, const struct broker_grant *g)
 	if (log_allow(a))
 		logmsg("grant: target %" PRIu64 " MiB at price %" PRIu32,
 		    g->target_bytes >> 20, g->price);
-	dev_send(a, RAMM_DEV_MSG_GRANT, g->target_bytes, g->price, 0, 0);
+	(void)dev_send(a, RAMM_DEV_MSG_GRANT, g->target_bytes, g->price, 0, 0);
 }
 
 static void
 handle_evict(struct agent *a, const struct broker_evict *e)
 {
+	struct dev_evict_note note = { .id = e->id, .write_ns = now_ns() };
+
 	if (log_allow(a))
-		logmsg("evict: %" PRIu32 " units within %" PRIu32 " ms",
-		    e->units, e->deadline_ms);
+		logmsg("evict: %" PRIu32 " units within %" PRIu32 " ms (id %"
+		    PRIu64 ")", e->units, e->deadline_ms, e->id);
 	/* An evict of 0 units calls the unplug off: pressure from then on is
 	 * demand again, not the unplug's page migration. */
 	a->last_evict_ms = e->units ? now_ms() : 0;
-	dev_send(a, RAMM_DEV_MSG_EVICT, e->units, e->deadline_ms, 0, 0);
+	if (dev_send(a, RAMM_DEV_MSG_EVICT, e->units, e->deadline_ms, e->id,
+	    0) == 0) {
+		/* Records sampled before this write say nothing of it. */
+		a->evict_note = note;
+		a->have_evict_note = 1;
+	}
 }
 
 static void
@@ -1310,7 +1339,7 @@ once_record(struct agent *a, char *line, size_t size)
 			continue;
 		}
 		(void)proc_sample_read(NULL, &s);
-		return dev_record_format(&rec, &s, line, size);
+		return dev_record_format(&rec, &s, NULL, line, size);
 	}
 }
 

@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "agent_chan.h"
+#include "evict_wait.h"
 #include "guest.h"
 #include "pages.h"
 #include "persist.h"
@@ -47,7 +48,7 @@
 #define GUEST_FIND_GRACE_MS 10000
 
 static void guest_send_welcome(struct guest *g);
-static void guest_send_evict(struct guest *g, uint64_t units);
+static uint64_t guest_send_evict(struct guest *g, uint64_t units);
 
 /* Its device has been read and its QEMU holds the memory. */
 static int guest_device_known(const struct guest *g)
@@ -91,6 +92,7 @@ struct guest *guest_new(struct rammd *d, const struct guest_config *cfg,
 	g->cfg = *cfg;
 	g->backend = backend;
 	g->found_us = rammd_now_us();
+	g->evict_id = (uint64_t)g_get_real_time();
 	return g;
 }
 
@@ -210,36 +212,52 @@ static void guest_end_resize(struct guest *g, int reached_target)
 
 /*
  * A shrink of a guest that prepares its unplugs (ramm_guest.ko empties the
- * chunks virtio-mem will take) waits after the evict notice until it is
- * prepared (guest_send_pending_set()), or evict_prepare_ms: the unplug is
+ * chunks virtio-mem will take, and its reports say "evicting" until it is
+ * done) waits after the evict notice until a report says the notice's work
+ * is over (guest_send_pending_set()), or evict_prepare_ms: the unplug is
  * then several times faster, as the migration is done ahead of it and off
  * virtio-mem's single worker (docs/KERNEL-AGENT.md). Sent together, the
  * module sees virtio-mem start and gets out of its way, gaining nothing.
+ * A guest that does not say when it is done gets no wait: its free-extent
+ * histogram cannot tell the notice's chunks emptied from memory freed
+ * elsewhere, and waiting on it gained nothing (bench_evict.py).
  */
 static int guest_prepares_unplug(const struct guest *g)
 {
-	return g->d->cfg.evict_prepare_ms && g->have_report && g->report.have_hist &&
-	       agent_chan_is_up(g->chan);
+	return g->d->cfg.evict_prepare_ms && g->have_report &&
+	       g->report.have_evicting && agent_chan_is_up(g->chan);
 }
 
 /*
- * Lower requested-size for the shrink waiting in @g once it is prepared or
- * evict_prepare_ms has passed. Prepared means its free extents grew by what
- * the notice named since it was decided: virtio-mem unplugs from the top,
- * so memory free elsewhere does not spare it the migration, and the
- * histogram does not say where its extents lie.
+ * Lower requested-size for the shrink waiting in @g once its guest is
+ * prepared, or no longer says, or evict_prepare_ms (at most the notice's
+ * own deadline) has passed (evict_wait_decide()); one log line says which.
  */
 static void guest_send_pending_set(struct guest *g, int64_t now_us)
 {
-	int64_t wait_us = (int64_t)MIN(g->d->cfg.evict_prepare_ms,
-				       g->d->cfg.evict_deadline_ms) * 1000;
-	uint64_t want = (uint64_t)g->resize.offered_units + g->resize.evict_units;
+	struct evict_wait_in in = {
+		.now_us = now_us,
+		.sent_us = g->resize.decided_us,
+		.limit_us = (int64_t)MIN(g->d->cfg.evict_prepare_ms,
+					 g->d->cfg.evict_deadline_ms) * 1000,
+		.id = g->resize.evict_id,
+		.have_report = g->have_report,
+		.report_us = g->report_us,
+		.have_evicting = g->report.have_evicting,
+		.evicting = g->report.evicting,
+		.evict_id = g->report.evict_id,
+	};
+	enum evict_wait why = evict_wait_decide(&in);
 	uint64_t vmem = g->dev.requested_bytes;
 	int ret;
 
-	if (now_us - g->resize.decided_us < wait_us &&
-	    guest_offered_units(g) < MIN(want, guest_held_units(g)))
+	if (why == EVICT_WAIT)
 		return;
+	log_info("guest %s: shrink %llu -> %llu MiB sent %lld ms after its evict notice: %s",
+		 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
+		 (unsigned long long)(g->resize.to_bytes / MIB),
+		 (long long)((now_us - g->resize.decided_us) / 1000),
+		 evict_wait_name(why));
 	g->resize.set_pending = 0;
 	g->resize.set_us = now_us;
 	g->resize_moved_us = now_us;
@@ -386,14 +404,17 @@ static void guest_send_welcome(struct guest *g)
 }
 
 /* An evict notice for @units; 0 calls off the one before (the shrink it
- * announced was refused or stopped). */
-static void guest_send_evict(struct guest *g, uint64_t units)
+ * announced was refused or stopped). Returns the notice's id. */
+static uint64_t guest_send_evict(struct guest *g, uint64_t units)
 {
-	char buf[128];
-	int n = msg_format_evict(buf, sizeof(buf), units, g->d->cfg.evict_deadline_ms);
+	char buf[160];
+	uint64_t id = ++g->evict_id;
+	int n = msg_format_evict(buf, sizeof(buf), units,
+				 g->d->cfg.evict_deadline_ms, id);
 
 	if (n > 0)
 		agent_chan_send(g->chan, buf, (size_t)n);
+	return id;
 }
 
 /*
@@ -743,6 +764,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 	uint64_t requested = boot + g->dev.requested_bytes;
 	uint64_t plugged = boot + g->dev.size_bytes;
 	int prepare = total_bytes < plugged && guest_prepares_unplug(g);
+	uint64_t evict_id = 0;
 	char buf[256];
 	int n, ret;
 
@@ -765,7 +787,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 	 * prepares, the notice goes out once the request is on its way, so
 	 * a request the backend refused at once starts no eviction. */
 	if (total_bytes < plugged)
-		guest_send_evict(g, (plugged - total_bytes) / unit);
+		evict_id = guest_send_evict(g, (plugged - total_bytes) / unit);
 	else if (requested < plugged)
 		guest_send_evict(g, 0); /* a shrink in flight is stopped */
 	g->state = GUEST_RESIZING;
@@ -786,6 +808,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		.set_pending = prepare,
 		.set_us = prepare ? 0 : now_us,
 		.evict_units = total_bytes < plugged ? (uint32_t)((plugged - total_bytes) / unit) : 0,
+		.evict_id = evict_id,
 	};
 	n = msg_format_grant(buf, sizeof(buf), total_bytes, price);
 	if (n > 0)
@@ -794,6 +817,6 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 	if (total_bytes == plugged)
 		g->resize.reached_us = now_us;
 	else if (prepare)
-		guest_send_pending_set(g, now_us); /* it may have it free already */
+		guest_send_pending_set(g, now_us); /* deadline 0: at once */
 	return 0;
 }

@@ -59,6 +59,7 @@ struct guest_resize {
 	int set_pending;      /* a shrink whose request waits for the guest
 			       * to prepare (evict_prepare_ms) */
 	uint32_t evict_units; /* units its evict notice asked for */
+	uint64_t evict_id;    /* ... and that notice's id */
 	uint32_t offered_units; /* ... and the units it showed free */
 };
 
@@ -141,6 +142,10 @@ struct guest {
 				       * end since; 0: not (plan.h) */
 	int resize_refused;           /* the last request failed (logged);
 				       * cleared by one that goes through */
+	uint64_t evict_id;            /* id of the last evict notice sent;
+				       * starts at the wall clock in µs, so
+				       * a restarted rammd does not reuse
+				       * the ids a guest may still show */
 
 	char uuid[VM_UUID_BUFLEN];    /* the VM its account and overrides
 				       * belong to: the state file's until

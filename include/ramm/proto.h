@@ -92,6 +92,13 @@ RAMM_STATIC_ASSERT(sizeof(struct ramm_bid_step) == 8, "bid step is 8 bytes");
 #define RAMM_REC_SHRINKER (1u << 1) /* a shrinker scan since the last record */
 #define RAMM_REC_OOM (1u << 2)      /* an OOM since the last record */
 #define RAMM_REC_WELCOMED (1u << 3) /* a welcome set unit/floor/cap: bid valid */
+/*
+ * krammd is still working on the evict notice @evict_id names (or has not
+ * taken it up yet): the chunks it empties are not ready for virtio-mem.
+ * Clear once that notice's work has ended: its chunks emptied and given
+ * back, or the work stopped (called off, deadline, virtio-mem started).
+ */
+#define RAMM_REC_EVICTING (1u << 4)
 
 struct ramm_dev_record {
 	uint32_t version;          /* RAMM_DEV_VERSION */
@@ -114,16 +121,24 @@ struct ramm_dev_record {
 	uint64_t kernel_free_kib;  /* free in zones below ZONE_MOVABLE, above
 				    * what kernel allocations must leave */
 	struct ramm_bid_step bid[RAMM_MAX_BID_STEPS]; /* units above the floor */
+	uint64_t evict_id;         /* id of the last evict notice written
+				    * (ramm_dev_msg.c), which RAMM_REC_EVICTING
+				    * speaks for; 0 before one */
 };
 
-RAMM_STATIC_ASSERT(sizeof(struct ramm_dev_record) == 784,
-		   "ramm_dev_record is 784 bytes");
+RAMM_STATIC_ASSERT(sizeof(struct ramm_dev_record) == 792,
+		   "ramm_dev_record is 792 bytes");
 
 /* ramm_dev_msg.type: what the broker says, relayed by ramm-agent. */
 #define RAMM_DEV_MSG_WELCOME 1 /* a = unit_bytes, b = floor_bytes,
 				* c = cap_bytes, d = size_bytes */
 #define RAMM_DEV_MSG_GRANT 2   /* a = target_bytes, b = price */
-#define RAMM_DEV_MSG_EVICT 3   /* a = units, b = deadline_ms */
+#define RAMM_DEV_MSG_EVICT 3   /* a = units, b = deadline_ms, c = id (the
+				* broker's, echoed in evict_id; at most
+				* RAMM_EVICT_MAX_ID) */
+
+/* Largest evict id: JSON integers are signed 64-bit. */
+#define RAMM_EVICT_MAX_ID 0x7fffffffffffffffULL
 
 struct ramm_dev_msg {
 	uint32_t version; /* RAMM_DEV_VERSION */

@@ -25,7 +25,10 @@
  * chunks virtio-mem will unplug next (migrating their used pages out), hold
  * them until all are done, and give them back at once: virtio-mem then
  * finds them free. krammd backs off as soon as virtio-mem starts (see the
- * comment above ramm_zone_isolating()).
+ * comment above ramm_zone_isolating()). Records carry RAMM_REC_EVICTING
+ * while that work is pending or running, and the notice's id, so that the
+ * broker lowers virtio-mem's requested size once it is over; chunks krammd
+ * holds meanwhile count as free in the records.
  *
  * Locking (outermost first): pfn_lock (mutex) -> zone->lock; rec_lock and
  * msg_lock are leaves. The memory notifier takes pfn_lock under
@@ -227,6 +230,9 @@ struct ramm_market {
 	u64 evict_units;        /* the last evict notice's units */
 	u64 evict_deadline_ms;  /* ... its deadline */
 	u64 evict_rx_ns;        /* ... and when it was written (monotonic) */
+	u64 evict_id;           /* ... and the broker's id for it */
+	u64 evict_gen;          /* evict notices written since load: tells a
+				 * notice from an earlier one of the same id */
 };
 
 /* One evict notice's work; krammd's own, no lock. */
@@ -236,6 +242,7 @@ struct ramm_evict {
 	unsigned int n;       /* valid entries in @pfns */
 	unsigned int cursor;  /* pfns[0, cursor) are still to do, last first */
 	u64 units;            /* the notice's units */
+	u64 id;               /* ... and its id */
 	u64 start_ns;         /* when krammd planned it */
 	u64 deadline_ns;      /* when to give up (monotonic) */
 	unsigned long managed; /* totalram_pages() when planned */
@@ -244,6 +251,17 @@ struct ramm_evict {
 	unsigned int n_busy;    /* chunks alloc_contig_range() could not take */
 	unsigned int single;    /* this many next chunks go one by one */
 	unsigned int batch;     /* chunks per call now: 1, 2, 4 .. RAMM_EVICT_BATCH */
+	/*
+	 * Chunks held now, also as bits by chunk index from @held_base (the
+	 * lowest listed chunk), so that the free-extent scan can count them
+	 * free at O(1) a chunk: they go back to the buddy allocator whole
+	 * before virtio-mem comes. @held_map may be NULL (no memory for it):
+	 * held chunks then show as used, as before records counted them.
+	 */
+	unsigned int n_held;
+	unsigned long *held_map;
+	unsigned long held_base; /* chunk index (pfn >> RAMM_CHUNK_ORDER) of bit 0 */
+	unsigned long held_bits; /* bits in @held_map */
 	struct ramm_range ranges[RAMM_MAX_RANGES]; /* ramm.ranges when planned */
 };
 
@@ -355,6 +373,12 @@ static struct {
 	struct task_struct *thread; /* krammd */
 	struct ramm_sampler smp;    /* krammd's own */
 	struct ramm_evict evict;    /* krammd's own */
+	/*
+	 * market.evict_gen of the last evict notice krammd took up (planned,
+	 * called off or ignored); krammd's own. A record is RAMM_REC_EVICTING
+	 * while a newer notice waits for krammd or evict work runs.
+	 */
+	u64 evict_gen_taken;
 
 #if RAMM_SHRINKER_ALLOC
 	struct shrinker *shrinker;  /* counts reclaim passes */
@@ -719,6 +743,21 @@ static int ramm_buddy_order(struct page *page)
 	return order <= RAMM_MAX_BUDDY_ORDER ? (int)order : -1;
 }
 
+/*
+ * Whether the current evict work holds the chunk at @pfn: it is free as
+ * far as the broker goes (given back whole before virtio-mem unplugs it).
+ * krammd only. O(1).
+ */
+static bool ramm_evict_holds(unsigned long pfn)
+{
+	const struct ramm_evict *ev = &ramm.evict;
+	unsigned long bit = (pfn >> RAMM_CHUNK_ORDER) - ev->held_base;
+
+	return ev->held_map && !(pfn & (RAMM_CHUNK_PAGES - 1)) &&
+	       (pfn >> RAMM_CHUNK_ORDER) >= ev->held_base &&
+	       bit < ev->held_bits && test_bit(bit, ev->held_map);
+}
+
 /* Running state of one free-extent scan. */
 struct ramm_scan {
 	unsigned long last_chunk; /* index (pfn >> order) of the last chunk seen */
@@ -790,7 +829,8 @@ static void ramm_scan_zone(struct zone *zone, struct ramm_scan *s)
 				n = 1UL << (order - RAMM_CHUNK_ORDER);
 			for (k = 0; k < n && pfn + RAMM_CHUNK_PAGES <= end; k++) {
 				bool vm = ramm_ranges_contain(pfn);
-				bool free = order >= (int)RAMM_CHUNK_ORDER;
+				bool free = order >= (int)RAMM_CHUNK_ORDER ||
+					    ramm_evict_holds(pfn);
 
 				/* Unplugged virtio-mem blocks are PageOffline. */
 				if (vm && (free || !PageOffline(page)))
@@ -1018,7 +1058,7 @@ static void ramm_publish(u64 now, bool urgent)
 	struct ramm_kzone kz;
 	struct ramm_market m;
 	struct sysinfo si;
-	u64 shr, oom, refaults, elapsed, rate, ewma, pm, ev_ns;
+	u64 shr, oom, refaults, elapsed, rate, ewma, pm, ev_ns, held;
 	bool jump, avail_low;
 	long avail;
 
@@ -1027,14 +1067,18 @@ static void ramm_publish(u64 now, bool urgent)
 	r->size = sizeof(*r);
 	r->timestamp_ns = now;
 
+	/* Chunks held for an evict are free memory borrowed for a moment:
+	 * counted free, or the bid would rise against the shrink. */
+	held = (u64)ramm.evict.n_held * RAMM_CHUNK_BYTES;
 	si_meminfo(&si);
 	avail = si_mem_available();
 	in.total = (u64)si.totalram * si.mem_unit;
-	in.avail = avail > 0 ? (u64)avail << PAGE_SHIFT : 0;
+	in.avail = avail > 0 ? ((u64)avail << PAGE_SHIFT) + held : held;
 	if (in.avail > in.total)
 		in.avail = in.total;
 	r->mem_total_kib = in.total >> 10;
-	r->mem_free_kib = ((u64)si.freeram * si.mem_unit) >> 10;
+	r->mem_free_kib = min(((u64)si.freeram * si.mem_unit + held),
+			      in.total) >> 10;
 	r->mem_available_kib = in.avail >> 10;
 	r->refault_anon = global_node_page_state(WORKINGSET_REFAULT_ANON);
 	r->refault_file = global_node_page_state(WORKINGSET_REFAULT_FILE);
@@ -1098,6 +1142,10 @@ static void ramm_publish(u64 now, bool urgent)
 	spin_lock(&ramm.msg_lock);
 	m = ramm.market;
 	spin_unlock(&ramm.msg_lock);
+	/* A notice not taken up yet is as unfinished as one being worked. */
+	r->evict_id = m.evict_id;
+	if (m.evict_gen != ramm.evict_gen_taken || ramm.evict.pfns)
+		r->flags |= RAMM_REC_EVICTING;
 	if (m.welcomed) {
 		in.unit = m.unit_bytes;
 		in.floor = m.floor_bytes;
@@ -1301,6 +1349,44 @@ static void ramm_evict_release(void)
 			free_contig_range(ev->pfns[i], RAMM_CHUNK_PAGES);
 		}
 	}
+	ev->n_held = 0;
+	if (ev->held_map)
+		bitmap_zero(ev->held_map, ev->held_bits);
+}
+
+/*
+ * Size the map of held chunks to the listed ones, ev->pfns[0, n). On
+ * failure the map stays NULL: held chunks then show as used. krammd only.
+ */
+static void ramm_evict_map_alloc(struct ramm_evict *ev)
+{
+	unsigned long lo = ULONG_MAX, hi = 0, c;
+	unsigned int i;
+
+	for (i = 0; i < ev->n; i++) {
+		c = ev->pfns[i] >> RAMM_CHUNK_ORDER;
+		lo = min(lo, c);
+		hi = max(hi, c);
+	}
+	if (!ev->n)
+		return;
+	ev->held_map = kvcalloc(BITS_TO_LONGS(hi - lo + 1), sizeof(long),
+				GFP_KERNEL | __GFP_NOWARN);
+	if (!ev->held_map)
+		return;
+	ev->held_base = lo;
+	ev->held_bits = hi - lo + 1;
+}
+
+/* Mark listed chunk @i held, in @ev->held_map too. krammd only. */
+static void ramm_evict_hold(struct ramm_evict *ev, unsigned int i)
+{
+	unsigned long pfn = ev->pfns[i];
+
+	ev->pfns[i] |= RAMM_EVICT_HELD;
+	ev->n_held++;
+	if (ev->held_map)
+		set_bit((pfn >> RAMM_CHUNK_ORDER) - ev->held_base, ev->held_map);
 }
 
 /* End the current evict work: give its chunks back and log what it did. */
@@ -1311,30 +1397,44 @@ static void ramm_evict_finish(const char *why)
 	if (!ev->pfns)
 		return;
 	ramm_evict_release();
-	pr_info("evict %llu units: %u chunks listed, %u were free, %u emptied, %u busy, %u not reached; %s after %llu ms\n",
-		ev->units, ev->n, ev->n_free, ev->n_cleared, ev->n_busy,
+	pr_info("evict %llu units (id %llu): %u chunks listed, %u were free, %u emptied, %u busy, %u not reached; %s after %llu ms\n",
+		ev->units, ev->id, ev->n, ev->n_free, ev->n_cleared, ev->n_busy,
 		ev->cursor, why,
 		div64_u64(ktime_get_ns() - ev->start_ns, NSEC_PER_MSEC));
 	kvfree(ev->pfns);
+	kvfree(ev->held_map);
 	memset(ev, 0, sizeof(*ev));
 	/* A record now shows the broker the chunks free (hist_vmem). */
 	set_bit(RAMM_EV_PUBLISH, &ramm.events);
 }
 
-/* Plan the work for the evict notice that just arrived. krammd only. */
+/*
+ * Plan the work for the evict notice that just arrived. krammd only.
+ * Whatever happens here, the notice counts as taken up: a record after it
+ * is RAMM_REC_EVICTING only if work was planned.
+ */
 static void ramm_evict_plan(u64 now)
 {
 	struct ramm_evict *ev = &ramm.evict;
-	u64 units, unit, deadline_ms, rx_ns, bytes, want;
+	u64 units, unit, deadline_ms, rx_ns, bytes, want, id, gen;
 	bool welcomed;
 
 	spin_lock(&ramm.msg_lock);
 	units = ramm.market.evict_units;
 	deadline_ms = ramm.market.evict_deadline_ms;
 	rx_ns = ramm.market.evict_rx_ns;
+	id = ramm.market.evict_id;
+	gen = ramm.market.evict_gen;
 	unit = ramm.market.unit_bytes;
 	welcomed = ramm.market.welcomed;
 	spin_unlock(&ramm.msg_lock);
+
+	/* Taken up already: a second write raced the wake-up of the first. */
+	if (gen == ramm.evict_gen_taken)
+		return;
+	ramm.evict_gen_taken = gen;
+	/* Whatever comes of it, the next record speaks for this notice. */
+	set_bit(RAMM_EV_PUBLISH, &ramm.events);
 
 	/* The broker stopped the shrink, or its request failed: the chunks
 	 * are given back and nothing more is emptied. */
@@ -1344,8 +1444,8 @@ static void ramm_evict_plan(u64 now)
 	}
 	ramm_evict_finish("superseded");
 	if (!welcomed) {
-		pr_info("evict %llu units before a welcome: no unit, ignored\n",
-			units);
+		pr_info("evict %llu units (id %llu) before a welcome: no unit, ignored\n",
+			units, id);
 		return;
 	}
 	bytes = units > U64_MAX / unit ? U64_MAX : units * unit;
@@ -1357,12 +1457,14 @@ static void ramm_evict_plan(u64 now)
 		return;
 	}
 	ev->units = units;
+	ev->id = id;
 	ev->start_ns = now;
 	ev->managed = totalram_pages();
 	ev->batch = 1;
 	ev->deadline_ns = rx_ns + deadline_ms * NSEC_PER_MSEC;
 	ev->n = ramm_evict_collect(ev->pfns, want);
 	ev->cursor = ev->n;
+	ramm_evict_map_alloc(ev);
 }
 
 /*
@@ -1431,7 +1533,7 @@ static void ramm_evict_step(u64 now)
 	ramm_pfn_unbusy();
 	if (!ret) {
 		for (i = 0; i < k; i++)
-			ev->pfns[--ev->cursor] |= RAMM_EVICT_HELD;
+			ramm_evict_hold(ev, --ev->cursor);
 		ev->n_free += n_free;
 		ev->n_cleared += k - n_free;
 		if (ev->single)
@@ -1818,8 +1920,10 @@ static int ramm_msg_check(const struct ramm_dev_msg *m)
 			return -EINVAL;
 		return 0;
 	case RAMM_DEV_MSG_EVICT:
-		/* a units (0: the last notice is called off), b deadline */
-		if (m->c || m->d || m->b > RAMM_EVICT_MAX_DEADLINE_MS)
+		/* a units (0: the last notice is called off), b deadline,
+		 * c id */
+		if (m->d || m->b > RAMM_EVICT_MAX_DEADLINE_MS ||
+		    m->c > RAMM_EVICT_MAX_ID)
 			return -EINVAL;
 		return 0;
 	default:
@@ -1860,6 +1964,8 @@ static void ramm_msg_apply(const struct ramm_dev_msg *m)
 		mk->evict_units = m->a;
 		mk->evict_deadline_ms = m->b;
 		mk->evict_rx_ns = ktime_get_ns();
+		mk->evict_id = m->c;
+		mk->evict_gen++;
 		ev = RAMM_EV_EVICT;
 		break;
 	}
@@ -1914,7 +2020,7 @@ static int __init ramm_init(void)
 {
 	int ret;
 
-	BUILD_BUG_ON(sizeof(struct ramm_dev_record) != 784);
+	BUILD_BUG_ON(sizeof(struct ramm_dev_record) != 792);
 	BUILD_BUG_ON(sizeof(struct ramm_dev_msg) != 40);
 	BUILD_BUG_ON(RAMM_CHUNK_ORDER > RAMM_MAX_BUDDY_ORDER);
 

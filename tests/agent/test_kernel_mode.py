@@ -31,9 +31,9 @@ import time
 
 AGENT = sys.argv[1] if len(sys.argv) > 1 else "build/ramm-agent"
 
-REC_FMT = "<IIQQII" + "Q" * 8 + "Q" * 10 + "Q" * 10 + "QQ" + "II" * 64
+REC_FMT = "<IIQQII" + "Q" * 8 + "Q" * 10 + "Q" * 10 + "QQ" + "II" * 64 + "Q"
 REC_SIZE = struct.calcsize(REC_FMT)
-assert REC_SIZE == 784, REC_SIZE
+assert REC_SIZE == 792, REC_SIZE
 MSG_FMT = "<IIQQQQ"
 MSG_SIZE = struct.calcsize(MSG_FMT)
 assert MSG_SIZE == 40
@@ -54,7 +54,7 @@ def record(seq, flags=WELCOMED, bid=((12, 1000), (40, 300)), version=1,
     hist_all = list(range(100, 110))
     return struct.pack(REC_FMT, version, size, seq, 1234, flags, len(bid),
                        406592, 40000, 61000, 7, 1234, 99, 1, 262144,
-                       *hist_vmem, *hist_all, unit, KERNEL_FREE_KIB, *steps)
+                       *hist_vmem, *hist_all, unit, KERNEL_FREE_KIB, *steps, 0)
 
 
 class Fail(Exception):
@@ -203,6 +203,19 @@ def main():
                      "deadline_ms": 5000})
         check(dev.recv_msg() == (1, MSG_EVICT, 32, 5000, 0, 0),
               "evict relayed")
+        broker.send({"type": "evict", "v": 1, "units": 32,
+                     "deadline_ms": 5000, "id": 9})
+        check(dev.recv_msg() == (1, MSG_EVICT, 32, 5000, 9, 0),
+              "evict id relayed in c")
+        # A record sampled before that write (timestamp 1234) cannot have
+        # finished the notice: "evicting" stays true whatever its flags.
+        time.sleep(0.15)
+        dev.send(record(9))
+        rep = broker.recv_type("report")
+        check(rep is not None and rep.get("evicting") is True and
+              rep.get("evict_id") == 0,
+              "a record older than the notice's write reports evicting: %s" %
+              (rep and {k: rep.get(k) for k in ("evicting", "evict_id")}))
 
         # Rate limit: a burst of records gives at most one per 100 ms.
         t0 = time.monotonic()

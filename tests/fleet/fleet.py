@@ -115,7 +115,8 @@ class Guest:
                  size_mib=256, demand_mib=None, reserve_mib=0,
                  plug_mib_s=512.0, unplug_mib_s=256.0, report_s=1.0,
                  agent_silent=False, free_extents_mib=None, prepare_s=None,
-                 vfio=False, uuid=None, uuid_reply=None):
+                 says_evicting=False, freed_on_evict_mib=0, vfio=False,
+                 uuid=None, uuid_reply=None):
         if size_mib % block_mib or max_mib % block_mib or size_mib > max_mib:
             raise ValueError("%s: sizes must be whole blocks, size <= max" % name)
         self.fleet = fleet
@@ -170,6 +171,18 @@ class Guest:
         # a kernel-mode agent that empties what an evict notice names in
         # @prepare_s, then reports it free at once; None: it does not
         self.prepare_s = prepare_s
+        # a kernel-mode agent that also says when it has prepared: its
+        # reports carry "evicting" (True from an evict notice until
+        # @prepare_s later, for ever with prepare_s None) and "evict_id"
+        # (the last notice's id), as ramm-agent relays ramm_guest.ko's
+        self.says_evicting = says_evicting
+        # MiB of free extents that appear elsewhere as each evict notice
+        # comes (a workload exiting as the market takes its memory back):
+        # the histogram grows, though no chunk virtio-mem takes was emptied
+        self.freed_on_evict = freed_on_evict_mib
+        self.evicting = False
+        self.evict_id = 0
+        self._prepare_timer = None
         self.evict_times = []        # monotonic receipt of each evict
         self.report_s = report_s
         self._report_timer = None
@@ -219,7 +232,9 @@ class Guest:
 
     def _prepared(self, nbytes):
         """The evict notice's chunks are empty: report them free now."""
+        self._prepare_timer = None
         self.free_extents_mib = (self.free_extents_mib or 0) + nbytes // MIB
+        self.evicting = False
         self.send_report()
 
     def _fall_back(self, nbytes):
@@ -482,6 +497,9 @@ class Guest:
                "unit_bytes": unit, "bid": bid}
         if self.free_extents_mib is not None:
             msg["hist_vmem"] = [self.free_extents_mib // 2] + [0] * 9
+        if self.says_evicting:
+            msg["evicting"] = self.evicting
+            msg["evict_id"] = self.evict_id
         return msg
 
     def _agent_send(self, obj_or_bytes):
@@ -528,9 +546,21 @@ class Guest:
         elif kind == "evict":
             self.evicts.append(msg)
             self.evict_times.append(time.monotonic())
+            # a new notice supersedes the one being prepared; 0 calls it off
+            if self._prepare_timer is not None:
+                self._prepare_timer.cancel()
+                self._prepare_timer = None
+            self.evict_id = msg.get("id", 0)
+            self.evicting = bool(msg.get("units")) and self.says_evicting
             if self.prepare_s is not None and msg.get("units"):
-                self.loop.call_later(self.prepare_s, self._prepared,
-                                     msg["units"] * (self.welcome or {}).get("unit_bytes", 0))
+                self._prepare_timer = self.loop.call_later(
+                    self.prepare_s, self._prepared,
+                    msg["units"] * (self.welcome or {}).get("unit_bytes", 0))
+            if msg.get("units") and self.freed_on_evict:
+                self.free_extents_mib = ((self.free_extents_mib or 0) +
+                                         self.freed_on_evict)
+            if self.says_evicting or (msg.get("units") and self.freed_on_evict):
+                self.send_report()  # the module publishes as it takes it up
         elif kind == "error":
             self.errors.append(msg)
 
@@ -711,6 +741,7 @@ class Guest:
             "welcome": dict(self.welcome) if self.welcome else None,
             "grants": list(self.grants), "evicts": list(self.evicts),
             "evict_times": list(self.evict_times),
+            "evicting": self.evicting, "evict_id": self.evict_id,
             "errors": list(self.errors),
             "qom_sets_mib": [(t, v // MIB) for t, v in self.qom_sets],
             "events_sent": self.events_sent, "seq": self.seq,

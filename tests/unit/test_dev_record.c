@@ -83,7 +83,7 @@ format_ok(const struct ramm_dev_record *r, const struct proc_sample *s,
 	const char *why = NULL;
 	int n;
 
-	n = dev_record_format(r, s, buf, size);
+	n = dev_record_format(r, s, NULL, buf, size);
 	assert_true(n > 0);
 	assert_true((size_t)n < size);
 	assert_true(n <= DEV_REPORT_MAX);
@@ -127,8 +127,11 @@ test_format_exact(void **state)
 	    "\"shrinker_scans\":99,\"oom_events\":1,\"vmem_online_kib\":262144,"
 	    "\"kernel_free_kib\":23456,"
 	    "\"hist_vmem\":[10,9,8,7,6,5,4,3,2,1],"
-	    "\"hist_all\":[100,101,102,103,104,105,106,107,108,109]}\n");
+	    "\"hist_all\":[100,101,102,103,104,105,106,107,108,109],"
+	    "\"evicting\":false,\"evict_id\":0}\n");
 	assert_int_equal(rep.seq, 42);
+	assert_true(rep.have_evicting);
+	assert_false(rep.evicting);
 	assert_false(rep.urgent);
 	assert_int_equal(rep.mem_total_kib, 406592);
 	assert_int_equal(rep.refault_anon, 7);
@@ -153,6 +156,57 @@ test_urgent_flag(void **state)
 	format_ok(&r, &s, buf, sizeof(buf), &rep);
 	assert_true(rep.urgent);
 	assert_non_null(strstr(buf, "\"urgent\":true"));
+}
+
+/*
+ * "evicting": the module's flag, or the notice the agent last wrote not
+ * over as far as the record can tell (sampled before the write, or naming
+ * another id); "evict_id" is the record's.
+ */
+static void
+test_evicting(void **state)
+{
+	struct ramm_dev_record r = record();
+	struct proc_sample s = proc();
+	struct agent_report rep;
+	struct dev_evict_note note = { .id = 7, .write_ns = 1000 };
+	char buf[RAMM_MAX_LINE];
+
+	(void)state;
+	/* No notice written: the flag alone. */
+	r.evict_id = 7;
+	r.timestamp_ns = 2000;
+	assert_false(dev_record_evicting(&r, NULL));
+	r.flags |= RAMM_REC_EVICTING;
+	assert_true(dev_record_evicting(&r, NULL));
+	assert_int_equal(dev_record_format(&r, &s, NULL, buf, sizeof(buf)) > 0, 1);
+	assert_non_null(strstr(buf, ",\"evicting\":true,\"evict_id\":7}\n"));
+	format_ok(&r, &s, buf, sizeof(buf), &rep);
+	assert_true(rep.have_evicting && rep.evicting);
+	assert_true(rep.evict_id == 7);
+
+	/* The notice's work is over: newer than the write, its id, no flag. */
+	r.flags &= ~RAMM_REC_EVICTING;
+	assert_false(dev_record_evicting(&r, &note));
+	assert_true(dev_record_format(&r, &s, &note, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"evicting\":false,\"evict_id\":7}\n"));
+	/* Flag set: still at work. */
+	r.flags |= RAMM_REC_EVICTING;
+	assert_true(dev_record_evicting(&r, &note));
+	r.flags &= ~RAMM_REC_EVICTING;
+	/* Sampled before (or as) the notice was written: says nothing of
+	 * it, whatever id it shows (a restarted broker may reuse one). */
+	r.timestamp_ns = 1000;
+	assert_true(dev_record_evicting(&r, &note));
+	r.timestamp_ns = 999;
+	assert_true(dev_record_evicting(&r, &note));
+	/* Newer, but the module has not taken the notice up yet. */
+	r.timestamp_ns = 2000;
+	r.evict_id = 6;
+	assert_true(dev_record_evicting(&r, &note));
+	format_ok(&r, &s, buf, sizeof(buf), &rep);
+	r.evict_id = 8;
+	assert_true(dev_record_evicting(&r, &note));
 }
 
 /* Before a welcome the bid and its unit are not used, whatever they hold. */
@@ -251,12 +305,13 @@ test_largest(void **state)
 	for (int i = 0; i < RAMM_HIST_SIZES; i++)
 		r.hist_vmem[i] = r.hist_all[i] = RAMM_HIST_MAX_COUNT;
 	r.unit_bytes = DEV_REC_MAX_UNIT;
+	r.evict_id = RAMM_EVICT_MAX_ID;
 	r.n_bid = RAMM_MAX_BID_STEPS;
 	for (int i = 0; i < RAMM_MAX_BID_STEPS; i++)
 		r.bid[i] = (struct ramm_bid_step){ UINT32_MAX, RAMM_MAX_PRICE };
 	s.psi_some_avg10 = s.psi_full_avg10 = 100;
 	s.pgscan = UINT64_MAX;
-	n = dev_record_format(&r, &s, buf, sizeof(buf));
+	n = dev_record_format(&r, &s, NULL, buf, sizeof(buf));
 	assert_true(n > 0);
 	print_message("largest report line: %d bytes\n", n);
 	assert_true(n <= DEV_REPORT_MAX);
@@ -288,17 +343,17 @@ test_short_buffer(void **state)
 	int n;
 
 	(void)state;
-	n = dev_record_format(&r, &s, full, sizeof(full));
+	n = dev_record_format(&r, &s, NULL, full, sizeof(full));
 	assert_true(n > 0);
 	for (size_t size = 0; size <= (size_t)n; size++) {
 		memset(buf, 'x', sizeof(buf));
-		assert_int_equal(dev_record_format(&r, &s, buf, size),
+		assert_int_equal(dev_record_format(&r, &s, NULL, buf, size),
 		    -EMSGSIZE);
 		if (size > 0)
 			assert_non_null(memchr(buf, '\0', size));
 		assert_int_equal(buf[size], 'x'); /* nothing written past */
 	}
-	assert_int_equal(dev_record_format(&r, &s, buf, (size_t)n + 1), n);
+	assert_int_equal(dev_record_format(&r, &s, NULL, buf, (size_t)n + 1), n);
 	assert_string_equal(buf, full);
 }
 
@@ -321,7 +376,7 @@ test_check_abi(void **state)
 
 	r.version = RAMM_DEV_VERSION + 1;
 	assert_int_equal(dev_record_check(&r, sizeof(r), NULL), -EPROTO);
-	assert_int_equal(dev_record_format(&r, &s, buf, sizeof(buf)),
+	assert_int_equal(dev_record_format(&r, &s, NULL, buf, sizeof(buf)),
 	    -EINVAL);
 	r = record();
 	r.size = sizeof(r) - 8;
@@ -338,7 +393,7 @@ test_check_abi(void **state)
 	if (dev_record_check(r, sizeof(*r), &why_) != -EINVAL)		\
 		fail_msg("accepted: %s", #stmt);			\
 	assert_non_null(why_);						\
-	assert_int_equal(dev_record_format(r, &s_, buf_, sizeof(buf_)),	\
+	assert_int_equal(dev_record_format(r, &s_, NULL, buf_, sizeof(buf_)),	\
 	    -EINVAL);							\
 } while (0)
 
@@ -376,6 +431,8 @@ test_check_values(void **state)
 	EXPECT_BAD(r->hist_all[0] = UINT64_MAX);
 	EXPECT_BAD(r->n_bid = RAMM_MAX_BID_STEPS + 1);
 	EXPECT_BAD(r->n_bid = UINT32_MAX);
+	EXPECT_BAD(r->evict_id = RAMM_EVICT_MAX_ID + 1);
+	EXPECT_BAD(r->evict_id = UINT64_MAX);
 	EXPECT_BAD(r->flags &= ~RAMM_REC_WELCOMED;
 	    r->n_bid = RAMM_MAX_BID_STEPS + 1);
 	EXPECT_BAD(r->unit_bytes = 0);
@@ -397,6 +454,8 @@ test_check_values(void **state)
 	EXPECT_GOOD(r->bid[2].price = 0);
 	EXPECT_GOOD(r->bid[3].units = 0; r->bid[3].price = UINT32_MAX);
 	EXPECT_GOOD(r->timestamp_ns = UINT64_MAX);
+	EXPECT_GOOD(r->evict_id = RAMM_EVICT_MAX_ID);
+	EXPECT_GOOD(r->flags |= RAMM_REC_EVICTING);
 }
 
 /* Random records: check and format agree, and the broker takes every
@@ -423,7 +482,7 @@ test_random(void **state)
 		}
 		if (iter % 3 == 0)
 			r.n_bid %= RAMM_MAX_BID_STEPS + 1;
-		n = dev_record_format(&r, &s, buf, sizeof(buf));
+		n = dev_record_format(&r, &s, NULL, buf, sizeof(buf));
 		if (dev_record_check(&r, sizeof(r), NULL) < 0) {
 			assert_int_equal(n, -EINVAL);
 			continue;
@@ -439,6 +498,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format_exact),
 		cmocka_unit_test(test_urgent_flag),
+		cmocka_unit_test(test_evicting),
 		cmocka_unit_test(test_not_welcomed),
 		cmocka_unit_test(test_empty_bid),
 		cmocka_unit_test(test_clamps),

@@ -422,6 +422,73 @@ static void test_report_hist(void **state)
 			    "report: hist_vmem must be an array of 10 counts");
 }
 
+/* A report with "evicting" (raw JSON @evicting) and, unless NULL,
+ * "evict_id" (raw JSON @id). */
+static int parse_report_evicting(const char *evicting, const char *id,
+				 struct agent_msg *out, const char **reason)
+{
+	char value[256];
+
+	if (id)
+		snprintf(value, sizeof(value), "%s,\"evict_id\":%s", evicting, id);
+	else
+		snprintf(value, sizeof(value), "%s", evicting);
+	return parse_report_with("evicting", value, out, reason);
+}
+
+/*
+ * "evicting" and "evict_id": optional (proc mode, older agents), but a
+ * guest that sends them is waited for, so they are checked: a boolean, an
+ * id in 0..2^63-1, no id without "evicting".
+ */
+static void test_report_evicting(void **state)
+{
+	struct agent_msg m;
+	const char *reason;
+
+	(void)state;
+	assert_int_equal(parse_report_with("evicting", NULL, &m, &reason), 0);
+	assert_false(m.report.have_evicting);
+	assert_false(m.report.evicting);
+	assert_true(m.report.evict_id == 0);
+
+	assert_int_equal(parse_report_evicting("true", "1733498400000001", &m,
+					       &reason), 0);
+	assert_true(m.report.have_evicting);
+	assert_true(m.report.evicting);
+	assert_true(m.report.evict_id == UINT64_C(1733498400000001));
+	assert_int_equal(parse_report_evicting("false", "9223372036854775807",
+					       &m, &reason), 0);
+	assert_true(m.report.have_evicting);
+	assert_false(m.report.evicting);
+	assert_true(m.report.evict_id == UINT64_C(9223372036854775807));
+	assert_int_equal(parse_report_evicting("false", NULL, &m, &reason), 0);
+	assert_true(m.report.have_evicting);
+	assert_true(m.report.evict_id == 0);
+
+	ASSERT_REPORT_FAILS("evicting", "1", -EINVAL);
+	ASSERT_REPORT_FAILS("evicting", "\"true\"", -EINVAL);
+	ASSERT_REPORT_FAILS("evicting", "null", -EINVAL);
+	ASSERT_REPORT_FAILS("evicting", "[true]", -EINVAL);
+	ASSERT_REPORT_FAILS("evict_id", "5", -EINVAL); /* without evicting */
+	assert_int_equal(parse_report_evicting("true", "-1", &m, &reason),
+			 -EINVAL);
+	assert_string_equal(reason, "report: bad evict_id");
+	assert_reason(reason);
+	assert_int_equal(parse_report_evicting("true", "9223372036854775808",
+					       &m, &reason), -EINVAL);
+	assert_int_equal(parse_report_evicting("true", "18446744073709551616",
+					       &m, &reason), -EINVAL);
+	assert_int_equal(parse_report_evicting("true", "1.0", &m, &reason),
+			 -EINVAL);
+	assert_int_equal(parse_report_evicting("true", "\"1\"", &m, &reason),
+			 -EINVAL);
+	assert_int_equal(parse_report_evicting("true", "null", &m, &reason),
+			 -EINVAL);
+	assert_int_equal(parse_report_evicting("1", "1", &m, &reason), -EINVAL);
+	assert_string_equal(reason, "report: evicting must be a boolean");
+}
+
 static void test_out_of_range(void **state)
 {
 	struct agent_msg m;
@@ -842,21 +909,23 @@ static void test_format_evict(void **state)
 	int len;
 
 	(void)state;
-	len = msg_format_evict(buf, sizeof(buf), 32, 5000);
+	len = msg_format_evict(buf, sizeof(buf), 32, 5000, 7);
 	obj = parse_back(buf, len, RAMM_MSG_EVICT);
 	assert_int_equal(get_u64(obj, "units"), 32);
 	assert_int_equal(get_u64(obj, "deadline_ms"), 5000);
+	assert_int_equal(get_u64(obj, "id"), 7);
 	json_object_put(obj);
 
-	len = msg_format_evict(buf, sizeof(buf), 0, 0);
+	len = msg_format_evict(buf, sizeof(buf), 0, 0, RAMM_EVICT_MAX_ID);
 	obj = parse_back(buf, len, RAMM_MSG_EVICT);
 	assert_int_equal(get_u64(obj, "units"), 0);
 	assert_int_equal(get_u64(obj, "deadline_ms"), 0);
+	assert_true(get_u64(obj, "id") == RAMM_EVICT_MAX_ID);
 	json_object_put(obj);
 
-	ASSERT_EXACT_FIT(msg_format_evict(buf_, size_, 32, 5000),
+	ASSERT_EXACT_FIT(msg_format_evict(buf_, size_, 32, 5000, 7),
 			 (int)strlen("{\"type\":\"evict\",\"v\":1,\"units\":32,"
-				     "\"deadline_ms\":5000}\n"));
+				     "\"deadline_ms\":5000,\"id\":7}\n"));
 }
 
 static void test_format_error(void **state)
@@ -1235,6 +1304,16 @@ static void test_broker_bounds(void **state)
 	ASSERT_BROKER_FAILS("evict", "deadline_ms", "4294967296", -EINVAL);
 	ASSERT_BROKER_OK("evict", "units", "0", &m);
 	ASSERT_BROKER_FAILS("evict", "units", "-1", -EINVAL);
+	/* The id is optional (a broker from before ids), bounded when sent. */
+	ASSERT_BROKER_OK("evict", "id", NULL, &m);
+	assert_true(m.evict.id == 0);
+	ASSERT_BROKER_OK("evict", "id", "9223372036854775807", &m);
+	assert_true(m.evict.id == RAMM_EVICT_MAX_ID);
+	ASSERT_BROKER_FAILS("evict", "id", "9223372036854775808", -EINVAL);
+	ASSERT_BROKER_FAILS("evict", "id", "-1", -EINVAL);
+	ASSERT_BROKER_FAILS("evict", "id", "1.5", -EINVAL);
+	ASSERT_BROKER_FAILS("evict", "id", "\"1\"", -EINVAL);
+	ASSERT_BROKER_FAILS("evict", "id", "null", -EINVAL);
 }
 
 static void test_broker_members(void **state)
@@ -1395,11 +1474,13 @@ static void test_broker_round_trip(void **state)
 	assert_int_equal(m.grant.target_bytes, 805306368);
 	assert_int_equal(m.grant.price, RAMM_MAX_PRICE);
 
-	len = msg_format_evict(buf, sizeof(buf), UINT32_MAX, UINT32_MAX);
+	len = msg_format_evict(buf, sizeof(buf), UINT32_MAX, UINT32_MAX,
+			       RAMM_EVICT_MAX_ID);
 	assert_int_equal(msg_parse_broker(buf, (size_t)len - 1, &m, &reason),
 			 0);
 	assert_int_equal(m.evict.units, UINT32_MAX);
 	assert_int_equal(m.evict.deadline_ms, UINT32_MAX);
+	assert_true(m.evict.id == RAMM_EVICT_MAX_ID);
 
 	len = msg_format_error(buf, sizeof(buf), "report: bad seq");
 	assert_int_equal(msg_parse_broker(buf, (size_t)len - 1, &m, &reason),
@@ -1416,6 +1497,7 @@ int main(void)
 		cmocka_unit_test(test_missing_members),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_report_hist),
+		cmocka_unit_test(test_report_evicting),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_not_an_object),
 		cmocka_unit_test(test_depth_bomb),

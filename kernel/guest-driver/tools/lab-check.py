@@ -126,15 +126,16 @@ def functional(L):
           "before a welcome: no flags, unit 0, empty bid")
     cases = [
         ("write-size 39", "EINVAL"), ("write-size 41", "EINVAL"),
-        ("read-size 783", "EINVAL"), ("read-size 784", "ok 784"),
+        ("read-size 791", "EINVAL"), ("read-size 792", "ok 792"),
         ("raw 2 1 2M 512M 1G 512M", "EINVAL"), ("raw 1 0 0 0 0 0", "EINVAL"),
         ("raw 1 4 1 0 0 0", "EINVAL"),
         ("welcome 3M 512M 1G 512M", "EINVAL"), ("welcome 2048 512M 1G 512M", "EINVAL"),
         ("welcome 2M 1G 512M 512M", "EINVAL"), ("welcome 2M 512M 1073741825 512M", "EINVAL"),
         ("welcome 2M 512M 1G 536870913", "EINVAL"), ("welcome 2M 536866817 1G 512M", "EINVAL"),
         ("grant 512M 300", "ok 40"), ("raw 1 2 512M 300 1 0", "EINVAL"),
-        ("evict 0 5000", "EINVAL"), ("evict 4 600001", "EINVAL"),
-        ("raw 1 3 4 5000 0 7", "EINVAL"), ("raw 1 3 4 5000 7 0", "EINVAL"),
+        ("evict 0 5000", "ok 40"), ("evict 4 600001", "EINVAL"),
+        ("raw 1 3 4 5000 0 7", "EINVAL"),
+        ("raw 1 3 4 5000 0x8000000000000000 0", "EINVAL"),
     ]
     for args, want in cases:
         got = sh("ramm-dump " + args)

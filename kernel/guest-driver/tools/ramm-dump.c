@@ -11,7 +11,7 @@
  *                                           record's sampling to its read
  *   ramm-dump [-d DEV] welcome UNIT FLOOR CAP SIZE
  *   ramm-dump [-d DEV] grant TARGET PRICE
- *   ramm-dump [-d DEV] evict UNITS DEADLINE_MS
+ *   ramm-dump [-d DEV] evict UNITS DEADLINE_MS [ID]
  *   ramm-dump [-d DEV] raw VERSION TYPE A B C D  write any message
  *   ramm-dump [-d DEV] spin S                for S seconds, write a welcome
  *                                           and read the record it makes,
@@ -47,7 +47,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: ramm-dump [-d DEV] read [-n N] [-N] | watch [-n N] [-t S] |\n"
 	    "       welcome UNIT FLOOR CAP SIZE | grant TARGET PRICE |\n"
-	    "       evict UNITS DEADLINE_MS | raw V T A B C D | spin S |\n"
+	    "       evict UNITS DEADLINE_MS [ID] | raw V T A B C D | spin S |\n"
 	    "       write-size N | read-size N\n");
 	exit(2);
 }
@@ -94,12 +94,14 @@ print_hist(const char *name, const uint64_t *h)
 static void
 print_record(const struct ramm_dev_record *r)
 {
-	printf("seq=%" PRIu64 " ts=%" PRIu64 " flags=%s%s%s%s%s", r->seq,
+	printf("seq=%" PRIu64 " ts=%" PRIu64 " flags=%s%s%s%s%s%s", r->seq,
 	    r->timestamp_ns, r->flags ? "" : "-",
 	    r->flags & RAMM_REC_URGENT ? "U" : "",
 	    r->flags & RAMM_REC_SHRINKER ? "S" : "",
 	    r->flags & RAMM_REC_OOM ? "O" : "",
-	    r->flags & RAMM_REC_WELCOMED ? "W" : "");
+	    r->flags & RAMM_REC_WELCOMED ? "W" : "",
+	    r->flags & RAMM_REC_EVICTING ? "E" : "");
+	printf(" evict_id=%" PRIu64, r->evict_id);
 	printf(" total_kib=%" PRIu64 " free_kib=%" PRIu64
 	    " avail_kib=%" PRIu64 " refault_anon=%" PRIu64
 	    " refault_file=%" PRIu64 " shrinker=%" PRIu64 " oom=%" PRIu64
@@ -292,9 +294,10 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "grant") == 0 && argc - i == 2)
 		return send_msg(RAMM_DEV_VERSION, RAMM_DEV_MSG_GRANT,
 		    num(argv[i]), num(argv[i + 1]), 0, 0);
-	if (strcmp(cmd, "evict") == 0 && argc - i == 2)
+	if (strcmp(cmd, "evict") == 0 && (argc - i == 2 || argc - i == 3))
 		return send_msg(RAMM_DEV_VERSION, RAMM_DEV_MSG_EVICT,
-		    num(argv[i]), num(argv[i + 1]), 0, 0);
+		    num(argv[i]), num(argv[i + 1]),
+		    argc - i == 3 ? num(argv[i + 2]) : 0, 0);
 	if (strcmp(cmd, "raw") == 0 && argc - i == 6)
 		return send_msg((uint32_t)num(argv[i]), (uint32_t)num(argv[i + 1]),
 		    num(argv[i + 2]), num(argv[i + 3]), num(argv[i + 4]),
