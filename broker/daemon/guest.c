@@ -35,6 +35,11 @@
  * is memory the guest could not free, and asking again at once would only
  * fail again (and cost it credit). */
 #define GUEST_STUCK_MS 60000
+/* The same window for a guest the operator drains: shorter, because the
+ * operator wants it all back, but long enough that the guest is not asked
+ * back to back for pages it just failed to migrate (a drain that did that
+ * kept a guest with a running workload migrating for good). */
+#define GUEST_DRAIN_STUCK_MS 15000
 /*
  * How long a growth's size must hold before it counts as done. The guest's
  * virtio-mem driver plugs a block before it adds it to Linux, and unplugs
@@ -198,7 +203,7 @@ static void guest_end_resize(struct guest *g, int reached_target)
 		 * memory it reports free is asked for until then. */
 		if (g->resize.to_bytes < g->resize.from_bytes)
 			g->stuck_until_us = g->resize.done_us +
-					    GUEST_STUCK_MS * 1000;
+				(g->ov.drain ? GUEST_DRAIN_STUCK_MS : GUEST_STUCK_MS) * 1000;
 		log_warn("guest %s: resize %llu -> %llu MiB stopped at %llu MiB after %lld ms; counting what it reached",
 			 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
 			 (unsigned long long)(g->resize.to_bytes / MIB),

@@ -299,9 +299,10 @@ static void plan_pool_guest(const struct plan_input *in,
 		     g->excluded || (!g->drain && !plan_usable_bid(in, g));
 	mg->offered_units = plan_scale(plan_offered_units(g), k);
 	/* It could not give what was asked last time: take only what it
-	 * reports free until that passes. A drain goes on: the operator
-	 * wants it all back, and it is asked again at the unplug rate. */
-	if (now < g->stuck_until_us && !g->drain)
+	 * reports free until that passes. A drain too: asking again at once
+	 * for what the guest just failed to free only has it migrate pages
+	 * for nothing; the daemon gives a drain a shorter window. */
+	if (now < g->stuck_until_us)
 		mg->max_unplug_units = PLAN_MIN(mg->max_unplug_units, mg->offered_units);
 	/* A shrink in flight is never deepened: its target lies between what
 	 * it was asked for and what it still holds. An urgent report since it
@@ -420,9 +421,9 @@ static void plan_action_add(const struct plan_input *in, struct plan_result *out
 		.why = why,
 		.offered_units = plan_offered_units(g),
 		/* An emergency takes past every unplug limit, the stuck
-		 * window's too; a drain past the stuck window. */
+		 * window's too. */
 		.only_offered = target < pt->held[i] && in->now_us < g->stuck_until_us &&
-				why != PLAN_EMERGENCY && why != PLAN_DRAIN,
+				why != PLAN_EMERGENCY,
 	};
 	if (why == PLAN_GROW)
 		a->bid = plan_bid_for_unit(g, (uint64_t)pt->held[i] + 1);

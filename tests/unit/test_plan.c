@@ -957,9 +957,14 @@ static void test_drain(void **state)
 	expect_resize(f, 0, 100, 90, PLAN_DRAIN);
 	expect_resize(f, 1, 5, 0, PLAN_DRAIN);
 	assert_int_equal(action_for(f, 1)->total_bytes, f->g[1].floor_bytes);
-	/* After a short unplug the drain goes on at the unplug rate: the
-	 * stuck window holds back the market, not the operator. */
+	/* After a short unplug a drain, too, takes only what the guest
+	 * reports free until its window passes, then all again. */
 	f->g[0].stuck_until_us = NOW_US + 1000 * 1000;
+	offer(&f->g[0], 5);
+	run(f);
+	expect_resize(f, 0, 100, 95, PLAN_DRAIN);
+	assert_int_equal(action_for(f, 0)->only_offered, 1);
+	f->g[0].stuck_until_us = NOW_US;
 	run(f);
 	expect_resize(f, 0, 100, 90, PLAN_DRAIN);
 	assert_int_equal(action_for(f, 0)->only_offered, 0);
