@@ -32,6 +32,10 @@ struct proc_sample {
 	uint64_t swap_used_kib;     /* SwapTotal - SwapFree: memory the guest
 				     * uses but could not keep in RAM; 0
 				     * without swap */
+	uint64_t wss_rise_kib;      /* how much the working set is expected to
+				     * grow over RAMM_RISE_LEAD_MS, from
+				     * earlier samples (bid_rise_update());
+				     * 0: not known */
 	double psi_some_avg10;      /* /proc/pressure/memory "some" avg10, % */
 	double psi_full_avg10;      /* "full" avg10, %; 0 if there is none */
 	uint64_t refault_anon;      /* /proc/vmstat workingset_refault_anon */

@@ -15,7 +15,9 @@
  *     in use   wss * 1.016 + 32 MiB  8000   what it holds now, plus the
  *                                          kernel's watermarks; losing it
  *                                          means reclaim or the OOM killer
- *     need     wss * 1.10 + 64 MiB   1000   run without reclaim
+ *     need     wss * 1.10 + 64 MiB   1000   run without reclaim, with
+ *              + rise                      room for the working set's
+ *                                          growth over the next 2 s
  *     comfort  wss * 1.5              300   room for cache and growth
  *     spare    wss * 2                 50   nice to have
  *
@@ -127,7 +129,7 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 {
 	struct tier tiers[BID_MODEL_MAX_STEPS];
 	struct proc_sample c = *sample, *s = &c;
-	uint64_t total, avail, reserved, wss, cap_units64;
+	uint64_t total, avail, reserved, wss, rise, cap_units64;
 	uint32_t cap_units, covered = 0;
 	size_t nt = 0, ns = 0;
 
@@ -144,6 +146,9 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 	if (c.mem_available_kib > c.mem_total_kib)
 		c.mem_available_kib = c.mem_total_kib;
 
+	if (c.wss_rise_kib > BID_MAX_TOTAL_KIB)
+		c.wss_rise_kib = BID_MAX_TOTAL_KIB;
+	rise = c.wss_rise_kib * 1024;
 	total = s->mem_total_kib * 1024;
 	reserved = s->mem_reserved_kib * 1024;
 	avail = s->mem_available_kib * 1024;
@@ -171,7 +176,7 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 			reach = total + total / 4;
 		tiers[nt++] = (struct tier){ reach, short_price(s) };
 	}
-	tiers[nt++] = (struct tier){ wss + wss / 10 + 64 * MIB,
+	tiers[nt++] = (struct tier){ wss + wss / 10 + 64 * MIB + rise,
 	    RAMM_PRICE_NEED };
 	tiers[nt++] = (struct tier){ wss + wss / 2, RAMM_PRICE_COMFORT };
 	tiers[nt++] = (struct tier){ 2 * wss, RAMM_PRICE_SPARE };
@@ -188,4 +193,27 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 		covered = u;
 	}
 	return (int)ns;
+}
+
+uint64_t
+bid_rise_update(struct bid_rise *r, int64_t now_ms, uint64_t wss_kib)
+{
+	int64_t span = now_ms - r->at_ms;
+
+	if (wss_kib > BID_MAX_TOTAL_KIB)
+		wss_kib = BID_MAX_TOTAL_KIB;
+	if (!r->at_ms || span < 0) {
+		r->at_ms = now_ms;
+		r->wss_kib = wss_kib;
+		return r->kib_s * RAMM_RISE_LEAD_MS / 1000;
+	}
+	if (span >= RAMM_RISE_MIN_MS) {
+		uint64_t up = wss_kib > r->wss_kib ?
+		    (wss_kib - r->wss_kib) * 1000 / (uint64_t)span : 0;
+
+		r->kib_s = up > r->kib_s / 2 ? up : r->kib_s / 2;
+		r->at_ms = now_ms;
+		r->wss_kib = wss_kib;
+	}
+	return r->kib_s * RAMM_RISE_LEAD_MS / 1000;
 }

@@ -27,7 +27,8 @@ struct proc_sample;
 
 /*
  * bid_model_compute - the bid curve for one sample.
- * @sample: only the mem_*, psi_* and have_psi members are read. Targets
+ * @sample: only the mem_*, swap_used_kib, wss_rise_kib, psi_* and have_psi
+ *          members are read; wss_rise_kib raises the need tier. Targets
  *          are raised by mem_reserved_kib to compare with the floor and
  *          cap, which count physical memory.
  * @unit_bytes: the market unit from welcome; a power of two >= 4096.
@@ -50,5 +51,25 @@ struct proc_sample;
 int bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
     uint64_t floor_bytes, uint64_t cap_bytes, struct ramm_bid_step *steps,
     size_t max_steps);
+
+/* How fast a guest's working set rose lately; caller-owned, zeroed. */
+struct bid_rise {
+	int64_t at_ms;    /* when @wss_kib was taken; 0: no sample yet */
+	uint64_t wss_kib; /* MemTotal - MemAvailable then */
+	uint64_t kib_s;   /* the recent rise, KiB per second */
+};
+
+/*
+ * bid_rise_update - take the working set @wss_kib seen at @now_ms into @r
+ * and return the growth to bid for: the recent rise times
+ * RAMM_RISE_LEAD_MS, in KiB (@wss_kib is taken as at most 2^40 KiB, so the
+ * result stays below 2^43). A rise is measured over spans of at least
+ * RAMM_RISE_MIN_MS (later samples are folded into the next span); the
+ * figure is the faster of the span's rise and half the previous one, so a
+ * burst's projection fades within seconds and a falling or steady working
+ * set projects nothing. A clock that goes back restarts the span. Cannot
+ * fail. O(1).
+ */
+uint64_t bid_rise_update(struct bid_rise *r, int64_t now_ms, uint64_t wss_kib);
 
 #endif /* RAMM_BID_MODEL_H */

@@ -162,6 +162,7 @@ struct agent {
 	int64_t last_urgent_ms; /* when the last urgent report went */
 	int was_low;            /* MemAvailable was low at the last check */
 	int64_t last_evict_ms;  /* the broker's last evict notice, 0: none */
+	struct bid_rise rise;   /* proc mode: how fast the working set rose */
 	int have_evict_note;    /* @evict_note is set: an evict was written
 				 * to the device since it was opened */
 	struct dev_evict_note evict_note; /* the evict last written */
@@ -648,6 +649,8 @@ make_report(struct agent *a, int urgent, char *line, size_t size)
 	}
 	a->sample_err = 0;
 	s.mem_reserved_kib = a->reserved_kib;
+	s.wss_rise_kib = bid_rise_update(&a->rise, now_ms(),
+	    s.mem_total_kib - s.mem_available_kib);
 	a->seq++;
 	return format_report(a, &s, urgent, line, size);
 }

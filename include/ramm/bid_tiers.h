@@ -21,6 +21,17 @@
 #define RAMM_PRICE_COMFORT 300u  /* up to wss * 1.5 */
 #define RAMM_PRICE_SPARE 50u     /* up to wss * 2 */
 
+/*
+ * A working set that rises is bid for where it will be this far ahead, at
+ * the need tier: memory a workload is filling now is gone before a plug
+ * decided on the next report lands, and a shrink in flight is only stopped
+ * by a bid for what is being taken. The rise is the fastest recent one,
+ * halved at each look that does not match it, so a burst's projection is
+ * gone a few seconds after the burst.
+ */
+#define RAMM_RISE_LEAD_MS 2000u
+#define RAMM_RISE_MIN_MS 250u     /* a rise is measured over at least this */
+
 /* Short of memory when available falls below this share of total (%). */
 #define RAMM_AVAIL_SHORT_PCT 8u
 

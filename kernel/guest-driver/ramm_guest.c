@@ -281,6 +281,9 @@ struct ramm_sampler {
 	u64 last_oom;         /* ramm.oom_events in the previous record */
 	u64 last_refaults;    /* anon + file refaults in the previous record */
 	u64 refault_ewma_pps; /* average refault rate, pages per second */
+	u64 rise_ns;          /* when rise_wss was taken, 0: not yet */
+	u64 rise_wss;         /* total - available then */
+	u64 rise_bps;         /* recent rise of that, bytes per second */
 	bool was_short;       /* available was below the mark at the last look */
 	bool short_edge;      /* ... and went there since the previous record */
 	struct ramm_dev_record rec; /* the record being built */
@@ -890,6 +893,7 @@ struct ramm_bid_in {
 	u64 unit;           /* market unit */
 	u64 floor;          /* floor, physical */
 	u64 cap;            /* cap, physical */
+	u64 rise;           /* working-set growth expected RAMM_RISE_LEAD_MS ahead */
 	bool short_mem;     /* under pressure: bid the short tier */
 	u32 short_price;    /* its price */
 };
@@ -925,7 +929,8 @@ static unsigned int ramm_bid(const struct ramm_bid_in *in,
 	u32 cap_units, covered = 0;
 
 	if (in->total == 0 || in->total > RAMM_MAX_BYTES ||
-	    in->reserve > RAMM_MAX_BYTES || in->floor > in->cap)
+	    in->reserve > RAMM_MAX_BYTES || in->rise > RAMM_MAX_BYTES ||
+	    in->floor > in->cap)
 		return 0;
 	cap_units64 = div64_u64(in->cap - in->floor, in->unit);
 	cap_units = cap_units64 > U32_MAX ? U32_MAX : (u32)cap_units64;
@@ -937,7 +942,7 @@ static unsigned int ramm_bid(const struct ramm_bid_in *in,
 		tiers[nt].target = in->total + in->total / 4;
 		tiers[nt++].price = in->short_price;
 	}
-	tiers[nt].target = wss + wss / 10 + 64 * RAMM_MIB;
+	tiers[nt].target = wss + wss / 10 + 64 * RAMM_MIB + in->rise;
 	tiers[nt++].price = RAMM_PRICE_NEED;
 	tiers[nt].target = wss + wss / 2;
 	tiers[nt++].price = RAMM_PRICE_COMFORT;
@@ -1047,6 +1052,30 @@ static u64 ramm_per_sec(u64 n, u64 ns)
 }
 
 /*
+ * Follow how fast @wss rises: over spans of at least RAMM_RISE_MIN_MS (an
+ * urgent record may come a millisecond after the last), the faster of the
+ * span's rise and half the previous figure. A falling working set only
+ * lets the figure decay.
+ */
+static void ramm_rise_update(struct ramm_sampler *s, u64 now, u64 wss)
+{
+	u64 span = now - s->rise_ns, up = 0;
+
+	if (!s->rise_ns) {
+		s->rise_ns = now;
+		s->rise_wss = wss;
+		return;
+	}
+	if (span < (u64)RAMM_RISE_MIN_MS * NSEC_PER_MSEC)
+		return;
+	if (wss > s->rise_wss)
+		up = ramm_per_sec(wss - s->rise_wss, span);
+	s->rise_bps = max(up, s->rise_bps / 2);
+	s->rise_ns = now;
+	s->rise_wss = wss;
+}
+
+/*
  * Sample everything, build a record and publish it. Called by krammd only.
  * O(memory / 2 MiB) for the scan; sleeps.
  */
@@ -1100,6 +1129,10 @@ static void ramm_publish(u64 now, bool urgent)
 	       rate >= RAMM_REFAULT_JUMP_FACTOR * ewma;
 	s->refault_ewma_pps = ewma - (ewma >> RAMM_REFAULT_EWMA_SHIFT) +
 			      (rate >> RAMM_REFAULT_EWMA_SHIFT);
+
+	ramm_rise_update(s, now, in.total - in.avail);
+	in.rise = min(mul_u64_u64_div_u64(s->rise_bps, RAMM_RISE_LEAD_MS, MSEC_PER_SEC),
+		      in.total);
 
 	if (shr != s->last_shrinker)
 		r->flags |= RAMM_REC_SHRINKER;

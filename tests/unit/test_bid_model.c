@@ -106,6 +106,61 @@ test_busy_guest_tiers(void **state)
 	assert_int_equal(st[3].price, RAMM_PRICE_SPARE);
 }
 
+/* A rising working set raises the need tier by the projected growth, and
+ * only that tier: the same guest as above, rising 50 MiB/s. */
+static void
+test_rise_raises_need(void **state)
+{
+	struct proc_sample s = sample(1000, 200, 0.0);
+	struct ramm_bid_step st[RAMM_MAX_BID_STEPS];
+	int n;
+
+	(void)state;
+	s.wss_rise_kib = 100 * 1024; /* 50 MiB/s over RAMM_RISE_LEAD_MS */
+	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st,
+	    RAMM_MAX_BID_STEPS);
+	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
+	assert_int_equal(n, 4);
+	assert_int_equal(st[0].units, 167);
+	assert_int_equal(st[1].units, (1044 - 512) / 2 - 167);
+	assert_int_equal(st[1].price, RAMM_PRICE_NEED);
+	assert_int_equal(st[2].units, (1200 - 1044) / 2);
+	/* A projection past everything else still bids at the need price:
+	 * it is not memory in use yet. */
+	s.wss_rise_kib = UINT64_MAX;
+	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st,
+	    RAMM_MAX_BID_STEPS);
+	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
+	assert_int_equal(n, 2);
+	assert_int_equal(st[1].price, RAMM_PRICE_NEED);
+	assert_int_equal(st[0].units + st[1].units, (4096 - 512) / 2);
+}
+
+/* The rise: measured over spans of RAMM_RISE_MIN_MS or more, fading by
+ * half per span once the working set stops growing. */
+static void
+test_rise_update(void **state)
+{
+	struct bid_rise r = { 0 };
+
+	(void)state;
+	assert_int_equal(bid_rise_update(&r, 1000, 100 * 1024), 0);
+	/* 10 ms later (an urgent report): too short a span to judge. */
+	assert_int_equal(bid_rise_update(&r, 1010, 120 * 1024), 0);
+	/* 80 MiB in 1 s from the span's start: 160 MiB over 2 s. */
+	assert_int_equal(bid_rise_update(&r, 2000, 180 * 1024), 160 * 1024);
+	/* Steady, then falling: half, then a quarter. */
+	assert_int_equal(bid_rise_update(&r, 3000, 180 * 1024), 80 * 1024);
+	assert_int_equal(bid_rise_update(&r, 4000, 50 * 1024), 40 * 1024);
+	/* A rise no faster than half the figure: the figure halves. */
+	assert_int_equal(bid_rise_update(&r, 5000, 60 * 1024), 20 * 1024);
+	/* A clock that went back restarts the span, figure kept. */
+	assert_int_equal(bid_rise_update(&r, 100, 60 * 1024), 20 * 1024);
+	assert_int_equal(bid_rise_update(&r, 600, 60 * 1024), 10 * 1024);
+	/* Nonsense sizes stay in range. */
+	assert_true(bid_rise_update(&r, 1600, UINT64_MAX) < (1ull << 43));
+}
+
 /* Targets round up to whole units. */
 static void
 test_rounds_up(void **state)
@@ -454,6 +509,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_idle_at_floor),
 		cmocka_unit_test(test_busy_guest_tiers),
+		cmocka_unit_test(test_rise_raises_need),
+		cmocka_unit_test(test_rise_update),
 		cmocka_unit_test(test_rounds_up),
 		cmocka_unit_test(test_grows_under_pressure),
 		cmocka_unit_test(test_short_tier_asks_for_swapped_demand),
