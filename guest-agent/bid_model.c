@@ -212,6 +212,8 @@ bid_rise_update(struct bid_rise *r, int64_t now_ms, uint64_t wss_kib)
 		    (wss_kib - r->wss_kib) * 1000 / (uint64_t)span : 0;
 
 		r->kib_s = up > r->kib_s / 2 ? up : r->kib_s / 2;
+		if (r->kib_s < RAMM_RISE_MIN_KIB_S)
+			r->kib_s = 0;
 		r->at_ms = now_ms;
 		r->wss_kib = wss_kib;
 	}

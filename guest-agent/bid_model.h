@@ -65,7 +65,8 @@ struct bid_rise {
  * RAMM_RISE_LEAD_MS, in KiB (@wss_kib is taken as at most 2^40 KiB, so the
  * result stays below 2^43). A rise is measured over spans of at least
  * RAMM_RISE_MIN_MS (later samples are folded into the next span); the
- * figure is the faster of the span's rise and half the previous one, so a
+ * figure is the faster of the span's rise and half the previous one (none
+ * below RAMM_RISE_MIN_KIB_S), so a
  * burst's projection fades within seconds and a falling or steady working
  * set projects nothing. A clock that goes back restarts the span. Cannot
  * fail. O(1).

@@ -31,6 +31,9 @@
  */
 #define RAMM_RISE_LEAD_MS 2000u
 #define RAMM_RISE_MIN_MS 250u     /* a rise is measured over at least this */
+#define RAMM_RISE_MIN_KIB_S 1024u  /* a slower figure is none: the halving
+				   * would otherwise keep a unit's worth
+				   * for half a minute */
 
 /* Short of memory when available falls below this share of total (%). */
 #define RAMM_AVAIL_SHORT_PCT 8u

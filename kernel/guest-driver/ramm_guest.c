@@ -1054,8 +1054,8 @@ static u64 ramm_per_sec(u64 n, u64 ns)
 /*
  * Follow how fast @wss rises: over spans of at least RAMM_RISE_MIN_MS (an
  * urgent record may come a millisecond after the last), the faster of the
- * span's rise and half the previous figure. A falling working set only
- * lets the figure decay.
+ * span's rise and half the previous figure, none below
+ * RAMM_RISE_MIN_KIB_S. A falling working set only lets the figure decay.
  */
 static void ramm_rise_update(struct ramm_sampler *s, u64 now, u64 wss)
 {
@@ -1071,6 +1071,8 @@ static void ramm_rise_update(struct ramm_sampler *s, u64 now, u64 wss)
 	if (wss > s->rise_wss)
 		up = ramm_per_sec(wss - s->rise_wss, span);
 	s->rise_bps = max(up, s->rise_bps / 2);
+	if (s->rise_bps < (u64)RAMM_RISE_MIN_KIB_S << 10)
+		s->rise_bps = 0;
 	s->rise_ns = now;
 	s->rise_wss = wss;
 }

@@ -354,6 +354,72 @@ def test_kmod_e2e_market_with_kernel_bids():
     test_market_e2e.run_demand_moves_memory(kmod=True)
 
 
+def _bid_steps(rec):
+    """A record's bid as [(units, price), ...]."""
+    return [tuple(int(x) for x in step.split(","))
+            for step in rec["bid"].strip("[]").replace("],[", " ").split() if step]
+
+
+def test_kmod_bid_leads_a_rising_working_set():
+    """While the working set rises, the need tier reaches past where it
+    stands by the projected growth (RAMM_RISE_LEAD_MS of the recent rise);
+    standing still, and a few seconds after a rise, by nothing. The
+    projection is what the curve's need reach exceeds the same record's
+    wss + wss/10 + 64 MiB, in units, computed as ramm_bid() does."""
+    floor, size = 256 * MIB, 768 * MIB
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, boot_mib=256,
+                                     vmem_mib=512, vmem_max_mib=1024))])
+        g.run("ramm-dump welcome 2M 256M 1280M 768M")
+        first = wait_for("a welcomed record", lambda: next(
+            (r for r in read_records(g, 1) if "W" in r["flags"]), None), 10)
+        # ramm_guest.ko's reserve: the welcome's size less totalram then.
+        reserve = size - first["total_kib"] * 1024
+
+        def projection(rec):
+            """Units the need tier reaches past its rise-free target;
+            None for a record with a short tier (it reaches further)."""
+            steps = _bid_steps(rec)
+            if any(p not in (8000, 1000, 300, 50) for _, p in steps):
+                return None
+            wss = (rec["total_kib"] - rec["avail_kib"]) * 1024
+            target = reserve + wss + wss // 10 + 64 * MIB
+            plain = max(0, -(-(target - floor) // UNIT))
+            return sum(u for u, p in steps if p >= 1000) - plain
+
+        steady = [projection(r) for r in read_records(g, 3)]
+        print("standing still: projection %r units" % steady)
+        check(all(p == 0 for p in steady if p is not None) and any(p is not None for p in steady),
+              "a guest standing still projects growth: %r" % steady)
+
+        g.run("ramm-dump watch -n 100 -t 20 >/run/watch.log 2>&1 &")
+        time.sleep(0.5)
+        # Polite, 4 MiB every 50 ms: it never pushes the guest short.
+        g.run("ramm-hog run --target 320 --step-mib 4 --step-ms 50 >/run/hog.log 2>&1 &")
+        wait_for("the hog to hold 320 MiB", lambda: hog_held(g, "/run/ramm-hog.ctl") >= 320, 60)
+        t_full = time.time()
+        time.sleep(6)  # the watch runs on; the projection fades meanwhile
+        _, out = g.run("cat /run/watch.log", check=False)
+        recs = [parse_record(l[l.index("seq="):]) for l in out.splitlines() if "seq=" in l]
+        rising, prev = [], None
+        for r in recs:
+            p = projection(r)
+            wss = r["total_kib"] - r["avail_kib"]
+            if prev is not None and p is not None:
+                rising.append(((wss - prev) // 1024, p))
+            prev = wss
+        print("(wss change MiB, projection units) per record: %r" % rising)
+        most = max((p for _, p in rising), default=0)
+        # The hog adds ~80 MiB/s at its best under TCG; even a quarter of
+        # that, projected 2 s ahead, is 20 MiB: 10 units.
+        check(most >= 10, "the need tier never led the rise: at most %d units" % most)
+        # Halved each record, none below 1 MiB/s: from 50 MiB/s, gone in
+        # about 6 records.
+        wait_for("the projection to fade", lambda: projection(read_records(g, 1)[0]) == 0, 15)
+        print("projection gone %.1f s after the hog reached its target" % (time.time() - t_full))
+        g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
+
+
 def test_kmod_kernel_zones_keep_room():
     """Issue 12's kernel-zone starvation: a workload fills boot memory while
     nothing is plugged, virtio-mem then plugs memory (online movable), and a

@@ -157,6 +157,10 @@ test_rise_update(void **state)
 	/* A clock that went back restarts the span, figure kept. */
 	assert_int_equal(bid_rise_update(&r, 100, 60 * 1024), 20 * 1024);
 	assert_int_equal(bid_rise_update(&r, 600, 60 * 1024), 10 * 1024);
+	/* Below 1 MiB/s the figure is none: 5, 2.5, 1.25 MiB/s, then 0. */
+	assert_int_equal(bid_rise_update(&r, 1100, 60 * 1024), 5 * 1024);
+	assert_int_equal(bid_rise_update(&r, 1600, 60 * 1024), 5 * 1024 / 2);
+	assert_int_equal(bid_rise_update(&r, 2100, 60 * 1024), 0);
 	/* Nonsense sizes stay in range. */
 	assert_true(bid_rise_update(&r, 1600, UINT64_MAX) < (1ull << 43));
 }
