@@ -623,16 +623,14 @@ void guest_backend_gone(struct guest *g, const char *why)
 	g->state = GUEST_GONE;
 }
 
-/* What @g's record holds, for the log: "balance N, credit C" and its
- * overrides. Never fails; truncates to @size. */
-static void guest_describe_record(const struct guest *g, char *buf, size_t size)
+void guest_describe_record(const struct guest *g, char *buf, size_t size)
 {
 	size_t used;
 
 	if (g->account_open)
-		used = (size_t)snprintf(buf, size, "balance %llu, credit %.3f",
-					(unsigned long long)g->account.balance,
-					g->account.credit / 1000.0);
+		used = (size_t)snprintf(buf, size, "credit %.3f, balance %llu",
+					g->account.credit / 1000.0,
+					(unsigned long long)g->account.balance);
 	else
 		used = (size_t)snprintf(buf, size, "no account yet");
 	if (used < size && g->ov.weight)

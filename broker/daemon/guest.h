@@ -237,6 +237,13 @@ void guest_backend_gone(struct guest *g, const char *why);
  * else. Never fails.
  */
 void guest_backend_identity(struct guest *g, const char *uuid);
+
+/*
+ * guest_describe_record - what @g's state-file record holds, for the log:
+ * "credit C, balance N" (or "no account yet") and its operator overrides,
+ * into @buf of @size bytes, caller-owned. Never fails; truncates.
+ */
+void guest_describe_record(const struct guest *g, char *buf, size_t size);
 /*
  * guest_backend_resize_sent - the hypervisor has taken the request for
  * @vmem_bytes that set_requested_size() queued (a backend with

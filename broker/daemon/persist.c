@@ -25,6 +25,7 @@ static struct state_entry *persist_entry(struct rammd *d, const char *name)
 void persist_restore(struct rammd *d, struct guest *g)
 {
 	struct state_entry *e = persist_entry(d, g->cfg.name);
+	char what[160];
 
 	if (!e)
 		return;
@@ -34,11 +35,9 @@ void persist_restore(struct rammd *d, struct guest *g)
 		g->account = e->account;
 		g->account_open = 1;
 	}
-	log_info("guest %s: restored from the state file: credit %.3f, balance %llu%s%s%s%s",
-		 g->cfg.name, g->account.credit / 1000.0,
-		 (unsigned long long)g->account.balance,
-		 g->ov.excluded ? ", excluded" : "", g->ov.drain ? ", draining" : "",
-		 g->uuid[0] ? ", of VM uuid " : "", g->uuid);
+	guest_describe_record(g, what, sizeof(what));
+	log_info("guest %s: restored from the state file: %s%s%s",
+		 g->cfg.name, what, g->uuid[0] ? ", of VM uuid " : "", g->uuid);
 }
 
 /*
