@@ -410,7 +410,7 @@ static uint32_t clearing_price(const struct market_params *params,
  * Skip changes smaller than the quantum. Undoing a growth frees supply, so
  * those go first and always; undoing a shrink needs supply back, so those
  * follow in guest order and only while the total still fits. A guest held
- * above its cap is never put back there.
+ * above its cap is never put back there, and one going to its floor goes.
  */
 static void apply_quantum(const struct market_params *params,
 			  const struct market_guest *guests, size_t n_guests,
@@ -438,7 +438,10 @@ static void apply_quantum(const struct market_params *params,
 		if (current > guests[gi].cap_units || targets[gi] >= current)
 			continue;
 		give_back = current - targets[gi];
-		if (give_back >= quantum ||
+		/* A shrink to the floor is made however small: a drain cut
+		 * short by the unplug rate would otherwise keep its last
+		 * units for good. */
+		if (give_back >= quantum || targets[gi] == 0 ||
 		    allocated + give_back > params->supply_units)
 			continue;
 		targets[gi] = current;

@@ -489,6 +489,11 @@ static void test_quantum_shrink_needs_supply(void **state)
 	assert_int_equal(targets[0], 8); /* -2, but 22 would not fit */
 	assert_int_equal(targets[1], 12);
 	assert_int_equal(res.allocated_units, 20);
+
+	/* A shrink to the floor is made under the quantum. */
+	guests[0] = (struct market_guest)NO_BID(100, 2);
+	res = clear_ok(&params, guests, 2, targets);
+	assert_int_equal(targets[0], 0);
 }
 
 static void test_supply_below_reserved(void **state)
@@ -868,6 +873,7 @@ static void ref_clear(const struct instance *in, uint32_t *targets,
 
 		if (!p->emergency && cur <= in->guests[g].cap_units &&
 		    targets[g] < cur && cur - targets[g] < p->quantum_units &&
+		    targets[g] != 0 &&
 		    allocated + (cur - targets[g]) <= p->supply_units) {
 			allocated += cur - targets[g];
 			targets[g] = cur;

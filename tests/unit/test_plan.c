@@ -591,6 +591,14 @@ static void test_quantum(void **state)
 	run(f);
 	expect_resize(f, 0, 10, 13, PLAN_GROW);
 	expect_resize(f, 2, 10, 7, PLAN_NO_BID);
+
+	/* A drain the unplug rate cut short leaves one unit: it still goes
+	 * to the floor, under the quantum. */
+	free(f);
+	f = fixture_new(1024);
+	add_ordinary(f, 1)->drain = 1;
+	run(f);
+	expect_resize(f, 0, 1, 0, PLAN_DRAIN);
 	free(f);
 }
 
