@@ -213,6 +213,8 @@ static void guest_end_resize(struct guest *g, int reached_target)
 	}
 	/* The agent re-derives its floor in its own terms from our size. */
 	guest_send_welcome(g);
+	if (g->resize.to_bytes < g->resize.from_bytes)
+		rammd_request_waiting_growth(g->d);
 }
 
 /*
@@ -761,12 +763,12 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 }
 
 int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
-		 int64_t now_us)
+		 int at_once, int64_t now_us)
 {
 	uint64_t boot = g->dev.boot_bytes, unit = g->unit_bytes;
 	uint64_t requested = boot + g->dev.requested_bytes;
 	uint64_t plugged = boot + g->dev.size_bytes;
-	int prepare = total_bytes < plugged && guest_prepares_unplug(g);
+	int prepare = !at_once && total_bytes < plugged && guest_prepares_unplug(g);
 	uint64_t evict_id = 0;
 	char buf[256];
 	int n, ret;

@@ -140,6 +140,8 @@ struct guest {
 				       * memory it offers is taken */
 	int64_t shrink_since_us;      /* the market has wanted it smaller on
 				       * end since; 0: not (plan.h) */
+	int growth_waits;             /* its growth, won in the last round,
+				       * waited for memory free now */
 	int resize_refused;           /* the last request failed (logged);
 				       * cleared by one that goes through */
 	uint64_t evict_id;            /* id of the last evict notice sent;
@@ -299,11 +301,13 @@ void guest_check_resize(struct guest *g, int64_t now_us);
 /*
  * guest_resize - ask the backend to move @g to @total_bytes (boot included),
  * sending the agent an evict notice first if it shrinks, and a grant with
- * @price once the request is sent. @now_us stamps the decision.
+ * @price once the request is sent. A guest that prepares its unplugs gets
+ * evict_prepare_ms before the request goes out, unless @at_once: another
+ * guest is short and waits for the memory. @now_us stamps the decision.
  * Returns 0, -EINVAL if @total_bytes is not a size the device can take, or
  * -errno from the backend (the caller logs it); then nothing was sent.
  */
 int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
-		 int64_t now_us);
+		 int at_once, int64_t now_us);
 
 #endif /* RAMM_GUEST_H */

@@ -38,6 +38,8 @@ struct rammd {
 	guint early_tick_source;   /* pending early round, 0 if none */
 	int early_tick_full;       /* it is a whole tick (an operator's
 				    * change), not urgent reports' rounds */
+	int unplug_ended;          /* since the last round: growth that
+				    * waited for memory gets a partial one */
 	int64_t last_tick_us;      /* monotonic time of the last round, a
 				    * partial one included */
 	int64_t last_regular_tick_us; /* ... of the last whole tick: what
@@ -101,6 +103,14 @@ void rammd_request_tick(struct rammd *d);
  * anything accrue faster.
  */
 void rammd_request_urgent(struct rammd *d);
+
+/*
+ * rammd_request_waiting_growth - an unplug has ended: soon, as for
+ * rammd_request_urgent(), a partial round for each guest whose growth won
+ * in the last round waited for memory free now, so that it need not wait
+ * for the next tick to get what was freed for it.
+ */
+void rammd_request_waiting_growth(struct rammd *d);
 
 /* rammd_now_us - the monotonic clock every timestamp in rammd uses. */
 int64_t rammd_now_us(void);

@@ -92,7 +92,7 @@ static void tick_carry_out(struct guest *g, const struct plan_action *a,
 	int ret;
 
 	tick_reason(g, a, reason, sizeof(reason));
-	ret = guest_resize(g, a->total_bytes, a->price, now);
+	ret = guest_resize(g, a->total_bytes, a->price, a->for_short, now);
 	if (ret) {
 		log_warn("guest %s: resize to %llu MiB failed: %s", g->cfg.name,
 			 (unsigned long long)(a->total_bytes / MIB), strerror(-ret));
@@ -114,12 +114,13 @@ static void tick_carry_out(struct guest *g, const struct plan_action *a,
 	}
 	/* What it offers, and whether only that may be taken: the figures
 	 * an operator needs to judge a shrink of memory in use. */
-	log_info("guest %s: shrink %u -> %u units of %llu MiB (%llu MiB total): %s; offers %u%s",
+	log_info("guest %s: shrink %u -> %u units of %llu MiB (%llu MiB total): %s; offers %u%s%s",
 		 g->cfg.name, a->from_units, a->to_units,
 		 (unsigned long long)(g->unit_bytes / MIB),
 		 (unsigned long long)(a->total_bytes / MIB), reason,
 		 a->offered_units,
-		 a->only_offered ? ", only offered units taken after a short unplug" : "");
+		 a->only_offered ? ", only offered units taken after a short unplug" : "",
+		 a->for_short ? "; at once, for a short guest" : "");
 }
 
 /* Take in what the planner decided: accounts, prices, pools, and the
@@ -149,6 +150,7 @@ static void tick_take_result(struct rammd *d, const struct plan_result *out)
 		g->price = r->price;
 		if (r->planned)
 			g->target_units = r->target_units;
+		g->growth_waits = r->growth_waits;
 		if (r->growth_waits)
 			log_debug("guest %s: growth waits for memory free now (unplugs in flight, the host's MemAvailable, or a guest's device not read yet)",
 				  g->cfg.name);
@@ -212,6 +214,8 @@ static void tick_partial(struct rammd *d, guint i, int64_t now)
 		goto out;
 	}
 	record_tick(d->record, &in, &out);
+	((struct guest *)g_ptr_array_index(d->guests, i))->growth_waits =
+		out.guests[i].growth_waits;
 	for (size_t a = 0; a < out.n_actions; a++)
 		tick_carry_out(g_ptr_array_index(d->guests, out.actions[a].guest),
 			       &out.actions[a], now, 1);
@@ -222,16 +226,20 @@ out:
 }
 
 /* Partial rounds for the guests whose latest report, urgent, arrived
- * since the last round. */
+ * since the last round, and, once an unplug has ended, for those whose
+ * growth waited for memory. */
 static void tick_urgent_rounds(struct rammd *d)
 {
 	int64_t now = rammd_now_us(), since = d->last_tick_us;
+	int unplug_ended = d->unplug_ended;
 
 	d->last_tick_us = now;
+	d->unplug_ended = 0;
 	for (guint i = 0; i < d->guests->len; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
-		if (g->have_report && g->report.urgent && g->report_us > since)
+		if ((g->have_report && g->report.urgent && g->report_us > since) ||
+		    (unplug_ended && g->growth_waits))
 			tick_partial(d, i, now);
 	}
 }
@@ -280,6 +288,7 @@ void rammd_tick(struct rammd *d)
 		/* The planner judges the unplugs that ended since last tick. */
 		g->unplug_asked_units = g->unplug_done_units = 0;
 	}
+	d->unplug_ended = 0; /* this tick plans the growth that waited */
 	ret = plan_tick(&in, &out);
 	if (ret) {
 		log_err("market: cannot plan this tick: %s; no changes", strerror(-ret));
@@ -342,5 +351,11 @@ void rammd_request_tick(struct rammd *d)
 
 void rammd_request_urgent(struct rammd *d)
 {
+	tick_schedule_early(d);
+}
+
+void rammd_request_waiting_growth(struct rammd *d)
+{
+	d->unplug_ended = 1;
 	tick_schedule_early(d);
 }

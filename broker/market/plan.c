@@ -206,6 +206,8 @@ struct plan_pool_tick {
 	struct market_conduct *conduct;  /* [n] */
 	struct ramm_bid_step *steps; /* [n * RAMM_MAX_BID_STEPS]: curves of
 				      * guests with k > 1, in pool units */
+	uint8_t *bids_short;       /* [n]: plan_bids_short() */
+	size_t n_short;            /* guests with bids_short set */
 	uint64_t supply_units;
 };
 
@@ -240,9 +242,56 @@ static struct market_conduct plan_conduct(const struct plan_input *in,
 	return c;
 }
 
+/*
+ * Whether guest @i of @pt bids preempt_price or more for the unit after
+ * those it holds, as the market will see that bid (market_effective_bid():
+ * scaled by credit, within its balance): it is short of memory it uses or
+ * is about to. A low credit score keeps an over-claimer below the mark.
+ */
+static int plan_bids_short(const struct plan_input *in,
+			   const struct plan_pool_tick *pt, size_t i)
+{
+	const struct plan_guest *g = &in->guests[pt->idx[i]];
+	const struct market_account *acct = &pt->accounts[i];
+	struct ramm_bid_step eff[MARKET_MAX_STEPS];
+	uint32_t held = pt->held[i];
+	int n;
+
+	if (!in->cfg->preempt_price || !g->device_ready || g->excluded ||
+	    g->drain || !plan_usable_bid(in, g) ||
+	    g->floor_bytes + ((uint64_t)held + 1) * g->unit_bytes > g->cap_bytes)
+		return 0;
+	n = market_effective_bid(g->bid, g->n_bid, acct->credit,
+				 plan_conduct(in, g, held).used_units,
+				 acct->balance, eff);
+	return n > 0 && market_bid_price(eff, (size_t)n, (uint64_t)held + 1) >=
+			in->cfg->preempt_price;
+}
+
+/*
+ * Of what guest @i of @pt holds, the units another guest's short bid
+ * (plan_bids_short()) may take past @i's lease and its dip delay: those
+ * @i bids no more than reserve_price for, which the market would not sell
+ * it (comfort and spare, in the agents' tiers). Only the lease or the dip
+ * delay keeps them there, and neither may leave a guest that is short now
+ * to the OOM killer. What @i bids more for stays protected: taking its
+ * headroom would make it short in turn, and the two would trade memory
+ * tick by tick. 0 without another guest's short bid.
+ */
+static uint32_t plan_preemptible_units(const struct plan_input *in,
+				       const struct plan_pool_tick *pt, size_t i)
+{
+	const struct plan_guest *g = &in->guests[pt->idx[i]];
+	uint64_t kept;
+
+	if (pt->n_short <= pt->bids_short[i])
+		return 0;
+	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
+	return kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
+}
+
 /* Fill guest @i of @pt: its limits, conduct and curve in pool units. */
 static void plan_pool_guest(const struct plan_input *in,
-			    const struct plan_result *out,
 			    struct plan_pool_tick *pt, size_t i)
 {
 	const struct rammd_config *cfg = in->cfg;
@@ -250,13 +299,10 @@ static void plan_pool_guest(const struct plan_input *in,
 	struct market_guest *mg = &pt->mg[i];
 	struct market_conduct c;
 	uint64_t unit = pt->pool->unit_bytes;
-	uint32_t k = pt->k[i], held = plan_held_units(g);
+	uint32_t k = pt->k[i], held = pt->held[i];
 	int64_t now = in->now_us;
 	uint32_t permille = plan_tick_permille(in);
 
-	pt->held[i] = held;
-	pt->after[i] = held;
-	pt->accounts[i] = out->guests[pt->idx[i]].account;
 	c = plan_conduct(in, g, held);
 	pt->conduct[i] = (struct market_conduct){
 		.held_units = plan_scale(c.held_units, k),
@@ -287,10 +333,12 @@ static void plan_pool_guest(const struct plan_input *in,
 		mg->max_unplug_units = 0;
 	/* A lease: memory just won is being put to use, and taking it back
 	 * at once would strike whatever is moving into it. It is what keeps
-	 * two short guests from trading memory tick by tick. */
+	 * two short guests from trading memory tick by tick. Only another's
+	 * short bid breaks it, for what this one bids little for. */
 	if (g->last_grow_us &&
 	    now - g->last_grow_us < (int64_t)cfg->min_hold_ms * 1000)
-		mg->max_unplug_units = 0;
+		mg->max_unplug_units = PLAN_MIN(mg->max_unplug_units,
+						plan_scale(plan_preemptible_units(in, pt, i), k));
 	/* No fresh bid, or a growth still settling: keep what it has. A guest
 	 * whose agent is silent never loses memory for it. A shrink in flight
 	 * stays in the market, so that a bid winning back what is being
@@ -424,6 +472,7 @@ static void plan_action_add(const struct plan_input *in, struct plan_result *out
 		 * window's too. */
 		.only_offered = target < pt->held[i] && in->now_us < g->stuck_until_us &&
 				why != PLAN_EMERGENCY,
+		.for_short = target < pt->held[i] && pt->n_short > pt->bids_short[i],
 	};
 	if (why == PLAN_GROW)
 		a->bid = plan_bid_for_unit(g, (uint64_t)pt->held[i] + 1);
@@ -446,24 +495,32 @@ static enum plan_why plan_shrink_why(const struct plan_input *in,
 }
 
 /*
- * A dip must last: the market must have wanted @g smaller on every tick for
- * shrink_delay_ms before memory is taken, because a guest whose demand just
- * fell (a workload exiting or restarting, an OOM kill) often grows again at
- * once. Emergency reclaim and drains do not wait. Records in @r since when
- * it has been wanted; returns whether the shrink waits.
+ * A dip must last: the market must have wanted guest @i of @pt smaller on
+ * every tick for shrink_delay_ms before memory is taken, because a guest
+ * whose demand just fell (a workload exiting or restarting, an OOM kill)
+ * often grows again at once. Emergency reclaim and drains do not wait, nor
+ * does what another guest's short bid may take (plan_preemptible_units()):
+ * a shortage now outweighs one that may come. Records in @r since when it
+ * has been wanted smaller; returns the size it may be shrunk to now, in
+ * its units: @target, or less deep while the dip waits.
  */
-static int plan_shrink_waits(const struct plan_input *in, const struct plan_guest *g,
-			     struct plan_guest_result *r, uint32_t target,
-			     int emergency)
+static uint32_t plan_shrink_now(const struct plan_input *in,
+				const struct plan_pool_tick *pt, size_t i,
+				struct plan_guest_result *r, uint32_t target,
+				int emergency)
 {
+	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	enum plan_why why = plan_shrink_why(in, g, target, emergency);
+	uint32_t held = pt->held[i];
 
 	if (why == PLAN_EMERGENCY || why == PLAN_DRAIN)
-		return 0;
+		return target;
 	r->shrink_since_us = g->shrink_since_us ? g->shrink_since_us : in->now_us;
 	r->shrink_waits = in->now_us - r->shrink_since_us <
 			  (int64_t)in->cfg->shrink_delay_ms * 1000;
-	return r->shrink_waits;
+	if (!r->shrink_waits)
+		return target;
+	return PLAN_MAX(target, held - plan_preemptible_units(in, pt, i));
 }
 
 /*
@@ -592,8 +649,9 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 				plan_action_add(in, out, pt, i, target, PLAN_STOP_SHRINK);
 			continue;
 		}
-		if (target < held && !in->partial &&
-		    !plan_shrink_waits(in, g, r, target, emergency))
+		if (target < held && !in->partial)
+			target = plan_shrink_now(in, pt, i, r, target, emergency);
+		if (target < held && !in->partial)
 			plan_action_add(in, out, pt, i, target,
 					plan_shrink_why(in, g, target, emergency));
 	}
@@ -658,8 +716,16 @@ static void plan_clear_pool(const struct plan_input *in, struct plan_result *out
 	uint32_t permille = plan_tick_permille(in);
 	int emergency, ret;
 
+	pt->n_short = 0;
+	for (size_t i = 0; i < pt->n; i++) {
+		pt->held[i] = plan_held_units(&in->guests[pt->idx[i]]);
+		pt->after[i] = pt->held[i];
+		pt->accounts[i] = out->guests[pt->idx[i]].account;
+		pt->bids_short[i] = (uint8_t)plan_bids_short(in, pt, i);
+		pt->n_short += pt->bids_short[i];
+	}
 	for (size_t i = 0; i < pt->n; i++)
-		plan_pool_guest(in, out, pt, i);
+		plan_pool_guest(in, pt, i);
 	pt->supply_units = plan_pool_supply(in, pt, hp, &emergency, &income_units);
 	if (!p->page_bytes)
 		out->emergency = emergency;
@@ -712,6 +778,7 @@ static void plan_pool_tick_free(struct plan_pool_tick *pt)
 	free(pt->accounts);
 	free(pt->conduct);
 	free(pt->steps);
+	free(pt->bids_short);
 }
 
 static int plan_pool_tick_alloc(struct plan_pool_tick *pt, size_t n)
@@ -730,10 +797,11 @@ static int plan_pool_tick_alloc(struct plan_pool_tick *pt, size_t n)
 		.accounts = calloc(m, sizeof(*pt->accounts)),
 		.conduct = calloc(m, sizeof(*pt->conduct)),
 		.steps = calloc(m * RAMM_MAX_BID_STEPS, sizeof(*pt->steps)),
+		.bids_short = calloc(m, sizeof(*pt->bids_short)),
 	};
 	if (!pt->idx || !pt->k || !pt->held || !pt->after || !pt->billed ||
 	    !pt->spent || !pt->mg || !pt->targets ||
-	    !pt->accounts || !pt->conduct || !pt->steps) {
+	    !pt->accounts || !pt->conduct || !pt->steps || !pt->bids_short) {
 		plan_pool_tick_free(pt);
 		return -ENOMEM;
 	}

@@ -20,6 +20,10 @@
  *   - a dip must last: a shrink is carried out only once the market has
  *     wanted it for shrink_delay_ms on end (not in an emergency or drain);
  *   - a lease: memory won in the last min_hold_ms is not taken back;
+ *   - a short bid (preempt_price or more, after credit, for a unit it
+ *     lacks) takes at once, past the lease and the dip, what others bid at
+ *     most reserve_price for, and shrinks decided while a guest is short
+ *     are marked for_short: their unplug does not wait for preparation;
  *   - the stuck window: after a short unplug only offered units are taken;
  *   - time: income, bills, credit's rise and idle fall and the rate
  *     limits are rates per tick_ms of wall time, paid for the time since
@@ -154,6 +158,9 @@ struct plan_action {
 				   * to_units + 1; 0 without a report */
 	uint32_t offered_units;   /* what it offered before the resize */
 	int only_offered;         /* a shrink inside the stuck window */
+	int for_short;            /* a shrink while another guest is short
+				   * (plan_bids_short()): it waits for this
+				   * memory, so the unplug goes out at once */
 };
 
 /* A memory pool and its clearing this tick. */

@@ -38,7 +38,7 @@ _Static_assert(sizeof(struct plan_pool) == 120,
 	       "struct plan_pool changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct plan_guest_result) == 80,
 	       "struct plan_guest_result changed: record the new member in plan_record.c");
-_Static_assert(sizeof(struct rammd_config) == 80896,
+_Static_assert(sizeof(struct rammd_config) == 80904,
 	       "struct rammd_config changed: record a new market key in plan_record.c");
 
 /* How a member is written and what bounds it has when read. */
@@ -73,7 +73,7 @@ static const struct rec_field rec_config[] = {
 	C64(max_plug_mib), C64(max_unplug_mib), C32(move_cost),
 	C64(quantum_mib), C64(min_floor_mib), C32(stale_report_ms),
 	C32(resize_timeout_ms), C32(evict_deadline_ms), C32(min_hold_ms),
-	C32(shrink_delay_ms), C32(max_price), C32(reserve_price), C32(budget_price),
+	C32(shrink_delay_ms), C32(preempt_price), C32(max_price), C32(reserve_price), C32(budget_price),
 	C32(savings_ticks), C32(claim_price), C32(credit_idle_slack_pct),
 	C64(credit_idle_slack_mib), C32(credit_fall_idle),
 	C32(credit_fall_unplug), C32(credit_rise), C64(critical_free_mib),
@@ -171,6 +171,7 @@ static const struct rec_field rec_action[] = {
 	F_U32(struct plan_action, bid, "bid"),
 	F_U32(struct plan_action, offered_units, "offered_units"),
 	F_FLAG(struct plan_action, only_offered, "only_offered"),
+	F_FLAG(struct plan_action, for_short, "for_short"),
 };
 
 /* What the tick decided for one guest; pool is bounded by n_pools apart. */

@@ -67,6 +67,7 @@ static void replay_compare_actions(const struct plan_record *rec,
 		CMP(what, "bid", a->bid, b->bid);
 		CMP(what, "offered_units", a->offered_units, b->offered_units);
 		CMP(what, "only_offered", a->only_offered, b->only_offered);
+		CMP(what, "for_short", a->for_short, b->for_short);
 	}
 }
 

@@ -46,7 +46,8 @@ in the last SHRINK_WINDOW_S (10) seconds, a floor violation, a moment over
 supply, or rammd or a guest dying on its own. Other OOM kills (a greedy
 burst the market does not serve), false completions and kernel warnings
 are reported. The run prints a summary and a final "soak: PASS|FAIL" line,
-writes build/soak-report.json and copies the logs to build/soak-logs/. The floor
+writes build/soak-report.json and copies the logs, and rammd's record of
+every round (rammd --record), to build/soak-logs/. The floor
 is boot memory with the shipped defaults (min_floor_mib 0);
 SOAK_FLOOR_MIB=N gives every guest a [guest] floor_mib N MiB above it.
 Every QEMU and rammd is stopped by PID at the end, also on Ctrl-C.
@@ -185,7 +186,10 @@ class Soak:
 
     # --- rammd ------------------------------------------------------------
     def start_broker(self):
-        b = Broker(self.lab, self.config)
+        # Every round's planner input and actions, appended across
+        # restarts, to replay a failure (ramm-sim --replay).
+        b = Broker(self.lab, self.config,
+                   extra_args=("--record", os.path.join(self.lab.dir, "rammd.rec")))
         with self.lock:
             self.broker, self.broker_since = b, now()
         return b
@@ -937,7 +941,7 @@ def keep_logs(the_lab):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     for path in os.listdir(the_lab.dir):
-        if path.endswith((".log", ".state", ".conf")) or ".console" in path:
+        if path.endswith((".log", ".state", ".conf", ".rec")) or ".console" in path:
             shutil.copy(os.path.join(the_lab.dir, path), out)
     return out
 

@@ -369,6 +369,77 @@ def test_shrink_stopped_while_preparing():
         check("shrink stopped" in bed.rammd.log(), "no 'shrink stopped' log line")
 
 
+def _short_against_dip(tag, **keys):
+    """A bed where b holds most of the supply, bidding for it, until its
+    workload exits (its memory is then kept for shrink_delay_ms: a dip must
+    last), and a then runs short at once. b prepares its unplugs and never
+    says it is done. Returns (bed, monotonic time a ran short)."""
+    bed = Bed(tag, {"a": {"demand_mib": 400, "size_mib": 0},
+                    "b": {"demand_mib": 900, "size_mib": 540, "free_extents_mib": 0,
+                          "says_evicting": True, "prepare_s": None,
+                          "unplug_mib_s": 1024}},
+              supply_mib=600, **keys)
+    try:
+        bed.ready(["a", "b"])
+        time.sleep(1.0)
+        check(bed.fleet.guest("b")["size_mib"] == 540, "b did not keep the 540 MiB it bids for")
+        bed.fleet.do("b", "set_demand", 300)
+        time.sleep(0.6)
+        bed.fleet.do("a", "set_demand", 1000, True)
+        return bed, time.monotonic()
+    except BaseException:
+        bed.close(failed=True)
+        raise
+
+
+def test_short_guest_does_not_wait_for_a_dip():
+    """A guest that runs short (in reclaim, bidding 2000 and up: the agents'
+    short tier) takes at once the memory another guest keeps only because
+    its dip has not lasted (shrink_delay_ms) and bids no more than
+    reserve_price for, and the unplug goes out with its evict notice, not
+    after the evict_prepare_ms a prepared unplug may wait. Before, a waited
+    out both: 6 s and 4 s here."""
+    bed, t_short = _short_against_dip("dipshort", shrink_delay_ms=6000,
+                                      evict_prepare_ms=4000)
+    with bed:
+        notice = wait_for("an evict notice to b", lambda: [
+            t for t, e in zip(bed.fleet.guest("b")["evict_times"], bed.fleet.guest("b")["evicts"])
+            if e["units"] and t > t_short], 8)[0]
+        lowered = wait_for("b's requested-size lowered", lambda: [
+            t for t, v in bed.fleet.guest("b")["qom_sets_mib"] if t >= notice - 0.1 and v < 540],
+            8)[0] - notice
+        print("b's shrink decided %.2f s after a ran short; requested-size lowered "
+              "%.2f s after its notice" % (notice - t_short, lowered))
+        check(notice - t_short < 3.0,
+              "b shrunk %.2f s after a ran short: it waited for its dip (6 s)" % (notice - t_short))
+        check(lowered < 0.3, "b's unplug waited %.2f s for its preparation while a was short"
+              % lowered)
+        check("at once, for a short guest" in bed.rammd.log(),
+              "no 'at once, for a short guest' on b's shrink line")
+        wait_for("a grown past its boot memory",
+                 lambda: bed.fleet.guest("a")["size_mib"] >= 400, 6)
+
+
+def test_growth_does_not_wait_for_the_tick():
+    """Growth that waits for memory being unplugged from another guest is
+    granted when that unplug ends, not at the next tick (4 s here)."""
+    bed, t_short = _short_against_dip("growwait", tick_ms=4000, shrink_delay_ms=0,
+                                      min_hold_ms=0, evict_prepare_ms=0)
+    with bed:
+        def b_unplugged():
+            f = bed.fleet.guest("b")
+            lowered = [t for t, v in f["qom_sets_mib"] if t > t_short]
+            return ((lowered[0], time.monotonic())
+                    if lowered and f["size_mib"] == f["requested_mib"] else None)
+        t_lowered, t_freed = wait_for("b's unplug done", b_unplugged, 12, interval=0.02)
+        # What a's urgent report won out of memory free then came before.
+        t_grow = wait_for("a's growth", lambda: [
+            t for t, v in bed.fleet.guest("a")["qom_sets_mib"] if t > t_lowered], 6)[0]
+        print("a's growth asked for %.2f s after b's unplug ended" % (t_grow - t_freed))
+        check(t_grow - t_freed < 1.5,
+              "a's growth waited %.2f s after b's unplug ended (tick 4 s)" % (t_grow - t_freed))
+
+
 def test_false_completion():
     """The device reaches a growth's size for a moment, then falls back (the
     guest could not add the memory): rammd does not count the growth done,

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "plan.h"
+#include "ramm/bid_tiers.h"
 
 #define MIB (1024ULL * 1024ULL)
 #define GIB (1024ULL * MIB)
@@ -420,6 +421,98 @@ static void test_lease(void **state)
 	assert_int_equal(f->results[1].target_units, 10);
 	assert_int_equal(f->results[1].growth_waits, 1);
 	free(f);
+}
+
+/* A guest under lease that holds memory it bids at most reserve_price
+ * for (comfort, spare) in a full pool, and a guest that bids @short_price
+ * for units it lacks. */
+static struct fixture *lease_against(uint32_t short_price)
+{
+	struct fixture *f = fixture_new(20); /* 10 units */
+	struct plan_guest *g;
+
+	g = add_ordinary(f, 10);
+	bid(g, 6, 1000);
+	bid(g, 4, 300);
+	g->last_grow_us = NOW_US - 1000;
+	bid(add_ordinary(f, 0), 10, short_price);
+	return f;
+}
+
+/* A short bid (preempt_price or more for a unit it lacks) takes at once
+ * what a leased guest bids at most reserve_price for, and says the unplug
+ * may not wait for the guest to prepare it; what the leased guest bids
+ * more for stays. A bid under preempt_price waits out the lease, and so
+ * does any bid with preempt_price 0. */
+static void test_short_bid_breaks_lease(void **state)
+{
+	struct fixture *f = lease_against(5000);
+	const struct plan_action *a;
+
+	(void)state;
+	run(f);
+	a = expect_resize(f, 0, 10, 6, PLAN_OUTBID);
+	assert_int_equal(a->for_short, 1);
+	assert_int_equal(f->results[1].growth_waits, 1);
+	free(f);
+
+	f = lease_against(RAMM_PRICE_SHORT - 1);
+	run(f);
+	expect_no_action(f, 0);
+	assert_int_equal(f->results[0].target_units, 10);
+	free(f);
+
+	f = lease_against(5000);
+	f->cfg.preempt_price = 0;
+	run(f);
+	expect_no_action(f, 0);
+	free(f);
+}
+
+/* The market judges a short bid after credit: a guest at the lowest
+ * credit bids a tenth for memory it does not use, under preempt_price. */
+static void test_short_bid_after_credit(void **state)
+{
+	struct fixture *f = lease_against(5000);
+
+	(void)state;
+	f->g[1].account_open = 1;
+	f->g[1].account = (struct market_account){
+		.balance = UINT64_MAX / 4, .weight = 100, .credit = MARKET_CREDIT_MIN,
+	};
+	run(f);
+	expect_no_action(f, 0);
+	free(f);
+}
+
+/* A short bid does not wait for another guest's dip to last: the comfort
+ * it holds goes at once, the rest once the dip has lasted. A bid under
+ * preempt_price waits for the dip. */
+static void test_short_bid_skips_dip(void **state)
+{
+	struct fixture *f;
+	const struct plan_action *a;
+	uint32_t price[] = { 5000, RAMM_PRICE_SHORT - 1 };
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		f = lease_against(price[k]);
+		f->cfg.shrink_delay_ms = 3000;
+		f->g[0].last_grow_us = 0;
+		run(f);
+		a = action_for(f, 0);
+		assert_int_equal(f->results[0].shrink_waits, 1);
+		if (k == 0) {
+			a = expect_resize(f, 0, 10, 6, PLAN_OUTBID);
+			assert_int_equal(a->for_short, 1);
+		} else {
+			assert_null(a);
+		}
+		f->g[0].shrink_since_us = NOW_US - 3000 * 1000;
+		run(f);
+		expect_resize(f, 0, 10, 0, PLAN_OUTBID);
+		free(f);
+	}
 }
 
 /* A guest pays for what it holds and keeps, not for a target it has not
@@ -1491,6 +1584,9 @@ int main(void)
 		cmocka_unit_test(test_too_many_pools),
 		cmocka_unit_test(test_not_in_market_gets_no_pool),
 		cmocka_unit_test(test_lease),
+		cmocka_unit_test(test_short_bid_breaks_lease),
+		cmocka_unit_test(test_short_bid_after_credit),
+		cmocka_unit_test(test_short_bid_skips_dip),
 		cmocka_unit_test(test_bill_what_it_holds),
 		cmocka_unit_test(test_stuck_window),
 		cmocka_unit_test(test_offers_taken_before_held_units),
