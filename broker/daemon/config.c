@@ -42,6 +42,7 @@ static const struct config_key config_rammd_keys[] = {
 	RK(evict_prepare_ms, KIND_U32, 0, 600000),
 	RK(min_hold_ms, KIND_U32, 0, 600000),
 	RK(shrink_delay_ms, KIND_U32, 0, 600000),
+	RK(return_window_ms, KIND_U32, 0, 600000),
 	RK(preempt_price, KIND_U32, 0, RAMM_MAX_PRICE),
 	RK(max_price, KIND_U32, 1, RAMM_MAX_PRICE),
 	RK(reserve_price, KIND_U32, 0, RAMM_MAX_PRICE),
@@ -119,6 +120,7 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->evict_prepare_ms = 2500;
 	cfg->min_hold_ms = 5000;
 	cfg->shrink_delay_ms = 3000;
+	cfg->return_window_ms = 10000;
 	cfg->preempt_price = RAMM_PRICE_SHORT;
 	cfg->max_price = RAMM_PRICE_IN_USE;
 	cfg->reserve_price = RAMM_PRICE_COMFORT;

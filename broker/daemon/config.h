@@ -60,6 +60,8 @@ struct rammd_config {
 				     * empty what it will unplug */
 	uint32_t min_hold_ms;       /* memory won is not taken back sooner */
 	uint32_t shrink_delay_ms;   /* a shrink must be wanted this long */
+	uint32_t return_window_ms;  /* memory taken waits this long for its
+				     * guest to grow back into it */
 	uint32_t preempt_price;     /* a bid this high for a unit it lacks
 				     * takes what others bid less for, past
 				     * min_hold_ms and shrink_delay_ms; 0 off */

@@ -364,6 +364,8 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 		.stuck_until_us = g->stuck_until_us,
 		.resize_decided_us = g->resize.decided_us,
 		.shrink_since_us = g->shrink_since_us,
+		.taken_us = g->taken_us,
+		.taken_from_units = g->taken_from_units,
 		.account_open = g->account_open,
 		.account = g->account,
 		.unplug_asked_units = g->unplug_asked_units,

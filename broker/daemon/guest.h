@@ -142,6 +142,9 @@ struct guest {
 				       * end since; 0: not (plan.h) */
 	int growth_waits;             /* its growth, won in the last round,
 				       * waited for memory free now */
+	int64_t taken_us;             /* the market last shrank it ... */
+	uint32_t taken_from_units;    /* ... from this many units: its return
+				       * window (plan.h), from the planner */
 	int resize_refused;           /* the last request failed (logged);
 				       * cleared by one that goes through */
 	uint64_t evict_id;            /* id of the last evict notice sent;

@@ -146,6 +146,8 @@ static void tick_take_result(struct rammd *d, const struct plan_result *out)
 		if (r->pool < 0 || out->pools[r->pool].error)
 			continue;
 		g->shrink_since_us = r->shrink_since_us;
+		g->taken_us = r->taken_us;
+		g->taken_from_units = r->taken_from_units;
 		g->paid_total += r->paid;
 		g->price = r->price;
 		if (r->planned)

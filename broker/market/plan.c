@@ -270,13 +270,12 @@ static int plan_bids_short(const struct plan_input *in,
 
 /*
  * Of what guest @i of @pt holds, the units another guest's short bid
- * (plan_bids_short()) may take past @i's lease and its dip delay: those
- * @i bids no more than reserve_price for, which the market would not sell
- * it (comfort and spare, in the agents' tiers). Only the lease or the dip
- * delay keeps them there, and neither may leave a guest that is short now
- * to the OOM killer. What @i bids more for stays protected: taking its
- * headroom would make it short in turn, and the two would trade memory
- * tick by tick. 0 without another guest's short bid.
+ * (plan_bids_short()) may take past @i's lease: those @i bids no more
+ * than reserve_price for, which the market would not sell it (comfort and
+ * spare, in the agents' tiers). The lease must not leave a guest that is
+ * short now to the OOM killer for memory nobody needs. What @i bids more
+ * for stays: taking its headroom would make it short in turn, and the two
+ * would trade memory tick by tick. 0 without another guest's short bid.
  */
 static uint32_t plan_preemptible_units(const struct plan_input *in,
 				       const struct plan_pool_tick *pt, size_t i)
@@ -288,6 +287,22 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 		return 0;
 	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
 	return kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
+}
+
+/*
+ * What @g, holding @held of its units, may grow back into inside its
+ * return window: the units the market took from it in the last
+ * return_window_ms that it has not won back. A workload that exits and
+ * starts again, or one whose demand dipped, finds them free, not held by
+ * another guest's headroom under a lease.
+ */
+static uint32_t plan_returnable_units(const struct plan_input *in,
+				      const struct plan_guest *g, uint32_t held)
+{
+	if (!g->taken_us ||
+	    in->now_us - g->taken_us >= (int64_t)in->cfg->return_window_ms * 1000)
+		return 0;
+	return g->taken_from_units > held ? g->taken_from_units - held : 0;
 }
 
 /* Fill guest @i of @pt: its limits, conduct and curve in pool units. */
@@ -474,6 +489,20 @@ static void plan_action_add(const struct plan_input *in, struct plan_result *out
 				why != PLAN_EMERGENCY,
 		.for_short = target < pt->held[i] && pt->n_short > pt->bids_short[i],
 	};
+	/* Memory taken because the guest stopped bidding for it, not for
+	 * another guest's higher bid (the pool's price is 0 then), is its
+	 * to grow back into first. What an emergency or a drain takes is the
+	 * host's or the operator's. */
+	if (why == PLAN_NO_BID || (why == PLAN_OUTBID && !pt->pool->price)) {
+		struct plan_guest_result *r = &out->guests[pt->idx[i]];
+
+		/* A window open runs its course: a guest shrinking step by
+		 * step does not keep memory back for ever. */
+		if (!plan_returnable_units(in, g, pt->held[i])) {
+			r->taken_from_units = pt->held[i];
+			r->taken_us = in->now_us;
+		}
+	}
 	if (why == PLAN_GROW)
 		a->bid = plan_bid_for_unit(g, (uint64_t)pt->held[i] + 1);
 	else if (why == PLAN_STOP_SHRINK)
@@ -495,32 +524,27 @@ static enum plan_why plan_shrink_why(const struct plan_input *in,
 }
 
 /*
- * A dip must last: the market must have wanted guest @i of @pt smaller on
- * every tick for shrink_delay_ms before memory is taken, because a guest
- * whose demand just fell (a workload exiting or restarting, an OOM kill)
- * often grows again at once. Emergency reclaim and drains do not wait, nor
- * does what another guest's short bid may take (plan_preemptible_units()):
- * a shortage now outweighs one that may come. Records in @r since when it
- * has been wanted smaller; returns the size it may be shrunk to now, in
- * its units: @target, or less deep while the dip waits.
+ * A dip must last: the market must have wanted @g smaller on every tick for
+ * shrink_delay_ms before memory is taken, because a guest whose demand just
+ * fell (a workload exiting or restarting, an OOM kill) often grows again at
+ * once, and the OOM killer would strike what restarts. Not even another
+ * guest's short bid cuts it short: memory taken from under a workload is
+ * worse than memory not given. Emergency reclaim and drains do not wait.
+ * Records in @r since when it has been wanted; returns whether the shrink
+ * waits.
  */
-static uint32_t plan_shrink_now(const struct plan_input *in,
-				const struct plan_pool_tick *pt, size_t i,
-				struct plan_guest_result *r, uint32_t target,
-				int emergency)
+static int plan_shrink_waits(const struct plan_input *in, const struct plan_guest *g,
+			     struct plan_guest_result *r, uint32_t target,
+			     int emergency)
 {
-	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	enum plan_why why = plan_shrink_why(in, g, target, emergency);
-	uint32_t held = pt->held[i];
 
 	if (why == PLAN_EMERGENCY || why == PLAN_DRAIN)
-		return target;
+		return 0;
 	r->shrink_since_us = g->shrink_since_us ? g->shrink_since_us : in->now_us;
 	r->shrink_waits = in->now_us - r->shrink_since_us <
 			  (int64_t)in->cfg->shrink_delay_ms * 1000;
-	if (!r->shrink_waits)
-		return target;
-	return PLAN_MAX(target, held - plan_preemptible_units(in, pt, i));
+	return r->shrink_waits;
 }
 
 /*
@@ -584,15 +608,17 @@ static int plan_device_unknown(const struct plan_input *in)
  * pool's supply, even for a moment while another guest is still
  * unplugging. In ordinary memory it must also be free on the host
  * (plan_host_free_bytes()), and a guest that pins what it plugs grows
- * only into memory no other guest may yet touch. Growth held back here is
- * granted on a later tick, once the unplugs it waits for have completed.
+ * only into memory no other guest may yet touch. Memory in another
+ * guest's return window (plan_returnable_units()) is left to it, unless
+ * the guest growing bids short. Growth held back here is granted on a
+ * later tick, once the unplugs it waits for have completed.
  * In a partial round only the urgent guest is planned, and only up.
  * Returns the pool units granted to growth.
  */
 static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *out,
 			     struct plan_pool_tick *pt, int emergency)
 {
-	uint64_t committed = 0, free_units, granted = 0;
+	uint64_t committed = 0, free_units, granted = 0, returnable = 0;
 	uint64_t unit = pt->pool->unit_bytes;
 	uint64_t host_free = UINT64_MAX, untouched = 0;
 	int unknown = plan_device_unknown(in);
@@ -649,21 +675,27 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 				plan_action_add(in, out, pt, i, target, PLAN_STOP_SHRINK);
 			continue;
 		}
-		if (target < held && !in->partial)
-			target = plan_shrink_now(in, pt, i, r, target, emergency);
-		if (target < held && !in->partial)
+		if (target < held && !in->partial &&
+		    !plan_shrink_waits(in, g, r, target, emergency))
 			plan_action_add(in, out, pt, i, target,
 					plan_shrink_why(in, g, target, emergency));
 	}
+	for (size_t i = 0; i < pt->n; i++)
+		returnable += plan_scale(plan_returnable_units(in, &in->guests[pt->idx[i]],
+							       pt->held[i]), pt->k[i]);
 	for (size_t i = 0; i < pt->n; i++) {
 		const struct plan_guest *g = &in->guests[pt->idx[i]];
 		struct plan_guest_result *r = &out->guests[pt->idx[i]];
 		uint32_t k = pt->k[i], held = pt->held[i];
 		uint64_t grow, room = free_units, host_room = host_free;
+		uint64_t own = plan_scale(plan_returnable_units(in, g, held), k);
 
 		if (pt->mg[i].frozen || !g->device_ready ||
 		    r->target_units <= held || g->resizing)
 			continue;
+		/* Others' return windows: a short bid does not wait for them. */
+		if (!pt->bids_short[i])
+			room -= PLAN_MIN(room, returnable - own);
 		if (g->pins_memory && host_room != UINT64_MAX)
 			host_room -= PLAN_MIN(host_room, untouched);
 		if (host_room != UINT64_MAX)
@@ -674,6 +706,7 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 			r->growth_waits = 1;
 			continue;
 		}
+		returnable -= PLAN_MIN(grow, own);
 		free_units -= grow;
 		if (host_free != UINT64_MAX)
 			host_free -= grow * unit;
@@ -721,6 +754,9 @@ static void plan_clear_pool(const struct plan_input *in, struct plan_result *out
 		pt->held[i] = plan_held_units(&in->guests[pt->idx[i]]);
 		pt->after[i] = pt->held[i];
 		pt->accounts[i] = out->guests[pt->idx[i]].account;
+		out->guests[pt->idx[i]].taken_us = in->guests[pt->idx[i]].taken_us;
+		out->guests[pt->idx[i]].taken_from_units =
+			in->guests[pt->idx[i]].taken_from_units;
 		pt->bids_short[i] = (uint8_t)plan_bids_short(in, pt, i);
 		pt->n_short += pt->bids_short[i];
 	}

@@ -21,9 +21,12 @@
  *     wanted it for shrink_delay_ms on end (not in an emergency or drain);
  *   - a lease: memory won in the last min_hold_ms is not taken back;
  *   - a short bid (preempt_price or more, after credit, for a unit it
- *     lacks) takes at once, past the lease and the dip, what others bid at
- *     most reserve_price for, and shrinks decided while a guest is short
- *     are marked for_short: their unplug does not wait for preparation;
+ *     lacks) takes at once, past the lease, what others bid at most
+ *     reserve_price for, and shrinks decided while a guest is short are
+ *     marked for_short: their unplug does not wait for preparation;
+ *   - a return window: memory the market took from a guest stays free for
+ *     it to grow back into for return_window_ms; others' growth waits for
+ *     it unless they bid short;
  *   - the stuck window: after a short unplug only offered units are taken;
  *   - time: income, bills, credit's rise and idle fall and the rate
  *     limits are rates per tick_ms of wall time, paid for the time since
@@ -98,6 +101,10 @@ struct plan_guest {
 	int64_t resize_decided_us; /* the resize in flight was decided */
 	int64_t shrink_since_us;  /* the market has wanted to shrink it on
 				   * end since then; 0: it has not (from
+				   * plan_guest_result) */
+	int64_t taken_us;         /* the market last shrank it; 0: never */
+	uint32_t taken_from_units; /* what it held before the shrinks of
+				   * its return window (from
 				   * plan_guest_result) */
 	int account_open;         /* @account holds an account */
 	struct market_account account; /* balance, weight, credit */
@@ -197,6 +204,8 @@ struct plan_guest_result {
 				   * or until every device is known */
 	int64_t shrink_since_us;  /* for its next plan_guest */
 	int shrink_waits;         /* a shrink waits for shrink_delay_ms */
+	int64_t taken_us;         /* for its next plan_guest */
+	uint32_t taken_from_units; /* for its next plan_guest */
 };
 
 struct plan_result {

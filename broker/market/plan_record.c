@@ -24,7 +24,7 @@
  * fails, a member was added to plan.h or hugepool.h: add it to the tables
  * below (and to the format in plan_record.h), then update the size here.
  */
-_Static_assert(sizeof(struct plan_guest) == 800,
+_Static_assert(sizeof(struct plan_guest) == 808,
 	       "struct plan_guest changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct plan_input) == 2296,
 	       "struct plan_input changed: record the new member in plan_record.c");
@@ -36,7 +36,7 @@ _Static_assert(sizeof(struct plan_action) == 48,
 	       "struct plan_action changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct plan_pool) == 120,
 	       "struct plan_pool changed: record the new member in plan_record.c");
-_Static_assert(sizeof(struct plan_guest_result) == 80,
+_Static_assert(sizeof(struct plan_guest_result) == 96,
 	       "struct plan_guest_result changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct rammd_config) == 80904,
 	       "struct rammd_config changed: record a new market key in plan_record.c");
@@ -73,7 +73,7 @@ static const struct rec_field rec_config[] = {
 	C64(max_plug_mib), C64(max_unplug_mib), C32(move_cost),
 	C64(quantum_mib), C64(min_floor_mib), C32(stale_report_ms),
 	C32(resize_timeout_ms), C32(evict_deadline_ms), C32(min_hold_ms),
-	C32(shrink_delay_ms), C32(preempt_price), C32(max_price), C32(reserve_price), C32(budget_price),
+	C32(shrink_delay_ms), C32(return_window_ms), C32(preempt_price), C32(max_price), C32(reserve_price), C32(budget_price),
 	C32(savings_ticks), C32(claim_price), C32(credit_idle_slack_pct),
 	C64(credit_idle_slack_mib), C32(credit_fall_idle),
 	C32(credit_fall_unplug), C32(credit_rise), C64(critical_free_mib),
@@ -135,6 +135,8 @@ static const struct rec_field rec_guest_tail[] = {
 	F_TIME(struct plan_guest, stuck_until_us, "stuck_until_us"),
 	F_TIME(struct plan_guest, resize_decided_us, "resize_decided_us"),
 	F_TIME(struct plan_guest, shrink_since_us, "shrink_since_us"),
+	F_TIME(struct plan_guest, taken_us, "taken_us"),
+	F_U32(struct plan_guest, taken_from_units, "taken_from_units"),
 	F_FLAG(struct plan_guest, account_open, "account_open"),
 	F_U64(struct plan_guest, account.balance, "account.balance", UINT64_MAX),
 	F_U32(struct plan_guest, account.weight, "account.weight"),
@@ -190,6 +192,8 @@ static const struct rec_field rec_result[] = {
 	F_FLAG(struct plan_guest_result, growth_waits, "growth_waits"),
 	F_TIME(struct plan_guest_result, shrink_since_us, "shrink_since_us"),
 	F_FLAG(struct plan_guest_result, shrink_waits, "shrink_waits"),
+	F_TIME(struct plan_guest_result, taken_us, "taken_us"),
+	F_U32(struct plan_guest_result, taken_from_units, "taken_from_units"),
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

@@ -242,6 +242,8 @@ static void ramm_step(void *priv, const struct sim_scenario *sc, size_t t,
 		rs->snap[g].account = out.guests[g].account;
 		rs->snap[g].account_open = out.guests[g].account_open;
 		rs->snap[g].shrink_since_us = out.guests[g].shrink_since_us;
+		rs->snap[g].taken_us = out.guests[g].taken_us;
+		rs->snap[g].taken_from_units = out.guests[g].taken_from_units;
 	}
 	for (size_t a = 0; a < out.n_actions; a++) {
 		const struct plan_action *act = &out.actions[a];

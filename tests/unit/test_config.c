@@ -79,6 +79,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->savings_ticks, 300);
 	assert_int_equal(cfg->claim_price, 8000);
 	assert_int_equal(cfg->preempt_price, 2000);
+	assert_int_equal(cfg->return_window_ms, 10000);
 	assert_int_equal(cfg->critical_free_mib, 512);
 	assert_int_equal(cfg->default_weight, 100);
 	assert_int_equal(cfg->move_cost, 10);

@@ -485,34 +485,96 @@ static void test_short_bid_after_credit(void **state)
 	free(f);
 }
 
-/* A short bid does not wait for another guest's dip to last: the comfort
- * it holds goes at once, the rest once the dip has lasted. A bid under
- * preempt_price waits for the dip. */
-static void test_short_bid_skips_dip(void **state)
+/* Not even a short bid cuts another guest's dip short: a workload that
+ * exits often starts again, and memory taken from under it costs an OOM
+ * kill. Once the dip has lasted, the shrink goes out for the short guest
+ * at once. */
+static void test_short_bid_waits_for_dip(void **state)
 {
-	struct fixture *f;
-	const struct plan_action *a;
-	uint32_t price[] = { 5000, RAMM_PRICE_SHORT - 1 };
+	struct fixture *f = lease_against(5000);
 
 	(void)state;
-	for (size_t k = 0; k < 2; k++) {
-		f = lease_against(price[k]);
-		f->cfg.shrink_delay_ms = 3000;
-		f->g[0].last_grow_us = 0;
-		run(f);
-		a = action_for(f, 0);
-		assert_int_equal(f->results[0].shrink_waits, 1);
-		if (k == 0) {
-			a = expect_resize(f, 0, 10, 6, PLAN_OUTBID);
-			assert_int_equal(a->for_short, 1);
-		} else {
-			assert_null(a);
-		}
-		f->g[0].shrink_since_us = NOW_US - 3000 * 1000;
-		run(f);
-		expect_resize(f, 0, 10, 0, PLAN_OUTBID);
-		free(f);
-	}
+	f->cfg.shrink_delay_ms = 3000;
+	f->g[0].last_grow_us = 0;
+	run(f);
+	expect_no_action(f, 0);
+	assert_int_equal(f->results[0].shrink_waits, 1);
+	f->g[0].shrink_since_us = NOW_US - 3000 * 1000;
+	run(f);
+	assert_int_equal(expect_resize(f, 0, 10, 0, PLAN_OUTBID)->for_short, 1);
+	free(f);
+}
+
+/* Memory taken because its guest stopped bidding for it is left free for
+ * that guest to grow back into for return_window_ms: another guest's
+ * growth waits for it unless it bids short, and the guest itself takes it
+ * back at once. A window open runs its course: further shrinks do not
+ * move it. Memory taken for another's higher bid opens no window. */
+static void test_return_window(void **state)
+{
+	struct fixture *f = fixture_new(20); /* 10 units */
+	struct plan_guest *g, *other;
+	int64_t window_us;
+
+	(void)state;
+	window_us = (int64_t)f->cfg.return_window_ms * 1000;
+	g = add_ordinary(f, 10);
+	bid(g, 4, 1000);
+	other = add_ordinary(f, 0);
+	run(f);
+	expect_resize(f, 0, 10, 4, PLAN_NO_BID);
+	assert_true(f->results[0].taken_us == NOW_US);
+	assert_int_equal(f->results[0].taken_from_units, 10);
+
+	/* Unplugged: 6 units free, its own for the window. */
+	g->taken_us = NOW_US;
+	g->taken_from_units = 10;
+	g->size_bytes = g->requested_bytes = 4 * 2 * MIB;
+	f->in.now_us = NOW_US + window_us / 2;
+	g->report_us = other->report_us = f->in.now_us;
+	bid(other, 10, 1000);
+	run(f);
+	expect_no_action(f, 1);
+	assert_int_equal(f->results[1].growth_waits, 1);
+	/* It shrinks further: the window and its start stay. */
+	g->n_bid = 0;
+	bid(g, 2, 1000);
+	run(f);
+	expect_resize(f, 0, 4, 2, PLAN_NO_BID);
+	assert_true(f->results[0].taken_us == NOW_US);
+	assert_int_equal(f->results[0].taken_from_units, 10);
+
+	/* A short bid does not wait for it... */
+	other->n_bid = 0;
+	bid(other, 10, 5000);
+	run(f);
+	expect_resize(f, 1, 0, 6, PLAN_GROW);
+	/* ... nor does its guest, which wants it back... */
+	other->n_bid = 0;
+	bid(other, 10, 1000);
+	g->n_bid = 0;
+	bid(g, 10, 8000);
+	run(f);
+	expect_resize(f, 0, 4, 10, PLAN_GROW);
+	expect_no_action(f, 1);
+	/* ... and when the window has passed, anyone may have it. */
+	g->n_bid = 0;
+	bid(g, 4, 1000);
+	f->in.now_us = NOW_US + window_us;
+	g->report_us = other->report_us = f->in.now_us;
+	run(f);
+	expect_resize(f, 1, 0, 6, PLAN_GROW);
+
+	/* Taken for another's higher bid: no window. */
+	free(f);
+	f = fixture_new(20);
+	g = add_ordinary(f, 10);
+	bid(g, 10, 1000);
+	bid(add_ordinary(f, 0), 10, 5000);
+	run(f);
+	expect_resize(f, 0, 10, 0, PLAN_OUTBID);
+	assert_true(f->results[0].taken_us == 0);
+	free(f);
 }
 
 /* A guest pays for what it holds and keeps, not for a target it has not
@@ -1586,7 +1648,8 @@ int main(void)
 		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_short_bid_breaks_lease),
 		cmocka_unit_test(test_short_bid_after_credit),
-		cmocka_unit_test(test_short_bid_skips_dip),
+		cmocka_unit_test(test_short_bid_waits_for_dip),
+		cmocka_unit_test(test_return_window),
 		cmocka_unit_test(test_bill_what_it_holds),
 		cmocka_unit_test(test_stuck_window),
 		cmocka_unit_test(test_offers_taken_before_held_units),
