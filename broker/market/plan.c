@@ -270,12 +270,16 @@ static int plan_bids_short(const struct plan_input *in,
 
 /*
  * Of what guest @i of @pt holds, the units another guest's short bid
- * (plan_bids_short()) may take past @i's lease: those @i bids no more
- * than reserve_price for, which the market would not sell it (comfort and
- * spare, in the agents' tiers). The lease must not leave a guest that is
- * short now to the OOM killer for memory nobody needs. What @i bids more
- * for stays: taking its headroom would make it short in turn, and the two
- * would trade memory tick by tick. 0 without another guest's short bid.
+ * (plan_bids_short()) may take past @i's lease and its dip delay: those
+ * @i bids no more than reserve_price for, which the market would not sell
+ * it (comfort and spare, in the agents' tiers), while it still bids more
+ * for what it uses: it settled below what it holds, and neither rule may
+ * leave a guest that is short now to the OOM killer for memory nobody
+ * needs. A guest that bids for nothing any more has lost its workload (it
+ * exited, or was killed), and one often starts again at once: it keeps
+ * both. What @i bids more for stays too: taking its headroom would make
+ * it short in turn, and the two would trade memory tick by tick. 0
+ * without another guest's short bid.
  */
 static uint32_t plan_preemptible_units(const struct plan_input *in,
 				       const struct plan_pool_tick *pt, size_t i)
@@ -286,7 +290,7 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 	if (pt->n_short <= pt->bids_short[i])
 		return 0;
 	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
-	return kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
+	return kept && kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
 }
 
 /*
@@ -524,27 +528,31 @@ static enum plan_why plan_shrink_why(const struct plan_input *in,
 }
 
 /*
- * A dip must last: the market must have wanted @g smaller on every tick for
- * shrink_delay_ms before memory is taken, because a guest whose demand just
- * fell (a workload exiting or restarting, an OOM kill) often grows again at
- * once, and the OOM killer would strike what restarts. Not even another
- * guest's short bid cuts it short: memory taken from under a workload is
- * worse than memory not given. Emergency reclaim and drains do not wait.
- * Records in @r since when it has been wanted; returns whether the shrink
- * waits.
+ * A dip must last: the market must have wanted guest @i of @pt smaller on
+ * every tick for shrink_delay_ms before memory is taken, because a guest
+ * whose demand just fell (a workload exiting or restarting, an OOM kill)
+ * often grows again at once, and the OOM killer would strike what
+ * restarts. Emergency reclaim and drains do not wait, nor does what
+ * another guest's short bid may take (plan_preemptible_units()). Records
+ * in @r since when it has been wanted; returns the size, in its units, it
+ * may be shrunk to now: @target, or less deep while the dip waits.
  */
-static int plan_shrink_waits(const struct plan_input *in, const struct plan_guest *g,
-			     struct plan_guest_result *r, uint32_t target,
-			     int emergency)
+static uint32_t plan_shrink_now(const struct plan_input *in,
+				const struct plan_pool_tick *pt, size_t i,
+				struct plan_guest_result *r, uint32_t target,
+				int emergency)
 {
+	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	enum plan_why why = plan_shrink_why(in, g, target, emergency);
 
 	if (why == PLAN_EMERGENCY || why == PLAN_DRAIN)
-		return 0;
+		return target;
 	r->shrink_since_us = g->shrink_since_us ? g->shrink_since_us : in->now_us;
 	r->shrink_waits = in->now_us - r->shrink_since_us <
 			  (int64_t)in->cfg->shrink_delay_ms * 1000;
-	return r->shrink_waits;
+	if (!r->shrink_waits)
+		return target;
+	return PLAN_MAX(target, pt->held[i] - plan_preemptible_units(in, pt, i));
 }
 
 /*
@@ -675,8 +683,9 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 				plan_action_add(in, out, pt, i, target, PLAN_STOP_SHRINK);
 			continue;
 		}
-		if (target < held && !in->partial &&
-		    !plan_shrink_waits(in, g, r, target, emergency))
+		if (target < held && !in->partial)
+			target = plan_shrink_now(in, pt, i, r, target, emergency);
+		if (target < held && !in->partial)
 			plan_action_add(in, out, pt, i, target,
 					plan_shrink_why(in, g, target, emergency));
 	}

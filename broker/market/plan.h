@@ -21,9 +21,10 @@
  *     wanted it for shrink_delay_ms on end (not in an emergency or drain);
  *   - a lease: memory won in the last min_hold_ms is not taken back;
  *   - a short bid (preempt_price or more, after credit, for a unit it
- *     lacks) takes at once, past the lease, what others bid at most
- *     reserve_price for, and shrinks decided while a guest is short are
- *     marked for_short: their unplug does not wait for preparation;
+ *     lacks) takes at once, past the lease and the dip, what others bid at
+ *     most reserve_price for while they bid more for some, and shrinks
+ *     decided while a guest is short are marked for_short: their unplug
+ *     does not wait for preparation;
  *   - a return window: memory the market took from a guest stays free for
  *     it to grow back into for return_window_ms; others' growth waits for
  *     it unless they bid short;

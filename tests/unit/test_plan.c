@@ -485,11 +485,10 @@ static void test_short_bid_after_credit(void **state)
 	free(f);
 }
 
-/* Not even a short bid cuts another guest's dip short: a workload that
- * exits often starts again, and memory taken from under it costs an OOM
- * kill. Once the dip has lasted, the shrink goes out for the short guest
- * at once. */
-static void test_short_bid_waits_for_dip(void **state)
+/* A short bid does not wait for another guest's dip to last for what that
+ * guest bids at most reserve_price for while it still bids for what it
+ * uses: that goes at once, the rest once the dip has lasted. */
+static void test_short_bid_skips_dip(void **state)
 {
 	struct fixture *f = lease_against(5000);
 
@@ -497,11 +496,31 @@ static void test_short_bid_waits_for_dip(void **state)
 	f->cfg.shrink_delay_ms = 3000;
 	f->g[0].last_grow_us = 0;
 	run(f);
-	expect_no_action(f, 0);
 	assert_int_equal(f->results[0].shrink_waits, 1);
+	assert_int_equal(expect_resize(f, 0, 10, 6, PLAN_OUTBID)->for_short, 1);
 	f->g[0].shrink_since_us = NOW_US - 3000 * 1000;
 	run(f);
-	assert_int_equal(expect_resize(f, 0, 10, 0, PLAN_OUTBID)->for_short, 1);
+	expect_resize(f, 0, 10, 0, PLAN_OUTBID);
+	free(f);
+}
+
+/* A guest that bids for nothing any more has lost its workload, and one
+ * often starts again at once: a short bid waits for its dip and its lease
+ * like any other, and memory taken from under the restart costs an OOM
+ * kill. */
+static void test_short_bid_waits_for_idle_guest(void **state)
+{
+	struct fixture *f = lease_against(5000);
+
+	(void)state;
+	f->g[0].n_bid = 0;
+	run(f);
+	expect_no_action(f, 0);
+	f->cfg.shrink_delay_ms = 3000;
+	f->g[0].last_grow_us = 0;
+	run(f);
+	expect_no_action(f, 0);
+	assert_int_equal(f->results[0].shrink_waits, 1);
 	free(f);
 }
 
@@ -1648,7 +1667,8 @@ int main(void)
 		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_short_bid_breaks_lease),
 		cmocka_unit_test(test_short_bid_after_credit),
-		cmocka_unit_test(test_short_bid_waits_for_dip),
+		cmocka_unit_test(test_short_bid_skips_dip),
+		cmocka_unit_test(test_short_bid_waits_for_idle_guest),
 		cmocka_unit_test(test_return_window),
 		cmocka_unit_test(test_bill_what_it_holds),
 		cmocka_unit_test(test_stuck_window),
