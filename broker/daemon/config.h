@@ -63,8 +63,7 @@ struct rammd_config {
 	uint32_t return_window_ms;  /* memory taken waits this long for its
 				     * guest to grow back into it */
 	uint32_t preempt_price;     /* a bid this high for a unit it lacks
-				     * takes what others bid less for, past
-				     * min_hold_ms and shrink_delay_ms; 0 off */
+				     * is short: plan.h; 0 off */
 	uint32_t max_price;         /* bids above are counted at this price */
 	uint32_t reserve_price;     /* units bid at or below are not sold */
 	uint32_t budget_price;      /* income pool per tick = supply * this */
