@@ -74,8 +74,8 @@ static void tick_reason(const struct guest *g, const struct plan_action *a,
 		snprintf(buf, len, "no longer bids for units above %u", a->to_units);
 		break;
 	case PLAN_STOP_SHRINK:
-		snprintf(buf, len, "bids %u for unit %u, price %u, or reports urgent",
-			 a->bid, a->to_units, a->price);
+		snprintf(buf, len, "bids %u for what is being taken, price %u, or reports urgent",
+			 a->bid, a->price);
 		break;
 	default:
 		snprintf(buf, len, "%s", plan_why_text(a->why));
@@ -227,9 +227,11 @@ out:
 	g_free(snap);
 }
 
-/* Partial rounds for the guests whose latest report, urgent, arrived
- * since the last round, and, once an unplug has ended, for those whose
- * growth waited for memory. */
+/* Partial rounds for the guests whose latest report is urgent and
+ * arrived, or who became free to grow again, since the last round (a guest
+ * being resized cannot grow: a workload that outruns one growth would
+ * wait for the next report or tick), and, once an unplug has ended, for
+ * those whose growth waited for memory. */
 static void tick_urgent_rounds(struct rammd *d)
 {
 	int64_t now = rammd_now_us(), since = d->last_tick_us;
@@ -240,7 +242,8 @@ static void tick_urgent_rounds(struct rammd *d)
 	for (guint i = 0; i < d->guests->len; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
-		if ((g->have_report && g->report.urgent && g->report_us > since) ||
+		if ((g->have_report && g->report.urgent &&
+		     (g->report_us > since || guest_growable_since_us(g) > since)) ||
 		    (unplug_ended && g->growth_waits))
 			tick_partial(d, i, now);
 	}

@@ -510,7 +510,7 @@ static void plan_action_add(const struct plan_input *in, struct plan_result *out
 	if (why == PLAN_GROW)
 		a->bid = plan_bid_for_unit(g, (uint64_t)pt->held[i] + 1);
 	else if (why == PLAN_STOP_SHRINK)
-		a->bid = plan_bid_for_unit(g, target);
+		a->bid = plan_bid_for_unit(g, (uint64_t)plan_requested_units(g) + 1);
 	else if (why != PLAN_RAISE_TO_FLOOR)
 		a->bid = plan_bid_for_unit(g, (uint64_t)target + 1);
 }
@@ -678,9 +678,14 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 		if (pt->mg[i].frozen)
 			continue;
 		if (plan_shrinking(g)) {
-			/* An emergency's unplugs are not called off. */
+			/* A guest that bids for any of what is being taken
+			 * is growing again, and its bid lags its workload (a
+			 * report a second, a burst of 80 MiB/s): the whole
+			 * shrink is called off where the device stands, and
+			 * a new dip must last before it is shrunk again. An
+			 * emergency's unplugs are not called off. */
 			if (!emergency && target > plan_requested_units(g))
-				plan_action_add(in, out, pt, i, target, PLAN_STOP_SHRINK);
+				plan_action_add(in, out, pt, i, held, PLAN_STOP_SHRINK);
 			continue;
 		}
 		if (target < held && !in->partial)

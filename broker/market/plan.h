@@ -15,8 +15,8 @@
  *   - a guest with no fresh bid in its unit, a growth in flight, or an
  *     exclusion is frozen: it keeps what it holds;
  *   - a shrink in flight can be stopped, never deepened: an urgent report
- *     after it was decided, or a bid that wins back what is being taken,
- *     sets the request back up, at most to what the guest holds;
+ *     after it was decided, or a bid that wins back any of what is being
+ *     taken, sets the request back up to what the guest holds;
  *   - a dip must last: a shrink is carried out only once the market has
  *     wanted it for shrink_delay_ms on end (not in an emergency or drain);
  *   - a lease: memory won in the last min_hold_ms is not taken back;

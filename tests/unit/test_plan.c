@@ -1009,7 +1009,8 @@ static void test_shrink_in_flight_stopped_by_bid(void **state)
 }
 
 /* A shrink in flight is never deepened, and it goes on when the guest
- * still bids for less than is being taken. */
+ * still bids for less than is being taken; a bid for part of it calls
+ * off all of it, where the guest stands. */
 static void test_shrink_in_flight_not_deepened(void **state)
 {
 	struct fixture *f = fixture_new(1024);
@@ -1019,11 +1020,12 @@ static void test_shrink_in_flight_not_deepened(void **state)
 	g = add_shrinking(f, 10);
 	run(f);
 	expect_no_action(f, 0);
-	/* What it bids for between the two is kept: the shrink stops there. */
+	/* A guest that bids for some of it again is growing again. */
 	g->n_bid = 0;
 	bid(g, 35, 5000);
 	run(f);
-	expect_resize(f, 0, 60, 35, PLAN_STOP_SHRINK);
+	expect_resize(f, 0, 60, 60, PLAN_STOP_SHRINK);
+	assert_int_equal(action_for(f, 0)->bid, 5000);
 	free(f);
 }
 
