@@ -215,6 +215,16 @@ static void guest_end_resize(struct guest *g, int reached_target)
 	guest_send_welcome(g);
 	if (g->resize.to_bytes < g->resize.from_bytes)
 		rammd_request_waiting_growth(g->d);
+	else if (g->have_report && g->report.urgent)
+		rammd_request_urgent(g->d); /* it was frozen when it asked */
+}
+
+int64_t guest_growable_since_us(const struct guest *g)
+{
+	if (g->state != GUEST_RESIZING)
+		return g->resize.done_us;
+	return g->resize.reached_us && g->resize.to_bytes > g->resize.from_bytes
+		       ? g->resize.reached_us : 0;
 }
 
 /*
@@ -535,8 +545,13 @@ static void guest_size_seen(struct guest *g, uint64_t size_bytes)
 		g->resize.reached_us = 0;
 		return;
 	}
-	if (!g->resize.reached_us)
+	if (!g->resize.reached_us) {
 		g->resize.reached_us = now;
+		/* Held now, it may grow again (guest_snapshot()). */
+		if (g->resize.to_bytes > g->resize.from_bytes &&
+		    g->have_report && g->report.urgent)
+			rammd_request_urgent(g->d);
+	}
 	guest_check_resize(g, now);
 }
 

@@ -282,6 +282,13 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg);
 void guest_snapshot(const struct guest *g, struct plan_guest *out);
 
 /*
+ * guest_growable_since_us - when @g last became free to grow again: its
+ * resize ended, or a growth reached its size and is only held; 0 while a
+ * resize holds it. Never fails.
+ */
+int64_t guest_growable_since_us(const struct guest *g);
+
+/*
  * guest_held_units - units @g holds above its floor: what it has or was
  * asked to have, whichever is more, so an unplug in flight is never
  * counted as free. 0 without a unit. Never fails.

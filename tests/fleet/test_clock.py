@@ -74,6 +74,39 @@ def test_urgent_reports_keep_the_clock():
               % bed.rammd.guests()["a"]["counters"])
 
 
+def test_urgent_report_during_growth_is_served_when_it_ends():
+    """An urgent report that comes while its guest is being grown (frozen
+    then) gets the next growth as soon as that one ends, not at the next
+    regular tick (15 s apart here) or report (30 s): a workload that
+    outruns one growth waited a tick for the next before."""
+    with Bed("urgentchain", {"a": {"demand_mib": 300, "max_mib": 2048,
+                                   "plug_mib_s": 100, "report_s": 30}},
+             tick_ms=15000, stale_report_ms=60000) as bed:
+        wait_for("a's welcome", lambda: bed.fleet.guest("a")["welcome"], 10)
+        bed.fleet.do("a", "send_report")  # reports are 30 s apart
+        bed.ready(["a"])
+        t0 = time.monotonic()
+        bed.fleet.do("a", "set_demand", 900, True)
+        first = wait_for("a's first growth", lambda: max(
+            sets_since(bed.fleet.guest("a"), t0), default=0) or None, 8)
+        # The agent bids from what the guest holds: its urgent report asks
+        # for more than the growth in flight once most of it is plugged.
+        mid = wait_for("a's growth three quarters done", lambda: (
+            lambda size: size if size >= 256 + (first - 256) * 3 // 4 else None)(
+                bed.fleet.guest("a")["size_mib"]), 8, interval=0.02)
+        check(mid < first, "a's growth to %d MiB ended before its second report" % first)
+        bed.fleet.do("a", "set_demand", 1400, True)
+        t_end = wait_for("a's first growth done", lambda: (
+            lambda f: time.monotonic() if f["size_mib"] >= first else None)(
+                bed.fleet.guest("a")), 15, interval=0.02)
+        t_next = wait_for("a's next growth", lambda: min(
+            [t for t, v in bed.fleet.guest("a")["qom_sets_mib"] if v > first],
+            default=None), 40)
+        print("a's next growth asked for %.2f s after its growth ended" % (t_next - t_end))
+        check(t_next - t_end < 1.5,
+              "a's next growth came %.2f s after its growth ended (tick 15 s)" % (t_next - t_end))
+
+
 def test_urgent_growth_is_prompt():
     """An urgent report still gets its guest's growth at once, from a
     partial round ahead of the regular tick (5 s apart here), logged as
