@@ -707,9 +707,12 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 		if (pt->mg[i].frozen || !g->device_ready ||
 		    r->target_units <= held || g->resizing)
 			continue;
-		/* Others' return windows: a short bid does not wait for them. */
+		/* Others' return windows: a short bid does not wait for them,
+		 * and a guest growing back into its own takes that first:
+		 * free memory may be claimed by two windows at once, and
+		 * this one is asking for it. */
 		if (!pt->bids_short[i])
-			room -= PLAN_MIN(room, returnable - own);
+			room = PLAN_MIN(room, room - PLAN_MIN(room, returnable - own) + own);
 		if (g->pins_memory && host_room != UINT64_MAX)
 			host_room -= PLAN_MIN(host_room, untouched);
 		if (host_room != UINT64_MAX)

@@ -596,6 +596,30 @@ static void test_return_window(void **state)
 	free(f);
 }
 
+/* Two return windows may claim the same free memory: a guest growing back
+ * into its own window takes it, up to what was taken from it, rather
+ * than wait for a guest that bids for nothing (soak seed 4242: a greedy
+ * workload OOM-killed beside 96 free units an idle guest's window held). */
+static void test_return_windows_overlap(void **state)
+{
+	struct fixture *f = fixture_new(20); /* 10 units */
+	struct plan_guest *back, *idle;
+
+	(void)state;
+	back = add_ordinary(f, 2);
+	back->taken_us = NOW_US - 1000000;
+	back->taken_from_units = 8;
+	bid(back, 9, 1000);
+	idle = add_ordinary(f, 0);
+	idle->taken_us = back->taken_us;
+	idle->taken_from_units = 8;
+	run(f);
+	/* 8 free, all in idle's window; 6 of them were taken from back. */
+	expect_resize(f, 0, 2, 8, PLAN_GROW);
+	expect_no_action(f, 1);
+	free(f);
+}
+
 /* A guest pays for what it holds and keeps, not for a target it has not
  * got: growth that waits for memory still being unplugged is not billed. */
 static void test_bill_what_it_holds(void **state)
@@ -1672,6 +1696,7 @@ int main(void)
 		cmocka_unit_test(test_short_bid_skips_dip),
 		cmocka_unit_test(test_short_bid_waits_for_idle_guest),
 		cmocka_unit_test(test_return_window),
+		cmocka_unit_test(test_return_windows_overlap),
 		cmocka_unit_test(test_bill_what_it_holds),
 		cmocka_unit_test(test_stuck_window),
 		cmocka_unit_test(test_offers_taken_before_held_units),
