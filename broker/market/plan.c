@@ -277,12 +277,15 @@ static int plan_bids_short(const struct plan_input *in,
  * leave a guest that is short now to the OOM killer for memory nobody
  * needs. A guest that bids for nothing any more has lost its workload (it
  * exited, or was killed), and one often starts again at once: it keeps
- * both. What @i bids more for stays too: taking its headroom would make
- * it short in turn, and the two would trade memory tick by tick. 0
- * without another guest's short bid.
+ * its lease, and its dip unless @idle_too; then all it holds may go, but
+ * only what the short guests lack (plan_shrink_now()). What @i bids more
+ * for stays: taking its headroom would make it short in turn, and the
+ * two would trade memory tick by tick. 0 without another guest's short
+ * bid.
  */
 static uint32_t plan_preemptible_units(const struct plan_input *in,
-				       const struct plan_pool_tick *pt, size_t i)
+				       const struct plan_pool_tick *pt, size_t i,
+				       int idle_too)
 {
 	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	uint64_t kept;
@@ -290,7 +293,32 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 	if (pt->n_short <= pt->bids_short[i])
 		return 0;
 	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
-	return kept && kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
+	if (!kept)
+		return idle_too ? pt->held[i] : 0;
+	return kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
+}
+
+/*
+ * Pool units the short guests of @pt bid short for (preempt_price or more)
+ * beyond what they hold, less the @free_units they can grow into: what
+ * short bids may take past others' dips this tick.
+ */
+static uint64_t plan_short_need(const struct plan_input *in,
+				const struct plan_pool_tick *pt, uint64_t free_units)
+{
+	uint64_t need = 0;
+
+	for (size_t i = 0; i < pt->n; i++) {
+		const struct plan_guest *g = &in->guests[pt->idx[i]];
+		uint64_t want;
+
+		if (!pt->bids_short[i])
+			continue;
+		want = market_claimed_units(g->bid, g->n_bid, in->cfg->preempt_price);
+		if (want > pt->held[i])
+			need += (want - pt->held[i]) * pt->k[i];
+	}
+	return need > free_units ? need - free_units : 0;
 }
 
 /*
@@ -357,7 +385,7 @@ static void plan_pool_guest(const struct plan_input *in,
 	if (g->last_grow_us &&
 	    now - g->last_grow_us < (int64_t)cfg->min_hold_ms * 1000)
 		mg->max_unplug_units = PLAN_MIN(mg->max_unplug_units,
-						plan_scale(plan_preemptible_units(in, pt, i), k));
+						plan_scale(plan_preemptible_units(in, pt, i, 0), k));
 	/* No fresh bid, or a growth still settling: keep what it has. A guest
 	 * whose agent is silent never loses memory for it. A shrink in flight
 	 * stays in the market, so that a bid winning back what is being
@@ -533,17 +561,21 @@ static enum plan_why plan_shrink_why(const struct plan_input *in,
  * whose demand just fell (a workload exiting or restarting, an OOM kill)
  * often grows again at once, and the OOM killer would strike what
  * restarts. Emergency reclaim and drains do not wait, nor does what
- * another guest's short bid may take (plan_preemptible_units()). Records
- * in @r since when it has been wanted; returns the size, in its units, it
- * may be shrunk to now: @target, or less deep while the dip waits.
+ * another guest's short bid may take (plan_preemptible_units()), up to
+ * the pool units still in *@short_need (plan_short_need()), which this
+ * lowers by what it takes: a guest whose workload may start again gives
+ * what a short one lacks now, not all it does not bid for. Records in @r
+ * since when it has been wanted; returns the size, in its units, it may
+ * be shrunk to now: @target, or less deep while the dip waits.
  */
 static uint32_t plan_shrink_now(const struct plan_input *in,
 				const struct plan_pool_tick *pt, size_t i,
 				struct plan_guest_result *r, uint32_t target,
-				int emergency)
+				int emergency, uint64_t *short_need)
 {
 	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	enum plan_why why = plan_shrink_why(in, g, target, emergency);
+	uint32_t take;
 
 	if (why == PLAN_EMERGENCY || why == PLAN_DRAIN)
 		return target;
@@ -552,7 +584,10 @@ static uint32_t plan_shrink_now(const struct plan_input *in,
 			  (int64_t)in->cfg->shrink_delay_ms * 1000;
 	if (!r->shrink_waits)
 		return target;
-	return PLAN_MAX(target, pt->held[i] - plan_preemptible_units(in, pt, i));
+	take = PLAN_MIN(pt->held[i] - target, plan_preemptible_units(in, pt, i, 1));
+	take = (uint32_t)PLAN_MIN(take, *short_need / pt->k[i]);
+	*short_need -= (uint64_t)take * pt->k[i];
+	return pt->held[i] - take;
 }
 
 /*
@@ -627,13 +662,14 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 			     struct plan_pool_tick *pt, int emergency)
 {
 	uint64_t committed = 0, free_units, granted = 0, returnable = 0;
-	uint64_t unit = pt->pool->unit_bytes;
+	uint64_t unit = pt->pool->unit_bytes, short_need;
 	uint64_t host_free = UINT64_MAX, untouched = 0;
 	int unknown = plan_device_unknown(in);
 
 	for (size_t i = 0; i < pt->n; i++)
 		committed += (uint64_t)pt->held[i] * pt->k[i];
 	free_units = pt->supply_units > committed ? pt->supply_units - committed : 0;
+	short_need = plan_short_need(in, pt, free_units);
 	if (!pt->pool->page_bytes)
 		host_free = plan_host_free_bytes(in, &untouched);
 
@@ -689,7 +725,8 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 			continue;
 		}
 		if (target < held && !in->partial)
-			target = plan_shrink_now(in, pt, i, r, target, emergency);
+			target = plan_shrink_now(in, pt, i, r, target, emergency,
+						 &short_need);
 		if (target < held && !in->partial)
 			plan_action_add(in, out, pt, i, target,
 					plan_shrink_why(in, g, target, emergency));
