@@ -22,12 +22,14 @@
  *   - a lease: memory won in the last min_hold_ms is not taken back;
  *   - a short bid (preempt_price or more, after credit, for a unit it
  *     lacks) takes at once, past the lease and the dip, what others bid at
- *     most reserve_price for while they bid more for some, and shrinks
- *     decided while a guest is short are marked for_short: their unplug
- *     does not wait for preparation;
+ *     most reserve_price for while they bid more for some; past the dip
+ *     of a guest that bids for nothing too, but past any dip only what
+ *     the short guests lack beyond free memory; shrinks decided while a
+ *     guest is short are marked for_short: their unplug does not wait for
+ *     preparation;
  *   - a return window: memory the market took from a guest stays free for
  *     it to grow back into for return_window_ms; others' growth waits for
- *     it unless they bid short;
+ *     it unless they bid short or grow back into a window of their own;
  *   - the stuck window: after a short unplug only offered units are taken;
  *   - time: income, bills, credit's rise and idle fall and the rate
  *     limits are rates per tick_ms of wall time, paid for the time since
