@@ -509,6 +509,35 @@ def test_shrink_stopped_by_urgent():
         check(gs["a"]["size_mib"] == f["total_mib"], "rammd books %s, device %s" % (gs["a"], f))
 
 
+def test_stopped_shrink_restarts_the_dip():
+    """A shrink stopped by an urgent report in a partial round is followed
+    by a new dip: when the guest's bid falls again, the next shrink waits
+    shrink_delay_ms (8 s here) from the stop. Before, the stop kept the dip that
+    led to the shrink, and the next regular tick shrank the guest at once
+    (soak seed 4242: 0.2 s after the stop, and its workload was
+    OOM-killed as that unplug ended)."""
+    with Bed("stopdip", {"a": {"demand_mib": 100, "size_mib": 1024,
+                               "unplug_mib_s": 32}},
+             supply_mib=1024, tick_ms=4000, shrink_delay_ms=8000,
+             evict_prepare_ms=0) as bed:
+        bed.ready(["a"])
+        _wait_shrinking(bed, "a", 1010, 30)
+        bed.fleet.do("a", "set_demand", 1300, True)
+        wait_for("the shrink stopped", lambda: "shrink stopped" in bed.rammd.log(), 3)
+        bed.fleet.do("a", "set_demand", 100)
+        bed.fleet.do("a", "send_report")
+        lines = lambda: [ln for ln in bed.rammd.log().splitlines() if "guest a: shrink" in ln]
+        stop_t = float(next(ln for ln in lines() if "shrink stopped" in ln).split("]")[0][6:])
+        again = wait_for("a shrunk again", lambda: [
+            float(ln.split("]")[0][6:]) for ln in lines()
+            if " -> " in ln and "units" in ln and "stopped" not in ln and
+            float(ln.split("]")[0][6:]) > stop_t] or None, 25)[0]
+        print("next shrink %.2f s after the stop" % (again - stop_t))
+        check(again - stop_t >= 8.0 - 0.05,
+              "a shrunk again %.2f s after its shrink was stopped (shrink_delay_ms 8000)"
+              % (again - stop_t))
+
+
 def test_dip_not_taken():
     """A guest whose demand falls for one reading and comes back is not
     shrunk: the market must want its memory for shrink_delay_ms on end."""
