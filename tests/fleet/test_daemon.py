@@ -538,6 +538,34 @@ def test_stopped_shrink_restarts_the_dip():
               % (again - stop_t))
 
 
+def test_report_from_during_a_shrink_grows_nothing():
+    """A report sampled while a shrink was under way (a guest reads the
+    block virtio-mem is taking offline as used) is no bid once the shrink
+    has ended: the guest keeps what it has until its next report. Before,
+    the next tick grew it straight back on that report (lab
+    test_demand_moves_memory: an idle guest shrunk 512 -> 256 MiB bid
+    8000 for 308 MiB and was grown back, every 9 s)."""
+    with Bed("shrinkreport", {"a": {"demand_mib": 100, "size_mib": 512,
+                                    "unplug_mib_s": 256, "report_s": 30}},
+             supply_mib=1024, tick_ms=4000, shrink_delay_ms=0,
+             min_hold_ms=0, evict_prepare_ms=0, stale_report_ms=60000) as bed:
+        wait_for("a's welcome", lambda: bed.fleet.guest("a")["welcome"], 10)
+        bed.fleet.do("a", "send_report")  # reports are 30 s apart
+        bed.ready(["a"])
+        _wait_shrinking(bed, "a", 510, 12)
+        # What the guest reads during the unplug: sent, not urgent, and
+        # read by no round before the unplug ends (ticks 4 s apart).
+        bed.fleet.do("a", "set_demand", 700)
+        bed.fleet.do("a", "send_report")
+        bed.fleet.do("a", "set_demand", 100)
+        t_end = wait_for("a's shrink done", lambda: (
+            lambda f: time.monotonic() if f["size_mib"] == f["requested_mib"] else None)(
+                bed.fleet.guest("a")), 10, interval=0.05)
+        time.sleep(5)  # at least one tick
+        grown = [v for t, v in bed.fleet.guest("a")["qom_sets_mib"] if t > t_end]
+        check(not grown, "a grown to %s MiB on a report from during its shrink" % grown)
+
+
 def test_dip_not_taken():
     """A guest whose demand falls for one reading and comes back is not
     shrunk: the market must want its memory for shrink_delay_ms on end."""
