@@ -526,12 +526,15 @@ def test_stopped_shrink_restarts_the_dip():
         wait_for("the shrink stopped", lambda: "shrink stopped" in bed.rammd.log(), 3)
         bed.fleet.do("a", "set_demand", 100)
         bed.fleet.do("a", "send_report")
-        lines = lambda: [ln for ln in bed.rammd.log().splitlines() if "guest a: shrink" in ln]
-        stop_t = float(next(ln for ln in lines() if "shrink stopped" in ln).split("]")[0][6:])
+        def shrinks():
+            """(rammd's time, line) of a's shrink decisions and stops."""
+            return [(float(ln[len("rammd["):ln.index("]")]), ln)
+                    for ln in bed.rammd.log().splitlines() if "guest a: shrink" in ln]
+        stop_t = next(t for t, ln in shrinks() if "shrink stopped" in ln)
         again = wait_for("a shrunk again", lambda: [
-            float(ln.split("]")[0][6:]) for ln in lines()
-            if " -> " in ln and "units" in ln and "stopped" not in ln and
-            float(ln.split("]")[0][6:]) > stop_t] or None, 25)[0]
+            t for t, ln in shrinks()
+            if t > stop_t and " -> " in ln and "units" in ln and "stopped" not in ln] or None,
+            25)[0]
         print("next shrink %.2f s after the stop" % (again - stop_t))
         check(again - stop_t >= 8.0 - 0.05,
               "a shrunk again %.2f s after its shrink was stopped (shrink_delay_ms 8000)"
