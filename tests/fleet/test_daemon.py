@@ -372,12 +372,14 @@ def test_shrink_stopped_while_preparing():
 def _short_then_exit(tag, **keys):
     """A bed where b holds most of the supply, bidding for it, and a runs
     short; then b's workload exits. b prepares its unplugs and never says
-    it is done. Returns (bed, monotonic time b's workload exited)."""
+    it is done. No memory is free, so that a stays short until b's
+    workload exits, however fast a grows into what b's comfort gives up.
+    Returns (bed, monotonic time b's workload exited)."""
     bed = Bed(tag, {"a": {"demand_mib": 400, "size_mib": 0},
                     "b": {"demand_mib": 900, "size_mib": 540, "free_extents_mib": 0,
                           "says_evicting": True, "prepare_s": None,
                           "unplug_mib_s": 1024}},
-              supply_mib=600, **keys)
+              supply_mib=540, **keys)
     try:
         bed.ready(["a", "b"])
         time.sleep(1.0)
