@@ -359,6 +359,14 @@ static int msg_parse_welcome(struct json_object *obj, struct broker_welcome *w,
 		*reason = "welcome: floor_bytes above cap_bytes";
 		return -EINVAL;
 	}
+	/* Optional (0: not told): a broker before it sent none. */
+	w->boot_bytes = 0;
+	if (json_object_object_get_ex(obj, "boot_bytes", NULL) &&
+	    (msg_get_u64(obj, "boot_bytes", MSG_MAX_BYTES, &w->boot_bytes) ||
+	     w->boot_bytes > w->size_bytes)) {
+		*reason = "welcome: boot_bytes invalid or above size_bytes";
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -458,14 +466,15 @@ static int msg_finish(int n, size_t size)
 
 int msg_format_welcome(char *buf, size_t size, uint64_t unit_bytes,
 		       uint64_t floor_bytes, uint64_t cap_bytes,
-		       uint64_t size_bytes)
+		       uint64_t size_bytes, uint64_t boot_bytes)
 {
 	return msg_finish(snprintf(buf, size,
 		"{\"type\":\"welcome\",\"v\":%d,\"unit_bytes\":%llu,"
-		"\"floor_bytes\":%llu,\"cap_bytes\":%llu,\"size_bytes\":%llu}\n",
+		"\"floor_bytes\":%llu,\"cap_bytes\":%llu,\"size_bytes\":%llu,"
+		"\"boot_bytes\":%llu}\n",
 		RAMM_PROTO_VERSION, (unsigned long long)unit_bytes,
 		(unsigned long long)floor_bytes, (unsigned long long)cap_bytes,
-		(unsigned long long)size_bytes),
+		(unsigned long long)size_bytes, (unsigned long long)boot_bytes),
 		size);
 }
 

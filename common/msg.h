@@ -95,6 +95,10 @@ struct broker_welcome {
 	uint64_t floor_bytes; /* guaranteed size, <= @cap_bytes */
 	uint64_t cap_bytes;   /* most the guest may get, <= MSG_MAX_BYTES */
 	uint64_t size_bytes;  /* the guest's size as the host sees it, <= MSG_MAX_BYTES */
+	/* Its boot memory (outside virtio-mem), <= @size_bytes; 0: not told.
+	 * Fixed for the guest's life, unlike @size_bytes, which a resize
+	 * sent after the welcome may have left behind on arrival. */
+	uint64_t boot_bytes;
 };
 
 struct broker_grant {
@@ -156,7 +160,7 @@ int msg_parse_broker(const char *line, size_t len, struct broker_msg *out,
  */
 int msg_format_welcome(char *buf, size_t size, uint64_t unit_bytes,
 		       uint64_t floor_bytes, uint64_t cap_bytes,
-		       uint64_t size_bytes);
+		       uint64_t size_bytes, uint64_t boot_bytes);
 int msg_format_grant(char *buf, size_t size, uint64_t target_bytes,
 		     uint32_t price);
 int msg_format_evict(char *buf, size_t size, uint64_t units,

@@ -148,6 +148,7 @@ struct agent {
 	/* from the last valid welcome */
 	int have_welcome;
 	uint64_t unit_bytes, floor_bytes, cap_bytes, size_bytes;
+	uint64_t boot_bytes;    /* 0: the broker did not say */
 	/* boot memory the kernel keeps out of MemTotal: the welcome's
 	 * size_bytes less MemTotal, both read at the same moment */
 	uint64_t reserved_kib;
@@ -724,11 +725,15 @@ dev_send(struct agent *a, uint32_t type, uint64_t x, uint64_t y, uint64_t z,
 	return err;
 }
 
+/* The welcome's terms, and the boot memory the module derives its boot
+ * reserve from (a module that predates it refuses that one message). */
 static void
 dev_send_welcome(struct agent *a)
 {
 	(void)dev_send(a, RAMM_DEV_MSG_WELCOME, a->unit_bytes, a->floor_bytes,
 	    a->cap_bytes, a->size_bytes);
+	if (a->boot_bytes)
+		(void)dev_send(a, RAMM_DEV_MSG_BOOT, a->boot_bytes, 0, 0, 0);
 }
 
 /* Proc mode to kernel mode on the open device @fd. */
@@ -919,12 +924,16 @@ handle_welcome(struct agent *a, const struct broker_welcome *w)
 		uint64_t gap = size / 1024 - now.mem_total_kib;
 
 		/* QEMU counts plugged blocks a moment before the kernel has
-		 * onlined them, so a reading can only overstate the gap: the
-		 * smallest one seen is the truest. */
+		 * onlined them, so a reading mostly overstates the gap, and
+		 * the smallest one seen is the truest. Not always: a resize
+		 * sent after the welcome may be onlined before it is read.
+		 * Kernel mode derives the gap from boot_bytes instead. */
 		if (!a->reserved_kib || gap < a->reserved_kib)
 			a->reserved_kib = gap;
 	}
 	a->size_bytes = size;
+	/* Page-aligned or not told: the module takes nothing else. */
+	a->boot_bytes = w->boot_bytes & ~(uint64_t)4095;
 	if (a->have_welcome && unit == a->unit_bytes &&
 	    floor_b == a->floor_bytes && cap == a->cap_bytes) {
 		/* Same terms, but the kernel wants each new size. */

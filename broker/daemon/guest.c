@@ -433,7 +433,8 @@ static void guest_send_welcome(struct guest *g)
 	if (!guest_device_ready(g))
 		return;
 	n = msg_format_welcome(buf, sizeof(buf), g->unit_bytes,
-			       g->floor_bytes, g->cap_bytes, guest_total_bytes(g));
+			       g->floor_bytes, g->cap_bytes, guest_total_bytes(g),
+			       g->dev.boot_bytes);
 	if (n > 0)
 		agent_chan_send(g->chan, buf, (size_t)n);
 }

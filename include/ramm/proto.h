@@ -136,6 +136,9 @@ RAMM_STATIC_ASSERT(sizeof(struct ramm_dev_record) == 792,
 #define RAMM_DEV_MSG_EVICT 3   /* a = units, b = deadline_ms, c = id (the
 				* broker's, echoed in evict_id; at most
 				* RAMM_EVICT_MAX_ID) */
+#define RAMM_DEV_MSG_BOOT 4    /* a = boot_bytes: the guest's memory
+				* outside virtio-mem, as the host gave it
+				* (welcome's boot_bytes; page-aligned, > 0) */
 
 /* Largest evict id: JSON integers are signed 64-bit. */
 #define RAMM_EVICT_MAX_ID 0x7fffffffffffffffULL

@@ -224,7 +224,9 @@ struct ramm_market {
 	u64 unit_bytes;         /* market unit, a power of two >= 4096 */
 	u64 floor_bytes;        /* floor, physical bytes (boot + virtio-mem) */
 	u64 cap_bytes;          /* cap, physical bytes */
-	u64 reserve_bytes;      /* boot reserve: least (size - totalram) seen */
+	u64 reserve_bytes;      /* boot reserve: least (size - totalram) seen,
+				 * used while @boot_bytes is 0 */
+	u64 boot_bytes;         /* the host's boot memory, 0: not told */
 	u64 grant_target_bytes; /* the last grant's target, 0 before one */
 	u64 grant_price;        /* the last grant's clearing price */
 	u64 evict_units;        /* the last evict notice's units */
@@ -284,6 +286,7 @@ struct ramm_sampler {
 	u64 rise_ns;          /* when rise_wss was taken, 0: not yet */
 	u64 rise_wss;         /* total - available then */
 	u64 rise_bps;         /* recent rise of that, bytes per second */
+	u64 reserve;          /* the last record's boot reserve (ramm_reserve()) */
 	bool was_short;       /* available was below the mark at the last look */
 	bool short_edge;      /* ... and went there since the previous record */
 	struct ramm_dev_record rec; /* the record being built */
@@ -1078,6 +1081,31 @@ static void ramm_rise_update(struct ramm_sampler *s, u64 now, u64 wss)
 }
 
 /*
+ * The boot reserve, physical memory the kernel does not manage, for a
+ * record whose totalram was @total before its scan and @total_after it,
+ * with @vmem managed in virtio-mem's ranges. Told the host's boot memory,
+ * it is that less what the kernel manages outside virtio-mem, read anew at
+ * every record. A welcome's size does not serve: it is the host's view when
+ * the broker sent it, and a resize sent just after it (the next step of a
+ * growth) may be plugged and onlined by the time it is read, which once
+ * left a lab guest bidding for 80 MiB less than it used for good. A plug
+ * or unplug during the scan keeps the last figure. Without the boot
+ * memory, the smallest welcome reading.
+ */
+static u64 ramm_reserve(const struct ramm_market *m, u64 last, u64 total,
+			u64 total_after, u64 vmem)
+{
+	u64 boot_managed;
+
+	if (!m->boot_bytes)
+		return m->reserve_bytes;
+	if (total != total_after && last)
+		return last;
+	boot_managed = total > vmem ? total - vmem : 0;
+	return m->boot_bytes > boot_managed ? m->boot_bytes - boot_managed : 0;
+}
+
+/*
  * Sample everything, build a record and publish it. Called by krammd only.
  * O(memory / 2 MiB) for the scan; sleeps.
  */
@@ -1185,7 +1213,10 @@ static void ramm_publish(u64 now, bool urgent)
 		in.unit = m.unit_bytes;
 		in.floor = m.floor_bytes;
 		in.cap = m.cap_bytes;
-		in.reserve = m.reserve_bytes;
+		s->reserve = ramm_reserve(&m, s->reserve, in.total,
+					  (u64)totalram_pages() << PAGE_SHIFT,
+					  (u64)r->vmem_online_kib << 10);
+		in.reserve = s->reserve;
 		r->flags |= RAMM_REC_WELCOMED;
 		r->unit_bytes = m.unit_bytes;
 		r->n_bid = ramm_bid(&in, r->bid);
@@ -1649,8 +1680,8 @@ static unsigned long ramm_pool_target(const struct ramm_kzone *k)
 	spin_lock(&ramm.msg_lock);
 	welcomed = ramm.market.welcomed;
 	cap = ramm.market.cap_bytes;
-	size = (u64)totalram_pages() * PAGE_SIZE + ramm.market.reserve_bytes;
 	spin_unlock(&ramm.msg_lock);
+	size = (u64)totalram_pages() * PAGE_SIZE + ramm.smp.reserve;
 	if (welcomed && cap > size)
 		growth = div64_u64(cap - size, PAGE_SIZE) * sizeof(struct page);
 	return (k->low + growth) >> PAGE_SHIFT;
@@ -1948,6 +1979,12 @@ static int ramm_msg_check(const struct ramm_dev_msg *m)
 		    !ramm_page_multiple(m->d))
 			return -EINVAL;
 		return 0;
+	case RAMM_DEV_MSG_BOOT:
+		/* a boot memory */
+		if (!m->a || m->a > RAMM_MAX_BYTES || !ramm_page_multiple(m->a) ||
+		    m->b || m->c || m->d)
+			return -EINVAL;
+		return 0;
 	case RAMM_DEV_MSG_GRANT:
 		/* a target, b price */
 		if (m->c || m->d || m->a > RAMM_MAX_BYTES ||
@@ -1989,6 +2026,10 @@ static void ramm_msg_apply(const struct ramm_dev_msg *m)
 		mk->floor_bytes = m->b;
 		mk->cap_bytes = m->c;
 		mk->welcomed = true;
+		ev = RAMM_EV_PUBLISH;
+		break;
+	case RAMM_DEV_MSG_BOOT:
+		mk->boot_bytes = m->a;
 		ev = RAMM_EV_PUBLISH;
 		break;
 	case RAMM_DEV_MSG_GRANT:

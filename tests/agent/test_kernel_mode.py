@@ -39,7 +39,7 @@ MSG_SIZE = struct.calcsize(MSG_FMT)
 assert MSG_SIZE == 40
 
 URGENT, SHRINKER, OOM, WELCOMED = 1, 2, 4, 8
-MSG_WELCOME, MSG_GRANT, MSG_EVICT = 1, 2, 3
+MSG_WELCOME, MSG_GRANT, MSG_EVICT, MSG_BOOT = 1, 2, 3, 4
 MIB = 1 << 20
 KERNEL_FREE_KIB = 23456
 
@@ -159,11 +159,13 @@ def main():
 
         welcome = {"type": "welcome", "v": 1, "unit_bytes": 2 * MIB,
                    "floor_bytes": 256 * MIB, "cap_bytes": 1024 * MIB,
-                   "size_bytes": 512 * MIB}
+                   "size_bytes": 512 * MIB, "boot_bytes": 256 * MIB}
         broker.send(welcome)
         m = dev.recv_msg()
         check(m == (1, MSG_WELCOME, 2 * MIB, 256 * MIB, 1024 * MIB, 512 * MIB),
               "welcome relayed to the device")
+        check(dev.recv_msg() == (1, MSG_BOOT, 256 * MIB, 0, 0, 0),
+              "the boot memory follows it")
 
         check(broker.recv_type("report", timeout=1.6) is None,
               "no periodic report in kernel mode")
@@ -245,10 +247,13 @@ def main():
         m = dev.recv_msg()
         check(m == (1, MSG_WELCOME, 2 * MIB, 256 * MIB, 1024 * MIB, 512 * MIB),
               "device back: last welcome relayed at once")
+        check(dev.recv_msg() == (1, MSG_BOOT, 256 * MIB, 0, 0, 0),
+              "device back: the boot memory follows it")
         hello = broker.recv_type("hello")
         check(hello and hello["mode"] == "kernel", "hello in kernel mode again")
         broker.send(welcome)
         check(dev.recv_msg()[1] == MSG_WELCOME, "new welcome relayed")
+        check(dev.recv_msg()[1] == MSG_BOOT, "and its boot memory")
         check(broker.recv_type("report", timeout=1.2) is None,
               "no proc reports once back in kernel mode")
         dev.send(record(1))

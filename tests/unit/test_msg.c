@@ -858,25 +858,27 @@ static void test_format_welcome(void **state)
 
 	(void)state;
 	len = msg_format_welcome(buf, sizeof(buf), 2097152, 268435456,
-				 1342177280, 536870912);
+				 1342177280, 536870912, 268435456);
 	obj = parse_back(buf, len, RAMM_MSG_WELCOME);
 	assert_int_equal(get_u64(obj, "unit_bytes"), 2097152);
 	assert_int_equal(get_u64(obj, "floor_bytes"), 268435456);
 	assert_int_equal(get_u64(obj, "cap_bytes"), 1342177280);
 	assert_int_equal(get_u64(obj, "size_bytes"), 536870912);
+	assert_int_equal(get_u64(obj, "boot_bytes"), 268435456);
 	json_object_put(obj);
 
 	len = msg_format_welcome(buf, sizeof(buf), 0, 1, UINT64_MAX - 1,
-				 UINT64_MAX);
+				 UINT64_MAX, UINT64_MAX - 2);
 	obj = parse_back(buf, len, RAMM_MSG_WELCOME);
 	assert_int_equal(get_u64(obj, "unit_bytes"), 0);
 	assert_int_equal(get_u64(obj, "floor_bytes"), 1);
 	assert_int_equal(get_u64(obj, "cap_bytes"), UINT64_MAX - 1);
 	assert_int_equal(get_u64(obj, "size_bytes"), UINT64_MAX);
+	assert_int_equal(get_u64(obj, "boot_bytes"), UINT64_MAX - 2);
 	json_object_put(obj);
 
 	ASSERT_EXACT_FIT(msg_format_welcome(buf_, size_, 0, 1, UINT64_MAX - 1,
-					    UINT64_MAX), len);
+					    UINT64_MAX, UINT64_MAX - 2), len);
 }
 
 static void test_format_grant(void **state)
@@ -1214,6 +1216,10 @@ static void test_broker_valid(void **state)
 	assert_int_equal(m.welcome.floor_bytes, 268435456);
 	assert_int_equal(m.welcome.cap_bytes, 1342177280);
 	assert_int_equal(m.welcome.size_bytes, 536870912);
+	/* boot_bytes is optional: 0 when a broker does not tell it. */
+	assert_int_equal(m.welcome.boot_bytes, 0);
+	ASSERT_BROKER_OK("welcome", "boot_bytes", "268435456", &m);
+	assert_int_equal(m.welcome.boot_bytes, 268435456);
 
 	ASSERT_BROKER_OK("grant", NULL, NULL, &m);
 	assert_int_equal(m.type, BROKER_MSG_GRANT);
@@ -1265,6 +1271,13 @@ static void test_broker_bounds(void **state)
 	ASSERT_BROKER_OK("welcome", "floor_bytes", "1342177280", &m);
 	assert_int_equal(m.welcome.floor_bytes, m.welcome.cap_bytes);
 	ASSERT_BROKER_FAILS("welcome", "floor_bytes", "1342177281", -EINVAL);
+
+	/* boot_bytes <= size_bytes: boot memory is part of the size. */
+	ASSERT_BROKER_OK("welcome", "boot_bytes", "536870912", &m);
+	assert_int_equal(m.welcome.boot_bytes, m.welcome.size_bytes);
+	ASSERT_BROKER_FAILS("welcome", "boot_bytes", "536870913", -EINVAL);
+	ASSERT_BROKER_FAILS("welcome", "boot_bytes", "-1", -EINVAL);
+	ASSERT_BROKER_FAILS("welcome", "boot_bytes", "\"256M\"", -EINVAL);
 
 	/* Sizes up to MSG_MAX_BYTES. */
 	snprintf(at, sizeof(at), "%llu", MSG_MAX_BYTES);
@@ -1458,7 +1471,7 @@ static void test_broker_round_trip(void **state)
 
 	(void)state;
 	len = msg_format_welcome(buf, sizeof(buf), 1ull << 30, 1ull << 30,
-				 MSG_MAX_BYTES, 123456789);
+				 MSG_MAX_BYTES, 123456789, 12345678);
 	assert_true(len > 0);
 	assert_int_equal(msg_parse_broker(buf, (size_t)len - 1, &m, &reason),
 			 0);
@@ -1467,6 +1480,7 @@ static void test_broker_round_trip(void **state)
 	assert_int_equal(m.welcome.floor_bytes, 1ull << 30);
 	assert_int_equal(m.welcome.cap_bytes, MSG_MAX_BYTES);
 	assert_int_equal(m.welcome.size_bytes, 123456789);
+	assert_int_equal(m.welcome.boot_bytes, 12345678);
 
 	len = msg_format_grant(buf, sizeof(buf), 805306368, RAMM_MAX_PRICE);
 	assert_int_equal(msg_parse_broker(buf, (size_t)len - 1, &m, &reason),

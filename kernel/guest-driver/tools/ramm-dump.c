@@ -10,6 +10,7 @@
  *                                           events and the delay from the
  *                                           record's sampling to its read
  *   ramm-dump [-d DEV] welcome UNIT FLOOR CAP SIZE
+ *   ramm-dump [-d DEV] boot SIZE            the guest's boot memory
  *   ramm-dump [-d DEV] grant TARGET PRICE
  *   ramm-dump [-d DEV] evict UNITS DEADLINE_MS [ID]
  *   ramm-dump [-d DEV] raw VERSION TYPE A B C D  write any message
@@ -46,7 +47,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: ramm-dump [-d DEV] read [-n N] [-N] | watch [-n N] [-t S] |\n"
-	    "       welcome UNIT FLOOR CAP SIZE | grant TARGET PRICE |\n"
+	    "       welcome UNIT FLOOR CAP SIZE | boot SIZE | grant TARGET PRICE |\n"
 	    "       evict UNITS DEADLINE_MS [ID] | raw V T A B C D | spin S |\n"
 	    "       write-size N | read-size N\n");
 	exit(2);
@@ -291,6 +292,9 @@ main(int argc, char **argv)
 		return send_msg(RAMM_DEV_VERSION, RAMM_DEV_MSG_WELCOME,
 		    num(argv[i]), num(argv[i + 1]), num(argv[i + 2]),
 		    num(argv[i + 3]));
+	if (strcmp(cmd, "boot") == 0 && argc - i == 1)
+		return send_msg(RAMM_DEV_VERSION, RAMM_DEV_MSG_BOOT,
+		    num(argv[i]), 0, 0, 0);
 	if (strcmp(cmd, "grant") == 0 && argc - i == 2)
 		return send_msg(RAMM_DEV_VERSION, RAMM_DEV_MSG_GRANT,
 		    num(argv[i]), num(argv[i + 1]), 0, 0);
