@@ -140,6 +140,8 @@ struct guest {
 				       * memory it offers is taken */
 	int64_t shrink_since_us;      /* the market has wanted it smaller on
 				       * end since; 0: not (plan.h) */
+	uint64_t wss_rise_bps;        /* its working set's rise between its
+				       * last two reports (plan.h) */
 	int growth_waits;             /* its growth, won in the last round,
 				       * waited for memory free now */
 	int64_t taken_us;             /* the market last shrank it ... */

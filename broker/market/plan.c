@@ -555,6 +555,44 @@ static enum plan_why plan_shrink_why(const struct plan_input *in,
 	return plan_bid_for_unit(g, (uint64_t)target + 1) ? PLAN_OUTBID : PLAN_NO_BID;
 }
 
+uint64_t plan_wss_rise_bps(uint64_t prev_bytes, int64_t prev_us,
+			   uint64_t now_bytes, int64_t now_us)
+{
+	uint64_t up = now_bytes > prev_bytes ? now_bytes - prev_bytes : 0;
+	uint64_t span_us = now_us > prev_us ? (uint64_t)(now_us - prev_us) : 0;
+	uint64_t bps;
+
+	if (!span_us || up < PLAN_RISE_MIN_BYTES)
+		return 0;
+	bps = up > UINT64_MAX / 1000000 ? UINT64_MAX / span_us
+					: up * 1000000 / span_us;
+	return bps >= PLAN_RISE_BYTES_PER_S ? bps : 0;
+}
+
+/*
+ * Of the @held units of @g, those it keeps because its working set is
+ * rising: all but what would still be available to it after
+ * shrink_delay_ms more of its latest rise. Its bid lags such a workload
+ * (a report a second, its rise projected from the last few), and shrinks
+ * decided on the lag were followed by OOM kills 1-6 s later in the soak,
+ * four times in ten minutes: a guest whose workload had just started bid
+ * for its working set so far, and what it was about to use was taken,
+ * for another guest's short bid or as spare. 0 for a guest not rising.
+ */
+static uint32_t plan_rise_keeps(const struct plan_input *in,
+				const struct plan_guest *g, uint32_t held)
+{
+	uint64_t avail = g->mem_available_bytes, soon, takeable;
+
+	if (!g->wss_rise_bps || !g->have_report || !g->unit_bytes)
+		return 0;
+	soon = g->wss_rise_bps > UINT64_MAX / in->cfg->shrink_delay_ms
+		       ? UINT64_MAX
+		       : g->wss_rise_bps * in->cfg->shrink_delay_ms / 1000;
+	takeable = (avail - PLAN_MIN(avail, soon)) / g->unit_bytes;
+	return takeable < held ? held - (uint32_t)takeable : 0;
+}
+
 /*
  * A dip must last: the market must have wanted guest @i of @pt smaller on
  * every tick for shrink_delay_ms before memory is taken, because a guest
@@ -564,7 +602,9 @@ static enum plan_why plan_shrink_why(const struct plan_input *in,
  * another guest's short bid may take (plan_preemptible_units()), up to
  * the pool units still in *@short_need (plan_short_need()), which this
  * lowers by what it takes: a guest whose workload may start again gives
- * what a short one lacks now, not all it does not bid for. Records in @r
+ * what a short one lacks now, not all it does not bid for. Nor, in any of
+ * these, what a rising working set will use soon (plan_rise_keeps()),
+ * whatever its bid says. Records in @r
  * since when it has been wanted; returns the size, in its units, it may
  * be shrunk to now: @target, or less deep while the dip waits.
  */
@@ -579,6 +619,8 @@ static uint32_t plan_shrink_now(const struct plan_input *in,
 
 	if (why == PLAN_EMERGENCY || why == PLAN_DRAIN)
 		return target;
+	if (in->cfg->shrink_delay_ms)
+		target = PLAN_MAX(target, plan_rise_keeps(in, g, pt->held[i]));
 	r->shrink_since_us = g->shrink_since_us ? g->shrink_since_us : in->now_us;
 	r->shrink_waits = in->now_us - r->shrink_since_us <
 			  (int64_t)in->cfg->shrink_delay_ms * 1000;

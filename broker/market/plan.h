@@ -105,6 +105,9 @@ struct plan_guest {
 	int64_t shrink_since_us;  /* the market has wanted to shrink it on
 				   * end since then; 0: it has not (from
 				   * plan_guest_result) */
+	uint64_t wss_rise_bps;    /* how fast its working set rose between
+				   * its last two reports, bytes a second
+				   * (plan_wss_rise_bps()); 0: it did not */
 	int64_t taken_us;         /* the market last shrank it; 0: never */
 	uint32_t taken_from_units; /* what it held before the shrinks of
 				   * its return window (from
@@ -246,6 +249,18 @@ uint32_t plan_held_units(const struct plan_guest *g);
  * Pure.
  */
 uint32_t plan_offered_units(const struct plan_guest *g);
+
+/*
+ * plan_wss_rise_bps - how fast a guest's working set (MemTotal less
+ * MemAvailable) rose, in bytes a second, from @prev_bytes in a report at
+ * @prev_us to @now_bytes in one at @now_us; 0 unless it rose by
+ * PLAN_RISE_MIN_BYTES at least, at PLAN_RISE_BYTES_PER_S or faster (page
+ * cache and slab drift slower), or for reports out of order. Pure.
+ */
+#define PLAN_RISE_MIN_BYTES (4ull << 20)
+#define PLAN_RISE_BYTES_PER_S (8ull << 20)
+uint64_t plan_wss_rise_bps(uint64_t prev_bytes, int64_t prev_us,
+			   uint64_t now_bytes, int64_t now_us);
 
 /* plan_why_text - a short phrase for @why, for logs. Never NULL. */
 const char *plan_why_text(enum plan_why why);

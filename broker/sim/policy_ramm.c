@@ -34,6 +34,7 @@ struct ramm_sim {
 	struct plan_guest *snap;     /* [n_guests] */
 	struct plan_action *actions; /* [n_guests] */
 	struct plan_guest_result *results; /* [n_guests] */
+	uint32_t *used_mib;          /* [n_guests]: each one's last report */
 };
 
 size_t sim_ramm_bid(const struct sim_guest_spec *spec,
@@ -83,6 +84,7 @@ static void ramm_fini(void *priv)
 	free(rs->snap);
 	free(rs->actions);
 	free(rs->results);
+	free(rs->used_mib);
 	free(rs);
 }
 
@@ -139,7 +141,8 @@ static int ramm_init(void **priv, const struct sim_scenario *sc)
 	rs->snap = calloc(n, sizeof(*rs->snap));
 	rs->actions = calloc(n, sizeof(*rs->actions));
 	rs->results = calloc(n, sizeof(*rs->results));
-	if (!rs->snap || !rs->actions || !rs->results) {
+	rs->used_mib = calloc(n, sizeof(*rs->used_mib));
+	if (!rs->snap || !rs->actions || !rs->results || !rs->used_mib) {
 		ramm_fini(rs);
 		return -ENOMEM;
 	}
@@ -175,6 +178,7 @@ static int ramm_init(void **priv, const struct sim_scenario *sc)
  * went (they always complete). Its lease and account carry over.
  */
 static void ramm_snapshot_guest(struct ramm_sim *rs, struct plan_guest *pg,
+				uint32_t *used_mib,
 				const struct sim_guest_spec *spec,
 				const struct sim_observation *o, int64_t now_us)
 {
@@ -184,6 +188,12 @@ static void ramm_snapshot_guest(struct ramm_sim *rs, struct plan_guest *pg,
 
 	pg->size_bytes = pg->requested_bytes = vmem;
 	pg->weight = o->weight;
+	/* Its working set as the guest reports it: what it holds. */
+	pg->wss_rise_bps = pg->report_us
+		? plan_wss_rise_bps((uint64_t)*used_mib * MIB, pg->report_us,
+				    (uint64_t)o->used_mib * MIB, now_us)
+		: 0;
+	*used_mib = o->used_mib;
 	pg->report_us = now_us;
 	pg->mem_available_bytes = (uint64_t)o->free_mib * MIB;
 	pg->unplug_asked_units = pg->unplug_done_units = shrunk;
@@ -229,7 +239,8 @@ static void ramm_step(void *priv, const struct sim_scenario *sc, size_t t,
 
 	(void)host;
 	for (size_t g = 0; g < sc->n_guests; g++) {
-		ramm_snapshot_guest(rs, &rs->snap[g], &sc->guests[g], &obs[g], now_us);
+		ramm_snapshot_guest(rs, &rs->snap[g], &rs->used_mib[g], &sc->guests[g],
+				    &obs[g], now_us);
 		next_mib[g] = obs[g].alloc_mib;
 	}
 	ramm_free_pages(rs, sc, obs);

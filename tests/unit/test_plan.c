@@ -504,6 +504,55 @@ static void test_short_bid_skips_dip(void **state)
 	free(f);
 }
 
+/* A rising working set keeps what its rise will use within
+ * shrink_delay_ms, whatever its bid says: its bid lags it (soak seed 1212:
+ * four OOM kills 1-6 s after such shrinks). Neither another guest's short
+ * bid nor the dip's end takes that; what it will not use, they take as
+ * before. */
+static void test_rising_working_set_keeps_its_rise(void **state)
+{
+	struct fixture *f = lease_against(5000);
+	struct plan_guest *g = &f->g[0];
+
+	(void)state;
+	f->cfg.shrink_delay_ms = 3000;
+	g->last_grow_us = 0;
+	g->mem_available_bytes = 12 * MIB; /* 6 units */
+	/* 2 MiB/s for 3 s: 3 of its units stay available, 7 are kept. */
+	g->wss_rise_bps = 2 * MIB;
+	run(f);
+	assert_int_equal(expect_resize(f, 0, 10, 7, PLAN_OUTBID)->for_short, 1);
+	g->shrink_since_us = NOW_US - 3000 * 1000;
+	run(f);
+	expect_resize(f, 0, 10, 7, PLAN_OUTBID);
+	/* 4 MiB/s: all it has available goes within the delay. */
+	g->wss_rise_bps = 4 * MIB;
+	run(f);
+	expect_no_action(f, 0);
+	/* Not rising: the market has its way. */
+	g->wss_rise_bps = 0;
+	run(f);
+	expect_resize(f, 0, 10, 0, PLAN_OUTBID);
+	free(f);
+}
+
+/* Rising: 4 MiB at least, at 8 MiB/s or faster; falling or out of order
+ * is not. */
+static void test_wss_rise_bps(void **state)
+{
+	const uint64_t mib = 1ull << 20;
+
+	(void)state;
+	assert_true(plan_wss_rise_bps(100 * mib, 0, 108 * mib, 1000000) == 8 * mib);
+	assert_true(plan_wss_rise_bps(100 * mib, 0, 107 * mib, 1000000) == 0);
+	assert_true(plan_wss_rise_bps(100 * mib, 0, 104 * mib, 500000) == 8 * mib);
+	assert_true(plan_wss_rise_bps(100 * mib, 0, 104 * mib - 1, 1000) == 0);
+	assert_true(plan_wss_rise_bps(108 * mib, 0, 100 * mib, 1000000) == 0);
+	assert_true(plan_wss_rise_bps(100 * mib, 1000000, 200 * mib, 1000000) == 0);
+	assert_true(plan_wss_rise_bps(100 * mib, 2000000, 200 * mib, 1000000) == 0);
+	assert_true(plan_wss_rise_bps(0, 0, UINT64_MAX, 2) == UINT64_MAX / 2);
+}
+
 /* A guest that bids for nothing any more has lost its workload, and one
  * often starts again at once: it keeps its lease, and inside its dip a
  * short bid takes from it only what the short guest lacks (soak seed
@@ -1704,6 +1753,8 @@ int main(void)
 		cmocka_unit_test(test_short_bid_after_credit),
 		cmocka_unit_test(test_short_bid_skips_dip),
 		cmocka_unit_test(test_short_bid_takes_what_it_lacks_from_idle_guest),
+		cmocka_unit_test(test_rising_working_set_keeps_its_rise),
+		cmocka_unit_test(test_wss_rise_bps),
 		cmocka_unit_test(test_return_window),
 		cmocka_unit_test(test_return_windows_overlap),
 		cmocka_unit_test(test_bill_what_it_holds),
