@@ -129,6 +129,18 @@
 #define RAMM_URGENT_GAP_NS (100 * NSEC_PER_MSEC)
 /* How often krammd checks for available memory falling below the mark. */
 #define RAMM_AVAIL_CHECK_NS (200 * NSEC_PER_MSEC)
+/*
+ * Anonymous and shmem memory that grew by RAMM_SURGE_MIN_BYTES at least,
+ * at RAMM_SURGE_BYTES_PER_S or faster, since the last record makes the
+ * next one urgent, at most once per RAMM_SURGE_GAP_NS: a workload that
+ * starts (80 MiB/s under TCG) would otherwise be seen up to a record
+ * later, and a shrink decided meanwhile would go on under it (docs/
+ * KERNEL-AGENT.md). Not total less available: while virtio-mem takes a
+ * block offline its isolated free pages read as used.
+ */
+#define RAMM_SURGE_MIN_BYTES (16ULL << 20)
+#define RAMM_SURGE_BYTES_PER_S (32ULL << 20)
+#define RAMM_SURGE_GAP_NS NSEC_PER_SEC
 
 /* The histogram's smallest extent, the "chunk": 2 MiB, order 9 on x86. */
 #define RAMM_CHUNK_ORDER (RAMM_HIST_MIN_SHIFT - PAGE_SHIFT)
@@ -289,6 +301,9 @@ struct ramm_sampler {
 	u64 reserve;          /* the last record's boot reserve (ramm_reserve()) */
 	bool was_short;       /* available was below the mark at the last look */
 	bool short_edge;      /* ... and went there since the previous record */
+	u64 last_anon;        /* anon + shmem bytes in the previous record */
+	u64 surge_ns;         /* a surge last made a record urgent, 0: never */
+	bool surge_edge;      /* anon + shmem surged since the previous record */
 	struct ramm_dev_record rec; /* the record being built */
 };
 
@@ -1034,16 +1049,6 @@ static bool ramm_short_now(void)
 	       ramm_avail_short(avail > 0 ? (u64)avail : 0, totalram_pages());
 }
 
-/* Events since the previous record that warrant an urgent one. */
-static bool ramm_urgent_pending(void)
-{
-	struct ramm_sampler *s = &ramm.smp;
-
-	return (u64)atomic64_read(&ramm.shrinker_calls) != s->last_shrinker ||
-	       (u64)atomic64_read(&ramm.oom_events) != s->last_oom ||
-	       s->short_edge;
-}
-
 /* @n events over @ns nanoseconds, per second. */
 static u64 ramm_per_sec(u64 n, u64 ns)
 {
@@ -1052,6 +1057,36 @@ static u64 ramm_per_sec(u64 n, u64 ns)
 	if (n > U64_MAX / NSEC_PER_SEC)
 		return U64_MAX / ns;
 	return div64_u64(n * NSEC_PER_SEC, ns);
+}
+
+/* Anonymous and shmem memory now: what workloads allocate. Cheap. */
+static u64 ramm_anon_bytes(void)
+{
+	return (global_node_page_state(NR_ANON_MAPPED) +
+		global_node_page_state(NR_SHMEM)) << PAGE_SHIFT;
+}
+
+/* Whether anon + shmem surged since the previous record (see
+ * RAMM_SURGE_BYTES_PER_S), and no surge made one urgent lately. */
+static bool ramm_surging(const struct ramm_sampler *s, u64 now)
+{
+	u64 anon = ramm_anon_bytes();
+
+	if (!s->last_ns || anon < s->last_anon + RAMM_SURGE_MIN_BYTES ||
+	    (s->surge_ns && now - s->surge_ns < RAMM_SURGE_GAP_NS))
+		return false;
+	return ramm_per_sec(anon - s->last_anon, now - s->last_ns) >=
+	       RAMM_SURGE_BYTES_PER_S;
+}
+
+/* Events since the previous record that warrant an urgent one. */
+static bool ramm_urgent_pending(void)
+{
+	struct ramm_sampler *s = &ramm.smp;
+
+	return (u64)atomic64_read(&ramm.shrinker_calls) != s->last_shrinker ||
+	       (u64)atomic64_read(&ramm.oom_events) != s->last_oom ||
+	       s->short_edge || s->surge_edge;
 }
 
 /*
@@ -1176,6 +1211,10 @@ static void ramm_publish(u64 now, bool urgent)
 	avail_low = ramm_avail_short(in.avail, in.total);
 	s->was_short = avail_low || ramm_kzone_short(&kz);
 	s->short_edge = false;
+	if (urgent && s->surge_edge)
+		s->surge_ns = now;
+	s->surge_edge = false;
+	s->last_anon = ramm_anon_bytes();
 	if (s->was_short || jump || shr != s->last_shrinker ||
 	    oom != s->last_oom) {
 		/*
@@ -1760,6 +1799,8 @@ static int ramm_thread(void *unused)
 			if (short_mem && !s->was_short)
 				s->short_edge = true;
 			s->was_short = short_mem;
+			if (ramm_surging(s, now))
+				s->surge_edge = true;
 			ramm_pool_fill();
 			next_check = now + RAMM_AVAIL_CHECK_NS;
 		}

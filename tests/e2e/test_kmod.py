@@ -423,6 +423,44 @@ def test_kmod_bid_leads_a_rising_working_set():
         g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
 
 
+def test_kmod_surge_is_urgent():
+    """A workload that starts makes the next record urgent (anon + shmem up
+    16 MiB at 32 MiB/s or more since the last record), long before
+    available memory runs short, and a surge does so at most once a second:
+    the broker hears of it within a check (200 ms), not at the next
+    periodic record, and can stop a shrink going on under it. Before, no
+    record was urgent until reclaim or the 8 % mark."""
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, boot_mib=256,
+                                     vmem_mib=512, vmem_max_mib=1024))])
+        g.run("ramm-dump welcome 2M 256M 1280M 768M")
+        g.run("ramm-dump boot 256M")
+        wait_for("a welcomed record", lambda: next(
+            (r for r in read_records(g, 1) if "W" in r["flags"]), None), 10)
+        calm = read_records(g, 2)
+        check(not any("U" in r["flags"] for r in calm), "urgent while calm: %r" % calm)
+        g.run("ramm-dump watch -n 100 -t 8 >/run/watch.log 2>&1 &")
+        time.sleep(1.5)
+        g.run("ramm-hog run --target 240 --greedy --step-ms 20 >/run/hog.log 2>&1 &")
+        wait_for("the hog to hold 240 MiB", lambda: hog_held(g, "/run/ramm-hog.ctl") >= 240, 60)
+        time.sleep(8)
+        _, out = g.run("cat /run/watch.log", check=False)
+        recs = [parse_record(l[l.index("seq="):]) for l in out.splitlines() if "seq=" in l]
+        urgent = [r for r in recs if "U" in r["flags"]]
+        print("%d records, %d urgent: %r" % (
+            len(recs), len(urgent),
+            [(r["flags"], r["avail_kib"] // 1024, r["total_kib"] // 1024) for r in urgent]))
+        check(urgent, "no urgent record while a workload took 240 MiB")
+        check(all("S" not in r["flags"] and "O" not in r["flags"] and
+                  r["avail_kib"] * 100 > r["total_kib"] * 8 for r in urgent),
+              "urgent for reclaim or shortage, not the surge: %r" % urgent)
+        span_s = (recs[-1]["ts"] - recs[0]["ts"]) / 1e9
+        check(len(urgent) <= span_s + 1,
+              "%d urgent records in %.1f s: more than one a second" % (len(urgent), span_s))
+        g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
+
+
 def test_kmod_reserve_from_boot_memory():
     """The boot reserve the bid adds (physical memory the kernel does not
     manage) comes from the host's boot memory, anew at every record: a
