@@ -21,7 +21,8 @@ class Skip(Exception):
     """A host feature the test needs is missing; the message says which."""
 
 
-def _tally(passed, failed, skipped):
+def tally(passed, failed, skipped):
+    """Add a run's counts to $RAMM_TEST_TALLY, which make test sums."""
     path = os.environ.get("RAMM_TEST_TALLY")
     if path:
         with open(path, "a") as f:
@@ -61,5 +62,5 @@ def run(folder, wanted):
                 passed += 1
                 print("PASS %s (%.1fs)" % (full, time.monotonic() - start), flush=True)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    _tally(passed, failed, skipped)
+    tally(passed, failed, skipped)
     return 1 if failed or not passed else 0

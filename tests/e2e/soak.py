@@ -66,6 +66,9 @@ import time
 
 from common import BUILD, MIB, Broker, lab, vmem_config
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import runner  # noqa: E402
+
 NAMES = ("a", "b", "c")
 BOOT_MIB = 256
 VMEM_MAX_MIB = 1024
@@ -609,16 +612,29 @@ def oversupply(soak, supply):
     moves one way in 0.25 s, so each guest held at least the smaller of its
     two readings at T, and their sum is a lower bound of what was plugged
     at T: sampling skew cannot make up a moment. A guest the soak killed
-    counts what rammd's books last said it holds (nothing once rammd
-    calls it gone). Returns the moments and
-    the highest bound seen."""
+    counts what rammd's books say it holds in the polls on both sides of
+    T, the smaller: nothing once rammd calls it gone (a poll from before
+    T alone may predate that, and count memory rammd had already given
+    to others). Returns the moments and the highest bound seen."""
     floor = soak.floor_mib()
     moments, cur, highest = [], None, 0
-    poll_i = 0
+    poll_times = [p[0] for p in soak.polls]
+
+    def booked(name, t0, t1):
+        """What rammd's books held for @name all through [t0, t1]."""
+        i = bisect.bisect_right(poll_times, t0) - 1
+        j = bisect.bisect_left(poll_times, t1)
+        if i < 0 or j >= len(soak.polls):
+            return None
+        sizes = []
+        for _, books in (soak.polls[i], soak.polls[j]):
+            if name not in books:
+                return None
+            held = books[name]["state"] not in ("gone", "new")
+            sizes.append(books[name]["size"] - BOOT_MIB if held else 0)
+        return min(sizes)
+
     for (t0, _, r1), (_, t1, r2) in zip(soak.rounds, soak.rounds[1:]):
-        while poll_i + 1 < len(soak.polls) and soak.polls[poll_i + 1][0] <= t1:
-            poll_i += 1
-        books = soak.polls[poll_i][1] if soak.polls else {}
         total, parts, ok = 0, {}, True
         for name in NAMES:
             a, b = r1.get(name), r2.get(name)
@@ -627,11 +643,10 @@ def oversupply(soak, supply):
                 plugged = min(a[1], b[1])
             elif a or b:
                 plugged = (a or b)[1]
-            elif name in r1 and name in r2 and name in books:
+            elif name in r1 and name in r2 and booked(name, t0, t1) is not None:
                 # Down (killed by the soak) in both rounds: rammd's books,
                 # where a guest whose QEMU it knows is gone holds nothing.
-                held = books[name]["state"] not in ("gone", "new")
-                plugged = books[name]["size"] - BOOT_MIB if held else 0
+                plugged = booked(name, t0, t1)
                 key = name + "(books)"
             else:
                 ok = False        # not read, though up: no bound
@@ -997,6 +1012,7 @@ def main():
         verdict = report(soak, seed, minutes, supply, peak, faults)
         print("logs: %s" % keep_logs(L))
     print("soak: %s (seed %d, %.1f min)" % (verdict, seed, minutes), flush=True)
+    runner.tally(verdict == "PASS", verdict != "PASS", 0)
     return 0 if verdict == "PASS" else 1
 
 
