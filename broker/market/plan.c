@@ -570,25 +570,32 @@ uint64_t plan_wss_rise_bps(uint64_t prev_bytes, int64_t prev_us,
 }
 
 /*
+ * How far ahead a rising working set keeps what it will use: about as long
+ * as memory taken from a guest takes to come back once it is short (a
+ * report, a round, the plug and its hold; the soak's grants took up to 9 s
+ * at p90), and the soak's window for blaming a shrink for an OOM kill.
+ */
+#define PLAN_RISE_HORIZON_MS 10000ull
+
+/*
  * Of the @held units of @g, those it keeps because its working set is
  * rising: all but what would still be available to it after
- * shrink_delay_ms more of its latest rise. Its bid lags such a workload
- * (a report a second, its rise projected from the last few), and shrinks
+ * PLAN_RISE_HORIZON_MS more of its latest rise. Its bid lags such a
+ * workload (a report a second, its rise projected 2 s ahead), and shrinks
  * decided on the lag were followed by OOM kills 1-6 s later in the soak,
  * four times in ten minutes: a guest whose workload had just started bid
  * for its working set so far, and what it was about to use was taken,
  * for another guest's short bid or as spare. 0 for a guest not rising.
  */
-static uint32_t plan_rise_keeps(const struct plan_input *in,
-				const struct plan_guest *g, uint32_t held)
+static uint32_t plan_rise_keeps(const struct plan_guest *g, uint32_t held)
 {
 	uint64_t avail = g->mem_available_bytes, soon, takeable;
 
 	if (!g->wss_rise_bps || !g->have_report || !g->unit_bytes)
 		return 0;
-	soon = g->wss_rise_bps > UINT64_MAX / in->cfg->shrink_delay_ms
+	soon = g->wss_rise_bps > UINT64_MAX / PLAN_RISE_HORIZON_MS
 		       ? UINT64_MAX
-		       : g->wss_rise_bps * in->cfg->shrink_delay_ms / 1000;
+		       : g->wss_rise_bps * PLAN_RISE_HORIZON_MS / 1000;
 	takeable = (avail - PLAN_MIN(avail, soon)) / g->unit_bytes;
 	return takeable < held ? held - (uint32_t)takeable : 0;
 }
@@ -619,8 +626,7 @@ static uint32_t plan_shrink_now(const struct plan_input *in,
 
 	if (why == PLAN_EMERGENCY || why == PLAN_DRAIN)
 		return target;
-	if (in->cfg->shrink_delay_ms)
-		target = PLAN_MAX(target, plan_rise_keeps(in, g, pt->held[i]));
+	target = PLAN_MAX(target, plan_rise_keeps(g, pt->held[i]));
 	r->shrink_since_us = g->shrink_since_us ? g->shrink_since_us : in->now_us;
 	r->shrink_waits = in->now_us - r->shrink_since_us <
 			  (int64_t)in->cfg->shrink_delay_ms * 1000;

@@ -21,7 +21,7 @@
  *     wanted it for shrink_delay_ms on end (not in an emergency or drain);
  *   - a rise keeps its memory: no shrink but an emergency's or a drain's
  *     takes what a guest whose working set is rising (wss_rise_bps) would
- *     still have available after shrink_delay_ms more of that rise;
+ *     still have available after 10 s more of that rise;
  *   - a lease: memory won in the last min_hold_ms is not taken back;
  *   - a short bid (preempt_price or more, after credit, for a unit it
  *     lacks) takes at once, past the lease and the dip, what others bid at

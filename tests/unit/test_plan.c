@@ -504,11 +504,11 @@ static void test_short_bid_skips_dip(void **state)
 	free(f);
 }
 
-/* A rising working set keeps what its rise will use within
- * shrink_delay_ms, whatever its bid says: its bid lags it (soak seed 1212:
- * four OOM kills 1-6 s after such shrinks). Neither another guest's short
- * bid nor the dip's end takes that; what it will not use, they take as
- * before. */
+/* A rising working set keeps what its rise will use within 10 s
+ * (PLAN_RISE_HORIZON_MS), whatever its bid says: its bid lags it (soak
+ * seed 1212: four OOM kills 1-6 s after such shrinks). Neither another
+ * guest's short bid nor the dip's end takes that; what it will not use,
+ * they take as before. */
 static void test_rising_working_set_keeps_its_rise(void **state)
 {
 	struct fixture *f = lease_against(5000);
@@ -517,16 +517,17 @@ static void test_rising_working_set_keeps_its_rise(void **state)
 	(void)state;
 	f->cfg.shrink_delay_ms = 3000;
 	g->last_grow_us = 0;
-	g->mem_available_bytes = 12 * MIB; /* 6 units */
-	/* 2 MiB/s for 3 s: 3 of its units stay available, 7 are kept. */
-	g->wss_rise_bps = 2 * MIB;
+	g->mem_available_bytes = 86 * MIB;
+	/* 8 MiB/s for 10 s: 6 MiB, 3 of its units, stay available; 7 are
+	 * kept. */
+	g->wss_rise_bps = 8 * MIB;
 	run(f);
 	assert_int_equal(expect_resize(f, 0, 10, 7, PLAN_OUTBID)->for_short, 1);
 	g->shrink_since_us = NOW_US - 3000 * 1000;
 	run(f);
 	expect_resize(f, 0, 10, 7, PLAN_OUTBID);
-	/* 4 MiB/s: all it has available goes within the delay. */
-	g->wss_rise_bps = 4 * MIB;
+	/* 8.6 MiB/s: all it has available goes within 10 s. */
+	g->wss_rise_bps = 86 * MIB / 10;
 	run(f);
 	expect_no_action(f, 0);
 	/* Not rising: the market has its way. */
