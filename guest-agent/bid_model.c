@@ -21,11 +21,14 @@
  *     comfort  wss * 1.5              300   room for cache and growth
  *     spare    wss * 2                 50   nice to have
  *
- *   When the guest is short -- PSI memory "some" avg10 above 0.5 %, or
- *   MemAvailable below 8 % of MemTotal -- it adds
+ *   When the guest is short -- PSI memory "some" avg10 above 0.5 %,
+ *   MemAvailable below 8 % of MemTotal, or running out: the rise over the
+ *   next 2 s more than MemAvailable, so that the workload fills the guest
+ *   before a grant decided on this report can land -- it adds
  *
  *     short    max(MemTotal * 1.25,  2000 * (1 + (some + full) / 10 + lack)
- *                  demand * 1.10 + 64 MiB)
+ *                  demand * 1.10 + 64 MiB
+ *                  + rise)
  *
  *   where demand = wss + swap in use (SwapTotal - SwapFree): what the guest
  *   would hold if it had the room. Asking for it all at once is what lets a
@@ -113,13 +116,15 @@ short_price(const struct proc_sample *s)
 	return (uint32_t)p;
 }
 
+/* @s's sizes are at most BID_MAX_TOTAL_KIB (bid_model_compute()). */
 static int
 is_short(const struct proc_sample *s)
 {
 	if (s->have_psi && s->psi_some_avg10 > BID_PSI_SHORT)
 		return 1;
 	return s->mem_available_kib * 100 <
-	    s->mem_total_kib * RAMM_AVAIL_SHORT_PCT;
+	    s->mem_total_kib * RAMM_AVAIL_SHORT_PCT ||
+	    s->wss_rise_kib > s->mem_available_kib;
 }
 
 int
@@ -170,7 +175,7 @@ bid_model_compute(const struct proc_sample *sample, uint64_t unit_bytes,
 		uint64_t swap = s->swap_used_kib > BID_MAX_TOTAL_KIB ?
 		    BID_MAX_TOTAL_KIB * 1024 : s->swap_used_kib * 1024;
 		uint64_t demand = wss + swap;
-		uint64_t reach = demand + demand / 10 + 64 * MIB;
+		uint64_t reach = demand + demand / 10 + 64 * MIB + rise;
 
 		if (reach < total + total / 4)
 			reach = total + total / 4;

@@ -15,7 +15,9 @@
  * growth, however urgent, takes another's working set.
  */
 #define RAMM_PRICE_IN_USE 8000u  /* up to wss * 1.016 + 32 MiB */
-#define RAMM_PRICE_SHORT 2000u   /* base; under pressure, to total * 1.25;
+#define RAMM_PRICE_SHORT 2000u   /* base; under pressure or running out
+				  * (the rise below more than available),
+				  * to total * 1.25 or the need target;
 				  * always below RAMM_PRICE_IN_USE */
 #define RAMM_PRICE_NEED 1000u    /* up to wss * 1.10 + 64 MiB */
 #define RAMM_PRICE_COMFORT 300u  /* up to wss * 1.5 */

@@ -912,7 +912,8 @@ struct ramm_bid_in {
 	u64 floor;          /* floor, physical */
 	u64 cap;            /* cap, physical */
 	u64 rise;           /* working-set growth expected RAMM_RISE_LEAD_MS ahead */
-	bool short_mem;     /* under pressure: bid the short tier */
+	bool short_mem;     /* under pressure, or running out: bid the
+			     * short tier */
 	u32 short_price;    /* its price */
 };
 
@@ -942,7 +943,7 @@ static unsigned int ramm_bid(const struct ramm_bid_in *in,
 		u64 target; /* managed bytes wanted at this price */
 		u32 price;  /* per unit per tick */
 	} tiers[RAMM_BID_TIERS];
-	u64 wss = in->total - in->avail, cap_units64;
+	u64 wss = in->total - in->avail, cap_units64, need;
 	unsigned int nt = 0, ns = 0, i;
 	u32 cap_units, covered = 0;
 
@@ -956,11 +957,14 @@ static unsigned int ramm_bid(const struct ramm_bid_in *in,
 	/* At exactly wss nothing is available: the margin is the watermarks. */
 	tiers[nt].target = wss + wss / 64 + 32 * RAMM_MIB;
 	tiers[nt++].price = RAMM_PRICE_IN_USE;
+	need = wss + wss / 10 + 64 * RAMM_MIB + in->rise;
 	if (in->short_mem) {
-		tiers[nt].target = in->total + in->total / 4;
+		/* Short, it asks for what it needs at that price too: a
+		 * workload running out reaches past a quarter more. */
+		tiers[nt].target = max(in->total + in->total / 4, need);
 		tiers[nt++].price = in->short_price;
 	}
-	tiers[nt].target = wss + wss / 10 + 64 * RAMM_MIB + in->rise;
+	tiers[nt].target = need;
 	tiers[nt++].price = RAMM_PRICE_NEED;
 	tiers[nt].target = wss + wss / 2;
 	tiers[nt++].price = RAMM_PRICE_COMFORT;
@@ -1215,8 +1219,11 @@ static void ramm_publish(u64 now, bool urgent)
 		s->surge_ns = now;
 	s->surge_edge = false;
 	s->last_anon = ramm_anon_bytes();
+	/* Running out: the rise fills what is available before a grant
+	 * decided on this record can land, so the guest is short now,
+	 * however much is available this moment. */
 	if (s->was_short || jump || shr != s->last_shrinker ||
-	    oom != s->last_oom) {
+	    oom != s->last_oom || in.rise > in.avail) {
 		/*
 		 * 2000 * (1 + lack + reclaim + refault + oom), below 8000,
 		 * with lack = (8% - avail/total) / 8%, in one division so it

@@ -423,6 +423,48 @@ def test_kmod_bid_leads_a_rising_working_set():
         g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
 
 
+def test_kmod_running_out_bids_short():
+    """A workload whose rise fills the guest within RAMM_RISE_LEAD_MS makes
+    the guest short (the short tier, 2000 or more) while over 8 % is still
+    available and the kernel has not reclaimed: by the time a grant
+    decided on the record lands, it will be short. Before, the rise was
+    bid only at the need price (1000) until the 8 % mark, and the broker
+    would not take other guests' comfort memory for it in time."""
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, boot_mib=256,
+                                     vmem_mib=512, vmem_max_mib=1024))])
+        g.run("ramm-dump welcome 2M 256M 1280M 768M")
+        g.run("ramm-dump boot 256M")
+        calm = wait_for("a welcomed record", lambda: next(
+            (r for r in read_records(g, 1) if "W" in r["flags"]), None), 10)
+        check(all(p not in range(2000, 8000) for _, p in _bid_steps(calm)),
+              "short while calm: %r" % calm)
+        g.run("ramm-dump watch -n 100 -t 12 >/run/watch.log 2>&1 &")
+        time.sleep(1.0)
+        # To about 130 MiB available of 650: under the rise's 2 s, over 8 %.
+        target = calm["total_kib"] // 1024 - 170
+        g.run("ramm-hog run --target %d --greedy --step-ms 20 >/run/hog.log 2>&1 &" % target)
+        wait_for("the hog to hold %d MiB" % target,
+                 lambda: hog_held(g, "/run/ramm-hog.ctl") >= target, 60)
+        time.sleep(1.0)
+        _, out = g.run("cat /run/watch.log", check=False)
+        recs = [parse_record(l[l.index("seq="):]) for l in out.splitlines() if "seq=" in l]
+
+        def running_out(r):
+            """Short, with no other reason to be: no reclaim, no OOM, over
+            8 % available."""
+            return (any(2000 <= p < 8000 for _, p in _bid_steps(r)) and
+                    "S" not in r["flags"] and "O" not in r["flags"] and
+                    r["avail_kib"] * 100 > r["total_kib"] * 8)
+        found = [(r["avail_kib"] // 1024, r["bid"]) for r in recs if running_out(r)]
+        print("%d records; short while over 8 %% available (avail MiB, bid): %r"
+              % (len(recs), found[:6]))
+        check(found, "never short while a greedy workload filled the guest at its rate: %r"
+              % [(r["avail_kib"] // 1024, r["flags"], r["bid"]) for r in recs][-12:])
+        g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
+
+
 def test_kmod_surge_is_urgent():
     """A workload that starts makes the next record urgent (anon + shmem up
     16 MiB at 32 MiB/s or more since the last record), long before

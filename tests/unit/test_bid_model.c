@@ -125,15 +125,54 @@ test_rise_raises_need(void **state)
 	assert_int_equal(st[1].units, (1044 - 512) / 2 - 167);
 	assert_int_equal(st[1].price, RAMM_PRICE_NEED);
 	assert_int_equal(st[2].units, (1200 - 1044) / 2);
-	/* A projection past everything else still bids at the need price:
-	 * it is not memory in use yet. */
+	/* A projection past everything else runs the guest out: it bids
+	 * the short price, never the price of memory in use. */
 	s.wss_rise_kib = UINT64_MAX;
 	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st,
 	    RAMM_MAX_BID_STEPS);
 	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
 	assert_int_equal(n, 2);
-	assert_int_equal(st[1].price, RAMM_PRICE_NEED);
+	assert_int_equal(st[1].price, RAMM_PRICE_SHORT);
 	assert_int_equal(st[0].units + st[1].units, (4096 - 512) / 2);
+}
+
+/* Running out: a rise that fills what is available within
+ * RAMM_RISE_LEAD_MS makes the guest short with 20 % available, and its
+ * short tier reaches past the rise; a slower one does not. */
+static void
+test_rise_running_out_is_short(void **state)
+{
+	struct proc_sample s = sample(1000, 200, 0.0);
+	struct ramm_bid_step st[RAMM_MAX_BID_STEPS];
+	int n;
+
+	(void)state;
+	s.wss_rise_kib = 150 * 1024;
+	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st,
+	    RAMM_MAX_BID_STEPS);
+	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
+	assert_int_equal(n, 4);
+	assert_int_equal(st[1].price, RAMM_PRICE_NEED);
+
+	s.wss_rise_kib = 250 * 1024; /* 125 MiB/s: 200 MiB gone in 1.6 s */
+	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st,
+	    RAMM_MAX_BID_STEPS);
+	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
+	assert_int_equal(n, 3);
+	assert_int_equal(st[0].units, 167);
+	assert_int_equal(st[1].price, RAMM_PRICE_SHORT);
+	/* max(1000 * 1.25, 800 * 1.1 + 64 + 250 = 1194) */
+	assert_int_equal(st[1].units, (1250 - 512) / 2 - 167);
+	assert_int_equal(st[2].price, RAMM_PRICE_SPARE);
+
+	/* A rise past a quarter more than MemTotal: the short tier reaches
+	 * where the rise goes. */
+	s.wss_rise_kib = 500 * 1024;
+	n = bid_model_compute(&s, UNIT, 512 * MIB, 4096 * MIB, st,
+	    RAMM_MAX_BID_STEPS);
+	check_curve(st, n, 512 * MIB, 4096 * MIB, UNIT);
+	assert_int_equal(st[1].price, RAMM_PRICE_SHORT);
+	assert_int_equal(st[0].units + st[1].units, (1444 - 512) / 2);
 }
 
 /* The rise: measured over spans of RAMM_RISE_MIN_MS or more, fading by
@@ -514,6 +553,7 @@ main(void)
 		cmocka_unit_test(test_idle_at_floor),
 		cmocka_unit_test(test_busy_guest_tiers),
 		cmocka_unit_test(test_rise_raises_need),
+		cmocka_unit_test(test_rise_running_out_is_short),
 		cmocka_unit_test(test_rise_update),
 		cmocka_unit_test(test_rounds_up),
 		cmocka_unit_test(test_grows_under_pressure),
