@@ -12,8 +12,17 @@ enum evict_wait evict_wait_decide(const struct evict_wait_in *in)
 		return EVICT_NOT_PREPARING;
 	if (fresh && !in->evicting && in->evict_id == in->id)
 		return EVICT_PREPARED;
-	if (in->now_us - in->sent_us >= in->limit_us)
+	if (in->now_us - in->sent_us < in->limit_us)
+		return EVICT_WAIT;
+	/* A guest that reports every second and said nothing for the whole
+	 * limit may have lost its agent (killed, upgraded, hung): it could
+	 * not report urgent to stop an unplug under a workload that starts.
+	 * One more report clears it; a stale last one calls the shrink off.
+	 * No limit (evict_prepare_ms 0) is no wait at all. */
+	if (fresh || !in->limit_us)
 		return EVICT_DEADLINE;
+	if (!in->have_report || in->now_us - in->report_us >= in->stale_us)
+		return EVICT_UNHEARD;
 	return EVICT_WAIT;
 }
 
@@ -24,6 +33,7 @@ const char *evict_wait_name(enum evict_wait w)
 	case EVICT_PREPARED: return "prepared";
 	case EVICT_DEADLINE: return "deadline";
 	case EVICT_NOT_PREPARING: return "not preparing";
+	case EVICT_UNHEARD: return "unheard";
 	}
 	return "?";
 }

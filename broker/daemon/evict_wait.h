@@ -25,6 +25,10 @@ enum evict_wait {
 	EVICT_NOT_PREPARING, /* the guest no longer says when it is done
 			     * (its agent left kernel mode): waiting would
 			     * only run out the limit */
+	EVICT_UNHEARD,      /* past the limit, no report since the notice,
+			     * and the last one stale: its agent is gone or
+			     * hung, and could not stop the unplug by
+			     * reporting urgent; the shrink is called off */
 };
 
 /* One shrink waiting for its guest, and the guest's latest report. */
@@ -32,6 +36,7 @@ struct evict_wait_in {
 	int64_t now_us;       /* now */
 	int64_t sent_us;      /* when the notice went out */
 	int64_t limit_us;     /* most it waits (evict_prepare_ms) */
+	int64_t stale_us;     /* a report this old is stale (stale_report_ms) */
 	uint64_t id;          /* the notice's id */
 	int have_report;      /* the guest reported since it was known */
 	int64_t report_us;    /* when the latest report came */
@@ -44,12 +49,15 @@ struct evict_wait_in {
  * evict_wait_decide - whether the shrink described by @in goes out now,
  * and why. Prepared: a report that came after the notice went out, names
  * its id and is not evicting. Not preparing: a report after the notice
- * without "evicting". Either wins over the deadline when both hold.
- * O(1).
+ * without "evicting". Either wins over the deadline when both hold. The
+ * deadline sends the shrink only to a guest heard from since the notice:
+ * one that went silent is waited for until its last report is stale, then
+ * the shrink is unheard. O(1).
  */
 enum evict_wait evict_wait_decide(const struct evict_wait_in *in);
 
-/* "waiting", "prepared", "deadline", "not preparing": for the log. */
+/* "waiting", "prepared", "deadline", "not preparing", "unheard": for the
+ * log. */
 const char *evict_wait_name(enum evict_wait w);
 
 #endif /* RAMM_EVICT_WAIT_H */

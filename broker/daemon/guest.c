@@ -228,6 +228,25 @@ int64_t guest_growable_since_us(const struct guest *g)
 }
 
 /*
+ * Forget the resize in flight, which the device never took (refused, or
+ * never sent): the request is booked back to what it was, an evict notice
+ * is called off, and the guest is ready again. Not guest_end_resize(): the
+ * guest did not fall short.
+ */
+static void guest_drop_resize(struct guest *g)
+{
+	g->dev.requested_bytes = g->resize.was_requested_bytes;
+	if (g->resize.to_bytes < g->resize.from_bytes)
+		guest_send_evict(g, 0);
+	if (g->state != GUEST_RESIZING)
+		return;
+	g->state = GUEST_READY;
+	guest_stop_resize_poll(g);
+	g->resize.done_us = rammd_now_us();
+	guest_send_welcome(g);
+}
+
+/*
  * A shrink of a guest that prepares its unplugs (ramm_guest.ko empties the
  * chunks virtio-mem will take, and its reports say "evicting" until it is
  * done) waits after the evict notice until a report says the notice's work
@@ -257,6 +276,7 @@ static void guest_send_pending_set(struct guest *g, int64_t now_us)
 		.sent_us = g->resize.decided_us,
 		.limit_us = (int64_t)MIN(g->d->cfg.evict_prepare_ms,
 					 g->d->cfg.evict_deadline_ms) * 1000,
+		.stale_us = (int64_t)g->d->cfg.stale_report_ms * 1000,
 		.id = g->resize.evict_id,
 		.have_report = g->have_report,
 		.report_us = g->report_us,
@@ -270,6 +290,14 @@ static void guest_send_pending_set(struct guest *g, int64_t now_us)
 
 	if (why == EVICT_WAIT)
 		return;
+	if (why == EVICT_UNHEARD) {
+		log_warn("guest %s: shrink %llu -> %llu MiB called off: no report in the %lld ms since its evict notice; its agent could not stop it",
+			 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
+			 (unsigned long long)(g->resize.to_bytes / MIB),
+			 (long long)((now_us - g->resize.decided_us) / 1000));
+		guest_drop_resize(g);
+		return;
+	}
 	log_info("guest %s: shrink %llu -> %llu MiB sent %lld ms after its evict notice: %s",
 		 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
 		 (unsigned long long)(g->resize.to_bytes / MIB),
@@ -737,22 +765,13 @@ void guest_backend_resize_failed(struct guest *g, uint64_t vmem_bytes,
 	    g->resize.to_bytes != g->dev.boot_bytes + vmem_bytes)
 		return; /* superseded, or the device is not followed now */
 	g->counters.resize_errors++;
-	g->dev.requested_bytes = g->resize.was_requested_bytes;
 	if (!g->resize_refused)
 		log_warn("guest %s: resize %llu -> %llu MiB failed: %s; kept at %llu MiB",
 			 g->cfg.name, (unsigned long long)(g->resize.from_bytes / MIB),
 			 (unsigned long long)(g->resize.to_bytes / MIB), why,
 			 (unsigned long long)(guest_total_bytes(g) / MIB));
 	g->resize_refused = 1;
-	if (g->resize.to_bytes < g->resize.from_bytes)
-		guest_send_evict(g, 0);
-	if (g->state != GUEST_RESIZING)
-		return;
-	/* Not guest_end_resize(): the guest did not fall short. */
-	g->state = GUEST_READY;
-	guest_stop_resize_poll(g);
-	g->resize.done_us = rammd_now_us();
-	guest_send_welcome(g);
+	guest_drop_resize(g);
 }
 
 /* What a report says its guest uses: MemTotal less MemAvailable. */

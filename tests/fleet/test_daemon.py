@@ -369,6 +369,50 @@ def test_shrink_stopped_while_preparing():
         check("shrink stopped" in bed.rammd.log(), "no 'shrink stopped' log line")
 
 
+def test_shrink_not_sent_to_an_unheard_guest():
+    """A guest that prepares its unplugs and then says nothing more after
+    the evict notice (its ramm-agent killed, upgraded or hung) could not
+    report urgent to stop the unplug if a workload started: at the
+    evict_prepare_ms limit the shrink waits for one more report, is called
+    off once the last one is stale_report_ms old (an evict of 0 units, and
+    requested-size never lowered), and goes ahead once the guest reports
+    again."""
+    with Bed("unheard", {"a": {"demand_mib": 1000, "size_mib": 1024, "free_extents_mib": 0,
+                               "says_evicting": True, "prepare_s": None}},
+             supply_mib=1024, shrink_delay_ms=0, evict_prepare_ms=1000,
+             stale_report_ms=3000) as bed:
+        bed.ready(["a"])
+        bed.settled(["a"])
+        size = bed.fleet.guest("a")["size_mib"]
+        t0 = time.monotonic()
+
+        def last_word():
+            guest = bed.fleet.fleet.guests["a"]
+            guest.set_demand(100, True)  # one report, then silence
+            guest.set_agent_silent(True)
+        bed.fleet.call(last_word)
+
+        def notice_since():
+            f = bed.fleet.guest("a")
+            return [(e, t) for e, t in zip(f["evicts"], f["evict_times"])
+                    if e["units"] and t > t0]
+        notice, t_evict = wait_for("an evict notice", notice_since, 8)[0]
+        wait_for("the notice called off", lambda: [
+            e for e in bed.fleet.guest("a")["evicts"]
+            if e["units"] == 0 and e.get("id", 0) > notice["id"]], 6)
+        f = bed.fleet.guest("a")
+        low = [v for t, v in f["qom_sets_mib"] if t >= t_evict and v < size]
+        check(not low, "requested-size lowered to %s for a guest silent since the notice" % low)
+        check("called off: no report" in bed.rammd.log(), "no 'called off' log line")
+        print("called off %.1f s after the notice" % (time.monotonic() - t_evict))
+        check(not bed.fleet.guest("a")["evicting"], "the guest still prepares after the call-off")
+        bed.fleet.do("a", "set_agent_silent", False)
+        lowered = wait_for("requested-size lowered once a reports again", lambda: [
+            t for t, v in bed.fleet.guest("a")["qom_sets_mib"] if t > t_evict and v < size], 10)
+        print("shrunk %.1f s after the first notice, once the guest reported again"
+              % (lowered[0] - t_evict))
+
+
 def _short_then_exit(tag, **keys):
     """A bed where b holds most of the supply, bidding for it, and a runs
     short; then b's workload exits. b prepares its unplugs and never says

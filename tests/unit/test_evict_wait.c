@@ -25,6 +25,7 @@ waiting(void)
 		.now_us = 10000 * MS + 200 * MS,
 		.sent_us = 10000 * MS,
 		.limit_us = 2500 * MS,
+		.stale_us = 5000 * MS,
 		.id = 42,
 		.have_report = 1,
 		.report_us = 10000 * MS + 100 * MS,
@@ -97,7 +98,7 @@ test_stale_report(void **state)
 }
 
 /* A guest that claims to be busy for ever is waited for only up to the
- * limit; so is one that never reports again. */
+ * limit. */
 static void
 test_deadline(void **state)
 {
@@ -106,14 +107,38 @@ test_deadline(void **state)
 	(void)state;
 	in.now_us = in.sent_us + in.limit_us;
 	assert_int_equal(evict_wait_decide(&in), EVICT_DEADLINE);
-	in.have_report = 0;
-	assert_int_equal(evict_wait_decide(&in), EVICT_DEADLINE);
 	in = waiting();
 	in.limit_us = 0; /* evict_prepare_ms 0: at once */
 	in.now_us = in.sent_us;
 	in.report_us = in.sent_us - 1;
 	assert_int_equal(evict_wait_decide(&in), EVICT_DEADLINE);
 	assert_string_equal(evict_wait_name(EVICT_DEADLINE), "deadline");
+}
+
+/* A guest silent since the notice may have lost its agent, which then
+ * could not stop the unplug: at the limit the shrink waits for one more
+ * report, and is called off once the last one is stale. */
+static void
+test_unheard(void **state)
+{
+	struct evict_wait_in in = waiting();
+
+	(void)state;
+	in.report_us = in.sent_us - 300 * MS;
+	in.now_us = in.sent_us + in.limit_us;
+	assert_int_equal(evict_wait_decide(&in), EVICT_WAIT);
+	in.now_us = in.report_us + in.stale_us - 1;
+	assert_int_equal(evict_wait_decide(&in), EVICT_WAIT);
+	in.now_us = in.report_us + in.stale_us;
+	assert_int_equal(evict_wait_decide(&in), EVICT_UNHEARD);
+	assert_string_equal(evict_wait_name(EVICT_UNHEARD), "unheard");
+	in.have_report = 0;
+	in.now_us = in.sent_us + in.limit_us;
+	assert_int_equal(evict_wait_decide(&in), EVICT_UNHEARD);
+	/* A report after the notice, still at work: heard, so it goes. */
+	in = waiting();
+	in.now_us = in.report_us + in.stale_us;
+	assert_int_equal(evict_wait_decide(&in), EVICT_DEADLINE);
 }
 
 /* Its reports stop saying "evicting" (the agent left kernel mode): no
@@ -158,6 +183,7 @@ main(void)
 		cmocka_unit_test(test_other_id_not_prepared),
 		cmocka_unit_test(test_stale_report),
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_unheard),
 		cmocka_unit_test(test_not_preparing),
 		cmocka_unit_test(test_extremes),
 	};
