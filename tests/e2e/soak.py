@@ -44,7 +44,9 @@ consoles (the OOM killer's lines), rammd's log and ramm-hog's "short" /
 Verdict: FAIL on an OOM kill in a guest rammd was shrinking or had shrunk
 in the last SHRINK_WINDOW_S (10) seconds, a floor violation, a moment over
 supply, or rammd or a guest dying on its own. Other OOM kills (a greedy
-burst the market does not serve), false completions and kernel warnings
+burst the market does not serve, or one while the soak has rammd down:
+from its SIGKILL to RESTART_GRACE_S (2 s: a report and a plug) after its
+restart, nothing can grow a guest), false completions and kernel warnings
 are reported. The run prints a summary and a final "soak: PASS|FAIL" line,
 writes build/soak-report.json and copies the logs, and rammd's record of
 every round (rammd --record), to build/soak-logs/. The floor
@@ -75,6 +77,7 @@ VMEM_MAX_MIB = 1024
 DEFAULT_SEED = 1212
 SHORT_BY = 1.5              # peak demand / supply
 SHRINK_WINDOW_S = 10        # an OOM this soon after a shrink is rammd's
+RESTART_GRACE_S = 2         # a restarted rammd's first report and plug
 FLOOR_GRACE_S = 15          # a guest (re)booted, or rammd started, this long ago
 QMP_POLL_S = 0.25
 CTL_POLL_S = 0.5
@@ -165,6 +168,7 @@ class Soak:
         self.down = {n: False for n in NAMES}   # QEMU killed by the soak
         self.broker = None
         self.broker_since = None  # rammd up since (None: down)
+        self.outages = []         # (SIGKILL, restarted): rammd down by the soak
         self.actions = []         # (t, what): everything the soak did
         self.rounds = []          # (t_start, t_end, {name: (gen, plugged, requested)})
         self.polls = []           # (t, {name: compact rammctl view})
@@ -201,12 +205,15 @@ class Soak:
         b = self.broker
         with self.lock:
             self.broker_since = None
+        t_kill = now()
         os.kill(b.proc.pid, signal.SIGKILL)
         b.proc.wait(10)
         self.lab.stop(b.proc)
         self.act("rammd SIGKILL (pid %d); restart in %.1f s" % (b.proc.pid, down_s))
         time.sleep(down_s)
         self.start_broker()
+        with self.lock:
+            self.outages.append((t_kill, now()))
         self.act("rammd restarted (pid %d), same state file" % self.broker.proc.pid)
 
     def check_broker(self):
@@ -811,7 +818,15 @@ def oom_context(soak, log_entries, oom):
         "shrink_decided_ago_s" in ctx and ctx["workload_age_s"] is not None and
         ctx["shrink_decided_ago_s"] < ctx["workload_age_s"])
     ctx["rammd_lines"] = [e[4] for e in mine[-4:]]
-    ctx["fails"] = shrinking or unplugged or (since is not None and since <= SHRINK_WINDOW_S)
+    # With rammd killed by the soak, nothing could grow the guest, however
+    # much a shrink before left it: the kill is the outage's, reported. A
+    # restarted rammd needs a report and a plug (RESTART_GRACE_S) first.
+    with soak.lock:
+        outages = list(soak.outages)
+    down = [(a, b) for a, b in outages if a <= t <= b + RESTART_GRACE_S]
+    ctx["rammd_down"] = bool(down)
+    ctx["fails"] = not down and (shrinking or unplugged or
+                                 (since is not None and since <= SHRINK_WINDOW_S))
     return ctx
 
 
@@ -892,11 +907,13 @@ def report(soak, seed, minutes, supply, peak, faults):
               (kind, f["episodes"], f["granted"], f["cancelled"], f["never_ended"],
                f.get("median_ms", "-"), f.get("p90_ms", "-"), f.get("max_ms", "-")))
     print("(grant latency in ms, guest clock: from short to room again)")
-    print("\nOOM kills: %d (%d while rammd shrank the guest)" %
-          (len(ooms), sum(1 for o in ooms if o["fails"])))
+    print("\nOOM kills: %d (%d while rammd shrank the guest, %d while the soak had rammd down)" %
+          (len(ooms), sum(1 for o in ooms if o["fails"]), sum(1 for o in ooms if o["rammd_down"])))
     for o in ooms:
         print("  %.1f s %s [%s]: %s" % (rel(o["t"]), o["guest"],
-                                       "FAIL" if o["fails"] else "reported", o["line"]))
+                                       "FAIL" if o["fails"] else
+                                       "reported, rammd down" if o["rammd_down"] else "reported",
+                                       o["line"]))
         print("    workload: %s, %s s before" % (o["workload"], o["workload_age_s"]))
         if "last_shrink" in o:
             print("    last shrink, decided %s s before (%s the workload started): %s" %
