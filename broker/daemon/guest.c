@@ -418,7 +418,7 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 		.stuck_until_us = g->stuck_until_us,
 		.resize_decided_us = g->resize.decided_us,
 		.shrink_since_us = g->shrink_since_us,
-		.wss_rise_bps = g->wss_rise_bps,
+		.wss_rise_bps = g->rise.bps,
 		.taken_us = g->taken_us,
 		.taken_from_units = g->taken_from_units,
 		.account_open = g->account_open,
@@ -808,10 +808,7 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 		return;
 	}
 	g->counters.reports++;
-	g->wss_rise_bps = g->have_report
-		? plan_wss_rise_bps(guest_report_wss_bytes(&g->report), g->report_us,
-				    guest_report_wss_bytes(&msg->report), rammd_now_us())
-		: 0;
+	plan_rise_update(&g->rise, guest_report_wss_bytes(&msg->report), rammd_now_us());
 	g->report = msg->report;
 	/* Until budgets make over-bidding cost something, no bid may outrank
 	 * what an honest agent pays for memory in use: at equal prices the

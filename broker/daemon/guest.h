@@ -18,6 +18,7 @@
 #include "market.h"
 #include "state.h"
 #include "msg.h"
+#include "plan.h"
 #include "vm_uuid.h"
 
 struct rammd;
@@ -140,8 +141,8 @@ struct guest {
 				       * memory it offers is taken */
 	int64_t shrink_since_us;      /* the market has wanted it smaller on
 				       * end since; 0: not (plan.h) */
-	uint64_t wss_rise_bps;        /* its working set's rise between its
-				       * last two reports (plan.h) */
+	struct plan_rise rise;        /* its working set's recent rise, from
+				       * its reports (plan_rise_update()) */
 	int growth_waits;             /* its growth, won in the last round,
 				       * waited for memory free now */
 	int64_t taken_us;             /* the market last shrank it ... */

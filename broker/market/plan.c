@@ -555,18 +555,27 @@ static enum plan_why plan_shrink_why(const struct plan_input *in,
 	return plan_bid_for_unit(g, (uint64_t)target + 1) ? PLAN_OUTBID : PLAN_NO_BID;
 }
 
-uint64_t plan_wss_rise_bps(uint64_t prev_bytes, int64_t prev_us,
-			   uint64_t now_bytes, int64_t now_us)
+uint64_t plan_rise_update(struct plan_rise *r, uint64_t wss_bytes, int64_t now_us)
 {
-	uint64_t up = now_bytes > prev_bytes ? now_bytes - prev_bytes : 0;
-	uint64_t span_us = now_us > prev_us ? (uint64_t)(now_us - prev_us) : 0;
-	uint64_t bps;
+	uint64_t up = wss_bytes > r->wss_bytes ? wss_bytes - r->wss_bytes : 0;
+	uint64_t span_us, bps = 0;
 
-	if (!span_us || up < PLAN_RISE_MIN_BYTES)
+	if (!r->at_us || now_us < r->at_us) {
+		*r = (struct plan_rise){ .at_us = now_us, .wss_bytes = wss_bytes };
 		return 0;
-	bps = up > UINT64_MAX / 1000000 ? UINT64_MAX / span_us
-					: up * 1000000 / span_us;
-	return bps >= PLAN_RISE_BYTES_PER_S ? bps : 0;
+	}
+	span_us = (uint64_t)(now_us - r->at_us);
+	if (span_us < PLAN_RISE_MIN_SPAN_US)
+		return r->bps;
+	if (up >= PLAN_RISE_MIN_BYTES)
+		bps = up > UINT64_MAX / 1000000 ? UINT64_MAX / span_us
+						: up * 1000000 / span_us;
+	r->bps = PLAN_MAX(bps, r->bps / 2);
+	if (r->bps < PLAN_RISE_BYTES_PER_S)
+		r->bps = 0;
+	r->at_us = now_us;
+	r->wss_bytes = wss_bytes;
+	return r->bps;
 }
 
 /*

@@ -108,9 +108,9 @@ struct plan_guest {
 	int64_t shrink_since_us;  /* the market has wanted to shrink it on
 				   * end since then; 0: it has not (from
 				   * plan_guest_result) */
-	uint64_t wss_rise_bps;    /* how fast its working set rose between
-				   * its last two reports, bytes a second
-				   * (plan_wss_rise_bps()); 0: it did not */
+	uint64_t wss_rise_bps;    /* how fast its working set rose lately,
+				   * bytes a second (plan_rise_update());
+				   * 0: it did not */
 	int64_t taken_us;         /* the market last shrank it; 0: never */
 	uint32_t taken_from_units; /* what it held before the shrinks of
 				   * its return window (from
@@ -253,17 +253,30 @@ uint32_t plan_held_units(const struct plan_guest *g);
  */
 uint32_t plan_offered_units(const struct plan_guest *g);
 
+/* How fast a guest's working set rose lately; caller-owned, zeroed. */
+struct plan_rise {
+	int64_t at_us;      /* when @wss_bytes was reported; 0: not yet */
+	uint64_t wss_bytes; /* MemTotal less MemAvailable then */
+	uint64_t bps;       /* the recent rise, bytes a second */
+};
+
 /*
- * plan_wss_rise_bps - how fast a guest's working set (MemTotal less
- * MemAvailable) rose, in bytes a second, from @prev_bytes in a report at
- * @prev_us to @now_bytes in one at @now_us; 0 unless it rose by
- * PLAN_RISE_MIN_BYTES at least, at PLAN_RISE_BYTES_PER_S or faster (page
- * cache and slab drift slower), or for reports out of order. Pure.
+ * plan_rise_update - take the working set @wss_bytes (MemTotal less
+ * MemAvailable) of a report at @now_us into @r and return how fast it
+ * rises, in bytes a second. A rise is measured over spans of at least
+ * PLAN_RISE_MIN_SPAN_US: an urgent report may follow the last by a few
+ * ms, and the 1 MiB between them said a workload 0.4 s into a burst of
+ * 41 MiB/s was not rising. A shorter span is folded into the next. The
+ * figure is the faster of the span's rise and half the previous figure,
+ * so a burst is still seen a few reports on; a span's rise counts only at
+ * PLAN_RISE_MIN_BYTES or more (noise), and a figure below
+ * PLAN_RISE_BYTES_PER_S (page cache and slab drift slower) is 0. A clock
+ * that goes back starts again. Pure; cannot fail.
  */
+#define PLAN_RISE_MIN_SPAN_US 250000ll
 #define PLAN_RISE_MIN_BYTES (4ull << 20)
 #define PLAN_RISE_BYTES_PER_S (8ull << 20)
-uint64_t plan_wss_rise_bps(uint64_t prev_bytes, int64_t prev_us,
-			   uint64_t now_bytes, int64_t now_us);
+uint64_t plan_rise_update(struct plan_rise *r, uint64_t wss_bytes, int64_t now_us);
 
 /* plan_why_text - a short phrase for @why, for logs. Never NULL. */
 const char *plan_why_text(enum plan_why why);

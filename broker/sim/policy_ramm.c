@@ -34,7 +34,7 @@ struct ramm_sim {
 	struct plan_guest *snap;     /* [n_guests] */
 	struct plan_action *actions; /* [n_guests] */
 	struct plan_guest_result *results; /* [n_guests] */
-	uint32_t *used_mib;          /* [n_guests]: each one's last report */
+	struct plan_rise *rise;      /* [n_guests]: each one's working set's */
 };
 
 size_t sim_ramm_bid(const struct sim_guest_spec *spec,
@@ -84,7 +84,7 @@ static void ramm_fini(void *priv)
 	free(rs->snap);
 	free(rs->actions);
 	free(rs->results);
-	free(rs->used_mib);
+	free(rs->rise);
 	free(rs);
 }
 
@@ -141,8 +141,8 @@ static int ramm_init(void **priv, const struct sim_scenario *sc)
 	rs->snap = calloc(n, sizeof(*rs->snap));
 	rs->actions = calloc(n, sizeof(*rs->actions));
 	rs->results = calloc(n, sizeof(*rs->results));
-	rs->used_mib = calloc(n, sizeof(*rs->used_mib));
-	if (!rs->snap || !rs->actions || !rs->results || !rs->used_mib) {
+	rs->rise = calloc(n, sizeof(*rs->rise));
+	if (!rs->snap || !rs->actions || !rs->results || !rs->rise) {
 		ramm_fini(rs);
 		return -ENOMEM;
 	}
@@ -178,7 +178,7 @@ static int ramm_init(void **priv, const struct sim_scenario *sc)
  * went (they always complete). Its lease and account carry over.
  */
 static void ramm_snapshot_guest(struct ramm_sim *rs, struct plan_guest *pg,
-				uint32_t *used_mib,
+				struct plan_rise *rise,
 				const struct sim_guest_spec *spec,
 				const struct sim_observation *o, int64_t now_us)
 {
@@ -189,11 +189,7 @@ static void ramm_snapshot_guest(struct ramm_sim *rs, struct plan_guest *pg,
 	pg->size_bytes = pg->requested_bytes = vmem;
 	pg->weight = o->weight;
 	/* Its working set as the guest reports it: what it holds. */
-	pg->wss_rise_bps = pg->report_us
-		? plan_wss_rise_bps((uint64_t)*used_mib * MIB, pg->report_us,
-				    (uint64_t)o->used_mib * MIB, now_us)
-		: 0;
-	*used_mib = o->used_mib;
+	pg->wss_rise_bps = plan_rise_update(rise, (uint64_t)o->used_mib * MIB, now_us);
 	pg->report_us = now_us;
 	pg->mem_available_bytes = (uint64_t)o->free_mib * MIB;
 	pg->unplug_asked_units = pg->unplug_done_units = shrunk;
@@ -239,7 +235,7 @@ static void ramm_step(void *priv, const struct sim_scenario *sc, size_t t,
 
 	(void)host;
 	for (size_t g = 0; g < sc->n_guests; g++) {
-		ramm_snapshot_guest(rs, &rs->snap[g], &rs->used_mib[g], &sc->guests[g],
+		ramm_snapshot_guest(rs, &rs->snap[g], &rs->rise[g], &sc->guests[g],
 				    &obs[g], now_us);
 		next_mib[g] = obs[g].alloc_mib;
 	}

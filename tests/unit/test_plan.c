@@ -537,21 +537,37 @@ static void test_rising_working_set_keeps_its_rise(void **state)
 	free(f);
 }
 
-/* Rising: 4 MiB at least, at 8 MiB/s or faster; falling or out of order
- * is not. */
-static void test_wss_rise_bps(void **state)
+/* Rising: 4 MiB at least, at 8 MiB/s or faster, over spans of 250 ms or
+ * more; the figure halves while the working set stands still, and a
+ * report right after another (urgent) neither clears nor makes one. */
+static void test_rise_update(void **state)
 {
 	const uint64_t mib = 1ull << 20;
+	const int64_t s = 1000000;
+	struct plan_rise r = { 0 };
 
 	(void)state;
-	assert_true(plan_wss_rise_bps(100 * mib, 0, 108 * mib, 1000000) == 8 * mib);
-	assert_true(plan_wss_rise_bps(100 * mib, 0, 107 * mib, 1000000) == 0);
-	assert_true(plan_wss_rise_bps(100 * mib, 0, 104 * mib, 500000) == 8 * mib);
-	assert_true(plan_wss_rise_bps(100 * mib, 0, 104 * mib - 1, 1000) == 0);
-	assert_true(plan_wss_rise_bps(108 * mib, 0, 100 * mib, 1000000) == 0);
-	assert_true(plan_wss_rise_bps(100 * mib, 1000000, 200 * mib, 1000000) == 0);
-	assert_true(plan_wss_rise_bps(100 * mib, 2000000, 200 * mib, 1000000) == 0);
-	assert_true(plan_wss_rise_bps(0, 0, UINT64_MAX, 2) == UINT64_MAX / 2);
+	assert_true(plan_rise_update(&r, 100 * mib, 10 * s) == 0);
+	assert_true(plan_rise_update(&r, 140 * mib, 11 * s) == 40 * mib);
+	/* 100 ms on, 1 MiB more: too short a span to judge. */
+	assert_true(plan_rise_update(&r, 141 * mib, 11 * s + s / 10) == 40 * mib);
+	/* Standing still: halved each span, none below 8 MiB/s. */
+	assert_true(plan_rise_update(&r, 141 * mib, 12 * s) == 20 * mib);
+	assert_true(plan_rise_update(&r, 141 * mib, 13 * s) == 10 * mib);
+	assert_true(plan_rise_update(&r, 141 * mib, 14 * s) == 0);
+	/* 7 MiB in 1 s is drift; 4 MiB in 0.5 s is a rise; less than 4 MiB
+	 * is noise however fast. */
+	assert_true(plan_rise_update(&r, 148 * mib, 15 * s) == 0);
+	assert_true(plan_rise_update(&r, 152 * mib, 15 * s + s / 2) == 8 * mib);
+	r = (struct plan_rise){ 0 };
+	assert_true(plan_rise_update(&r, 100 * mib, 10 * s) == 0);
+	assert_true(plan_rise_update(&r, 104 * mib - 1, 10 * s + s / 4) == 0);
+	/* Falling is no rise; a clock gone back starts again. */
+	assert_true(plan_rise_update(&r, 50 * mib, 11 * s) == 0);
+	assert_true(plan_rise_update(&r, 200 * mib, 12 * s) == 150 * mib);
+	assert_true(plan_rise_update(&r, 400 * mib, 5 * s) == 0);
+	assert_true(r.bps == 0 && r.at_us == 5 * s);
+	assert_true(plan_rise_update(&r, UINT64_MAX, 5 * s + s / 4) == UINT64_MAX / (s / 4));
 }
 
 /* A guest that bids for nothing any more has lost its workload, and one
@@ -1755,7 +1771,7 @@ int main(void)
 		cmocka_unit_test(test_short_bid_skips_dip),
 		cmocka_unit_test(test_short_bid_takes_what_it_lacks_from_idle_guest),
 		cmocka_unit_test(test_rising_working_set_keeps_its_rise),
-		cmocka_unit_test(test_wss_rise_bps),
+		cmocka_unit_test(test_rise_update),
 		cmocka_unit_test(test_return_window),
 		cmocka_unit_test(test_return_windows_overlap),
 		cmocka_unit_test(test_bill_what_it_holds),
