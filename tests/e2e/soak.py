@@ -42,7 +42,8 @@ consoles (the OOM killer's lines), rammd's log and ramm-hog's "short" /
   - the guest kernels' WARNING, BUG and Oops reports, from dmesg.
 
 Verdict: FAIL on an OOM kill in a guest rammd was shrinking or had shrunk
-in the last SHRINK_WINDOW_S (10) seconds, a floor violation, a moment over
+in the last SHRINK_WINDOW_S (10) seconds (a shrink stopped before the
+device gave anything took nothing, and does not count), a floor violation, a moment over
 supply, or rammd or a guest dying on its own. Other OOM kills (a greedy
 burst the market does not serve, or one while the soak has rammd down:
 from its SIGKILL to RESTART_GRACE_S (2 s: a report and a plug) after its
@@ -768,6 +769,16 @@ def false_completions(soak, log_entries):
     return out
 
 
+def device_gave(soak, name, gen, t_decided, t_end):
+    """Whether @name's device (boot @gen) fell below its size at @t_decided
+    between then and half a second after @t_end; True with no read from
+    before @t_decided (unknown counts against rammd)."""
+    reads = [(t0, r[name][1]) for t0, _, r in soak.rounds
+             if r.get(name) and r[name][0] == gen and t_decided - 1.0 <= t0 <= t_end + 0.5]
+    before = [v for t0, v in reads if t0 <= t_decided]
+    return not before or any(v < before[-1] for t0, v in reads if t0 > t_decided)
+
+
 def oom_context(soak, log_entries, oom):
     """What rammd was doing to the guest when its OOM killer ran."""
     t, name, gen, pid, task, line = oom
@@ -776,9 +787,14 @@ def oom_context(soak, log_entries, oom):
     ctx = dict(guest=name, t=t, pid=pid, task=task, line=line,
                kernel_report=soak.oom_reports.get((name, gen, str(pid)), []))
     shrinking, since = False, None
-    if shrinks:
-        last = shrinks[-1]
+    # The latest shrink that took memory: one stopped before the device
+    # gave any (a workload that started as it was decided) took nothing.
+    for last in reversed(shrinks):
         ends = [e for e in mine if e[0] >= last[0] and e[2] in ("done", "stopped", "stop")]
+        if ends and ends[0][2] == "stop" and not device_gave(soak, name, gen, last[0], ends[0][0]):
+            ctx.setdefault("shrinks_that_took_nothing", []).append(
+                "%s; %s" % (last[4].split(": ", 1)[-1], ends[0][4].split(": ", 1)[-1]))
+            continue
         if ends:
             since = t - ends[0][0]
             ctx["last_shrink"] = "%s; %s" % (last[4].split(": ", 1)[-1], ends[0][4].split(": ", 1)[-1])
@@ -786,6 +802,7 @@ def oom_context(soak, log_entries, oom):
             shrinking = True
             ctx["last_shrink"] = last[4].split(": ", 1)[-1] + " (in flight)"
         ctx["shrink_decided_ago_s"] = round(t - last[0], 1)
+        break
     # The device unplugging toward a lower request, logged or not (same
     # QEMU); a device falling below a request that did not drop is the
     # guest not keeping what it plugged, noted but not rammd's shrink.
