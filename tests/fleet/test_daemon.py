@@ -359,14 +359,21 @@ def test_shrink_stopped_while_preparing():
         bed.ready(["a"])
         notice, t_evict, size = _first_shrink(bed, "a")
         bed.fleet.do("a", "set_demand", 1400, True)
-        wait_for("the notice called off", lambda: [
-            e for e in bed.fleet.guest("a")["evicts"]
-            if e["units"] == 0 and e.get("id", 0) > notice["id"]], 5)
-        f = bed.fleet.guest("a")
-        low = [v for t, v in f["qom_sets_mib"] if t >= t_evict and v < size]
-        check(not low, "requested-size lowered to %s though the shrink was stopped" % low)
-        check(not f["evicting"], "the guest still prepares after the call-off")
+        _check_called_off(bed, "a", notice, t_evict, size, 5, "the shrink was stopped")
         check("shrink stopped" in bed.rammd.log(), "no 'shrink stopped' log line")
+
+
+def _check_called_off(bed, name, notice, t_evict, size, timeout, why):
+    """@notice (sent at @t_evict to @name, then @size MiB) is called off
+    within @timeout s by an evict of 0 units, and requested-size was never
+    lowered below @size: @why."""
+    wait_for("the notice called off", lambda: [
+        e for e in bed.fleet.guest(name)["evicts"]
+        if e["units"] == 0 and e.get("id", 0) > notice["id"]], timeout)
+    f = bed.fleet.guest(name)
+    low = [v for t, v in f["qom_sets_mib"] if t >= t_evict and v < size]
+    check(not low, "requested-size lowered to %s though %s" % (low, why))
+    check(not f["evicting"], "the guest still prepares after the call-off")
 
 
 def test_shrink_not_sent_to_an_unheard_guest():
@@ -397,15 +404,9 @@ def test_shrink_not_sent_to_an_unheard_guest():
             return [(e, t) for e, t in zip(f["evicts"], f["evict_times"])
                     if e["units"] and t > t0]
         notice, t_evict = wait_for("an evict notice", notice_since, 8)[0]
-        wait_for("the notice called off", lambda: [
-            e for e in bed.fleet.guest("a")["evicts"]
-            if e["units"] == 0 and e.get("id", 0) > notice["id"]], 6)
-        f = bed.fleet.guest("a")
-        low = [v for t, v in f["qom_sets_mib"] if t >= t_evict and v < size]
-        check(not low, "requested-size lowered to %s for a guest silent since the notice" % low)
+        _check_called_off(bed, "a", notice, t_evict, size, 6, "a was silent since the notice")
         check("called off: no report" in bed.rammd.log(), "no 'called off' log line")
         print("called off %.1f s after the notice" % (time.monotonic() - t_evict))
-        check(not bed.fleet.guest("a")["evicting"], "the guest still prepares after the call-off")
         bed.fleet.do("a", "set_agent_silent", False)
         lowered = wait_for("requested-size lowered once a reports again", lambda: [
             t for t, v in bed.fleet.guest("a")["qom_sets_mib"] if t > t_evict and v < size], 10)
