@@ -45,6 +45,13 @@ static int plan_shrinking(const struct plan_guest *g)
 	return g->resizing && g->requested_bytes < g->size_bytes;
 }
 
+/* Whether @g sent an urgent report (short now) after its resize in flight
+ * was decided. */
+static int plan_urgent_since_decided(const struct plan_guest *g)
+{
+	return g->report_urgent && g->report_us > g->resize_decided_us;
+}
+
 uint32_t plan_offered_units(const struct plan_guest *g)
 {
 	uint32_t held = plan_held_units(g);
@@ -300,25 +307,30 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 
 /*
  * Pool units the short guests of @pt bid short for (preempt_price or more)
- * beyond what they hold, less the @free_units they can grow into: what
- * short bids may take past others' dips this tick.
+ * beyond what they hold, less the @free_units they can grow into and the
+ * units other guests' shrinks are unplugging now: what short bids may
+ * take past others' dips this tick. Without the unplugs in flight, each
+ * tick of a shrink would take the same need again from the next guest.
  */
 static uint64_t plan_short_need(const struct plan_input *in,
 				const struct plan_pool_tick *pt, uint64_t free_units)
 {
-	uint64_t need = 0;
+	uint64_t need = 0, coming = free_units;
 
 	for (size_t i = 0; i < pt->n; i++) {
 		const struct plan_guest *g = &in->guests[pt->idx[i]];
 		uint64_t want;
 
+		if (plan_shrinking(g))
+			coming += (uint64_t)(pt->held[i] - PLAN_MIN(pt->held[i],
+					plan_requested_units(g))) * pt->k[i];
 		if (!pt->bids_short[i])
 			continue;
 		want = market_claimed_units(g->bid, g->n_bid, in->cfg->preempt_price);
 		if (want > pt->held[i])
 			need += (want - pt->held[i]) * pt->k[i];
 	}
-	return need > free_units ? need - free_units : 0;
+	return need > coming ? need - coming : 0;
 }
 
 /*
@@ -405,7 +417,7 @@ static void plan_pool_guest(const struct plan_input *in,
 	if (plan_shrinking(g) && !mg->frozen) {
 		mg->max_plug_units = 0;
 		mg->max_unplug_units = plan_scale(held - plan_requested_units(g), k);
-		if (g->report_urgent && g->report_us > g->resize_decided_us)
+		if (plan_urgent_since_decided(g))
 			mg->max_unplug_units = 0;
 	}
 	/* A drained guest bids for nothing: the market takes it back to its
@@ -776,8 +788,12 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 			 * report a second, a burst of 80 MiB/s): the whole
 			 * shrink is called off where the device stands, and
 			 * a new dip must last before it is shrunk again. An
-			 * emergency's unplugs are not called off. */
-			if (!emergency && target > plan_requested_units(g))
+			 * emergency's unplugs are not called off, nor a shrink
+			 * the market left short only to take another guest's
+			 * units that nobody bids for either. */
+			if (!emergency && target > plan_requested_units(g) &&
+			    (plan_urgent_since_decided(g) ||
+			     plan_bid_for_unit(g, (uint64_t)plan_requested_units(g) + 1)))
 				plan_action_add(in, out, pt, i, held, PLAN_STOP_SHRINK);
 			continue;
 		}

@@ -570,6 +570,37 @@ static void test_rise_update(void **state)
 	assert_true(plan_rise_update(&r, UINT64_MAX, 5 * s + s / 4) == UINT64_MAX / (s / 4));
 }
 
+/* What a short guest lacks is taken once: while one idle guest's unplug
+ * for it is in flight, the next tick takes nothing more from another idle
+ * guest inside its dip, and the unplug goes on although the market would
+ * rather take the other's units (neither bids for them). */
+static void test_short_need_taken_once(void **state)
+{
+	struct fixture *f = fixture_new(40); /* 20 units */
+	struct plan_guest *first, *second, *shorty;
+
+	(void)state;
+	f->cfg.shrink_delay_ms = 3000;
+	first = add_ordinary(f, 10);
+	second = add_ordinary(f, 10);
+	shorty = add_ordinary(f, 0);
+	bid(shorty, 3, 5000);
+	bid(shorty, 7, 1000);
+	run(f);
+	expect_resize(f, 0, 10, 7, PLAN_NO_BID);
+	expect_no_action(f, 1);
+
+	first->resizing = 1;
+	first->requested_bytes = 7 * first->unit_bytes;
+	first->shrink_since_us = NOW_US;
+	second->shrink_since_us = NOW_US;
+	run(f);
+	expect_no_action(f, 0);
+	expect_no_action(f, 1);
+	assert_int_equal(f->results[2].growth_waits, 1);
+	free(f);
+}
+
 /* A guest that bids for nothing any more has lost its workload, and one
  * often starts again at once: it keeps its lease, and inside its dip a
  * short bid takes from it only what the short guest lacks (soak seed
@@ -1770,6 +1801,7 @@ int main(void)
 		cmocka_unit_test(test_short_bid_after_credit),
 		cmocka_unit_test(test_short_bid_skips_dip),
 		cmocka_unit_test(test_short_bid_takes_what_it_lacks_from_idle_guest),
+		cmocka_unit_test(test_short_need_taken_once),
 		cmocka_unit_test(test_rising_working_set_keeps_its_rise),
 		cmocka_unit_test(test_rise_update),
 		cmocka_unit_test(test_return_window),
