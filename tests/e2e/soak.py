@@ -43,7 +43,9 @@ consoles (the OOM killer's lines), rammd's log and ramm-hog's "short" /
 
 Verdict: FAIL on an OOM kill in a guest rammd was shrinking or had shrunk
 in the last SHRINK_WINDOW_S (10) seconds (a shrink stopped before the
-device gave anything took nothing, and does not count), a floor violation, a moment over
+device gave anything took nothing, and one the market gave back in full
+before the kill left the guest no smaller: neither counts), a floor
+violation, a moment over
 supply, or rammd or a guest dying on its own. Other OOM kills (a greedy
 burst the market does not serve, or one while the soak has rammd down:
 from its SIGKILL to RESTART_GRACE_S (2 s: a report and a plug) after its
@@ -773,10 +775,26 @@ def device_gave(soak, name, gen, t_decided, t_end):
     """Whether @name's device (boot @gen) fell below its size at @t_decided
     between then and half a second after @t_end; True with no read from
     before @t_decided (unknown counts against rammd)."""
-    reads = [(t0, r[name][1]) for t0, _, r in soak.rounds
-             if r.get(name) and r[name][0] == gen and t_decided - 1.0 <= t0 <= t_end + 0.5]
-    before = [v for t0, v in reads if t0 <= t_decided]
-    return not before or any(v < before[-1] for t0, v in reads if t0 > t_decided)
+    reads = device_reads(soak, name, gen, t_decided - 1.0, t_end + 0.5)
+    before = [v for t0, v, _ in reads if t0 <= t_decided]
+    return not before or any(v < before[-1] for t0, v, _ in reads if t0 > t_decided)
+
+
+def device_reads(soak, name, gen, t0, t1):
+    """@name's device reads (plugged, requested), boot @gen, in rounds that
+    started in [@t0, @t1]."""
+    return [(tr, r[name][1], r[name][2]) for tr, _, r in soak.rounds
+            if r.get(name) and r[name][0] == gen and t0 <= tr <= t1]
+
+
+def given_back(soak, name, gen, t_decided, t_kill):
+    """Whether @name's device, at its last read before @t_kill, held at
+    least what it held when a shrink was decided at @t_decided: the
+    market gave back all that shrink took, and the kill came of what the
+    guest wanted beyond it. False with no read from either side."""
+    before = device_reads(soak, name, gen, t_decided - 1.0, t_decided)
+    after = device_reads(soak, name, gen, t_decided, t_kill)
+    return bool(before and after) and after[-1][1] >= before[-1][1]
 
 
 def oom_context(soak, log_entries, oom):
@@ -787,12 +805,18 @@ def oom_context(soak, log_entries, oom):
     ctx = dict(guest=name, t=t, pid=pid, task=task, line=line,
                kernel_report=soak.oom_reports.get((name, gen, str(pid)), []))
     shrinking, since = False, None
-    # The latest shrink that took memory: one stopped before the device
-    # gave any (a workload that started as it was decided) took nothing.
+    # The latest shrink that took memory the guest still lacked at the
+    # kill: one stopped before the device gave any (a workload that
+    # started as it was decided) took nothing, and one the market has
+    # since given back in full left the guest no smaller.
     for last in reversed(shrinks):
         ends = [e for e in mine if e[0] >= last[0] and e[2] in ("done", "stopped", "stop")]
         if ends and ends[0][2] == "stop" and not device_gave(soak, name, gen, last[0], ends[0][0]):
             ctx.setdefault("shrinks_that_took_nothing", []).append(
+                "%s; %s" % (last[4].split(": ", 1)[-1], ends[0][4].split(": ", 1)[-1]))
+            continue
+        if ends and given_back(soak, name, gen, last[0], t):
+            ctx.setdefault("shrinks_given_back", []).append(
                 "%s; %s" % (last[4].split(": ", 1)[-1], ends[0][4].split(": ", 1)[-1]))
             continue
         if ends:
@@ -806,12 +830,12 @@ def oom_context(soak, log_entries, oom):
     # The device unplugging toward a lower request, logged or not (same
     # QEMU); a device falling below a request that did not drop is the
     # guest not keeping what it plugged, noted but not rammd's shrink.
+    # What the market gave back by the kill is not counted.
     unplugged = fell = False
-    reads = [r[name][1:] for t0, _, r in soak.rounds
-             if r.get(name) and r[name][0] == gen and t - SHRINK_WINDOW_S <= t0 <= t]
+    reads = [v[1:] for v in device_reads(soak, name, gen, t - SHRINK_WINDOW_S, t)]
     for (a, _), (b, b_req) in zip(reads, reads[1:]):
         if b < a and b_req < a:
-            unplugged = True
+            unplugged = unplugged or reads[-1][0] < a
         elif b < a:
             fell = True
     ctx["shrinking"] = shrinking
@@ -937,6 +961,10 @@ def report(soak, seed, minutes, supply, peak, faults):
                   (o["shrink_decided_ago_s"],
                    "after" if o["shrink_after_workload_start"] else "before",
                    o["last_shrink"]))
+        for key, what in (("shrinks_that_took_nothing", "took nothing"),
+                          ("shrinks_given_back", "given back in full")):
+            for line in o.get(key, []):
+                print("    shrink that %s: %s" % (what, line))
         print("    rammd: shrinking=%s shrunk_ago=%s s device_unplugged=%s fell_unasked=%s "
               "size=%s target=%s device=%s avail=%s bid=%s price=%s" %
               (o["shrinking"], o["shrunk_ago_s"], o["device_unplugged_in_window"],
