@@ -221,6 +221,9 @@ bid_rise_update(struct bid_rise *r, int64_t now_ms, uint64_t wss_kib)
 			r->kib_s = 0;
 		r->at_ms = now_ms;
 		r->wss_kib = wss_kib;
+	} else if (wss_kib < r->wss_kib) {
+		r->at_ms = now_ms;
+		r->wss_kib = wss_kib;
 	}
 	return r->kib_s * RAMM_RISE_LEAD_MS / 1000;
 }

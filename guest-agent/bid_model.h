@@ -64,7 +64,9 @@ struct bid_rise {
  * and return the growth to bid for: the recent rise times
  * RAMM_RISE_LEAD_MS, in KiB (@wss_kib is taken as at most 2^40 KiB, so the
  * result stays below 2^43). A rise is measured over spans of at least
- * RAMM_RISE_MIN_MS (later samples are folded into the next span); the
+ * RAMM_RISE_MIN_MS (later samples are folded into the next span, but a
+ * fall starts it again there, so that a workload that exits and starts
+ * again at once rises from where it fell); the
  * figure is the faster of the span's rise and half the previous one (none
  * below RAMM_RISE_MIN_KIB_S), so a
  * burst's projection fades within seconds and a falling or steady working

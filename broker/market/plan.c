@@ -577,8 +577,13 @@ uint64_t plan_rise_update(struct plan_rise *r, uint64_t wss_bytes, int64_t now_u
 		return 0;
 	}
 	span_us = (uint64_t)(now_us - r->at_us);
-	if (span_us < PLAN_RISE_MIN_SPAN_US)
+	if (span_us < PLAN_RISE_MIN_SPAN_US) {
+		if (wss_bytes < r->wss_bytes) {
+			r->at_us = now_us;
+			r->wss_bytes = wss_bytes;
+		}
 		return r->bps;
+	}
 	if (up >= PLAN_RISE_MIN_BYTES)
 		bps = up > UINT64_MAX / 1000000 ? UINT64_MAX / span_us
 						: up * 1000000 / span_us;

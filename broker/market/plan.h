@@ -266,7 +266,10 @@ struct plan_rise {
  * rises, in bytes a second. A rise is measured over spans of at least
  * PLAN_RISE_MIN_SPAN_US: an urgent report may follow the last by a few
  * ms, and the 1 MiB between them said a workload 0.4 s into a burst of
- * 41 MiB/s was not rising. A shorter span is folded into the next. The
+ * 41 MiB/s was not rising. A shorter span is folded into the next, unless
+ * the working set fell: then the span starts again at the fall, or a
+ * workload that exits and starts again at once (seen in the soak) would
+ * rise from a level it had left and look as if it did not. The
  * figure is the faster of the span's rise and half the previous figure,
  * so a burst is still seen a few reports on; a span's rise counts only at
  * PLAN_RISE_MIN_BYTES or more (noise), and a figure below

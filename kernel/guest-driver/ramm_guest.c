@@ -1097,7 +1097,9 @@ static bool ramm_urgent_pending(void)
  * Follow how fast @wss rises: over spans of at least RAMM_RISE_MIN_MS (an
  * urgent record may come a millisecond after the last), the faster of the
  * span's rise and half the previous figure, none below
- * RAMM_RISE_MIN_KIB_S. A falling working set only lets the figure decay.
+ * RAMM_RISE_MIN_KIB_S. A falling working set only lets the figure decay,
+ * and starts a short span again at the fall: a workload that exits and
+ * starts again at once rises from there, not from the level it left.
  */
 static void ramm_rise_update(struct ramm_sampler *s, u64 now, u64 wss)
 {
@@ -1108,8 +1110,13 @@ static void ramm_rise_update(struct ramm_sampler *s, u64 now, u64 wss)
 		s->rise_wss = wss;
 		return;
 	}
-	if (span < (u64)RAMM_RISE_MIN_MS * NSEC_PER_MSEC)
+	if (span < (u64)RAMM_RISE_MIN_MS * NSEC_PER_MSEC) {
+		if (wss < s->rise_wss) {
+			s->rise_ns = now;
+			s->rise_wss = wss;
+		}
 		return;
+	}
 	if (wss > s->rise_wss)
 		up = ramm_per_sec(wss - s->rise_wss, span);
 	s->rise_bps = max(up, s->rise_bps / 2);

@@ -176,7 +176,8 @@ test_rise_running_out_is_short(void **state)
 }
 
 /* The rise: measured over spans of RAMM_RISE_MIN_MS or more, fading by
- * half per span once the working set stops growing. */
+ * half per span once the working set stops growing; a fall starts a
+ * short span again. */
 static void
 test_rise_update(void **state)
 {
@@ -202,6 +203,13 @@ test_rise_update(void **state)
 	assert_int_equal(bid_rise_update(&r, 2100, 60 * 1024), 0);
 	/* Nonsense sizes stay in range. */
 	assert_true(bid_rise_update(&r, 1600, UINT64_MAX) < (1ull << 43));
+	/* A workload exits and another starts: the fall, 200 ms into a
+	 * span, starts it again, and the new rise is seen from there: 22 MiB
+	 * in 0.5 s, 88 MiB over 2 s. */
+	r = (struct bid_rise){ 0 };
+	assert_int_equal(bid_rise_update(&r, 1000, 334 * 1024), 0);
+	assert_int_equal(bid_rise_update(&r, 1200, 182 * 1024), 0);
+	assert_int_equal(bid_rise_update(&r, 1700, 204 * 1024), 88 * 1024);
 }
 
 /* Targets round up to whole units. */

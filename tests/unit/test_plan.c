@@ -538,8 +538,9 @@ static void test_rising_working_set_keeps_its_rise(void **state)
 }
 
 /* Rising: 4 MiB at least, at 8 MiB/s or faster, over spans of 250 ms or
- * more; the figure halves while the working set stands still, and a
- * report right after another (urgent) neither clears nor makes one. */
+ * more; the figure halves while the working set stands still, a report
+ * right after another (urgent) neither clears nor makes one, and a fall
+ * starts the span again. */
 static void test_rise_update(void **state)
 {
 	const uint64_t mib = 1ull << 20;
@@ -568,6 +569,12 @@ static void test_rise_update(void **state)
 	assert_true(plan_rise_update(&r, 400 * mib, 5 * s) == 0);
 	assert_true(r.bps == 0 && r.at_us == 5 * s);
 	assert_true(plan_rise_update(&r, UINT64_MAX, 5 * s + s / 4) == UINT64_MAX / (s / 4));
+	/* A workload exits and another starts: the fall, 200 ms into a
+	 * span, starts it again, and the new rise is seen from there. */
+	r = (struct plan_rise){ 0 };
+	assert_true(plan_rise_update(&r, 334 * mib, 10 * s) == 0);
+	assert_true(plan_rise_update(&r, 182 * mib, 10 * s + s / 5) == 0);
+	assert_true(plan_rise_update(&r, 204 * mib, 10 * s + 7 * s / 10) == 44 * mib);
 }
 
 /* What a short guest lacks is taken once: while one idle guest's unplug
