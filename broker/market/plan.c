@@ -213,13 +213,8 @@ struct plan_pool_tick {
 	struct market_conduct *conduct;  /* [n] */
 	struct ramm_bid_step *steps; /* [n * RAMM_MAX_BID_STEPS]: curves of
 				      * guests with k > 1, in pool units */
-	uint8_t *bids_short;       /* [n]: enum plan_short_level,
-				    * plan_bids_short() */
-	size_t n_short;            /* guests that bid short ... */
-	size_t n_in_use;           /* ... and of those, for memory in use */
-	uint64_t headroom_budget;  /* pool units of others' headroom that
-				    * leases may still give up to bids for
-				    * memory in use (plan_pool_guest()) */
+	uint8_t *bids_short;       /* [n]: plan_bids_short() */
+	size_t n_short;            /* guests with bids_short set */
 	uint64_t supply_units;
 };
 
@@ -229,16 +224,6 @@ static uint32_t plan_scale(uint64_t units, uint32_t k)
 	uint64_t v = units * k;
 
 	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-}
-
-/* Pool units the guests of @pt hold, all told. */
-static uint64_t plan_held_pool_units(const struct plan_pool_tick *pt)
-{
-	uint64_t held = 0;
-
-	for (size_t i = 0; i < pt->n; i++)
-		held += (uint64_t)pt->held[i] * pt->k[i];
-	return held;
 }
 
 /* The credit score's view of @g's last tick (market_credit_next()), in
@@ -264,52 +249,30 @@ static struct market_conduct plan_conduct(const struct plan_input *in,
 	return c;
 }
 
-/* How short a guest is, by its bid for the unit after those it holds. */
-enum plan_short_level {
-	PLAN_NOT_SHORT,
-	PLAN_SHORT,        /* preempt_price or more: it is about to run out */
-	PLAN_SHORT_IN_USE, /* max_price: its working set is past what it
-			    * holds, and the OOM killer is next */
-};
-
 /*
- * How short guest @i of @pt is (enum plan_short_level), by what it bids
- * for the unit after those it holds as the market will see that bid
- * (market_effective_bid(): scaled by credit, within its balance). A low
- * credit score keeps an over-claimer below both marks.
+ * Whether guest @i of @pt bids preempt_price or more for the unit after
+ * those it holds, as the market will see that bid (market_effective_bid():
+ * scaled by credit, within its balance): it is short of memory it uses or
+ * is about to. A low credit score keeps an over-claimer below the mark.
  */
-static enum plan_short_level plan_bids_short(const struct plan_input *in,
-					     const struct plan_pool_tick *pt,
-					     size_t i)
+static int plan_bids_short(const struct plan_input *in,
+			   const struct plan_pool_tick *pt, size_t i)
 {
 	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	const struct market_account *acct = &pt->accounts[i];
 	struct ramm_bid_step eff[MARKET_MAX_STEPS];
-	uint32_t held = pt->held[i], price;
+	uint32_t held = pt->held[i];
 	int n;
 
 	if (!in->cfg->preempt_price || !g->device_ready || g->excluded ||
 	    g->drain || !plan_usable_bid(in, g) ||
 	    g->floor_bytes + ((uint64_t)held + 1) * g->unit_bytes > g->cap_bytes)
-		return PLAN_NOT_SHORT;
+		return 0;
 	n = market_effective_bid(g->bid, g->n_bid, acct->credit,
 				 plan_conduct(in, g, held).used_units,
 				 acct->balance, eff);
-	if (n <= 0)
-		return PLAN_NOT_SHORT;
-	price = market_bid_price(eff, (size_t)n, (uint64_t)held + 1);
-	if (price < in->cfg->preempt_price)
-		return PLAN_NOT_SHORT;
-	return price >= in->cfg->max_price ? PLAN_SHORT_IN_USE : PLAN_SHORT;
-}
-
-/* Whether a guest of @pt other than @i is at least @level short. */
-static int plan_other_short(const struct plan_pool_tick *pt, size_t i,
-			    enum plan_short_level level)
-{
-	size_t n = level == PLAN_SHORT_IN_USE ? pt->n_in_use : pt->n_short;
-
-	return n > (pt->bids_short[i] >= level);
+	return n > 0 && market_bid_price(eff, (size_t)n, (uint64_t)held + 1) >=
+			in->cfg->preempt_price;
 }
 
 /*
@@ -323,9 +286,9 @@ static int plan_other_short(const struct plan_pool_tick *pt, size_t i,
  * exited, or was killed), and one often starts again at once: it keeps
  * its lease, and its dip unless @idle_too; then all it holds may go, but
  * only what the short guests lack (plan_shrink_now()). What @i bids more
- * for stays (but see plan_headroom_units()): taking its headroom would
- * make it short in turn, and the two would trade memory tick by tick. 0
- * without another guest's short bid.
+ * for stays: taking its headroom would make it short in turn, and the
+ * two would trade memory tick by tick. 0 without another guest's short
+ * bid.
  */
 static uint32_t plan_preemptible_units(const struct plan_input *in,
 				       const struct plan_pool_tick *pt, size_t i,
@@ -334,7 +297,7 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	uint64_t kept;
 
-	if (!plan_other_short(pt, i, PLAN_SHORT))
+	if (pt->n_short <= pt->bids_short[i])
 		return 0;
 	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
 	if (!kept)
@@ -343,44 +306,15 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 }
 
 /*
- * Of what guest @i of @pt holds, its headroom: the units it bids more
- * than reserve_price but less than preempt_price for (the agents' need
- * tier, a tenth over its working set), which a guest whose working set is
- * past what it holds (PLAN_SHORT_IN_USE) may take past @i's lease and dip,
- * up to what that guest lacks: the OOM killer is about to strike it,
- * while @i loses only room to grow. They cannot trade it back: @i, short
- * in turn, bids under max_price for what it lacks and takes only what the
- * other bids reserve_price or less for. 0 without such a bid.
- */
-static uint32_t plan_headroom_units(const struct plan_input *in,
-				    const struct plan_pool_tick *pt, size_t i)
-{
-	const struct plan_guest *g = &in->guests[pt->idx[i]];
-	uint64_t above_reserve, short_too;
-
-	if (!plan_other_short(pt, i, PLAN_SHORT_IN_USE))
-		return 0;
-	above_reserve = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
-	short_too = market_claimed_units(g->bid, g->n_bid, in->cfg->preempt_price);
-	above_reserve = PLAN_MIN(above_reserve, pt->held[i]);
-	short_too = PLAN_MIN(short_too, pt->held[i]);
-	return above_reserve > short_too ? (uint32_t)(above_reserve - short_too) : 0;
-}
-
-/*
- * Pool units the guests of @pt at least @level short bid for at its mark
- * (preempt_price, or max_price for PLAN_SHORT_IN_USE) beyond what they
- * hold, less the @free_units they can grow into and the units other
- * guests' shrinks are unplugging now: what such bids may take past
- * others' leases and dips this tick. Without the unplugs in flight, each
+ * Pool units the short guests of @pt bid short for (preempt_price or more)
+ * beyond what they hold, less the @free_units they can grow into and the
+ * units other guests' shrinks are unplugging now: what short bids may
+ * take past others' dips this tick. Without the unplugs in flight, each
  * tick of a shrink would take the same need again from the next guest.
  */
 static uint64_t plan_short_need(const struct plan_input *in,
-				const struct plan_pool_tick *pt, uint64_t free_units,
-				enum plan_short_level level)
+				const struct plan_pool_tick *pt, uint64_t free_units)
 {
-	uint32_t mark = level == PLAN_SHORT_IN_USE ? in->cfg->max_price
-						   : in->cfg->preempt_price;
 	uint64_t need = 0, coming = free_units;
 
 	for (size_t i = 0; i < pt->n; i++) {
@@ -390,28 +324,13 @@ static uint64_t plan_short_need(const struct plan_input *in,
 		if (plan_shrinking(g))
 			coming += (uint64_t)(pt->held[i] - PLAN_MIN(pt->held[i],
 					plan_requested_units(g))) * pt->k[i];
-		if (pt->bids_short[i] < level)
+		if (!pt->bids_short[i])
 			continue;
-		want = market_claimed_units(g->bid, g->n_bid, mark);
+		want = market_claimed_units(g->bid, g->n_bid, in->cfg->preempt_price);
 		if (want > pt->held[i])
 			need += (want - pt->held[i]) * pt->k[i];
 	}
 	return need > coming ? need - coming : 0;
-}
-
-/* What the short guests of a pool still lack this tick, in pool units
- * (plan_short_need()): at preempt_price, and of that at max_price. */
-struct plan_needs {
-	uint64_t short_units;
-	uint64_t in_use_units;
-};
-
-/* Pool units of @pt not held by any of its guests. */
-static uint64_t plan_free_units(const struct plan_pool_tick *pt)
-{
-	uint64_t committed = plan_held_pool_units(pt);
-
-	return pt->supply_units > committed ? pt->supply_units - committed : 0;
 }
 
 /*
@@ -474,18 +393,11 @@ static void plan_pool_guest(const struct plan_input *in,
 	/* A lease: memory just won is being put to use, and taking it back
 	 * at once would strike whatever is moving into it. It is what keeps
 	 * two short guests from trading memory tick by tick. Only another's
-	 * short bid breaks it, for what this one bids little for, and a bid
-	 * for memory in use for its headroom, up to what such bids lack. */
+	 * short bid breaks it, for what this one bids little for. */
 	if (g->last_grow_us &&
-	    now - g->last_grow_us < (int64_t)cfg->min_hold_ms * 1000) {
-		uint64_t headroom = PLAN_MIN((uint64_t)plan_headroom_units(in, pt, i),
-					     pt->headroom_budget / k);
-
-		pt->headroom_budget -= headroom * k;
+	    now - g->last_grow_us < (int64_t)cfg->min_hold_ms * 1000)
 		mg->max_unplug_units = PLAN_MIN(mg->max_unplug_units,
-						plan_scale(plan_preemptible_units(in, pt, i, 0) +
-							   headroom, k));
-	}
+						plan_scale(plan_preemptible_units(in, pt, i, 0), k));
 	/* No fresh bid, or a growth still settling: keep what it has. A guest
 	 * whose agent is silent never loses memory for it. A shrink in flight
 	 * stays in the market, so that a bid winning back what is being
@@ -539,10 +451,12 @@ static uint64_t plan_emergency_supply(const struct plan_input *in,
 	uint64_t avail = in->host.mem_available_bytes;
 	uint64_t critical = in->cfg->critical_free_mib * MIB;
 	uint64_t unit = pt->pool->unit_bytes;
-	uint64_t committed = plan_held_pool_units(pt), deficit_units;
+	uint64_t committed = 0, deficit_units;
 
 	if (!in->host.meminfo_ok || avail >= critical)
 		return UINT64_MAX;
+	for (size_t i = 0; i < pt->n; i++)
+		committed += pt->mg[i].current_units;
 	/* While an unplug is in flight, MemAvailable has not yet seen what it
 	 * frees: cutting again for the same deficit would take it twice. */
 	for (size_t i = 0; i < pt->n; i++)
@@ -567,7 +481,7 @@ static uint64_t plan_pool_supply(const struct plan_input *in,
 				 uint64_t *income_units)
 {
 	struct plan_pool *p = pt->pool;
-	uint64_t supply, free_pages;
+	uint64_t supply, held = 0, free_pages;
 	const struct hugepool_size *size;
 
 	*emergency = 0;
@@ -584,10 +498,12 @@ static uint64_t plan_pool_supply(const struct plan_input *in,
 		p->free_bytes = 0;
 		return supply;
 	}
+	for (size_t i = 0; i < pt->n; i++)
+		held += pt->mg[i].current_units;
 	size = hp ? hugepool_find(hp, p->page_bytes) : NULL;
 	free_pages = hugepool_available(size, p->host_nodes);
 	p->free_bytes = free_pages * p->page_bytes;
-	supply = plan_held_pool_units(pt) + p->free_bytes / p->unit_bytes;
+	supply = held + p->free_bytes / p->unit_bytes;
 	*income_units = PLAN_MAX(supply, size ? size->total_pages * p->page_bytes /
 					      p->unit_bytes : 0);
 	return supply;
@@ -615,7 +531,7 @@ static void plan_action_add(const struct plan_input *in, struct plan_result *out
 		 * window's too. */
 		.only_offered = target < pt->held[i] && in->now_us < g->stuck_until_us &&
 				why != PLAN_EMERGENCY,
-		.for_short = target < pt->held[i] && plan_other_short(pt, i, PLAN_SHORT),
+		.for_short = target < pt->held[i] && pt->n_short > pt->bids_short[i],
 	};
 	/* Memory taken because the guest stopped bidding for it, not for
 	 * another guest's higher bid (the pool's price is 0 then), is its
@@ -717,23 +633,22 @@ static uint32_t plan_rise_keeps(const struct plan_guest *g, uint32_t held)
  * often grows again at once, and the OOM killer would strike what
  * restarts. Emergency reclaim and drains do not wait, nor does what
  * another guest's short bid may take (plan_preemptible_units()), up to
- * the pool units still in @need (plan_short_need()), nor the headroom a
- * bid for memory in use may take (plan_headroom_units()), up to what
- * such bids still lack; this lowers both by what it takes: a guest whose
- * workload may start again gives what a short one lacks now, not all it
- * does not bid for. Nor, in any of these, what a rising working set will
- * use soon (plan_rise_keeps()), whatever its bid says. Records in @r
+ * the pool units still in *@short_need (plan_short_need()), which this
+ * lowers by what it takes: a guest whose workload may start again gives
+ * what a short one lacks now, not all it does not bid for. Nor, in any of
+ * these, what a rising working set will use soon (plan_rise_keeps()),
+ * whatever its bid says. Records in @r
  * since when it has been wanted; returns the size, in its units, it may
  * be shrunk to now: @target, or less deep while the dip waits.
  */
 static uint32_t plan_shrink_now(const struct plan_input *in,
 				const struct plan_pool_tick *pt, size_t i,
 				struct plan_guest_result *r, uint32_t target,
-				int emergency, struct plan_needs *need)
+				int emergency, uint64_t *short_need)
 {
 	const struct plan_guest *g = &in->guests[pt->idx[i]];
 	enum plan_why why = plan_shrink_why(in, g, target, emergency);
-	uint32_t k = pt->k[i], take, headroom;
+	uint32_t take;
 
 	if (why == PLAN_EMERGENCY || why == PLAN_DRAIN)
 		return target;
@@ -743,18 +658,10 @@ static uint32_t plan_shrink_now(const struct plan_input *in,
 			  (int64_t)in->cfg->shrink_delay_ms * 1000;
 	if (!r->shrink_waits)
 		return target;
-	/* What it gives goes to the highest bids first: those for memory
-	 * in use. */
 	take = PLAN_MIN(pt->held[i] - target, plan_preemptible_units(in, pt, i, 1));
-	take = (uint32_t)PLAN_MIN(take, need->short_units / k);
-	need->short_units -= (uint64_t)take * k;
-	need->in_use_units -= PLAN_MIN(need->in_use_units, (uint64_t)take * k);
-	headroom = PLAN_MIN(pt->held[i] - target - take, plan_headroom_units(in, pt, i));
-	headroom = (uint32_t)PLAN_MIN(headroom, PLAN_MIN(need->in_use_units,
-							 need->short_units) / k);
-	need->short_units -= (uint64_t)headroom * k;
-	need->in_use_units -= (uint64_t)headroom * k;
-	return pt->held[i] - take - headroom;
+	take = (uint32_t)PLAN_MIN(take, *short_need / pt->k[i]);
+	*short_need -= (uint64_t)take * pt->k[i];
+	return pt->held[i] - take;
 }
 
 /*
@@ -828,15 +735,15 @@ static int plan_device_unknown(const struct plan_input *in)
 static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *out,
 			     struct plan_pool_tick *pt, int emergency)
 {
-	uint64_t free_units = plan_free_units(pt), granted = 0, returnable = 0;
-	uint64_t unit = pt->pool->unit_bytes;
+	uint64_t committed = 0, free_units, granted = 0, returnable = 0;
+	uint64_t unit = pt->pool->unit_bytes, short_need;
 	uint64_t host_free = UINT64_MAX, untouched = 0;
 	int unknown = plan_device_unknown(in);
-	struct plan_needs needs = {
-		.short_units = plan_short_need(in, pt, free_units, PLAN_SHORT),
-		.in_use_units = plan_short_need(in, pt, free_units, PLAN_SHORT_IN_USE),
-	};
 
+	for (size_t i = 0; i < pt->n; i++)
+		committed += (uint64_t)pt->held[i] * pt->k[i];
+	free_units = pt->supply_units > committed ? pt->supply_units - committed : 0;
+	short_need = plan_short_need(in, pt, free_units);
 	if (!pt->pool->page_bytes)
 		host_free = plan_host_free_bytes(in, &untouched);
 
@@ -897,7 +804,7 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 		}
 		if (target < held && !in->partial)
 			target = plan_shrink_now(in, pt, i, r, target, emergency,
-						 &needs);
+						 &short_need);
 		if (target < held && !in->partial)
 			plan_action_add(in, out, pt, i, target,
 					plan_shrink_why(in, g, target, emergency));
@@ -974,7 +881,7 @@ static void plan_clear_pool(const struct plan_input *in, struct plan_result *out
 	uint32_t permille = plan_tick_permille(in);
 	int emergency, ret;
 
-	pt->n_short = pt->n_in_use = 0;
+	pt->n_short = 0;
 	for (size_t i = 0; i < pt->n; i++) {
 		pt->held[i] = plan_held_units(&in->guests[pt->idx[i]]);
 		pt->after[i] = pt->held[i];
@@ -983,13 +890,11 @@ static void plan_clear_pool(const struct plan_input *in, struct plan_result *out
 		out->guests[pt->idx[i]].taken_from_units =
 			in->guests[pt->idx[i]].taken_from_units;
 		pt->bids_short[i] = (uint8_t)plan_bids_short(in, pt, i);
-		pt->n_short += pt->bids_short[i] >= PLAN_SHORT;
-		pt->n_in_use += pt->bids_short[i] >= PLAN_SHORT_IN_USE;
+		pt->n_short += pt->bids_short[i];
 	}
-	pt->supply_units = plan_pool_supply(in, pt, hp, &emergency, &income_units);
-	pt->headroom_budget = plan_short_need(in, pt, plan_free_units(pt), PLAN_SHORT_IN_USE);
 	for (size_t i = 0; i < pt->n; i++)
 		plan_pool_guest(in, pt, i);
+	pt->supply_units = plan_pool_supply(in, pt, hp, &emergency, &income_units);
 	if (!p->page_bytes)
 		out->emergency = emergency;
 	/* An emergency is the regular tick's to handle: an urgent report

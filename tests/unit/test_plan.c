@@ -485,75 +485,6 @@ static void test_short_bid_after_credit(void **state)
 	free(f);
 }
 
-/* A guest under lease holding 12 units it uses and 8 of headroom (the
- * need tier) in a full pool, and a guest at its floor that bids @price
- * for 6 units, then 2000 for 10. */
-static struct fixture *headroom_against(uint32_t price)
-{
-	struct fixture *f = fixture_new(40); /* 20 units */
-	struct plan_guest *g;
-
-	g = add_ordinary(f, 20);
-	bid(g, 12, RAMM_PRICE_IN_USE);
-	bid(g, 8, RAMM_PRICE_NEED);
-	g->last_grow_us = NOW_US - 1000;
-	g = add_ordinary(f, 0);
-	bid(g, 6, price);
-	bid(g, 10, RAMM_PRICE_SHORT);
-	/* Savings enough to bid its full price (a new account's tenth of a
-	 * 20-unit pool's cap is not). */
-	g->account_open = 1;
-	g->account = (struct market_account){
-		.balance = UINT64_MAX / 4, .weight = 100, .credit = MARKET_CREDIT_MAX,
-	};
-	return f;
-}
-
-/* A bid for memory in use (max_price) that a guest lacks takes another's
- * headroom past its lease and its dip, up to what it lacks: 6 of the 8
- * units, not the 10 it bids short for beyond them (soak seed 1212: a
- * greedy workload OOM-killed 1.6 s after the market gave it 19 units a
- * leased guest held as headroom). A short bid below max_price does not,
- * and the guest that gave cannot take it back: short in turn, it takes
- * only what the other bids reserve_price or less for. */
-static void test_in_use_bid_takes_headroom(void **state)
-{
-	struct fixture *f = headroom_against(RAMM_PRICE_IN_USE);
-
-	(void)state;
-	f->cfg.shrink_delay_ms = 3000;
-	run(f);
-	assert_int_equal(expect_resize(f, 0, 20, 14, PLAN_OUTBID)->for_short, 1);
-	/* Once unplugged: the first bids 2000 for the 6 it lacks now. */
-	f->g[0].size_bytes = f->g[0].requested_bytes = 14 * 2 * MIB;
-	f->g[0].n_bid = 0;
-	bid(&f->g[0], 12, RAMM_PRICE_IN_USE);
-	bid(&f->g[0], 8, RAMM_PRICE_SHORT);
-	f->g[1].size_bytes = f->g[1].requested_bytes = 6 * 2 * MIB;
-	f->g[1].n_bid = 0;
-	bid(&f->g[1], 6, RAMM_PRICE_IN_USE);
-	bid(&f->g[1], 10, RAMM_PRICE_SHORT);
-	f->g[1].last_grow_us = NOW_US - 1000;
-	run(f);
-	expect_no_action(f, 1);
-	free(f);
-
-	/* Past its lease, inside its dip: the same. */
-	f = headroom_against(RAMM_PRICE_IN_USE);
-	f->cfg.shrink_delay_ms = 3000;
-	f->g[0].last_grow_us = 0;
-	run(f);
-	assert_int_equal(f->results[0].shrink_waits, 1);
-	expect_resize(f, 0, 20, 14, PLAN_OUTBID);
-	free(f);
-
-	f = headroom_against(RAMM_PRICE_SHORT + 1000);
-	f->cfg.shrink_delay_ms = 3000;
-	run(f);
-	expect_no_action(f, 0);
-	free(f);
-}
-
 /* A short bid does not wait for another guest's dip to last for what that
  * guest bids at most reserve_price for while it still bids for what it
  * uses: that goes at once, the rest once the dip has lasted. */
@@ -1876,7 +1807,6 @@ int main(void)
 		cmocka_unit_test(test_short_bid_breaks_lease),
 		cmocka_unit_test(test_short_bid_after_credit),
 		cmocka_unit_test(test_short_bid_skips_dip),
-		cmocka_unit_test(test_in_use_bid_takes_headroom),
 		cmocka_unit_test(test_short_bid_takes_what_it_lacks_from_idle_guest),
 		cmocka_unit_test(test_short_need_taken_once),
 		cmocka_unit_test(test_rising_working_set_keeps_its_rise),
