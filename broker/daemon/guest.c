@@ -418,6 +418,7 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 		.stuck_until_us = g->stuck_until_us,
 		.resize_decided_us = g->resize.decided_us,
 		.shrink_since_us = g->shrink_since_us,
+		.shrink_stopped_us = g->shrink_stopped_us,
 		.wss_rise_bps = g->rise.bps,
 		.taken_us = g->taken_us,
 		.taken_from_units = g->taken_from_units,

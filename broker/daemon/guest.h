@@ -141,6 +141,8 @@ struct guest {
 				       * memory it offers is taken */
 	int64_t shrink_since_us;      /* the market has wanted it smaller on
 				       * end since; 0: not (plan.h) */
+	int64_t shrink_stopped_us;    /* a shrink of it was last stopped;
+				       * 0: never (plan.h) */
 	struct plan_rise rise;        /* its working set's recent rise, from
 				       * its reports (plan_rise_update()) */
 	int growth_waits;             /* its growth, won in the last round,

@@ -103,6 +103,7 @@ static void tick_carry_out(struct guest *g, const struct plan_action *a,
 		 * shrink, also when a partial round, which takes in no
 		 * other result, stopped this one. */
 		g->shrink_since_us = 0;
+		g->shrink_stopped_us = now;
 		log_info("guest %s: shrink stopped at %u units of %llu MiB (%llu MiB total): %s",
 			 g->cfg.name, a->to_units, (unsigned long long)(g->unit_bytes / MIB),
 			 (unsigned long long)(a->total_bytes / MIB), reason);

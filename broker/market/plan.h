@@ -16,7 +16,8 @@
  *     exclusion is frozen: it keeps what it holds;
  *   - a shrink in flight can be stopped, never deepened: an urgent report
  *     after it was decided, or a bid that wins back any of what is being
- *     taken, sets the request back up to what the guest holds;
+ *     taken, sets the request back up to what the guest holds; for
+ *     min_hold_ms after that, no short bid takes from it at once;
  *   - a dip must last: a shrink is carried out only once the market has
  *     wanted it for shrink_delay_ms on end (not in an emergency or drain);
  *   - a rise keeps its memory: no shrink but an emergency's or a drain's
@@ -108,6 +109,8 @@ struct plan_guest {
 	int64_t shrink_since_us;  /* the market has wanted to shrink it on
 				   * end since then; 0: it has not (from
 				   * plan_guest_result) */
+	int64_t shrink_stopped_us; /* a shrink of it was last stopped
+				   * (PLAN_STOP_SHRINK); 0: never */
 	uint64_t wss_rise_bps;    /* how fast its working set rose lately,
 				   * bytes a second (plan_rise_update());
 				   * 0: it did not */

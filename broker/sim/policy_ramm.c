@@ -259,6 +259,8 @@ static void ramm_step(void *priv, const struct sim_scenario *sc, size_t t,
 		next_mib[act->guest] = (uint32_t)(act->total_bytes / MIB);
 		if (act->total_bytes > pg->boot_bytes + pg->requested_bytes)
 			pg->last_grow_us = now_us;
+		if (act->why == PLAN_STOP_SHRINK)
+			pg->shrink_stopped_us = now_us;
 	}
 }
 const struct sim_policy_ops sim_policy_ramm = {

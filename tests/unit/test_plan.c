@@ -504,6 +504,35 @@ static void test_short_bid_skips_dip(void **state)
 	free(f);
 }
 
+/* A guest whose shrink was just stopped bids behind a workload that
+ * started again: for min_hold_ms no short bid takes from it at once,
+ * neither what it bids little for nor, idle, what it holds; then the
+ * short bid has its way again. */
+static void test_stopped_shrink_holds_against_short_bids(void **state)
+{
+	struct fixture *f = lease_against(5000);
+	struct plan_guest *g = &f->g[0];
+
+	(void)state;
+	f->cfg.shrink_delay_ms = 3000;
+	f->cfg.min_hold_ms = 5000;
+	g->last_grow_us = 0;
+	g->shrink_stopped_us = NOW_US - 300 * 1000;
+	run(f);
+	expect_no_action(f, 0);
+	assert_int_equal(f->results[0].shrink_waits, 1);
+	assert_int_equal(f->results[1].growth_waits, 1);
+
+	g->n_bid = 0;
+	run(f);
+	expect_no_action(f, 0);
+
+	g->shrink_stopped_us = NOW_US - 5000 * 1000;
+	run(f);
+	assert_int_equal(expect_resize(f, 0, 10, 0, PLAN_NO_BID)->for_short, 1);
+	free(f);
+}
+
 /* A rising working set keeps what its rise will use within 10 s
  * (PLAN_RISE_HORIZON_MS), whatever its bid says: its bid lags it (soak
  * seed 1212: four OOM kills 1-6 s after such shrinks). Neither another
@@ -1809,6 +1838,7 @@ int main(void)
 		cmocka_unit_test(test_short_bid_skips_dip),
 		cmocka_unit_test(test_short_bid_takes_what_it_lacks_from_idle_guest),
 		cmocka_unit_test(test_short_need_taken_once),
+		cmocka_unit_test(test_stopped_shrink_holds_against_short_bids),
 		cmocka_unit_test(test_rising_working_set_keeps_its_rise),
 		cmocka_unit_test(test_rise_update),
 		cmocka_unit_test(test_return_window),
