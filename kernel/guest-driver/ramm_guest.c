@@ -302,6 +302,8 @@ struct ramm_sampler {
 	bool was_short;       /* available was below the mark at the last look */
 	bool short_edge;      /* ... and went there since the previous record */
 	u64 last_anon;        /* anon + shmem bytes in the previous record */
+	u64 check_ns;         /* when check_anon was read, 0: not yet */
+	u64 check_anon;       /* anon + shmem bytes at an earlier check */
 	u64 surge_ns;         /* a surge last made a record urgent, 0: never */
 	bool surge_edge;      /* anon + shmem surged since the previous record */
 	struct ramm_dev_record rec; /* the record being built */
@@ -1070,17 +1072,36 @@ static u64 ramm_anon_bytes(void)
 		global_node_page_state(NR_SHMEM)) << PAGE_SHIFT;
 }
 
-/* Whether anon + shmem surged since the previous record (see
- * RAMM_SURGE_BYTES_PER_S), and no surge made one urgent lately. */
-static bool ramm_surging(const struct ramm_sampler *s, u64 now)
+/*
+ * Whether anon + shmem surged since the previous record (see
+ * RAMM_SURGE_BYTES_PER_S), and no surge made one urgent lately. The rate
+ * counts over the time since the record, or over the time since the
+ * check before this one (at least half a check apart, or a record just
+ * after a check would divide by nothing): a workload that starts late in
+ * a quiet interval averages under the mark over the whole of it. In the
+ * soak one started 0.6 s into an interval while its guest was being
+ * unplugged, and was first heard of by the periodic record 1.1 s in,
+ * after the unplug it could have stopped had taken all it asked.
+ */
+static bool ramm_surging(struct ramm_sampler *s, u64 now)
 {
-	u64 anon = ramm_anon_bytes();
+	u64 anon = ramm_anon_bytes(), check_anon = s->check_anon;
+	u64 check_span = s->check_ns ? now - s->check_ns : 0;
+	bool lately;
 
+	if (check_span && check_span < RAMM_AVAIL_CHECK_NS / 2)
+		check_span = 0;
+	else {
+		s->check_ns = now;
+		s->check_anon = anon;
+	}
 	if (!s->last_ns || anon < s->last_anon + RAMM_SURGE_MIN_BYTES ||
 	    (s->surge_ns && now - s->surge_ns < RAMM_SURGE_GAP_NS))
 		return false;
-	return ramm_per_sec(anon - s->last_anon, now - s->last_ns) >=
-	       RAMM_SURGE_BYTES_PER_S;
+	lately = check_span && anon > check_anon &&
+		 ramm_per_sec(anon - check_anon, check_span) >= RAMM_SURGE_BYTES_PER_S;
+	return lately || ramm_per_sec(anon - s->last_anon, now - s->last_ns) >=
+			 RAMM_SURGE_BYTES_PER_S;
 }
 
 /* Events since the previous record that warrant an urgent one. */

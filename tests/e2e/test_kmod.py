@@ -503,6 +503,45 @@ def test_kmod_surge_is_urgent():
         check(not dmesg_problems(g), "%r" % dmesg_problems(g))
 
 
+def test_kmod_surge_late_in_an_interval_is_urgent():
+    """A workload that starts late in a quiet interval is a surge too: at
+    40 MiB/s, 2 s into a 5 s interval, it never averages 32 MiB/s over the
+    time since the last record, but does over the last check (200 ms), and
+    the first record after it starts is urgent, not the periodic one 3 s
+    on. Before, krammd measured only since the record, and the soak's
+    broker heard of such a workload only after the unplug it could have
+    stopped had ended."""
+    with lab.Lab() as L:
+        g, = L.boot_all([("k", dict(agent=False, kmod=True, boot_mib=256,
+                                     vmem_mib=512, vmem_max_mib=1024))])
+        g.run("ramm-dump welcome 2M 256M 1280M 768M")
+        g.run("ramm-dump boot 256M")
+        wait_for("a welcomed record", lambda: next(
+            (r for r in read_records(g, 1) if "W" in r["flags"]), None), 10)
+        g.run("echo 5000 >/sys/module/ramm_guest/parameters/interval_ms")
+        g.run("ramm-dump watch -n 100 -t 14 >/run/watch.log 2>&1 &")
+        # The next periodic record, then 2 s of its 5 s interval.
+        g.run("ramm-dump watch -n 2 -t 12 >/dev/null; sleep 2; cut -d' ' -f1 /proc/uptime "
+              ">/run/hog.t0; ramm-hog run --target 160 --greedy --step-mib 4 --step-ms 100 "
+              ">/run/hog.log 2>&1 &", timeout=30)
+        wait_for("the hog to hold 160 MiB", lambda: hog_held(g, "/run/ramm-hog.ctl") >= 160, 60)
+        _, t0 = g.run("cat /run/hog.t0")
+        t0_ns = float(t0.strip()) * 1e9
+        _, out = g.run("cat /run/watch.log", check=False)
+        recs = [parse_record(l[l.index("seq="):]) for l in out.splitlines() if "seq=" in l]
+        after = [r for r in recs if r["ts"] > t0_ns]
+        print("records after the hog started (s after it, flags, avail MiB): %r" % [
+            (round((r["ts"] - t0_ns) / 1e9, 2), r["flags"], r["avail_kib"] // 1024)
+            for r in after])
+        check(after, "no record after the hog started: %r" % out[-400:])
+        first = after[0]
+        check("U" in first["flags"] and "S" not in first["flags"] and
+              "O" not in first["flags"] and first["avail_kib"] * 100 > first["total_kib"] * 8,
+              "the first record after the hog started is not urgent for the surge: %r" % first)
+        g.run("kill $(cat /run/ramm-hog.ctl.pid) 2>/dev/null; true", check=False)
+        check(not dmesg_problems(g), "%r" % dmesg_problems(g))
+
+
 def test_kmod_reserve_from_boot_memory():
     """The boot reserve the bid adds (physical memory the kernel does not
     manage) comes from the host's boot memory, anew at every record: a
