@@ -44,9 +44,12 @@ consoles (the OOM killer's lines), rammd's log and ramm-hog's "short" /
 Verdict: FAIL on an OOM kill in a guest rammd was shrinking or had shrunk
 in the last SHRINK_WINDOW_S (10) seconds (a shrink stopped before the
 device gave anything took nothing, and one the market gave back in full
-before the kill left the guest no smaller: neither counts), a floor
-violation, a moment over
-supply, or rammd or a guest dying on its own. Other OOM kills (a greedy
+before the kill left the guest no smaller: neither counts; nor do the
+window's shrinks when the killed hog, with all the memory they left
+missing back, would still have fallen short of the size it asked for:
+anon-rss at the kill plus the most the device held in the window less
+what it held at the kill, below the workload's size), a floor violation,
+a moment over supply, or rammd or a guest dying on its own. Other OOM kills (a greedy
 burst the market does not serve, or one while the soak has rammd down:
 from its SIGKILL to RESTART_GRACE_S (2 s: a report and a plug) after its
 restart, nothing can grow a guest), false completions and kernel warnings
@@ -797,6 +800,32 @@ def given_back(soak, name, gen, t_decided, t_kill):
     return bool(before and after) and after[-1][1] >= before[-1][1]
 
 
+def beyond_the_window(soak, name, gen, t, ctx):
+    """Whether the workload OOM-killed at @t asked for more than @name
+    could have held with every shrink of the window undone: its hog was
+    killed at anon-rss R MiB, the device held M MiB more at most in the
+    SHRINK_WINDOW_S (and the unplug before it) than at its last read
+    before the kill, so with that memory back the hog would have been
+    killed at R + M MiB at most, short of the W MiB it asked for. The
+    figures go into @ctx. False without a ramm-hog kill, a workload size
+    or device reads."""
+    rss = re.search(r"anon-rss:(\d+)kB", ctx["line"])
+    size = re.search(r"workload (?:now )?(\d+) MiB", ctx["workload"] or "")
+    reads = device_reads(soak, name, gen, t - SHRINK_WINDOW_S - 2, t)
+    if ctx["task"] != "ramm-hog" or not rss or not size or not reads:
+        return False
+    rss_mib, want_mib = int(rss.group(1)) // 1024, int(size.group(1))
+    missing_mib = max(v for _, v, _ in reads) - reads[-1][1]
+    ctx["beyond_the_window"] = dict(rss_mib=rss_mib, window_missing_mib=missing_mib,
+                                    workload_mib=want_mib)
+    return rss_mib + missing_mib < want_mib
+
+
+def shrink_text(start, end):
+    """A shrink's log line and the line that ended it, without the stamps."""
+    return "; ".join(e[4].split(": ", 1)[-1] for e in (start, end) if e)
+
+
 def oom_context(soak, log_entries, oom):
     """What rammd was doing to the guest when its OOM killer ran."""
     t, name, gen, pid, task, line = oom
@@ -812,16 +841,14 @@ def oom_context(soak, log_entries, oom):
     for last in reversed(shrinks):
         ends = [e for e in mine if e[0] >= last[0] and e[2] in ("done", "stopped", "stop")]
         if ends and ends[0][2] == "stop" and not device_gave(soak, name, gen, last[0], ends[0][0]):
-            ctx.setdefault("shrinks_that_took_nothing", []).append(
-                "%s; %s" % (last[4].split(": ", 1)[-1], ends[0][4].split(": ", 1)[-1]))
+            ctx.setdefault("shrinks_that_took_nothing", []).append(shrink_text(last, ends[0]))
             continue
         if ends and given_back(soak, name, gen, last[0], t):
-            ctx.setdefault("shrinks_given_back", []).append(
-                "%s; %s" % (last[4].split(": ", 1)[-1], ends[0][4].split(": ", 1)[-1]))
+            ctx.setdefault("shrinks_given_back", []).append(shrink_text(last, ends[0]))
             continue
         if ends:
             since = t - ends[0][0]
-            ctx["last_shrink"] = "%s; %s" % (last[4].split(": ", 1)[-1], ends[0][4].split(": ", 1)[-1])
+            ctx["last_shrink"] = shrink_text(last, ends[0])
         else:
             shrinking = True
             ctx["last_shrink"] = last[4].split(": ", 1)[-1] + " (in flight)"
@@ -868,6 +895,11 @@ def oom_context(soak, log_entries, oom):
     ctx["rammd_down"] = bool(down)
     ctx["fails"] = not down and (shrinking or unplugged or
                                  (since is not None and since <= SHRINK_WINDOW_S))
+    # A workload bigger than the guest's size before the window's shrinks
+    # (and what the market grew it by since) met the OOM killer for want
+    # of supply: the shrinks did not decide it. Reported as such.
+    ctx["beyond_supply"] = ctx["fails"] and beyond_the_window(soak, name, gen, t, ctx)
+    ctx["fails"] = ctx["fails"] and not ctx["beyond_supply"]
     return ctx
 
 
@@ -948,12 +980,16 @@ def report(soak, seed, minutes, supply, peak, faults):
               (kind, f["episodes"], f["granted"], f["cancelled"], f["never_ended"],
                f.get("median_ms", "-"), f.get("p90_ms", "-"), f.get("max_ms", "-")))
     print("(grant latency in ms, guest clock: from short to room again)")
-    print("\nOOM kills: %d (%d while rammd shrank the guest, %d while the soak had rammd down)" %
-          (len(ooms), sum(1 for o in ooms if o["fails"]), sum(1 for o in ooms if o["rammd_down"])))
+    print("\nOOM kills: %d (%d while rammd shrank the guest, %d beyond what its shrinks took, "
+          "%d while the soak had rammd down)" %
+          (len(ooms), sum(1 for o in ooms if o["fails"]),
+           sum(1 for o in ooms if o["beyond_supply"]), sum(1 for o in ooms if o["rammd_down"])))
     for o in ooms:
         print("  %.1f s %s [%s]: %s" % (rel(o["t"]), o["guest"],
                                        "FAIL" if o["fails"] else
-                                       "reported, rammd down" if o["rammd_down"] else "reported",
+                                       "reported, rammd down" if o["rammd_down"] else
+                                       "reported, beyond what the shrinks took"
+                                       if o["beyond_supply"] else "reported",
                                        o["line"]))
         print("    workload: %s, %s s before" % (o["workload"], o["workload_age_s"]))
         if "last_shrink" in o:
@@ -961,10 +997,15 @@ def report(soak, seed, minutes, supply, peak, faults):
                   (o["shrink_decided_ago_s"],
                    "after" if o["shrink_after_workload_start"] else "before",
                    o["last_shrink"]))
-        for key, what in (("shrinks_that_took_nothing", "took nothing"),
-                          ("shrinks_given_back", "given back in full")):
+        for key, what in (("shrinks_that_took_nothing", "shrink that took nothing"),
+                          ("shrinks_given_back", "shrink given back in full")):
             for line in o.get(key, []):
-                print("    shrink that %s: %s" % (what, line))
+                print("    %s: %s" % (what, line))
+        if "beyond_the_window" in o:
+            b = o["beyond_the_window"]
+            print("    hog killed at %d MiB + %d MiB the window's shrinks left missing %s the "
+                  "%d MiB it asked" % (b["rss_mib"], b["window_missing_mib"],
+                                       "<" if o["beyond_supply"] else ">=", b["workload_mib"]))
         print("    rammd: shrinking=%s shrunk_ago=%s s device_unplugged=%s fell_unasked=%s "
               "size=%s target=%s device=%s avail=%s bid=%s price=%s" %
               (o["shrinking"], o["shrunk_ago_s"], o["device_unplugged_in_window"],
