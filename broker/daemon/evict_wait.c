@@ -7,12 +7,15 @@ enum evict_wait evict_wait_decide(const struct evict_wait_in *in)
 	/* A report from before the notice went out cannot speak for it,
 	 * whatever id it names (a guest may guess ids). */
 	int fresh = in->have_report && in->report_us >= in->sent_us;
+	int in_limit = in->now_us - in->sent_us < in->limit_us;
 
+	if (fresh && in->urgent && in_limit)
+		return EVICT_WAIT;
 	if (fresh && !in->have_evicting)
 		return EVICT_NOT_PREPARING;
 	if (fresh && !in->evicting && in->evict_id == in->id)
 		return EVICT_PREPARED;
-	if (in->now_us - in->sent_us < in->limit_us)
+	if (in_limit)
 		return EVICT_WAIT;
 	/* A guest that reports every second and said nothing for the whole
 	 * limit may have lost its agent (killed, upgraded, hung): it could

@@ -43,13 +43,18 @@ struct evict_wait_in {
 	int have_evicting;    /* that report had "evicting" */
 	int evicting;         /* ... its value */
 	uint64_t evict_id;    /* ... and the notice it speaks for */
+	int urgent;           /* ... and whether it was urgent */
 };
 
 /*
  * evict_wait_decide - whether the shrink described by @in goes out now,
  * and why. Prepared: a report that came after the notice went out, names
  * its id and is not evicting. Not preparing: a report after the notice
- * without "evicting". Either wins over the deadline when both hold. The
+ * without "evicting". Either wins over the deadline when both hold, but
+ * neither holds while that report is urgent, until the limit: the guest
+ * is short or a workload just started in it, and the round its urgent
+ * report pulls forward stops the shrink (plan.h) before anything is
+ * unplugged; a shrink that round lets stand goes out at the limit. The
  * deadline sends the shrink only to a guest heard from since the notice:
  * one that went silent is waited for until its last report is stale, then
  * the shrink is unheard. O(1).

@@ -283,6 +283,7 @@ static void guest_send_pending_set(struct guest *g, int64_t now_us)
 		.have_evicting = g->report.have_evicting,
 		.evicting = g->report.evicting,
 		.evict_id = g->report.evict_id,
+		.urgent = g->report.urgent,
 	};
 	enum evict_wait why = evict_wait_decide(&in);
 	uint64_t vmem = g->dev.requested_bytes;

@@ -275,6 +275,13 @@ static int plan_bids_short(const struct plan_input *in,
 			in->cfg->preempt_price;
 }
 
+/* @g bids for nothing above reserve_price: its workload is gone (it
+ * exited, or was killed), and often starts again at once. */
+static int plan_bids_for_nothing(const struct plan_input *in, const struct plan_guest *g)
+{
+	return !market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
+}
+
 /*
  * Of what guest @i of @pt holds, the units another guest's short bid
  * (plan_bids_short()) may take past @i's lease and its dip delay: those
@@ -307,9 +314,9 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 	if (g->shrink_stopped_us &&
 	    in->now_us - g->shrink_stopped_us < (int64_t)in->cfg->min_hold_ms * 1000)
 		return 0;
-	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
-	if (!kept)
+	if (plan_bids_for_nothing(in, g))
 		return idle_too ? pt->held[i] : 0;
+	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
 	return kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
 }
 
@@ -539,7 +546,11 @@ static void plan_action_add(const struct plan_input *in, struct plan_result *out
 		 * window's too. */
 		.only_offered = target < pt->held[i] && in->now_us < g->stuck_until_us &&
 				why != PLAN_EMERGENCY,
-		.for_short = target < pt->held[i] && pt->n_short > pt->bids_short[i],
+		/* Not for a guest that bids for nothing: it is the one a
+		 * workload starts in again, and its preparation, quick as
+		 * its memory is free, is the last look before the unplug. */
+		.for_short = target < pt->held[i] && pt->n_short > pt->bids_short[i] &&
+			     !plan_bids_for_nothing(in, g),
 	};
 	/* Memory taken because the guest stopped bidding for it, not for
 	 * another guest's higher bid (the pool's price is 0 then), is its

@@ -30,7 +30,7 @@
  *     of a guest that bids for nothing too, but past any dip only what
  *     the short guests lack beyond free memory; shrinks decided while a
  *     guest is short are marked for_short: their unplug does not wait for
- *     preparation;
+ *     preparation, unless the guest shrunk bids for nothing;
  *   - a return window: memory the market took from a guest stays free for
  *     it to grow back into for return_window_ms; others' growth waits for
  *     it unless they bid short or grow back into a window of their own;
@@ -179,7 +179,8 @@ struct plan_action {
 	int only_offered;         /* a shrink inside the stuck window */
 	int for_short;            /* a shrink while another guest is short
 				   * (plan_bids_short()): it waits for this
-				   * memory, so the unplug goes out at once */
+				   * memory, so the unplug goes out at once;
+				   * never for a guest that bids for nothing */
 };
 
 /* A memory pool and its clearing this tick. */

@@ -61,6 +61,28 @@ test_prepared(void **state)
 	assert_string_equal(evict_wait_name(EVICT_PREPARED), "prepared");
 }
 
+/* An urgent report says the guest is short, or a workload started in it:
+ * the round it pulls forward stops the shrink, so even "prepared" or "not
+ * preparing" waits for that until the limit, when what the round let
+ * stand goes out (in the soak, the report that ended an idle guest's
+ * preparation was the first to show a workload starting). */
+static void
+test_urgent_waits_for_its_round(void **state)
+{
+	struct evict_wait_in in = waiting();
+
+	(void)state;
+	in.evicting = 0;
+	in.urgent = 1;
+	assert_int_equal(evict_wait_decide(&in), EVICT_WAIT);
+	in.have_evicting = 0;
+	assert_int_equal(evict_wait_decide(&in), EVICT_WAIT);
+	in.now_us = in.sent_us + in.limit_us;
+	assert_int_equal(evict_wait_decide(&in), EVICT_NOT_PREPARING);
+	in.have_evicting = 1;
+	assert_int_equal(evict_wait_decide(&in), EVICT_PREPARED);
+}
+
 /* A finished notice, but not this one: an earlier notice's end, or a
  * notice the module has not taken up. */
 static void
@@ -180,6 +202,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_waits_while_evicting),
 		cmocka_unit_test(test_prepared),
+		cmocka_unit_test(test_urgent_waits_for_its_round),
 		cmocka_unit_test(test_other_id_not_prepared),
 		cmocka_unit_test(test_stale_report),
 		cmocka_unit_test(test_deadline),
