@@ -198,6 +198,7 @@ test: all unit fuzz kmod lab
 	RAMM_TEST_TALLY=$(TALLY) $(MAKE) test-fleet
 	RAMM_TEST_TALLY=$(TALLY) $(PYTHON) tests/e2e/run_all.py
 	RAMM_TEST_TALLY=$(TALLY) $(MAKE) test-kernels SKIP_DEFAULT_KERNEL=1
+	RAMM_TEST_TALLY=$(TALLY) SOAK_MINUTES=3 SOAK_SEED= $(PYTHON) tests/e2e/soak.py
 	@awk '{p += $$1; f += $$2; s += $$3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' $(TALLY)
 
 # rammd against a fleet of fake guests (tests/fleet/): discovery, resizes,
