@@ -414,15 +414,17 @@ def test_shrink_not_sent_to_an_unheard_guest():
               % (lowered[0] - t_evict))
 
 
-def _short_then_exit(tag, **keys):
+def _short_then_exit(tag, left_mib=300, prepare_s=None, **keys):
     """A bed where b holds most of the supply, bidding for it, and a runs
-    short; then b's workload exits. b prepares its unplugs and never says
-    it is done. No memory is free, so that a stays short until b's
-    workload exits, however fast a grows into what b's comfort gives up.
-    Returns (bed, monotonic time b's workload exited)."""
+    short; then b's workload shrinks to @left_mib (300: it exits, and b
+    bids for nothing above its 512 MiB floor). b prepares its unplugs in
+    @prepare_s (None: it never says it is done). No memory is free, so
+    that a stays short until b's workload shrinks, however fast a grows
+    into what b's comfort gives up. Returns (bed, monotonic time b's
+    workload shrank)."""
     bed = Bed(tag, {"a": {"demand_mib": 400, "size_mib": 0},
                     "b": {"demand_mib": 900, "size_mib": 540, "free_extents_mib": 0,
-                          "says_evicting": True, "prepare_s": None,
+                          "says_evicting": True, "prepare_s": prepare_s,
                           "unplug_mib_s": 1024}},
               supply_mib=540, **keys)
     try:
@@ -431,32 +433,58 @@ def _short_then_exit(tag, **keys):
         check(bed.fleet.guest("b")["size_mib"] == 540, "b did not keep the 540 MiB it bids for")
         bed.fleet.do("a", "set_demand", 1000, True)
         time.sleep(0.6)
-        bed.fleet.do("b", "set_demand", 300)
+        bed.fleet.do("b", "set_demand", left_mib)
         return bed, time.monotonic()
     except BaseException:
         bed.close(failed=True)
         raise
 
 
+def _lowered_after_notice(bed, name, t_after, below_mib):
+    """Seconds from @name's first evict notice after @t_after to a
+    requested-size under @below_mib."""
+    f = lambda: bed.fleet.guest(name)  # noqa: E731
+    notice = wait_for("an evict notice to %s" % name, lambda: [
+        t for t, e in zip(f()["evict_times"], f()["evicts"]) if e["units"] and t > t_after], 8)[0]
+    return wait_for("%s's requested-size lowered" % name, lambda: [
+        t for t, v in f()["qom_sets_mib"] if t >= notice - 0.1 and v < below_mib], 8)[0] - notice
+
+
 def test_short_guest_does_not_wait_for_preparation():
     """A shrink decided while another guest is short (in reclaim, bidding
     2000 and up: the agents' short tier) goes out with its evict notice,
     not after the evict_prepare_ms a prepared unplug may wait (4 s here):
-    the short guest is waiting for that memory."""
-    bed, t_exit = _short_then_exit("prepshort", shrink_delay_ms=0, evict_prepare_ms=4000)
+    the short guest is waiting for that memory. b's workload falls to
+    600 MiB: it still bids for some of its memory."""
+    bed, t_fall = _short_then_exit("prepshort", left_mib=600, shrink_delay_ms=0,
+                                   evict_prepare_ms=4000)
     with bed:
-        notice = wait_for("an evict notice to b", lambda: [
-            t for t, e in zip(bed.fleet.guest("b")["evict_times"], bed.fleet.guest("b")["evicts"])
-            if e["units"] and t > t_exit], 8)[0]
-        lowered = wait_for("b's requested-size lowered", lambda: [
-            t for t, v in bed.fleet.guest("b")["qom_sets_mib"] if t >= notice - 0.1 and v < 540],
-            8)[0] - notice
+        lowered = _lowered_after_notice(bed, "b", t_fall, 540)
         print("requested-size lowered %.2f s after b's evict notice" % lowered)
         check(lowered < 0.3, "b's unplug waited %.2f s for its preparation while a was short"
               % lowered)
         check("at once, for a short guest" in bed.rammd.log(),
               "no 'at once, for a short guest' on b's shrink line")
         wait_for("a grown", lambda: bed.fleet.guest("a")["size_mib"] >= 400, 6)
+
+
+def test_idle_guest_prepares_for_a_short_guest():
+    """A guest whose workload exited (it bids for nothing) is shrunk for a
+    short one only once it has prepared (0.8 s here), not at once: a
+    workload starts again in such a guest more often than in any other,
+    and the report that ends its preparation is the last look before the
+    unplug (in the soak, one started as the shrink was decided and was
+    OOM-killed at the floor under the unplug that went at once)."""
+    bed, t_exit = _short_then_exit("prepidle", prepare_s=0.8, shrink_delay_ms=0,
+                                   evict_prepare_ms=4000)
+    with bed:
+        lowered = _lowered_after_notice(bed, "b", t_exit, 540)
+        print("requested-size lowered %.2f s after b's evict notice" % lowered)
+        check(lowered >= 0.7, "b's unplug went %.2f s after its notice, before it prepared"
+              % lowered)
+        check("after its evict notice: prepared" in bed.rammd.log(),
+              "b's shrink was not sent as prepared")
+        wait_for("a grown", lambda: bed.fleet.guest("a")["size_mib"] >= 400, 8)
 
 
 def test_memory_waits_for_its_guest_to_return():
