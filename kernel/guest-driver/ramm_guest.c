@@ -1089,9 +1089,9 @@ static bool ramm_surging(struct ramm_sampler *s, u64 now)
 	u64 check_span = s->check_ns ? now - s->check_ns : 0;
 	bool lately;
 
-	if (check_span && check_span < RAMM_AVAIL_CHECK_NS / 2)
+	if (check_span && check_span < RAMM_AVAIL_CHECK_NS / 2) {
 		check_span = 0;
-	else {
+	} else {
 		s->check_ns = now;
 		s->check_anon = anon;
 	}
