@@ -314,9 +314,9 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 	if (g->shrink_stopped_us &&
 	    in->now_us - g->shrink_stopped_us < (int64_t)in->cfg->min_hold_ms * 1000)
 		return 0;
-	if (plan_bids_for_nothing(in, g))
-		return idle_too ? pt->held[i] : 0;
 	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
+	if (!kept) /* it bids for nothing (plan_bids_for_nothing()) */
+		return idle_too ? pt->held[i] : 0;
 	return kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
 }
 
