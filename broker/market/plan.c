@@ -250,10 +250,22 @@ static struct market_conduct plan_conduct(const struct plan_input *in,
 }
 
 /*
+ * A credit score at or above this counts as whole in plan_bids_short().
+ * A guest whose claim ran ahead of its use for a few ticks (a workload
+ * that exited while its bid still priced it in use) loses a little credit
+ * and earns it back at credit_rise a tick: in the soak, one at 974 bid
+ * the short tier (2000) for 99 units it was about to use, counted 1948,
+ * took nothing past another's dip and was OOM-killed 2 s later. Only a
+ * claim that runs idle for dozens of ticks falls below half.
+ */
+#define PLAN_SHORT_CREDIT_TRUSTED (MARKET_CREDIT_MAX / 2)
+
+/*
  * Whether guest @i of @pt bids preempt_price or more for the unit after
  * those it holds, as the market will see that bid (market_effective_bid():
- * scaled by credit, within its balance): it is short of memory it uses or
- * is about to. A low credit score keeps an over-claimer below the mark.
+ * within its balance, scaled by a credit below PLAN_SHORT_CREDIT_TRUSTED):
+ * it is short of memory it uses or is about to. A low credit score keeps
+ * an over-claimer below the mark.
  */
 static int plan_bids_short(const struct plan_input *in,
 			   const struct plan_pool_tick *pt, size_t i)
@@ -268,7 +280,9 @@ static int plan_bids_short(const struct plan_input *in,
 	    g->drain || !plan_usable_bid(in, g) ||
 	    g->floor_bytes + ((uint64_t)held + 1) * g->unit_bytes > g->cap_bytes)
 		return 0;
-	n = market_effective_bid(g->bid, g->n_bid, acct->credit,
+	n = market_effective_bid(g->bid, g->n_bid,
+				 acct->credit >= PLAN_SHORT_CREDIT_TRUSTED ? MARKET_CREDIT_MAX
+									   : acct->credit,
 				 plan_conduct(in, g, held).used_units,
 				 acct->balance, eff);
 	return n > 0 && market_bid_price(eff, (size_t)n, (uint64_t)held + 1) >=
