@@ -420,6 +420,7 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 		.resize_decided_us = g->resize.decided_us,
 		.shrink_since_us = g->shrink_since_us,
 		.shrink_stopped_us = g->shrink_stopped_us,
+		.claim_peak = g->claim_peak,
 		.wss_rise_bps = g->rise.bps,
 		.taken_us = g->taken_us,
 		.taken_from_units = g->taken_from_units,
@@ -820,6 +821,8 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 			g->report.bid[i].price = g->d->cfg.max_price;
 	g->report_us = rammd_now_us();
 	g->have_report = 1;
+	plan_claim_peak_update(&g->claim_peak, &g->d->cfg, g->report.bid, g->report.n_bid,
+			       g->report_us);
 	if (g->state == GUEST_RESIZING && g->resize.set_pending)
 		guest_send_pending_set(g, g->report_us);
 	if (msg->report.urgent)

@@ -143,6 +143,8 @@ struct guest {
 				       * end since; 0: not (plan.h) */
 	int64_t shrink_stopped_us;    /* a shrink of it was last stopped;
 				       * 0: never (plan.h) */
+	struct plan_claim_peak claim_peak; /* the most it claimed lately, from
+					    * its reports */
 	struct plan_rise rise;        /* its working set's recent rise, from
 				       * its reports (plan_rise_update()) */
 	int growth_waits;             /* its growth, won in the last round,

@@ -296,10 +296,40 @@ static int plan_bids_for_nothing(const struct plan_input *in, const struct plan_
 	return !market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
 }
 
+void plan_claim_peak_update(struct plan_claim_peak *p, const struct rammd_config *cfg,
+			    const struct ramm_bid_step *bid, size_t n_bid, int64_t now_us)
+{
+	uint64_t claimed = market_claimed_units(bid, n_bid, cfg->reserve_price + 1);
+	uint32_t units = (uint32_t)PLAN_MIN(claimed, UINT32_MAX);
+
+	if (!p->at_us || now_us < p->at_us || units >= p->units ||
+	    now_us - p->at_us >= (int64_t)cfg->shrink_delay_ms * 1000)
+		*p = (struct plan_claim_peak){ .at_us = now_us, .units = units };
+}
+
+/*
+ * What @g keeps from short bids: the units it bids more than reserve_price
+ * for, or claimed in the last shrink_delay_ms if that was more. A claim
+ * that just fell is a workload that exited or is between phases, the one
+ * a dip must outlast: in the soak a guest whose claim fell from 88 units
+ * to 18 on one report was shrunk 63 -> 18 for a short guest 0.9 s later,
+ * and the workload that started meanwhile was OOM-killed 1.3 s after.
+ */
+static uint64_t plan_kept_from_short(const struct plan_input *in, const struct plan_guest *g)
+{
+	uint64_t kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
+
+	if (g->claim_peak.at_us &&
+	    in->now_us - g->claim_peak.at_us < (int64_t)in->cfg->shrink_delay_ms * 1000)
+		kept = PLAN_MAX(kept, (uint64_t)g->claim_peak.units);
+	return kept;
+}
+
 /*
  * Of what guest @i of @pt holds, the units another guest's short bid
  * (plan_bids_short()) may take past @i's lease and its dip delay: those
- * @i bids no more than reserve_price for, which the market would not sell
+ * @i bids no more than reserve_price for, nor claimed lately
+ * (plan_kept_from_short()), which the market would not sell
  * it (comfort and spare, in the agents' tiers), while it still bids more
  * for what it uses: it settled below what it holds, and neither rule may
  * leave a guest that is short now to the OOM killer for memory nobody
@@ -328,8 +358,8 @@ static uint32_t plan_preemptible_units(const struct plan_input *in,
 	if (g->shrink_stopped_us &&
 	    in->now_us - g->shrink_stopped_us < (int64_t)in->cfg->min_hold_ms * 1000)
 		return 0;
-	kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
-	if (!kept) /* it bids for nothing (plan_bids_for_nothing()) */
+	kept = plan_kept_from_short(in, g);
+	if (!kept) /* it bids for nothing, nor did lately */
 		return idle_too ? pt->held[i] : 0;
 	return kept < pt->held[i] ? pt->held[i] - (uint32_t)kept : 0;
 }

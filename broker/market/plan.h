@@ -24,9 +24,10 @@
  *     takes what a guest whose working set is rising (wss_rise_bps) would
  *     still have available after 10 s more of that rise;
  *   - a lease: memory won in the last min_hold_ms is not taken back;
- *   - a short bid (preempt_price or more, after credit, for a unit it
- *     lacks) takes at once, past the lease and the dip, what others bid at
- *     most reserve_price for while they bid more for some; past the dip
+ *   - a short bid (preempt_price or more, after a credit under half, for
+ *     a unit it lacks) takes at once, past the lease and the dip, what
+ *     others bid at most reserve_price for, and did not claim in the last
+ *     shrink_delay_ms, while they bid more for some; past the dip
  *     of a guest that bids for nothing too, but past any dip only what
  *     the short guests lack beyond free memory; shrinks decided while a
  *     guest is short are marked for_short: their unplug does not wait for
@@ -70,6 +71,12 @@ struct rammd_config;
  * let a guest plug minutes' worth of memory in one step. */
 #define PLAN_MAX_ELAPSED_TICKS 2
 
+/* The most a guest claimed lately; caller-owned, zeroed. */
+struct plan_claim_peak {
+	int64_t at_us;   /* when it last claimed @units or more; 0: never */
+	uint32_t units;  /* its units bid for above reserve_price then */
+};
+
 /* One guest as the planner sees it when a tick starts. Sizes in bytes. */
 struct plan_guest {
 	int in_market;            /* its device is known and sized in whole
@@ -111,6 +118,8 @@ struct plan_guest {
 				   * plan_guest_result) */
 	int64_t shrink_stopped_us; /* a shrink of it was last stopped
 				   * (PLAN_STOP_SHRINK); 0: never */
+	struct plan_claim_peak claim_peak; /* the most it claimed lately
+				   * (plan_claim_peak_update()) */
 	uint64_t wss_rise_bps;    /* how fast its working set rose lately,
 				   * bytes a second (plan_rise_update());
 				   * 0: it did not */
@@ -256,6 +265,16 @@ uint32_t plan_held_units(const struct plan_guest *g);
  * Pure.
  */
 uint32_t plan_offered_units(const struct plan_guest *g);
+
+/*
+ * plan_claim_peak_update - take the bid @bid of @n_bid steps, reported at
+ * @now_us, into @p: the units it bids more than @cfg's reserve_price for
+ * become the peak when they reach it, or when the peak is shrink_delay_ms
+ * old; a lower claim leaves the peak as it was until then. A clock that
+ * goes back starts again. Pure; cannot fail.
+ */
+void plan_claim_peak_update(struct plan_claim_peak *p, const struct rammd_config *cfg,
+			    const struct ramm_bid_step *bid, size_t n_bid, int64_t now_us);
 
 /* How fast a guest's working set rose lately; caller-owned, zeroed. */
 struct plan_rise {

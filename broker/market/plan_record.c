@@ -24,7 +24,7 @@
  * fails, a member was added to plan.h or hugepool.h: add it to the tables
  * below (and to the format in plan_record.h), then update the size here.
  */
-_Static_assert(sizeof(struct plan_guest) == 824,
+_Static_assert(sizeof(struct plan_guest) == 840,
 	       "struct plan_guest changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct plan_input) == 2296,
 	       "struct plan_input changed: record the new member in plan_record.c");
@@ -136,6 +136,8 @@ static const struct rec_field rec_guest_tail[] = {
 	F_TIME(struct plan_guest, resize_decided_us, "resize_decided_us"),
 	F_TIME(struct plan_guest, shrink_since_us, "shrink_since_us"),
 	F_TIME(struct plan_guest, shrink_stopped_us, "shrink_stopped_us"),
+	F_TIME(struct plan_guest, claim_peak.at_us, "claim_peak.at_us"),
+	F_U32(struct plan_guest, claim_peak.units, "claim_peak.units"),
 	F_U64(struct plan_guest, wss_rise_bps, "wss_rise_bps", REC_MAX_BYTES),
 	F_TIME(struct plan_guest, taken_us, "taken_us"),
 	F_U32(struct plan_guest, taken_from_units, "taken_from_units"),

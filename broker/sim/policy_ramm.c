@@ -195,6 +195,7 @@ static void ramm_snapshot_guest(struct ramm_sim *rs, struct plan_guest *pg,
 	pg->unplug_asked_units = pg->unplug_done_units = shrunk;
 	pg->n_bid = sim_ramm_bid(spec, o, (uint32_t)(pg->unit_bytes / MIB),
 				 rs->max_price, pg->bid);
+	plan_claim_peak_update(&pg->claim_peak, &rs->cfg, pg->bid, pg->n_bid, now_us);
 }
 
 /* Each hugetlb pool's free pages: what its guests do not hold. */

@@ -556,6 +556,65 @@ static void test_stopped_shrink_holds_against_short_bids(void **state)
 	free(f);
 }
 
+/* A claim that just fell is a dip: what the guest claimed in the last
+ * shrink_delay_ms stays against short bids (soak seed 1212: a claim that
+ * fell from 88 units to 18 on one report was taken down to 18 at once,
+ * and a workload that started meanwhile was OOM-killed). Memory it has
+ * not claimed for that long goes at once as before. */
+static void test_claim_that_just_fell_holds_against_short_bids(void **state)
+{
+	struct fixture *f = lease_against(5000);
+	struct plan_guest *g = &f->g[0];
+
+	(void)state;
+	f->cfg.shrink_delay_ms = 3000;
+	g->last_grow_us = 0;
+	g->claim_peak = (struct plan_claim_peak){ .at_us = NOW_US - 900 * 1000, .units = 10 };
+	run(f);
+	expect_no_action(f, 0);
+	assert_int_equal(f->results[0].shrink_waits, 1);
+
+	g->claim_peak.units = 8;
+	run(f);
+	expect_resize(f, 0, 10, 8, PLAN_OUTBID);
+
+	g->claim_peak = (struct plan_claim_peak){ .at_us = NOW_US - 3000 * 1000, .units = 10 };
+	run(f);
+	expect_resize(f, 0, 10, 6, PLAN_OUTBID);
+	free(f);
+}
+
+/* The peak follows a claim up at once and down only once it is
+ * shrink_delay_ms old; a clock that goes back starts it again. */
+static void test_claim_peak_update(void **state)
+{
+	struct rammd_config cfg;
+	struct ramm_bid_step busy[] = { { 20, 8000 }, { 10, 1000 }, { 50, 300 } };
+	struct ramm_bid_step idle[] = { { 4, 1000 }, { 76, 50 } };
+	struct plan_claim_peak p = { 0 };
+	const int64_t s = 1000 * 1000;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.shrink_delay_ms = 3000;
+	plan_claim_peak_update(&p, &cfg, idle, 2, 10 * s);
+	assert_int_equal(p.units, 4);
+	plan_claim_peak_update(&p, &cfg, busy, 3, 11 * s);
+	assert_int_equal(p.units, 30);
+	assert_int_equal(p.at_us, 11 * s);
+	plan_claim_peak_update(&p, &cfg, idle, 2, 12 * s);
+	plan_claim_peak_update(&p, &cfg, idle, 2, 14 * s - 1);
+	assert_int_equal(p.units, 30);
+	assert_int_equal(p.at_us, 11 * s);
+	plan_claim_peak_update(&p, &cfg, idle, 2, 14 * s);
+	assert_int_equal(p.units, 4);
+	assert_int_equal(p.at_us, 14 * s);
+	plan_claim_peak_update(&p, &cfg, busy, 3, 15 * s);
+	plan_claim_peak_update(&p, &cfg, idle, 2, 5 * s);
+	assert_int_equal(p.units, 4);
+	assert_int_equal(p.at_us, 5 * s);
+}
+
 /* A rising working set keeps what its rise will use within 10 s
  * (PLAN_RISE_HORIZON_MS), whatever its bid says: its bid lags it (soak
  * seed 1212: four OOM kills 1-6 s after such shrinks). Neither another
@@ -1865,6 +1924,8 @@ int main(void)
 		cmocka_unit_test(test_short_bid_takes_what_it_lacks_from_idle_guest),
 		cmocka_unit_test(test_short_need_taken_once),
 		cmocka_unit_test(test_stopped_shrink_holds_against_short_bids),
+		cmocka_unit_test(test_claim_that_just_fell_holds_against_short_bids),
+		cmocka_unit_test(test_claim_peak_update),
 		cmocka_unit_test(test_rising_working_set_keeps_its_rise),
 		cmocka_unit_test(test_rise_update),
 		cmocka_unit_test(test_return_window),

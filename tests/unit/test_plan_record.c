@@ -88,6 +88,10 @@ static void random_guest(const struct rammd_config *cfg, struct plan_guest *g)
 	g->stuck_until_us = rnd_below(4) ? 0 : (int64_t)rnd_below(20000000);
 	g->resize_decided_us = (int64_t)rnd_below(10000000);
 	g->shrink_since_us = rnd_below(2) ? 0 : (int64_t)rnd_below(10000000);
+	g->shrink_stopped_us = rnd_below(2) ? 0 : (int64_t)rnd_below(10000000);
+	if (rnd_below(2))
+		g->claim_peak = (struct plan_claim_peak){
+			.at_us = (int64_t)rnd_below(10000000), .units = (uint32_t)rnd_below(64) };
 	g->account_open = rnd_below(4) != 0;
 	g->account = (struct market_account){
 		.balance = rnd_below(1ULL << 40), .weight = g->weight,
@@ -168,6 +172,11 @@ static void assert_same_guest(const struct plan_guest *a, const struct plan_gues
 	assert_memory_equal(a->bid, b->bid, a->n_bid * sizeof(a->bid[0]));
 	assert_int_equal(a->last_grow_us, b->last_grow_us);
 	assert_int_equal(a->stuck_until_us, b->stuck_until_us);
+	assert_int_equal(a->resize_decided_us, b->resize_decided_us);
+	assert_int_equal(a->shrink_since_us, b->shrink_since_us);
+	assert_int_equal(a->shrink_stopped_us, b->shrink_stopped_us);
+	assert_int_equal(a->claim_peak.at_us, b->claim_peak.at_us);
+	assert_int_equal(a->claim_peak.units, b->claim_peak.units);
 	assert_int_equal(a->account_open, b->account_open);
 	assert_int_equal(a->account.balance, b->account.balance);
 	assert_int_equal(a->account.weight, b->account.weight);
