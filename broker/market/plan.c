@@ -289,21 +289,34 @@ static int plan_bids_short(const struct plan_input *in,
 			in->cfg->preempt_price;
 }
 
+/* The units the bid @bid of @n_bid steps claims above @cfg's
+ * reserve_price: what the market would sell it. */
+static uint64_t plan_claim(const struct rammd_config *cfg,
+			   const struct ramm_bid_step *bid, size_t n_bid)
+{
+	return market_claimed_units(bid, n_bid, cfg->reserve_price + 1);
+}
+
 /* @g bids for nothing above reserve_price: its workload is gone (it
  * exited, or was killed), and often starts again at once. */
 static int plan_bids_for_nothing(const struct plan_input *in, const struct plan_guest *g)
 {
-	return !market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
+	return !plan_claim(in->cfg, g->bid, g->n_bid);
+}
+
+/* Whether peak @p, at @now_us, is younger than shrink_delay_ms. */
+static int plan_claim_peak_fresh(const struct plan_claim_peak *p,
+				 const struct rammd_config *cfg, int64_t now_us)
+{
+	return p->at_us && now_us - p->at_us < (int64_t)cfg->shrink_delay_ms * 1000;
 }
 
 void plan_claim_peak_update(struct plan_claim_peak *p, const struct rammd_config *cfg,
 			    const struct ramm_bid_step *bid, size_t n_bid, int64_t now_us)
 {
-	uint64_t claimed = market_claimed_units(bid, n_bid, cfg->reserve_price + 1);
-	uint32_t units = (uint32_t)PLAN_MIN(claimed, UINT32_MAX);
+	uint32_t units = (uint32_t)PLAN_MIN(plan_claim(cfg, bid, n_bid), UINT32_MAX);
 
-	if (!p->at_us || now_us < p->at_us || units >= p->units ||
-	    now_us - p->at_us >= (int64_t)cfg->shrink_delay_ms * 1000)
+	if (now_us < p->at_us || units >= p->units || !plan_claim_peak_fresh(p, cfg, now_us))
 		*p = (struct plan_claim_peak){ .at_us = now_us, .units = units };
 }
 
@@ -317,10 +330,9 @@ void plan_claim_peak_update(struct plan_claim_peak *p, const struct rammd_config
  */
 static uint64_t plan_kept_from_short(const struct plan_input *in, const struct plan_guest *g)
 {
-	uint64_t kept = market_claimed_units(g->bid, g->n_bid, in->cfg->reserve_price + 1);
+	uint64_t kept = plan_claim(in->cfg, g->bid, g->n_bid);
 
-	if (g->claim_peak.at_us &&
-	    in->now_us - g->claim_peak.at_us < (int64_t)in->cfg->shrink_delay_ms * 1000)
+	if (plan_claim_peak_fresh(&g->claim_peak, in->cfg, in->now_us))
 		kept = PLAN_MAX(kept, (uint64_t)g->claim_peak.units);
 	return kept;
 }
