@@ -298,13 +298,20 @@ def test_kmod_malformed_writes():
         check(rec["unit"] == UNIT, "unit after welcome: %r" % rec)
         _, out = g.run("ramm-dump grant 512M 300")
         check(out.startswith("ok"), out)
-        _, out = g.run("ramm-dump evict 4 5000")
+        # Work that krammd cannot end before the call-off arrives: every
+        # plugged chunk, most holding a hog's pages to migrate (hundreds of
+        # ms under TCG; the call-off follows in tens).
+        g.run("ramm-hog run --ctl /run/h.ctl --target 200 --reserve-mib 0 --step-ms 20 "
+              ">/dev/null 2>&1 &")
+        wait_for("the hog to hold 200 MiB", lambda: hog_held(g, "/run/h.ctl") >= 184, 120)
+        _, out = g.run("ramm-dump evict 128 5000")
         check(out.startswith("ok"), out)
         # An evict of 0 units calls the last one off.
         _, out = g.run("ramm-dump evict 0 5000")
         check(out.startswith("ok"), out)
-        wait_for("the notice called off",
-                 lambda: "called off" in g.run("dmesg | grep 'evict 4 units'", check=False)[1], 10)
+        line = wait_for("krammd's work on the notice to end", lambda: g.run(
+            "dmesg | grep 'evict 128 units'", check=False)[1].strip() or None, 10)
+        check("called off" in line, "the notice was not called off: %r" % line)
         check(not dmesg_problems(g), "%r" % dmesg_problems(g))
 
 
