@@ -791,6 +791,9 @@ void guest_agent_connected(struct guest *g)
 
 void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 {
+	uint64_t next_unit;
+	uint32_t was;
+
 	if (msg->type == AGENT_MSG_HELLO) {
 		g->counters.hellos++;
 		if (strcmp(g->mode, msg->hello.mode))
@@ -812,6 +815,8 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 	}
 	g->counters.reports++;
 	plan_rise_update(&g->rise, guest_report_wss_bytes(&msg->report), rammd_now_us());
+	next_unit = (uint64_t)guest_held_units(g) + 1;
+	was = g->have_report ? market_bid_price(g->report.bid, g->report.n_bid, next_unit) : 0;
 	g->report = msg->report;
 	/* Until budgets make over-bidding cost something, no bid may outrank
 	 * what an honest agent pays for memory in use: at equal prices the
@@ -823,9 +828,12 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 	g->have_report = 1;
 	plan_claim_peak_update(&g->claim_peak, &g->d->cfg, g->report.bid, g->report.n_bid,
 			       g->report_us);
+	/* A bid raised for the next unit wants memory now, urgent or not:
+	 * waiting for the tick cost a workload up to tick_ms. */
+	g->report_raised = market_bid_price(g->report.bid, g->report.n_bid, next_unit) > was;
 	if (g->state == GUEST_RESIZING && g->resize.set_pending)
 		guest_send_pending_set(g, g->report_us);
-	if (msg->report.urgent)
+	if (msg->report.urgent || g->report_raised)
 		rammd_request_urgent(g->d);
 }
 

@@ -122,6 +122,9 @@ struct guest {
 	char mode[16];                /* agent mode from hello, "" if unknown */
 	struct agent_report report;   /* last valid report */
 	int have_report;              /* @report is valid */
+	int report_raised;            /* @report raised its bid for the unit
+				       * after those it holds: decided at once
+				       * in a partial round, as an urgent one */
 	int64_t report_us;            /* monotonic receipt time of @report */
 	struct guest_counters counters;
 

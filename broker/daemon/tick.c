@@ -114,7 +114,8 @@ static void tick_carry_out(struct guest *g, const struct plan_action *a,
 			 g->cfg.name, a->why == PLAN_GROW ? a->from_units : 0,
 			 a->to_units, (unsigned long long)(g->unit_bytes / MIB),
 			 (unsigned long long)(a->total_bytes / MIB), reason,
-			 urgent ? "; on its urgent report" : "");
+			 !urgent ? "" : g->report.urgent ? "; on its urgent report"
+				 : g->report_raised ? "; on its raised bid" : "; as memory came free");
 		return;
 	}
 	/* What it offers, and whether only that may be taken: the figures
@@ -186,9 +187,9 @@ static int64_t tick_elapsed_us(const struct rammd *d, int64_t now)
 }
 
 /*
- * A partial round for guest @i, whose urgent report came in since the
- * last round: plan_tick() may grow it out of memory free now, and moves
- * no one else. No account is settled, nothing accrues, no history sample
+ * A partial round for guest @i, whose urgent report, or one that raised
+ * its bid for the next unit, came in since the last round: plan_tick()
+ * may grow it out of memory free now, and moves no one else. No account is settled, nothing accrues, no history sample
  * is taken and the tick count stays: those are the regular tick's, at
  * tick_ms, however often a guest reports.
  */
@@ -232,8 +233,9 @@ out:
 	g_free(snap);
 }
 
-/* Partial rounds for the guests whose latest report is urgent and
- * arrived, or who became free to grow again, since the last round (a guest
+/* Partial rounds for the guests whose latest report is urgent or raised
+ * its bid for the next unit, and arrived, or who became free to grow
+ * again, since the last round (a guest
  * being resized cannot grow: a workload that outruns one growth would
  * wait for the next report or tick), and, once an unplug has ended, for
  * those whose growth waited for memory. */
@@ -247,7 +249,7 @@ static void tick_urgent_rounds(struct rammd *d)
 	for (guint i = 0; i < d->guests->len; i++) {
 		struct guest *g = g_ptr_array_index(d->guests, i);
 
-		if ((g->have_report && g->report.urgent &&
+		if ((g->have_report && (g->report.urgent || g->report_raised) &&
 		     (g->report_us > since || guest_growable_since_us(g) > since)) ||
 		    (unplug_ended && g->growth_waits))
 			tick_partial(d, i, now);

@@ -133,3 +133,36 @@ def test_urgent_growth_is_prompt():
         check(not [ln for ln in bed.rammd.log().splitlines()
                    if "guest b: " in ln and "on its urgent report" in ln],
               "b moved in a's partial round")
+
+
+def test_raised_bid_is_decided_at_once():
+    """A report that is not urgent but raises its guest's bid for the unit
+    after those it holds gets its growth from a partial round at once, not
+    at the next regular tick (15 s apart here); a report that raises
+    nothing does not pull a round forward. Before, such a report waited
+    for the tick, up to tick_ms, while its workload grew."""
+    with Bed("raised", {"a": {"demand_mib": 300, "report_s": 30}},
+             tick_ms=15000, stale_report_ms=60000) as bed:
+        wait_for("a's welcome", lambda: bed.fleet.guest("a")["welcome"], 10)
+        bed.fleet.do("a", "send_report")  # reports are 30 s apart
+        bed.ready(["a"])
+        # The same bid again: nothing raised, nothing decided early.
+        t0 = time.monotonic()
+        before = len([ln for ln in bed.rammd.log().splitlines() if "on its raised bid" in ln])
+        bed.fleet.do("a", "send_report")
+        time.sleep(1.0)
+        check(not sets_since(bed.fleet.guest("a"), t0),
+              "a report that raised nothing moved a: %r" % sets_since(bed.fleet.guest("a"), t0))
+        size = bed.fleet.guest("a")["size_mib"]
+        t1 = time.monotonic()
+        bed.fleet.do("a", "set_demand", 900, False)
+        bed.fleet.do("a", "send_report")
+        grown = wait_for("a grown after its raised bid", lambda: max(
+            sets_since(bed.fleet.guest("a"), t1), default=0) or None, 5)
+        print("a grown %d -> %d MiB %.2f s after a report that raised its bid (tick 15 s)"
+              % (size, grown, time.monotonic() - t1))
+        check(grown > size, "a asked for %d MiB, no more than its %d" % (grown, size))
+        lines = [ln for ln in bed.rammd.log().splitlines()
+                 if "guest a: grow" in ln and "on its raised bid" in ln]
+        check(len(lines) > before, "a's growth did not come from a partial round:\n" +
+              "\n".join(ln for ln in bed.rammd.log().splitlines() if ": grow" in ln))

@@ -41,6 +41,8 @@ def _first_life(bed, name, uuid=OLD_UUID, keep_identity=True):
     its account OLD_ACCOUNT in the file; without @keep_identity, the file
     is turned into one from before identity lines."""
     bed.ready([name])
+    # Accounts open at a regular tick; a partial round may grow it first.
+    bed.settled([name])
     for args in (("drain", name), ("set", name, "cap", str(CAP_MIB))):
         code, out, _ = bed.rammd.rammctl(*args)
         check(code == 0, "rammctl %s: exit %d %s" % (" ".join(args), code, out))
