@@ -215,8 +215,8 @@ static void guest_end_resize(struct guest *g, int reached_target)
 	guest_send_welcome(g);
 	if (g->resize.to_bytes < g->resize.from_bytes)
 		rammd_request_waiting_growth(g->d);
-	else if (g->have_report && g->report.urgent)
-		rammd_request_urgent(g->d); /* it was frozen when it asked */
+	else
+		rammd_request_urgent(g->d); /* see tick_urgent_rounds() */
 }
 
 int64_t guest_growable_since_us(const struct guest *g)
@@ -597,9 +597,8 @@ static void guest_size_seen(struct guest *g, uint64_t size_bytes)
 	if (!g->resize.reached_us) {
 		g->resize.reached_us = now;
 		/* Held now, it may grow again (guest_snapshot()). */
-		if (g->resize.to_bytes > g->resize.from_bytes &&
-		    g->have_report && g->report.urgent)
-			rammd_request_urgent(g->d);
+		if (g->resize.to_bytes > g->resize.from_bytes)
+			rammd_request_urgent(g->d); /* see tick_urgent_rounds() */
 	}
 	guest_check_resize(g, now);
 }

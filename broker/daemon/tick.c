@@ -84,9 +84,10 @@ static void tick_reason(const struct guest *g, const struct plan_action *a,
 }
 
 /* Ask @g's backend for the size @a names, and log the decision with its
- * reason, one line per decision; @urgent: a partial round's. */
+ * reason, one line per decision; @partial_why: why a partial round ran,
+ * NULL in a regular one. */
 static void tick_carry_out(struct guest *g, const struct plan_action *a,
-			   int64_t now, int urgent)
+			   int64_t now, const char *partial_why)
 {
 	char reason[128];
 	int ret;
@@ -110,12 +111,11 @@ static void tick_carry_out(struct guest *g, const struct plan_action *a,
 		return;
 	}
 	if (a->why == PLAN_RAISE_TO_FLOOR || a->why == PLAN_GROW) {
-		log_info("guest %s: grow %u -> %u units of %llu MiB (%llu MiB total): %s%s",
+		log_info("guest %s: grow %u -> %u units of %llu MiB (%llu MiB total): %s%s%s",
 			 g->cfg.name, a->why == PLAN_GROW ? a->from_units : 0,
 			 a->to_units, (unsigned long long)(g->unit_bytes / MIB),
 			 (unsigned long long)(a->total_bytes / MIB), reason,
-			 !urgent ? "" : g->report.urgent ? "; on its urgent report"
-				 : g->report_raised ? "; on its raised bid" : "; as memory came free");
+			 partial_why ? "; " : "", partial_why ? partial_why : "");
 		return;
 	}
 	/* What it offers, and whether only that may be taken: the figures
@@ -187,13 +187,13 @@ static int64_t tick_elapsed_us(const struct rammd *d, int64_t now)
 }
 
 /*
- * A partial round for guest @i, whose urgent report, or one that raised
- * its bid for the next unit, came in since the last round: plan_tick()
- * may grow it out of memory free now, and moves no one else. No account is settled, nothing accrues, no history sample
- * is taken and the tick count stays: those are the regular tick's, at
- * tick_ms, however often a guest reports.
+ * A partial round for guest @i, for the reason @why (tick_partial_why()):
+ * plan_tick() may grow it out of memory free now, and moves no one else.
+ * No account is settled, nothing accrues, no history sample is taken and
+ * the tick count stays: those are the regular tick's, at tick_ms, however
+ * often a guest reports.
  */
-static void tick_partial(struct rammd *d, guint i, int64_t now)
+static void tick_partial(struct rammd *d, guint i, int64_t now, const char *why)
 {
 	guint n = d->guests->len;
 	struct plan_guest *snap = g_new0(struct plan_guest, n);
@@ -226,19 +226,36 @@ static void tick_partial(struct rammd *d, guint i, int64_t now)
 		out.guests[i].growth_waits;
 	for (size_t a = 0; a < out.n_actions; a++)
 		tick_carry_out(g_ptr_array_index(d->guests, out.actions[a].guest),
-			       &out.actions[a], now, 1);
+			       &out.actions[a], now, why);
 out:
 	g_free(out.guests);
 	g_free(out.actions);
 	g_free(snap);
 }
 
-/* Partial rounds for the guests whose latest report is urgent or raised
- * its bid for the next unit, and arrived, or who became free to grow
- * again, since the last round (a guest
- * being resized cannot grow: a workload that outruns one growth would
- * wait for the next report or tick), and, once an unplug has ended, for
- * those whose growth waited for memory. */
+/*
+ * Why guest @g gets a partial round now, or NULL: its latest report,
+ * urgent or raising its bid for the next unit, arrived since the last
+ * round at @since, or it became free to grow since after such a report
+ * or after any growth (a guest being resized cannot grow: a workload that
+ * outruns one growth would wait for the next tick, as a report meanwhile
+ * may ask nothing new); or an unplug ended since and its growth waited
+ * for memory.
+ */
+static const char *tick_partial_why(const struct guest *g, int64_t since, int unplug_ended)
+{
+	int asks = g->report.urgent || g->report_raised;
+	int64_t growable = guest_growable_since_us(g);
+
+	if (g->have_report && asks && (g->report_us > since || growable > since))
+		return g->report.urgent ? "on its urgent report" : "on its raised bid";
+	if (g->have_report && g->resize.to_bytes > g->resize.from_bytes && growable > since)
+		return "as its growth ended";
+	if (unplug_ended && g->growth_waits)
+		return "as memory came free";
+	return NULL;
+}
+
 static void tick_urgent_rounds(struct rammd *d)
 {
 	int64_t now = rammd_now_us(), since = d->last_tick_us;
@@ -247,12 +264,11 @@ static void tick_urgent_rounds(struct rammd *d)
 	d->last_tick_us = now;
 	d->unplug_ended = 0;
 	for (guint i = 0; i < d->guests->len; i++) {
-		struct guest *g = g_ptr_array_index(d->guests, i);
+		const char *why = tick_partial_why(g_ptr_array_index(d->guests, i), since,
+						   unplug_ended);
 
-		if ((g->have_report && (g->report.urgent || g->report_raised) &&
-		     (g->report_us > since || guest_growable_since_us(g) > since)) ||
-		    (unplug_ended && g->growth_waits))
-			tick_partial(d, i, now);
+		if (why)
+			tick_partial(d, i, now, why);
 	}
 }
 
@@ -310,7 +326,7 @@ void rammd_tick(struct rammd *d)
 	tick_take_result(d, &out);
 	for (size_t a = 0; a < out.n_actions; a++)
 		tick_carry_out(g_ptr_array_index(d->guests, out.actions[a].guest),
-			       &out.actions[a], now, 0);
+			       &out.actions[a], now, NULL);
 	d->ticks++;
 	if (d->ticks % RAMMD_SAVE_TICKS == 0)
 		rammd_state_changed(d);
