@@ -543,6 +543,15 @@ static void guest_start_resize_poll(struct guest *g)
 					       guest_on_resize_poll, g);
 }
 
+/* A new resize replaces @g's latest one: keep that one among the earlier. */
+static void guest_keep_resize(struct guest *g)
+{
+	if (!g->resize.decided_us)
+		return;
+	g->earlier[g->n_resizes % GUEST_EARLIER_RESIZES] = g->resize;
+	g->n_resizes++;
+}
+
 /*
  * Follow the device as it moves by itself toward its requested size, as a
  * resize this rammd did not decide (not judged for credit). QEMU carries a
@@ -553,6 +562,7 @@ static void guest_follow_device(struct guest *g, int64_t now_us)
 	g->state = GUEST_RESIZING;
 	g->resize_moved_us = now_us;
 	g->resize_unsent = 0;
+	guest_keep_resize(g);
 	g->resize = (struct guest_resize){
 		.from_bytes = guest_total_bytes(g),
 		.to_bytes = g->dev.boot_bytes + g->dev.requested_bytes,
@@ -828,8 +838,12 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 	plan_claim_peak_update(&g->claim_peak, &g->d->cfg, g->report.bid, g->report.n_bid,
 			       g->report_us);
 	/* A bid raised for the next unit wants memory now, urgent or not:
-	 * waiting for the tick cost a workload up to tick_ms. */
-	g->report_raised = market_bid_price(g->report.bid, g->report.n_bid, next_unit) > was;
+	 * waiting for the tick cost a workload up to tick_ms. Not during a
+	 * shrink: the guest reads the block being taken offline as used
+	 * (guest_report_predates_shrink()); an urgent report still stops it. */
+	g->report_raised = !(g->state == GUEST_RESIZING &&
+			     g->resize.to_bytes < g->resize.from_bytes) &&
+			   market_bid_price(g->report.bid, g->report.n_bid, next_unit) > was;
 	if (g->state == GUEST_RESIZING && g->resize.set_pending)
 		guest_send_pending_set(g, g->report_us);
 	if (msg->report.urgent || g->report_raised)
@@ -876,6 +890,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 	g->dev.requested_bytes = total_bytes - boot;
 	if (total_bytes > plugged && total_bytes > requested)
 		g->last_grow_us = now_us;
+	guest_keep_resize(g);
 	g->resize = (struct guest_resize){
 		.from_bytes = guest_total_bytes(g),
 		.to_bytes = total_bytes,
