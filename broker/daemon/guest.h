@@ -42,6 +42,11 @@ struct guest_counters {
 };
 
 /* The latest resize, for rammctl and the latency figures. */
+/* The resizes before the latest that `rammctl guest` shows: a growth that
+ * a workload outran is followed by the next within a round, and the first
+ * one's times are what an operator asks "how fast" about. */
+#define GUEST_EARLIER_RESIZES 8
+
 struct guest_resize {
 	uint64_t from_bytes;  /* guest total before */
 	uint64_t to_bytes;    /* guest total asked for */
@@ -139,6 +144,10 @@ struct guest {
 				       * (resize_sent_later): not judged
 				       * stalled until it has */
 	struct guest_resize resize;   /* the latest resize */
+	struct guest_resize earlier[GUEST_EARLIER_RESIZES];
+				      /* the ones before it: resize n (counted
+				       * from 0) is at n % GUEST_EARLIER_RESIZES */
+	uint64_t n_resizes;           /* resizes before @resize */
 	int64_t last_grow_us;         /* when the latest growth was decided */
 	int64_t stuck_until_us;       /* an unplug fell short: until then only
 				       * memory it offers is taken */

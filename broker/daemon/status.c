@@ -29,12 +29,27 @@ static struct json_object *json_mib(uint64_t bytes)
 	return json_object_new_uint64(bytes / MIB);
 }
 
+/* One resize's sizes and times (rammd's monotonic clock, 0: not yet). */
+static struct json_object *status_resize_json(const struct guest_resize *r)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "from_mib", json_mib(r->from_bytes));
+	json_object_object_add(o, "to_mib", json_mib(r->to_bytes));
+	json_object_object_add(o, "report_us", json_object_new_int64(r->report_us));
+	json_object_object_add(o, "decided_us", json_object_new_int64(r->decided_us));
+	json_object_object_add(o, "set_us", json_object_new_int64(r->set_us));
+	json_object_object_add(o, "reached_us", json_object_new_int64(r->reached_us));
+	json_object_object_add(o, "done_us", json_object_new_int64(r->done_us));
+	return o;
+}
+
 static struct json_object *status_guest_json(struct guest *g, int64_t now)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *bid = json_object_new_array();
 	struct json_object *cnt = json_object_new_object();
-	struct json_object *rs = json_object_new_object();
+	struct json_object *earlier = json_object_new_array();
 	const struct guest_counters *c = &g->counters;
 	uint64_t unit = g->unit_bytes;
 
@@ -102,13 +117,12 @@ static struct json_object *status_guest_json(struct guest *g, int64_t now)
 	CNT(resize_short); CNT(fell_short);
 #undef CNT
 	json_object_object_add(o, "counters", cnt);
-	json_object_object_add(rs, "from_mib", json_mib(g->resize.from_bytes));
-	json_object_object_add(rs, "to_mib", json_mib(g->resize.to_bytes));
-	json_object_object_add(rs, "report_us", json_object_new_int64(g->resize.report_us));
-	json_object_object_add(rs, "decided_us", json_object_new_int64(g->resize.decided_us));
-	json_object_object_add(rs, "set_us", json_object_new_int64(g->resize.set_us));
-	json_object_object_add(rs, "done_us", json_object_new_int64(g->resize.done_us));
-	json_object_object_add(o, "last_resize", rs);
+	json_object_object_add(o, "last_resize", status_resize_json(&g->resize));
+	for (uint64_t n = g->n_resizes > GUEST_EARLIER_RESIZES ?
+			  g->n_resizes - GUEST_EARLIER_RESIZES : 0; n < g->n_resizes; n++)
+		json_object_array_add(earlier, status_resize_json(
+			&g->earlier[n % GUEST_EARLIER_RESIZES]));
+	json_object_object_add(o, "earlier_resizes", earlier);
 	return o;
 }
 
