@@ -130,6 +130,15 @@
 /* How often krammd checks for available memory falling below the mark. */
 #define RAMM_AVAIL_CHECK_NS (200 * NSEC_PER_MSEC)
 /*
+ * While anon + shmem rise at RAMM_SURGE_BYTES_PER_S or faster, krammd
+ * checks this often and publishes a record when the last is this old:
+ * the broker grows a guest on each record that raises its bid (no closer
+ * than 200 ms), and a workload rising at 50 MiB/s outran growth that came
+ * with the 1 s periodic record and a surge's urgent one a second.
+ */
+#define RAMM_RISING_CHECK_NS (50 * NSEC_PER_MSEC)
+#define RAMM_RISING_RECORD_NS (200 * NSEC_PER_MSEC)
+/*
  * Anonymous and shmem memory that grew by RAMM_SURGE_MIN_BYTES at least,
  * at RAMM_SURGE_BYTES_PER_S or faster, since the last record makes the
  * next one urgent, at most once per RAMM_SURGE_GAP_NS: a workload that
@@ -304,6 +313,9 @@ struct ramm_sampler {
 	u64 last_anon;        /* anon + shmem bytes in the previous record */
 	u64 check_ns;         /* when check_anon was read, 0: not yet */
 	u64 check_anon;       /* anon + shmem bytes at an earlier check */
+	bool rising;          /* ... and they rose fast since (ramm_rising()) */
+	u64 calm_anon;        /* anon + shmem bytes at the last check that
+			       * found them not rising fast */
 	u64 surge_ns;         /* a surge last made a record urgent, 0: never */
 	bool surge_edge;      /* anon + shmem surged since the previous record */
 	struct ramm_dev_record rec; /* the record being built */
@@ -1073,35 +1085,51 @@ static u64 ramm_anon_bytes(void)
 }
 
 /*
- * Whether anon + shmem surged since the previous record (see
- * RAMM_SURGE_BYTES_PER_S), and no surge made one urgent lately. The rate
- * counts over the time since the record, or over the time since the
+ * Whether anon + shmem rose at RAMM_SURGE_BYTES_PER_S or faster since the
  * check before this one (at least half a check apart, or a record just
- * after a check would divide by nothing): a workload that starts late in
- * a quiet interval averages under the mark over the whole of it. In the
- * soak one started 0.6 s into an interval while its guest was being
- * unplugged, and was first heard of by the periodic record 1.1 s in,
- * after the unplug it could have stopped had taken all it asked.
+ * after a check would divide by nothing; a closer check keeps the last
+ * answer), into @s->rising; @s->calm_anon follows anon + shmem while it
+ * does not.
+ */
+static bool ramm_rising(struct ramm_sampler *s, u64 now, u64 anon)
+{
+	u64 span = s->check_ns ? now - s->check_ns : 0;
+
+	if (span && span < RAMM_AVAIL_CHECK_NS / 2)
+		return s->rising;
+	s->rising = span && anon > s->check_anon &&
+		    ramm_per_sec(anon - s->check_anon, span) >= RAMM_SURGE_BYTES_PER_S;
+	if (!s->rising)
+		s->calm_anon = anon;
+	s->check_ns = now;
+	s->check_anon = anon;
+	return s->rising;
+}
+
+/*
+ * Whether anon + shmem surged (see RAMM_SURGE_BYTES_PER_S), and no surge
+ * made a record urgent lately: it grew by RAMM_SURGE_MIN_BYTES since the
+ * previous record at the rate over the time since it, or since it last
+ * rose slower, at the rate over the last check (ramm_rising()). The rate
+ * since the record alone missed a workload that starts late in a quiet
+ * interval: it averages under the mark over the whole of it. In the soak
+ * one started 0.6 s into an interval while its guest was being unplugged,
+ * and was first heard of by the periodic record 1.1 s in, after the unplug
+ * it could have stopped had taken all it asked. And while it rises,
+ * records come every RAMM_RISING_RECORD_NS, each too close to the last for
+ * RAMM_SURGE_MIN_BYTES.
  */
 static bool ramm_surging(struct ramm_sampler *s, u64 now)
 {
-	u64 anon = ramm_anon_bytes(), check_anon = s->check_anon;
-	u64 check_span = s->check_ns ? now - s->check_ns : 0;
-	bool lately;
+	u64 anon = ramm_anon_bytes(), calm_anon = s->calm_anon;
+	bool rising = ramm_rising(s, now, anon);
 
-	if (check_span && check_span < RAMM_AVAIL_CHECK_NS / 2) {
-		check_span = 0;
-	} else {
-		s->check_ns = now;
-		s->check_anon = anon;
-	}
-	if (!s->last_ns || anon < s->last_anon + RAMM_SURGE_MIN_BYTES ||
-	    (s->surge_ns && now - s->surge_ns < RAMM_SURGE_GAP_NS))
+	if (!s->last_ns || (s->surge_ns && now - s->surge_ns < RAMM_SURGE_GAP_NS))
 		return false;
-	lately = check_span && anon > check_anon &&
-		 ramm_per_sec(anon - check_anon, check_span) >= RAMM_SURGE_BYTES_PER_S;
-	return lately || ramm_per_sec(anon - s->last_anon, now - s->last_ns) >=
-			 RAMM_SURGE_BYTES_PER_S;
+	if (rising && anon >= calm_anon + RAMM_SURGE_MIN_BYTES)
+		return true;
+	return anon >= s->last_anon + RAMM_SURGE_MIN_BYTES &&
+	       ramm_per_sec(anon - s->last_anon, now - s->last_ns) >= RAMM_SURGE_BYTES_PER_S;
 }
 
 /* Events since the previous record that warrant an urgent one. */
@@ -1837,8 +1865,11 @@ static int ramm_thread(void *unused)
 			if (ramm_surging(s, now))
 				s->surge_edge = true;
 			ramm_pool_fill();
-			next_check = now + RAMM_AVAIL_CHECK_NS;
+			next_check = now + (s->rising ? RAMM_RISING_CHECK_NS :
+					    RAMM_AVAIL_CHECK_NS);
 		}
+		if (s->rising && now - s->last_ns >= RAMM_RISING_RECORD_NS)
+			publish = true;
 		urgent = ramm_urgent_pending();
 		urgent_ok = now >= ramm.quiet_until_ns;
 		if (publish || (urgent && urgent_ok)) {
