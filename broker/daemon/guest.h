@@ -41,12 +41,12 @@ struct guest_counters {
 	uint64_t fell_short;   /* a completed size fell below its request */
 };
 
-/* The latest resize, for rammctl and the latency figures. */
-/* The resizes before the latest that `rammctl guest` shows: a growth that
- * a workload outran is followed by the next within a round, and the first
- * one's times are what an operator asks "how fast" about. */
+/* How many resizes before the latest the status keeps: a growth that a
+ * workload outran is followed by the next at once, and the first one's
+ * times are what an operator asks "how fast" about. */
 #define GUEST_EARLIER_RESIZES 8
 
+/* The latest resize, for rammctl and the latency figures. */
 struct guest_resize {
 	uint64_t from_bytes;  /* guest total before */
 	uint64_t to_bytes;    /* guest total asked for */

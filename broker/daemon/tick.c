@@ -256,6 +256,7 @@ static const char *tick_partial_why(const struct guest *g, int64_t since, int un
 	return NULL;
 }
 
+/* A partial round for each guest that tick_partial_why() names. */
 static void tick_urgent_rounds(struct rammd *d)
 {
 	int64_t now = rammd_now_us(), since = d->last_tick_us;
