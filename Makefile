@@ -51,10 +51,11 @@ AGENT_SRC := guest-agent/ramm-agent.c guest-agent/bid_model.c guest-agent/dev_re
 HOG_SRC := tests/lab/ramm-hog.c
 # ramm-sim: the policies side by side; its ramm policy runs the daemon's
 # market and the agent's bid model (docs/SIMULATOR.md).
-SIM_SRC := broker/sim/sim.c broker/sim/scenario.c broker/sim/metrics.c \
+SIM_SRC := broker/sim/sim.c broker/sim/scenario.c broker/sim/bitbrains.c \
+	broker/sim/metrics.c \
 	broker/sim/report.c broker/sim/policy_static.c broker/sim/policy_proxmox.c \
 	broker/sim/policy_mom.c broker/sim/policy_esx.c broker/sim/policy_hyperv.c \
-	broker/sim/policy_ramm.c \
+	broker/sim/policy_ramm.c broker/sim/policy_oracle.c \
 	broker/sim/replay.c
 RAMM_SIM_SRC := $(MARKET_SRC) guest-agent/bid_model.c common/proc_sample.c \
 	$(SIM_SRC) broker/sim/ramm-sim.c
@@ -139,6 +140,8 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BROKER_CORE)
 
 # fuzz_trace also compiles the trace reader (the pattern rule takes $^).
 $(BUILD)/fuzz_trace: broker/sim/scenario.c
+# fuzz_bitbrains: the Bitbrains reader, which sizes with the trace reader's rule.
+$(BUILD)/fuzz_bitbrains: broker/sim/bitbrains.c broker/sim/scenario.c
 
 # fuzz_qmp_vfio: the QMP backend's VFIO probe on a qom-list reply.
 $(BUILD)/fuzz_qmp_vfio: broker/backends/qmp_vfio.c
@@ -244,6 +247,10 @@ $(BUILD)/bench_hostread: tests/bench/bench_hostread.c broker/daemon/hugepool.c b
 sim-acceptance: $(BUILD)/ramm-sim
 	$(PYTHON) tests/sim/acceptance.py $(BUILD)/ramm-sim
 
+# Every policy on the Bitbrains VM traces in ../shared/traces (issue 13).
+bench-sim: $(BUILD)/ramm-sim
+	$(PYTHON) tests/sim/bench_sim.py $(BUILD)/ramm-sim
+
 bench-market: $(BUILD)/bench_market
 	$(BUILD)/bench_market
 
@@ -297,6 +304,7 @@ help:
 	@echo "make soak    SOAK_MINUTES=10 SOAK_SEED=  three kernel-mode guests, random demand and faults"
 	@echo "make bench   demand-to-plug latency, split into decision and plug time"
 	@echo "make bench-market  market_clear() timing only (no QEMU)"
+	@echo "make bench-sim     every policy on real VM traces (../shared/traces), per host and in total"
 	@echo "make test-fleet    rammd against a fleet of fake guests (no QEMU)"
 	@echo "make bench-fleet   rammd's CPU, RSS and tick time at 10, 100, 1,000 fake guests"
 	@echo "make install PREFIX=/usr/local DESTDIR=  rammd, rammctl, config, systemd unit, man pages, completion"
@@ -304,6 +312,6 @@ help:
 .SECONDARY:
 
 .PHONY: all deps unit fuzz kmod lab test test-kernels demo soak bench bench-market install clean help \
-	sim-acceptance test-fleet bench-fleet
+	sim-acceptance test-fleet bench-fleet bench-sim
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

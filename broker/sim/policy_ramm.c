@@ -148,6 +148,8 @@ static int ramm_init(void **priv, const struct sim_scenario *sc)
 	}
 	config_defaults(&rs->cfg);
 	rs->cfg.unit_mib = sc->unit_mib;
+	if (sc->ramm_reserve_price != SIM_RESERVE_DEFAULT)
+		rs->cfg.reserve_price = sc->ramm_reserve_price;
 	rs->max_price = rs->cfg.max_price;
 	ramm_host_init(rs, sc);
 	for (size_t g = 0; g < n; g++) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ramm/proto.h"
 #include "metrics.h"
 #include "replay.h"
 #include "report.h"
@@ -28,11 +29,16 @@
 struct options {
 	const char *scenario; /* --scenario NAME, or NULL */
 	const char *trace;    /* --trace FILE, or NULL */
+	const char **bitbrains; /* each --bitbrains FILE, in order */
+	size_t n_bitbrains;
 	const char *replay;   /* --replay FILE, or NULL */
 	const char *svg;      /* --svg FILE, or NULL */
 	const char *policies; /* --policies, "all" by default */
 	uint64_t seed;        /* --seed, SIM_DEFAULT_SEED by default */
 	uint32_t host_mib;    /* --host-mib, 0: the trace's default */
+	uint32_t host_pct;    /* --host-pct, 0: 100 */
+	uint64_t seconds;     /* --seconds, 0: a Bitbrains trace's span */
+	uint32_t reserve_price; /* --reserve-price, or SIM_RESERVE_DEFAULT */
 	int have_seed;        /* --seed was given */
 	int json;             /* --json */
 	int list;             /* --list */
@@ -41,8 +47,10 @@ struct options {
 static void usage(FILE *f)
 {
 	fputs("usage: ramm-sim --list\n"
-	      "       ramm-sim (--scenario NAME [--seed N] | --trace FILE "
-	      "[--host-mib N])\n"
+	      "       ramm-sim (--scenario NAME [--seed N] | --trace FILE |\n"
+	      "                 --bitbrains FILE [--bitbrains FILE ...] "
+	      "[--seconds N])\n"
+	      "                [--host-mib N | --host-pct N] [--reserve-price N]\n"
 	      "                [--policies all|P1,P2,...] [--json] [--svg FILE]\n"
 	      "       ramm-sim --replay FILE\n"
 	      "Replays guest working sets against memory policies and prints\n"
@@ -126,7 +134,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "scenario", required_argument, NULL, 's' },
 		{ "trace", required_argument, NULL, 't' },
 		{ "replay", required_argument, NULL, 'r' },
+		{ "bitbrains", required_argument, NULL, 'b' },
+		{ "seconds", required_argument, NULL, 'T' },
 		{ "host-mib", required_argument, NULL, 'H' },
+		{ "host-pct", required_argument, NULL, 'P' },
+		{ "reserve-price", required_argument, NULL, 'R' },
 		{ "policies", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
@@ -134,10 +146,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int c, sources;
 	uint64_t v;
-	int c;
 
-	*o = (struct options){ .policies = "all", .seed = SIM_DEFAULT_SEED };
+	*o = (struct options){ .policies = "all", .seed = SIM_DEFAULT_SEED,
+			       .bitbrains = o->bitbrains,
+			       .reserve_price = SIM_RESERVE_DEFAULT };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o->list = 1; break;
@@ -148,6 +162,42 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'j': o->json = 1; break;
 		case 'g': o->svg = optarg; break;
 		case 'h': usage(stdout); exit(0);
+		case 'b':
+			if (o->n_bitbrains == SIM_MAX_GUESTS) {
+				fprintf(stderr, "ramm-sim: --bitbrains: at most "
+					"%d files\n", SIM_MAX_GUESTS);
+				return -EINVAL;
+			}
+			o->bitbrains[o->n_bitbrains++] = optarg;
+			break;
+		case 'T':
+			if (parse_number(optarg, SIM_MAX_SECONDS, &o->seconds)) {
+				fprintf(stderr, "ramm-sim: --seconds: want "
+					"1..%d\n", SIM_MAX_SECONDS);
+				return -EINVAL;
+			}
+			break;
+		case 'R':
+			/* 0 is a price: parse_number() wants 1 or more. */
+			if (!strcmp(optarg, "0")) {
+				o->reserve_price = 0;
+				break;
+			}
+			if (parse_number(optarg, RAMM_MAX_PRICE, &v)) {
+				fprintf(stderr, "ramm-sim: --reserve-price: want "
+					"0..%u\n", RAMM_MAX_PRICE);
+				return -EINVAL;
+			}
+			o->reserve_price = (uint32_t)v;
+			break;
+		case 'P':
+			if (parse_number(optarg, 1000, &v)) {
+				fputs("ramm-sim: --host-pct: want 1..1000\n",
+				      stderr);
+				return -EINVAL;
+			}
+			o->host_pct = (uint32_t)v;
+			break;
 		case 'H':
 			if (parse_number(optarg, SIM_TRACE_MAX_HOST_MIB, &v)) {
 				fprintf(stderr, "ramm-sim: --host-mib: want 1..%u\n",
@@ -170,21 +220,26 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return -EINVAL;
 		}
 	}
+	sources = !!o->scenario + !!o->trace + !!o->n_bitbrains;
 	if (o->replay) {
-		if (optind < argc || o->list || o->scenario || o->trace || o->svg ||
-		    o->json || o->have_seed || o->host_mib) {
+		if (optind < argc || o->list || sources || o->svg || o->json ||
+		    o->have_seed || o->host_mib || o->host_pct || o->seconds ||
+		    o->reserve_price != SIM_RESERVE_DEFAULT) {
 			fputs("ramm-sim: --replay goes alone\n", stderr);
 			return -EINVAL;
 		}
 		return 0;
 	}
-	if (optind < argc || (!o->list && !o->scenario == !o->trace)) {
+	if (optind < argc || (!o->list && sources != 1)) {
 		usage(stderr);
 		return -EINVAL;
 	}
-	if ((o->trace && o->have_seed) || (o->scenario && o->host_mib)) {
-		fputs("ramm-sim: --seed goes with --scenario, --host-mib with "
-		      "--trace\n", stderr);
+	if ((o->have_seed && !o->scenario) ||
+	    ((o->host_mib || o->host_pct) && o->scenario) ||
+	    (o->host_mib && o->host_pct) || (o->seconds && !o->n_bitbrains)) {
+		fputs("ramm-sim: --seed goes with --scenario, --seconds with "
+		      "--bitbrains, --host-mib or --host-pct (not both) with "
+		      "a trace\n", stderr);
 		return -EINVAL;
 	}
 	return 0;
@@ -194,15 +249,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 static int run(const struct options *o, const struct sim_scenario *sc,
 	       const struct sim_policy_ops *const *ops, size_t n)
 {
-	struct sim_report_source src = { .trace = o->trace, .seed = o->seed };
+	struct sim_report_source src = {
+		.trace = o->n_bitbrains ? "Bitbrains GWA-T-12" : o->trace,
+		.seed = o->seed,
+	};
 	struct sim_report_row rows[SIM_N_POLICIES] = { { 0 } };
 	uint32_t *hist[SIM_N_POLICIES] = { 0 };
-	struct sim_metrics *m = calloc(n, sizeof(*m));
+	/* One more run than asked: the oracle, the yardstick every report
+	 * measures excess shortfall from, even when it is not a row. */
+	struct sim_metrics *m = calloc(n + 1, sizeof(*m));
 	size_t stride = (sc->n_seconds + SVG_MAX_POINTS - 1) / SVG_MAX_POINTS;
 	size_t samples = (sc->n_seconds + stride - 1) / stride;
 	FILE *svg = NULL;
 	int ret = m ? 0 : -ENOMEM;
 
+	if (!ret) {
+		src.oracle = &m[n];
+		ret = sim_run(sc, &sim_policy_oracle, &m[n], NULL, 1);
+	}
 	for (size_t i = 0; i < n && !ret; i++) {
 		if (o->svg) {
 			hist[i] = calloc(samples * sc->n_guests, sizeof(*hist[i]));
@@ -257,41 +321,59 @@ static int replay(const char *path)
 	return sum.mismatches || !sum.ticks ? 1 : 0;
 }
 
+/* The scenario @o names into *@sc. Returns 0, or the exit status. */
+static int load(const struct options *o, struct sim_scenario **sc)
+{
+	struct sim_trace_host host = { o->host_mib, o->host_pct };
+	char err[512];
+	int ret;
+
+	if (o->scenario) {
+		ret = sim_scenario_build(o->scenario, o->seed, sc);
+		if (ret)
+			fprintf(stderr, "ramm-sim: scenario %s: %s\n", o->scenario,
+				ret == -ENOENT ? "no such scenario (see --list)" :
+				strerror(-ret));
+		return !ret ? 0 : ret == -ENOENT ? 2 : 1;
+	}
+	ret = o->trace ? sim_trace_load(o->trace, &host, sc, err, sizeof(err)) :
+	      sim_bitbrains_load(o->bitbrains, o->n_bitbrains,
+				 (size_t)o->seconds, &host, sc, err,
+				 sizeof(err));
+	if (ret)
+		fprintf(stderr, "ramm-sim: %s\n", err);
+	return !ret ? 0 : ret == -ENOMEM ? 1 : 2;
+}
+
 int main(int argc, char **argv)
 {
 	const struct sim_policy_ops *ops[SIM_N_POLICIES];
 	struct sim_scenario *sc = NULL;
 	struct options o;
-	char err[512];
 	int n, ret;
 
-	if (parse_options(argc, argv, &o))
-		return 2;
-	if (o.replay)
-		return replay(o.replay);
-	if (o.list) {
+	/* --bitbrains can name no more files than argv holds. */
+	o.bitbrains = calloc((size_t)argc, sizeof(*o.bitbrains));
+	if (!o.bitbrains) {
+		fputs("ramm-sim: out of memory\n", stderr);
+		return 1;
+	}
+	if (parse_options(argc, argv, &o)) {
+		ret = 2;
+	} else if (o.replay) {
+		ret = replay(o.replay);
+	} else if (o.list) {
 		list();
-		return 0;
-	}
-	n = parse_policies(o.policies, ops);
-	if (n < 0)
-		return 2;
-	if (o.trace) {
-		ret = sim_trace_load(o.trace, o.host_mib, &sc, err, sizeof(err));
-		if (ret) {
-			fprintf(stderr, "ramm-sim: %s\n", err);
-			return ret == -ENOMEM ? 1 : 2;
-		}
+		ret = 0;
 	} else {
-		ret = sim_scenario_build(o.scenario, o.seed, &sc);
-		if (ret) {
-			fprintf(stderr, "ramm-sim: scenario %s: %s\n", o.scenario,
-				ret == -ENOENT ? "no such scenario (see --list)" :
-				strerror(-ret));
-			return ret == -ENOENT ? 2 : 1;
+		n = parse_policies(o.policies, ops);
+		ret = n < 0 ? 2 : load(&o, &sc);
+		if (!ret) {
+			sc->ramm_reserve_price = o.reserve_price;
+			ret = run(&o, sc, ops, (size_t)n);
 		}
 	}
-	ret = run(&o, sc, ops, (size_t)n);
 	sim_scenario_free(sc);
+	free(o.bitbrains);
 	return ret;
 }

@@ -73,20 +73,28 @@ static void heading(FILE *f, const struct sim_scenario *sc,
 	pools_line(f, sc);
 }
 
+/* @m's shortfall beyond the oracle's, GiB*s. */
+static double excess_over_oracle(const struct sim_report_source *src,
+				 const struct sim_metrics *m)
+{
+	return m->shortfall_gib_s - src->oracle->shortfall_gib_s;
+}
+
 int sim_report_table(FILE *f, const struct sim_scenario *sc,
 		     const struct sim_report_source *src,
 		     const struct sim_report_row *rows, size_t n)
 {
 	heading(f, sc, src);
-	fprintf(f, "%-8s %16s %19s %16s %8s %10s %9s %10s %16s\n", "policy",
-		"shortfall GiB*s", "peak shortfall GiB", "OOM-risk events",
-		"saved %", "churn GiB", "fairness", "freed GiB",
-		"whole pages GiB");
+	fprintf(f, "%-8s %16s %12s %19s %16s %8s %10s %9s %10s %16s\n",
+		"policy", "shortfall GiB*s", "over oracle", "peak shortfall GiB",
+		"OOM-risk events", "saved %", "churn GiB", "fairness",
+		"freed GiB", "whole pages GiB");
 	for (size_t i = 0; i < n; i++) {
 		const struct sim_metrics *m = rows[i].m;
 
-		fprintf(f, "%-8s %16.1f %19.2f %16" PRIu32 " %8.1f %10.1f %9.3f "
-			"%10.2f %16.2f\n", rows[i].policy, m->shortfall_gib_s,
+		fprintf(f, "%-8s %16.1f %12.1f %19.2f %16" PRIu32 " %8.1f %10.1f "
+			"%9.3f %10.2f %16.2f\n", rows[i].policy,
+			m->shortfall_gib_s, excess_over_oracle(src, m),
 			m->peak_shortfall_gib, m->oom_risk_events,
 			m->saved_pct, m->churn_gib, m->fairness, m->freed_gib,
 			m->freed_whole_gib);
@@ -149,9 +157,10 @@ int sim_report_json(FILE *f, const struct sim_scenario *sc,
 	}
 	fprintf(f, ", \"seconds\": %zu, \"host_mib\": %" PRIu32
 		", \"unit_mib\": %" PRIu32 ", \"wss_mean_pct\": %.1f, "
-		"\"wss_peak_pct\": %.1f, \"overcommitted_s\": %zu,\n \"guests\": [",
+		"\"wss_peak_pct\": %.1f, \"overcommitted_s\": %zu, "
+		"\"oracle_shortfall_gib_s\": %.3f,\n \"guests\": [",
 		sc->n_seconds, sc->host_mib, sc->unit_mib, d.mean_pct, d.peak_pct,
-		d.over_s);
+		d.over_s, src->oracle->shortfall_gib_s);
 	for (size_t g = 0; g < sc->n_guests; g++) {
 		fputs(g ? ",\n  " : "\n  ", f);
 		json_guest(f, &sc->guests[g], NULL);
@@ -167,12 +176,14 @@ int sim_report_json(FILE *f, const struct sim_scenario *sc,
 
 		fputs(i ? ",\n  {\"policy\": " : "\n  {\"policy\": ", f);
 		json_string(f, rows[i].policy);
-		fprintf(f, ", \"shortfall_gib_s\": %.3f, \"peak_shortfall_gib\": "
+		fprintf(f, ", \"shortfall_gib_s\": %.3f, "
+			"\"excess_over_oracle_gib_s\": %.3f, \"peak_shortfall_gib\": "
 			"%.3f, \"oom_risk_events\": %" PRIu32 ", \"saved_pct\": "
 			"%.3f, \"churn_gib\": %.3f, \"fairness\": %.4f, "
 			"\"mean_alloc_gib\": %.3f, \"freed_gib\": %.3f, "
 			"\"freed_whole_pages_gib\": %.3f,\n   \"guests\": [",
-			m->shortfall_gib_s, m->peak_shortfall_gib,
+			m->shortfall_gib_s, excess_over_oracle(src, m),
+			m->peak_shortfall_gib,
 			m->oom_risk_events, m->saved_pct, m->churn_gib,
 			m->fairness, m->mean_alloc_gib, m->freed_gib,
 			m->freed_whole_gib);

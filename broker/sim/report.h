@@ -20,10 +20,13 @@ struct sim_report_row {
 	const uint32_t *history; /* sim_run()'s history, or NULL */
 };
 
-/* Where a scenario came from, for the headings. */
+/* Where a scenario came from, for the headings, and the yardstick. */
 struct sim_report_source {
-	const char *trace; /* the trace file, or NULL for a built-in scenario */
+	const char *trace; /* the trace, or NULL for a built-in scenario */
 	uint64_t seed;     /* a built-in scenario's seed */
+	const struct sim_metrics *oracle; /* the oracle's run over the same
+					   * scenario: each row's excess
+					   * shortfall is measured from it */
 };
 
 /* sim_report_table - a heading and a row per policy, aligned. O(n). */

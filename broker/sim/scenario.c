@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -274,7 +275,7 @@ const char *sim_scenario_summary(size_t i)
 }
 
 /* A scenario with zeroed specs and arrays for @n_guests x @n_seconds. */
-static struct sim_scenario *scenario_alloc(size_t n_guests, size_t n_seconds)
+struct sim_scenario *sim_scenario_alloc(size_t n_guests, size_t n_seconds)
 {
 	struct sim_scenario *sc = calloc(1, sizeof(*sc));
 
@@ -283,6 +284,7 @@ static struct sim_scenario *scenario_alloc(size_t n_guests, size_t n_seconds)
 	sc->n_guests = n_guests;
 	sc->n_seconds = n_seconds;
 	sc->unit_mib = UNIT_MIB;
+	sc->ramm_reserve_price = SIM_RESERVE_DEFAULT;
 	sc->wss_mib = calloc(n_guests * n_seconds, sizeof(uint32_t));
 	sc->weight = calloc(n_guests * n_seconds, sizeof(uint32_t));
 	if (!sc->wss_mib || !sc->weight) {
@@ -307,7 +309,7 @@ int sim_scenario_build(const char *name, uint64_t seed,
 		return -ENOENT;
 	while (n < MAX_DEF_GUESTS && def->guests[n].name)
 		n++;
-	sc = scenario_alloc(n, def->seconds);
+	sc = sim_scenario_alloc(n, def->seconds);
 	if (!sc)
 		return -ENOMEM;
 	snprintf(sc->name, sizeof(sc->name), "%s", def->name);
@@ -342,7 +344,7 @@ void sim_scenario_free(struct sim_scenario *sc)
 	free(sc);
 }
 
-static int name_valid(const char *s, size_t len)
+int sim_name_valid(const char *s, size_t len)
 {
 	if (len == 0 || len >= SIM_NAME_MAX)
 		return 0;
@@ -367,7 +369,7 @@ int sim_scenario_check(const struct sim_scenario *sc)
 	for (size_t g = 0; g < n; g++) {
 		const struct sim_guest_spec *s = &sc->guests[g];
 
-		if (!name_valid(s->name, strnlen(s->name, SIM_NAME_MAX)) ||
+		if (!sim_name_valid(s->name, strnlen(s->name, SIM_NAME_MAX)) ||
 		    s->floor_mib < sc->unit_mib || s->static_mib < s->floor_mib ||
 		    s->cap_mib < s->static_mib ||
 		    (s->static_mib - s->floor_mib) % sc->unit_mib ||
@@ -407,6 +409,8 @@ struct row {
 	uint32_t guest;  /* index into the reader's names */
 	uint32_t wss;
 	uint32_t weight;
+	uint32_t cap;    /* cap_mib, 0 if not given */
+	uint32_t floor;  /* floor_mib, 0 if not given */
 	size_t line;     /* 1-based, for messages */
 };
 
@@ -420,6 +424,9 @@ struct reader {
 	size_t errlen;        /* ... and its size */
 	char names[SIM_MAX_GUESTS][SIM_NAME_MAX]; /* guests, first seen first */
 	uint32_t rows_of[SIM_MAX_GUESTS]; /* rows each guest has */
+	uint32_t cap_of[SIM_MAX_GUESTS];   /* cap_mib given, 0 if none */
+	uint32_t floor_of[SIM_MAX_GUESTS]; /* floor_mib given, 0 if none */
+	size_t n_fields;      /* per row: 4, or 6 with cap_mib,floor_mib */
 	size_t n_names;       /* entries in names */
 	size_t last_name;     /* index of the last name found: rows come grouped */
 };
@@ -515,8 +522,8 @@ static long guest_index(struct reader *r, const char *s, size_t len,
  */
 static int next_row(struct reader *r, struct row *row, int may_add)
 {
-	const char *s, *f[4];
-	size_t n, fl[4], k = 0;
+	const char *s, *f[6];
+	size_t n, fl[6], k = 0;
 	long gi;
 	int ret;
 
@@ -524,9 +531,15 @@ static int next_row(struct reader *r, struct row *row, int may_add)
 		ret = next_line(r, &s, &n);
 		if (ret <= 0)
 			return ret ? ret : fail(r, 1, "empty file: no header");
-		if (n != strlen(SIM_TRACE_HEADER) ||
-		    memcmp(s, SIM_TRACE_HEADER, n))
-			return fail(r, 1, "header must be '%s'", SIM_TRACE_HEADER);
+		if (n == strlen(SIM_TRACE_HEADER) &&
+		    !memcmp(s, SIM_TRACE_HEADER, n))
+			r->n_fields = 4;
+		else if (n == strlen(SIM_TRACE_HEADER_SIZED) &&
+			 !memcmp(s, SIM_TRACE_HEADER_SIZED, n))
+			r->n_fields = 6;
+		else
+			return fail(r, 1, "header must be '%s' or '%s'",
+				    SIM_TRACE_HEADER, SIM_TRACE_HEADER_SIZED);
 	}
 	ret = next_line(r, &s, &n);
 	if (ret <= 0)
@@ -535,17 +548,28 @@ static int next_row(struct reader *r, struct row *row, int may_add)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] != ',')
 			continue;
-		if (++k == 4)
-			return fail(r, r->line, "more than 4 fields");
+		if (++k == r->n_fields)
+			return fail(r, r->line, "more than %zu fields",
+				    r->n_fields);
 		fl[k - 1] = (size_t)(s + i - f[k - 1]);
 		f[k] = s + i + 1;
 	}
-	if (k != 3)
-		return fail(r, r->line, "%zu fields, expected 4 (%s)", k + 1,
-			    SIM_TRACE_HEADER);
-	fl[3] = (size_t)(s + n - f[3]);
+	if (k + 1 != r->n_fields)
+		return fail(r, r->line, "%zu fields, expected %zu (%s)", k + 1,
+			    r->n_fields, r->n_fields == 4 ? SIM_TRACE_HEADER :
+			    SIM_TRACE_HEADER_SIZED);
+	fl[k] = (size_t)(s + n - f[k]);
 	row->line = r->line;
 	row->weight = SIM_TRACE_DEFAULT_WEIGHT;
+	row->cap = row->floor = 0;
+	if (k == 5 && fl[4] && parse_u32(f[4], fl[4], 1, SIM_TRACE_MAX_WSS_MIB,
+					 &row->cap))
+		return fail(r, r->line, "bad cap_mib: want a decimal in 1..%u, "
+			    "or nothing", SIM_TRACE_MAX_WSS_MIB);
+	if (k == 5 && fl[5] && parse_u32(f[5], fl[5], 1, SIM_TRACE_MAX_WSS_MIB,
+					 &row->floor))
+		return fail(r, r->line, "bad floor_mib: want a decimal in "
+			    "1..%u, or nothing", SIM_TRACE_MAX_WSS_MIB);
 	if (parse_u32(f[0], fl[0], 0, SIM_MAX_SECONDS - 1, &row->t))
 		return fail(r, r->line, "bad t_s: want a decimal in 0..%u",
 			    SIM_MAX_SECONDS - 1);
@@ -557,7 +581,7 @@ static int next_row(struct reader *r, struct row *row, int may_add)
 		return fail(r, r->line, "bad weight: want a decimal in 1..%u, "
 			    "or nothing for %u", SIM_TRACE_MAX_WEIGHT,
 			    SIM_TRACE_DEFAULT_WEIGHT);
-	if (!name_valid(f[1], fl[1]))
+	if (!sim_name_valid(f[1], fl[1]))
 		return fail(r, r->line,
 			    "bad guest name: want 1..%d of [A-Za-z0-9_.-]",
 			    SIM_NAME_MAX - 1);
@@ -566,6 +590,23 @@ static int next_row(struct reader *r, struct row *row, int may_add)
 		return fail(r, r->line, "more than %d guests", SIM_MAX_GUESTS);
 	row->guest = (uint32_t)gi;
 	return 1;
+}
+
+/*
+ * Keep @row's @what (@v, 0 if not given) in @kept, per guest: a guest's
+ * rows that give it must agree. Returns 0 or -EINVAL.
+ */
+static int keep_size(struct reader *r, const struct row *row, uint32_t v,
+		     uint32_t *kept, const char *what)
+{
+	if (!v)
+		return 0;
+	if (kept[row->guest] && kept[row->guest] != v)
+		return fail(r, row->line, "guest '%s' has %s %" PRIu32 " here "
+			    "and %" PRIu32 " on an earlier row",
+			    r->names[row->guest], what, v, kept[row->guest]);
+	kept[row->guest] = v;
+	return 0;
 }
 
 /* Rewind @r for another pass over the rows. */
@@ -580,23 +621,34 @@ static uint64_t round_up(uint64_t v, uint32_t unit)
 	return (v + unit - 1) / unit * unit;
 }
 
-/*
- * Give the trace's guests their sizes (docs/SIMULATOR.md, "Traces"):
- * floor = 1 GiB, or the guest's smallest working set if less (at least one
- * unit); host = @host_mib or the sum of mean working sets; the rest of the
- * host above the floors split in proportion to mean working sets as
- * static; cap = twice static.
- */
-static int trace_sizes(struct reader *r, struct sim_scenario *sc,
-		       uint32_t host_mib)
+/* Write "FILE: msg" to @err; returns -EINVAL. */
+__attribute__((format(printf, 4, 5)))
+static int size_fail(const char *filename, char *err, size_t errlen,
+		     const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s: %s", filename, msg);
+	return -EINVAL;
+}
+
+int sim_trace_size(struct sim_scenario *sc, const char (*names)[SIM_NAME_MAX],
+		   const uint32_t *floor_given, const uint32_t *cap_given,
+		   const struct sim_trace_host *h, const char *filename,
+		   char *err, size_t errlen)
 {
 	uint64_t mean[SIM_MAX_GUESTS], sum_mean = 0, floors = 0, host, spare;
 	uint32_t unit = sc->unit_mib;
 	size_t n = sc->n_guests;
 
 	for (size_t g = 0; g < n; g++) {
+		struct sim_guest_spec *s = &sc->guests[g];
+		uint32_t min = UINT32_MAX, cap = cap_given[g];
 		uint64_t sum = 0;
-		uint32_t min = UINT32_MAX;
 
 		for (size_t t = 0; t < sc->n_seconds; t++) {
 			uint32_t w = sc->wss_mib[t * n + g];
@@ -606,32 +658,51 @@ static int trace_sizes(struct reader *r, struct sim_scenario *sc,
 		}
 		mean[g] = sum / sc->n_seconds;
 		sum_mean += mean[g];
-		min = min < SIM_TRACE_FLOOR_MIB ? min / unit * unit :
-		      SIM_TRACE_FLOOR_MIB;
-		sc->guests[g].floor_mib = min < unit ? unit : min;
-		floors += sc->guests[g].floor_mib;
+		if (floor_given[g]) {
+			s->floor_mib = floor_given[g];
+		} else {
+			min = min < SIM_TRACE_FLOOR_MIB ? min / unit * unit :
+			      SIM_TRACE_FLOOR_MIB;
+			s->floor_mib = min < unit ? unit : min;
+			/* A small given cap bounds the derived floor. */
+			if (cap && cap < s->floor_mib)
+				s->floor_mib = cap < unit ? unit : cap / unit * unit;
+		}
+		if (cap && cap < s->floor_mib)
+			return size_fail(filename, err, errlen, "guest '%s': "
+					 "floor_mib %" PRIu32 " is above its "
+					 "cap_mib %" PRIu32, names[g],
+					 s->floor_mib, cap);
+		/* The cap is whole units above the floor (0: not yet set). */
+		s->cap_mib = cap ? s->floor_mib + (cap - s->floor_mib) / unit *
+				   unit : 0;
+		floors += s->floor_mib;
 	}
-	host = host_mib ? host_mib : round_up(sum_mean, unit);
-	if (!host_mib && host < floors)
+	host = h->host_mib ? h->host_mib :
+	       round_up(sum_mean * (h->host_pct ? h->host_pct : 100) / 100, unit);
+	if (!h->host_mib && host < floors)
 		host = floors;
 	if (host > SIM_TRACE_MAX_HOST_MIB)
-		return fail(r, 0, "host of %llu MiB is over 1 PiB%s",
-			    (unsigned long long)host,
-			    host_mib ? "" : ": give --host-mib");
+		return size_fail(filename, err, errlen, "host of %" PRIu64
+				 " MiB is over 1 PiB%s", host,
+				 h->host_mib ? "" : ": give --host-mib");
 	if (host < floors)
-		return fail(r, 0, "host of %llu MiB is below the guests' floors "
-			    "(%llu MiB)", (unsigned long long)host,
-			    (unsigned long long)floors);
+		return size_fail(filename, err, errlen, "host of %" PRIu64
+				 " MiB is below the guests' floors (%" PRIu64
+				 " MiB)", host, floors);
 	sc->host_mib = (uint32_t)host;
 	spare = host - floors;
 	for (size_t g = 0; g < n; g++) {
 		struct sim_guest_spec *s = &sc->guests[g];
 		uint64_t share = sum_mean ? spare * mean[g] / sum_mean : spare / n;
 
-		memcpy(s->name, r->names[g], SIM_NAME_MAX);
+		snprintf(s->name, SIM_NAME_MAX, "%s", names[g]);
 		s->static_mib = s->floor_mib + (uint32_t)(share / unit * unit);
-		s->cap_mib = s->floor_mib + (2 * s->static_mib - s->floor_mib) /
-					    unit * unit;
+		if (!s->cap_mib)
+			s->cap_mib = s->floor_mib +
+				     (2 * s->static_mib - s->floor_mib) / unit * unit;
+		else if (s->static_mib > s->cap_mib)
+			s->static_mib = s->cap_mib;
 	}
 	return 0;
 }
@@ -659,8 +730,8 @@ static int find_missing(struct reader *r, uint32_t g, size_t n_seconds,
 }
 
 int sim_trace_parse(const char *text, size_t len, const char *filename,
-		    uint32_t host_mib, struct sim_scenario **out, char *err,
-		    size_t errlen)
+		    const struct sim_trace_host *host, struct sim_scenario **out,
+		    char *err, size_t errlen)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 	struct sim_scenario *sc = NULL;
@@ -678,10 +749,16 @@ int sim_trace_parse(const char *text, size_t len, const char *filename,
 		ret = fail(r, 0, "larger than " SIM_TRACE_MAX_BYTES_TEXT);
 		goto out;
 	}
-	/* Pass 1: every row well-formed; the guests, T and row counts. */
+	/* Pass 1: every row well-formed; the guests, T, row counts, sizes. */
 	while ((ret = next_row(r, &row, 1)) > 0) {
 		rows++;
 		r->rows_of[row.guest]++;
+		ret = keep_size(r, &row, row.cap, r->cap_of, "cap_mib");
+		if (!ret)
+			ret = keep_size(r, &row, row.floor, r->floor_of,
+					"floor_mib");
+		if (ret)
+			goto out;
 		if (row.t >= n_seconds)
 			n_seconds = (size_t)row.t + 1;
 	}
@@ -707,7 +784,7 @@ int sim_trace_parse(const char *text, size_t len, const char *filename,
 		goto out;
 	}
 	/* Pass 2: fill; a cell filled twice is a duplicate. */
-	sc = scenario_alloc(n, n_seconds);
+	sc = sim_scenario_alloc(n, n_seconds);
 	if (!sc) {
 		ret = -ENOMEM;
 		goto out;
@@ -726,7 +803,8 @@ int sim_trace_parse(const char *text, size_t len, const char *filename,
 		sc->weight[i] = row.weight;
 	}
 	if (ret == 0)
-		ret = trace_sizes(r, sc, host_mib);
+		ret = sim_trace_size(sc, r->names, r->floor_of, r->cap_of, host,
+				     filename, err, errlen);
 	if (ret == 0 && sim_scenario_check(sc))
 		ret = fail(r, 0, "internal error: sized scenario is invalid");
 out:
@@ -739,56 +817,74 @@ out:
 	return 0;
 }
 
-int sim_trace_load(const char *path, uint32_t host_mib,
-		   struct sim_scenario **out, char *err, size_t errlen)
+int sim_read_file(const char *path, size_t max, char **buf, size_t *len)
 {
-	char *buf = NULL, *nbuf;
+	char *data = NULL, *bigger;
 	size_t got = 0, size = 0;
 	int fd, ret = 0;
 
-	*out = NULL;
+	*buf = NULL;
+	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	/* Read at most one byte more than the limit, to see it is passed. */
 	for (;;) {
 		ssize_t k;
 
 		if (got == size) {
-			if (size > SIM_TRACE_MAX_BYTES) {
+			if (size > max) {
 				ret = -EFBIG;
-				goto out;
+				break;
 			}
 			size = size ? 2 * size : 65536;
-			if (size > SIM_TRACE_MAX_BYTES)
-				size = SIM_TRACE_MAX_BYTES + 1;
-			nbuf = realloc(buf, size);
-			if (!nbuf) {
+			if (size > max)
+				size = max + 1;
+			bigger = realloc(data, size);
+			if (!bigger) {
 				ret = -ENOMEM;
-				goto out;
+				break;
 			}
-			buf = nbuf;
+			data = bigger;
 		}
-		k = read(fd, buf + got, size - got);
+		k = read(fd, data + got, size - got);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
 			ret = -errno;
-			goto out;
+			break;
 		}
 		if (k == 0)
 			break;
 		got += (size_t)k;
 	}
-	ret = sim_trace_parse(buf, got, path, host_mib, out, err, errlen);
-out:
-	if (ret && ret != -EINVAL)
+	close(fd);
+	if (ret) {
+		free(data);
+		return ret;
+	}
+	*buf = data;
+	*len = got;
+	return 0;
+}
+
+int sim_trace_load(const char *path, const struct sim_trace_host *host,
+		   struct sim_scenario **out, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int ret;
+
+	*out = NULL;
+	ret = sim_read_file(path, SIM_TRACE_MAX_BYTES, &buf, &len);
+	if (ret) {
 		snprintf(err, errlen, "%s: %s", path, ret == -EFBIG ?
 			 "larger than " SIM_TRACE_MAX_BYTES_TEXT : strerror(-ret));
+		return ret;
+	}
+	ret = sim_trace_parse(buf, len, path, host, out, err, errlen);
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
 	free(buf);
-	if (fd >= 0)
-		close(fd);
 	return ret;
 }

@@ -9,7 +9,7 @@
 
 const struct sim_policy_ops *const sim_policies[SIM_N_POLICIES] = {
 	&sim_policy_static, &sim_policy_proxmox, &sim_policy_mom,
-	&sim_policy_esx,    &sim_policy_hyperv,  &sim_policy_ramm,
+	&sim_policy_esx,    &sim_policy_hyperv,  &sim_policy_ramm,   &sim_policy_oracle,
 };
 
 const struct sim_policy_ops *sim_policy_find(const char *name)

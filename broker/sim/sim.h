@@ -51,7 +51,13 @@ struct sim_scenario {
 	struct sim_guest_spec guests[SIM_MAX_GUESTS];
 	uint32_t *wss_mib;   /* [t * n_guests + g]; owned by the scenario */
 	uint32_t *weight;    /* [t * n_guests + g], shares >= 1; owned */
+	/* Not demand but the run's setting of ramm's one knob: the
+	 * planner's reserve price (--reserve-price), SIM_RESERVE_DEFAULT for
+	 * rammd's default. */
+	uint32_t ramm_reserve_price;
 };
+
+#define SIM_RESERVE_DEFAULT UINT32_MAX
 
 /*
  * What a policy sees of guest g at the end of second t. Each policy reads
@@ -94,13 +100,14 @@ struct sim_policy_ops {
 	void (*fini)(void *priv);
 };
 
-/* The policies, in --list order: static proxmox mom esx hyperv ramm. */
+/* The policies, in --list order: static proxmox mom esx hyperv ramm oracle. */
 extern const struct sim_policy_ops sim_policy_static;
 extern const struct sim_policy_ops sim_policy_proxmox;
 extern const struct sim_policy_ops sim_policy_mom;
 extern const struct sim_policy_ops sim_policy_esx;
 extern const struct sim_policy_ops sim_policy_hyperv;
 extern const struct sim_policy_ops sim_policy_ramm;
+extern const struct sim_policy_ops sim_policy_oracle;
 
 /* ---- the runner (sim.c) -------------------------------------------------- */
 
@@ -131,7 +138,7 @@ size_t sim_pools(const struct sim_scenario *sc, struct sim_pool *pools);
  */
 uint64_t sim_backing_mib(const struct sim_guest_spec *s, uint32_t alloc_mib);
 
-#define SIM_N_POLICIES 6
+#define SIM_N_POLICIES 7
 
 /* All policies, in --list order. */
 extern const struct sim_policy_ops *const sim_policies[SIM_N_POLICIES];

@@ -18,9 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512] = "";
 	/* The first byte, when odd, picks a small explicit host size. */
 	uint32_t host = size && (data[0] & 1) ? 1024u * data[0] : 0;
+	/* ... and, when it is 2 mod 4, a host of 50..305 % of the mean. */
+	struct sim_trace_host h = {
+		host, !host && size && (data[0] & 3) == 2 ? 50u + data[0] : 0
+	};
 	int ret;
 
-	ret = sim_trace_parse((const char *)data, size, "fuzz.csv", host, &sc,
+	ret = sim_trace_parse((const char *)data, size, "fuzz.csv", &h, &sc,
 			      err, sizeof(err));
 	if (ret) {
 		if (sc || (ret != -EINVAL && ret != -ENOMEM) ||

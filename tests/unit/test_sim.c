@@ -34,8 +34,8 @@ static struct sim_scenario *parse_ok(const char *text, uint32_t host_mib)
 	struct sim_scenario *sc = NULL;
 	char err[256] = "";
 
-	assert_int_equal(sim_trace_parse(text, strlen(text), "f.csv", host_mib,
-					 &sc, err, sizeof(err)), 0);
+	assert_int_equal(sim_trace_parse(text, strlen(text), "f.csv",
+					 &(struct sim_trace_host){ host_mib, 0 }, &sc, err, sizeof(err)), 0);
 	assert_non_null(sc);
 	assert_int_equal(sim_scenario_check(sc), 0);
 	return sc;
@@ -87,8 +87,9 @@ static void expect_trace_error(const char *text, size_t len, uint32_t host,
 	struct sim_scenario *sc = &dummy;
 	char err[256] = "";
 
-	assert_int_equal(sim_trace_parse(text, len, "f.csv", host, &sc, err,
-					 sizeof(err)), -EINVAL);
+	assert_int_equal(sim_trace_parse(text, len, "f.csv",
+					 &(struct sim_trace_host){ host, 0 }, &sc,
+					 err, sizeof(err)), -EINVAL);
 	assert_null(sc);
 	if (!strstr(err, want) || strncmp(err, "f.csv:", 6))
 		fail_msg("error '%s' does not start with 'f.csv:' and say '%s'",
@@ -176,14 +177,230 @@ static void test_trace_load(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
 	close(fd);
-	assert_int_equal(sim_trace_load(path, 0, &sc, err, sizeof(err)), 0);
+	assert_int_equal(sim_trace_load(path, &(struct sim_trace_host){ 0 }, &sc,
+					err, sizeof(err)), 0);
 	assert_int_equal(sc->wss_mib[0], 3000);
 	sim_scenario_free(sc);
 	unlink(path);
-	assert_int_equal(sim_trace_load(path, 0, &sc, err, sizeof(err)),
+	assert_int_equal(sim_trace_load(path, &(struct sim_trace_host){ 0 }, &sc,
+					err, sizeof(err)),
 			 -ENOENT);
 	assert_null(sc);
 	assert_true(!strncmp(err, path, strlen(path)));
+}
+
+/* The optional cap_mib and floor_mib columns, and --host-pct. */
+static void test_trace_sized(void **state)
+{
+	static const char *hdr = SIM_TRACE_HEADER_SIZED "\n";
+	struct sim_scenario *sc = NULL;
+	char text[256], err[256] = "";
+
+	(void)state;
+	/* a: cap 3001 (whole units above its floor 512: 3000) on one row
+	 * only; b: neither given. */
+	snprintf(text, sizeof(text), "%s0,a,2000,,3001,512\n0,b,1000,,,\n"
+		 "1,a,2000,,,\n1,b,3000,,,\n", hdr);
+	assert_int_equal(sim_trace_parse(text, strlen(text), "f.csv",
+					 &(struct sim_trace_host){ 0, 125 },
+					 &sc, err, sizeof(err)), 0);
+	assert_int_equal(sim_scenario_check(sc), 0);
+	/* Host: 125 % of 2000 + 2000 mean working sets. */
+	assert_int_equal(sc->host_mib, 5000);
+	assert_int_equal(sc->guests[0].floor_mib, 512);
+	assert_int_equal(sc->guests[0].cap_mib, 3000);
+	assert_int_equal(sc->guests[1].floor_mib, 1000);
+	/* 3488 MiB above the floors, half each in whole units; a's static
+	 * stays within its cap. */
+	assert_int_equal(sc->guests[0].static_mib, 512 + 1744);
+	assert_int_equal(sc->guests[1].static_mib, 1000 + 1744);
+	assert_int_equal(sc->guests[1].cap_mib, 2 * 2744);
+	sim_scenario_free(sc);
+
+	/* A small cap bounds the derived floor; a static above it is cut. */
+	snprintf(text, sizeof(text), "%s0,a,4000,,600,\n", hdr);
+	assert_int_equal(sim_trace_parse(text, strlen(text), "f.csv",
+					 &(struct sim_trace_host){ 0 }, &sc,
+					 err, sizeof(err)), 0);
+	assert_int_equal(sc->guests[0].floor_mib, 600);
+	assert_int_equal(sc->guests[0].cap_mib, 600);
+	assert_int_equal(sc->guests[0].static_mib, 600);
+	sim_scenario_free(sc);
+
+	snprintf(text, sizeof(text), "%s0,a,1,,100,\n1,a,1,,200,\n", hdr);
+	expect_trace_error(text, strlen(text), 0,
+			   "f.csv:3: guest 'a' has cap_mib 200 here and 100");
+	snprintf(text, sizeof(text), "%s0,a,1,,100,200\n", hdr);
+	expect_trace_error(text, strlen(text), 0,
+			   "f.csv: guest 'a': floor_mib 200 is above its cap_mib");
+	snprintf(text, sizeof(text), "%s0,a,1,,0,\n", hdr);
+	expect_trace_error(text, strlen(text), 0, "f.csv:2: bad cap_mib");
+	snprintf(text, sizeof(text), "%s0,a,1,,,x\n", hdr);
+	expect_trace_error(text, strlen(text), 0, "f.csv:2: bad floor_mib");
+	snprintf(text, sizeof(text), "%s0,a,1,1\n", hdr);
+	expect_trace_error(text, strlen(text), 0, "f.csv:2: 4 fields, "
+			   "expected 6");
+	expect_trace_error(HDR "0,a,1,1,5,5\n", strlen(HDR) + 12, 0,
+			   "more than 4 fields");
+}
+
+/* ---- Bitbrains traces ---- */
+
+#define BB_HDR "Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];" \
+	"\tCPU usage [MHZ];\tCPU usage [%];\tMemory capacity provisioned " \
+	"[KB];\tMemory usage [KB];\tDisk read throughput [KB/s];\tDisk " \
+	"write throughput [KB/s];\tNetwork received throughput [KB/s];" \
+	"\tNetwork transmitted throughput [KB/s]\n"
+
+/* One Bitbrains row at @ts with @prov_kb and @use_kb as written. */
+#define BB_ROW(ts, prov_kb, use_kb) \
+	ts ";\t1;\t2599.9;\t46.7;\t1.8;\t" prov_kb ";\t" use_kb \
+	";\t0.1;\t9.3;\t0.6;\t4.5\n"
+
+/* Write @text to a new file called @name under @dir; its path to @path. */
+static void bb_write(const char *dir, const char *name, const char *text,
+		     char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void expect_bitbrains_error(const char *dir, const char *text,
+				   const char *want)
+{
+	char path[128], err[256] = "";
+	const char *paths[] = { path };
+	struct sim_scenario *sc = NULL;
+
+	bb_write(dir, "bad.csv", text, path, sizeof(path));
+	assert_int_equal(sim_bitbrains_load(paths, 1, 0,
+					    &(struct sim_trace_host){ 0 },
+					    &sc, err, sizeof(err)), -EINVAL);
+	assert_null(sc);
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not say '%s'", err, want);
+	unlink(path);
+}
+
+static void test_bitbrains(void **state)
+{
+	char dir[] = "/tmp/test_sim_bb_XXXXXX", p1[128], p2[128], err[256];
+	const char *paths[] = { p1, p2 };
+	struct sim_scenario *sc = NULL;
+	char long_line[SIM_BITBRAINS_MAX_LINE + 64];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* VM 7: 2 GiB provisioned, then 4 GiB; two rows at 1010, the later
+	 * wins; scientific notation as published. */
+	bb_write(dir, "7.csv", BB_HDR
+		 BB_ROW("1000", "2097152.0", "1048576.0")
+		 BB_ROW("1010", "2097152.0", "10240.0")
+		 BB_ROW("1010", "4.194304E6", "2.097152E6"), p1, sizeof(p1));
+	/* VM x-1 starts 5 s later and holds 512 MiB. */
+	bb_write(dir, "x-1.csv", BB_HDR BB_ROW("1005", "1048576", "524288.4"),
+		 p2, sizeof(p2));
+	assert_int_equal(sim_bitbrains_load(paths, 2, 20,
+					    &(struct sim_trace_host){ 0 },
+					    &sc, err, sizeof(err)), 0);
+	assert_string_equal(sc->name, "bitbrains");
+	assert_int_equal(sc->n_guests, 2);
+	assert_int_equal(sc->n_seconds, 20);
+	assert_string_equal(sc->guests[0].name, "7");
+	assert_string_equal(sc->guests[1].name, "x-1");
+	for (size_t t = 0; t < 20; t++) {
+		/* Each reading holds until the next; 0 before the first. */
+		assert_int_equal(sc->wss_mib[t * 2], t < 10 ? 1024 : 2048);
+		assert_int_equal(sc->wss_mib[t * 2 + 1], t < 5 ? 0 : 512);
+		assert_int_equal(sc->weight[t * 2], SIM_TRACE_DEFAULT_WEIGHT);
+	}
+	/* Caps: the largest provisioned size; floors: the smallest working
+	 * sets (1024 MiB; 0, so one unit). */
+	assert_int_equal(sc->guests[0].cap_mib, 4096);
+	assert_int_equal(sc->guests[1].cap_mib, 1024);
+	assert_int_equal(sc->guests[0].floor_mib, 1024);
+	assert_int_equal(sc->guests[1].floor_mib, 2);
+	/* Host: the sum of the mean working sets, 1536 + 384. */
+	assert_int_equal(sc->host_mib, 1920);
+	sim_scenario_free(sc);
+
+	/* The default window is the files' span; one 20-s window ends
+	 * before 1010, so 7's cap is the 2 GiB seen in it. */
+	assert_int_equal(sim_bitbrains_load(paths, 2, 0,
+					    &(struct sim_trace_host){ 0, 125 },
+					    &sc, err, sizeof(err)), 0);
+	assert_int_equal(sc->n_seconds, 11);
+	sim_scenario_free(sc);
+	assert_int_equal(sim_bitbrains_load(paths, 2, 8,
+					    &(struct sim_trace_host){ 0 },
+					    &sc, err, sizeof(err)), 0);
+	assert_int_equal(sc->guests[0].cap_mib, 2048);
+	sim_scenario_free(sc);
+
+	paths[1] = p1;
+	assert_int_equal(sim_bitbrains_load(paths, 2, 0,
+					    &(struct sim_trace_host){ 0 },
+					    &sc, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "a second file for VM '7'"));
+
+	expect_bitbrains_error(dir, "", "no data rows");
+	expect_bitbrains_error(dir, "t;a\n", "bad.csv:1: not a GWA-T-12 header");
+	expect_bitbrains_error(dir, BB_HDR, "bad.csv: no data rows");
+	expect_bitbrains_error(dir, BB_HDR "1;2;3\n", "bad.csv:2: want 11 columns");
+	expect_bitbrains_error(dir, BB_HDR BB_ROW("1000", "1", "1")
+			       BB_ROW("999", "1", "1"),
+			       "bad.csv:3: timestamp 999 is before");
+	expect_bitbrains_error(dir, BB_HDR BB_ROW("-5", "1", "1"),
+			       "bad timestamp");
+	expect_bitbrains_error(dir, BB_HDR BB_ROW("0", "1", "1"),
+			       "bad timestamp");
+	expect_bitbrains_error(dir, BB_HDR BB_ROW("1", "nan", "1"),
+			       "bad memory figure");
+	expect_bitbrains_error(dir, BB_HDR BB_ROW("1", "1", "-1.0"),
+			       "bad memory figure");
+	expect_bitbrains_error(dir, BB_HDR BB_ROW("1", "1", "1e300"),
+			       "bad memory figure");
+	expect_bitbrains_error(dir, BB_HDR BB_ROW("1", "1", "0x10"),
+			       "bad memory figure");
+	memset(long_line, '1', sizeof(long_line) - 1);
+	long_line[sizeof(long_line) - 1] = '\0';
+	expect_bitbrains_error(dir, long_line, "bad.csv:1: line longer than");
+	unlink(p1);
+	unlink(p2);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* ---- the oracle ---- */
+
+/* With demand that fits its host and caps, the oracle falls short only at
+ * t = 0, where every policy holds its statics; no policy does better. */
+static void test_oracle(void **state)
+{
+	struct sim_scenario *sc = parse_ok(HDR "0,a,3000,\n0,b,1000,\n"
+					   "1,a,1000,\n1,b,3000,\n"
+					   "2,a,2000,\n2,b,2000,\n", 0);
+	struct sim_metrics *m = calloc(1, sizeof(*m));
+	struct sim_metrics *o = calloc(1, sizeof(*o));
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(o);
+	assert_int_equal(sim_run(sc, &sim_policy_oracle, o, NULL, 1), 0);
+	assert_true(o->shortfall_gib_s > 0);
+	assert_true(o->shortfall_gib_s * 1024 <=
+		    3000 - sc->guests[0].static_mib + 1e-9);
+	for (size_t p = 0; p < SIM_N_POLICIES; p++) {
+		assert_int_equal(sim_run(sc, sim_policies[p], m, NULL, 1), 0);
+		assert_true(m->shortfall_gib_s >= o->shortfall_gib_s - 1e-9);
+	}
+	sim_scenario_free(sc);
+	free(m);
+	free(o);
 }
 
 /* ---- built-in scenarios ---- */
@@ -729,6 +946,9 @@ int main(void)
 		cmocka_unit_test(test_trace_hostile),
 		cmocka_unit_test(test_trace_too_many_guests),
 		cmocka_unit_test(test_trace_load),
+		cmocka_unit_test(test_trace_sized),
+		cmocka_unit_test(test_bitbrains),
+		cmocka_unit_test(test_oracle),
 		cmocka_unit_test(test_scenarios),
 		cmocka_unit_test(test_metrics_hand),
 		cmocka_unit_test(test_metrics_extremes),
