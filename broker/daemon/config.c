@@ -111,7 +111,7 @@ void config_defaults(struct rammd_config *cfg)
 	cfg->unit_mib = 2;
 	cfg->max_plug_mib = 4096;
 	cfg->max_unplug_mib = 1024;
-	cfg->move_cost = 10;
+	cfg->move_cost = 100;
 	cfg->quantum_mib = 8;
 	cfg->min_floor_mib = 0;
 	cfg->stale_report_ms = 5000;

@@ -961,12 +961,28 @@ static uint32_t affordable_price(uint64_t balance, uint64_t unit)
 /*
  * Append units (@start, @start + @units] at @price to the curve at @out[*n],
  * clipped to what @balance affords: units up to balance / price keep the
- * price, the rest are priced for the last of them, the dearest to afford.
+ * price, the rest are cut in steps each priced for its last unit, the
+ * dearest of the step to afford, while *@cuts last (market.h,
+ * MARKET_TAIL_DIV); the last step takes the rest. Steps of one price are
+ * merged.
+ *
+ * The rest used to be one step priced for the last unit of the piece:
+ * then a guest the budget limits wanted all of its tail at a price or
+ * none of it, and two such guests after the same units could not share
+ * them. Under a steady overcommit every short guest bids the budget price
+ * for a little more than it holds, so the budgets decided: one guest took
+ * the contested units, paid more than its income until one tick's income
+ * was left, then priced all it held past that at balance / (the end of
+ * its step); the other, having paid no more than its income, outbid it
+ * for all of them once the lease and the dip delay were over, and the two
+ * swapped them every 9 ticks for as long as the demand lasted. Priced
+ * balance / k, two such guests meet where their balances divided by what
+ * they hold are equal, and stay there.
  * Returns 0 when the budget is exhausted (nothing further can be bid).
  */
 static int append_affordable(struct ramm_bid_step *out, size_t *n,
 			     uint64_t *start, uint32_t units, uint32_t price,
-			     uint64_t balance)
+			     uint64_t balance, uint32_t *cuts)
 {
 	uint64_t end = *start + units;
 	uint64_t affordable = balance / price;
@@ -982,11 +998,23 @@ static int append_affordable(struct ramm_bid_step *out, size_t *n,
 			(uint32_t)(affordable - *start), price };
 		*start = affordable;
 	}
-	tail = affordable_price(balance, end);
-	if (tail == 0)
-		return 0;
-	out[(*n)++] = (struct ramm_bid_step){ (uint32_t)(end - *start), tail };
-	*start = end;
+	while (*start < end) {
+		uint64_t step = *start / MARKET_TAIL_DIV;
+		uint64_t to = *cuts <= 1 ? end :
+			      min_u64(end, *start + (step ? step : 1));
+
+		if (*cuts)
+			(*cuts)--;
+		tail = affordable_price(balance, to);
+		if (tail == 0)
+			return 0;
+		if (*n && out[*n - 1].price == tail &&
+		    out[*n - 1].units <= UINT32_MAX - (to - *start))
+			out[*n - 1].units += (uint32_t)(to - *start);
+		else
+			out[(*n)++] = (struct ramm_bid_step){ (uint32_t)(to - *start), tail };
+		*start = to;
+	}
 	return 1;
 }
 
@@ -995,6 +1023,7 @@ int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
 			 uint64_t balance, struct ramm_bid_step *out)
 {
 	uint64_t start = 0; /* units before the next piece */
+	uint32_t cuts = MARKET_TAIL_CUTS; /* tail steps left */
 	size_t n = 0, i;
 
 	if (!out || market_validate_bid(steps, n_steps))
@@ -1019,7 +1048,7 @@ int market_effective_bid(const struct ramm_bid_step *steps, size_t n_steps,
 			if (price == 0 ||
 			    !append_affordable(out, &n, &start,
 					       (uint32_t)(piece_end - start),
-					       price, balance))
+					       price, balance, &cuts))
 				return (int)n;
 		}
 	}
@@ -1111,10 +1140,11 @@ int market_round(const struct market_params *params,
 		 const struct market_conduct *conduct, size_t n,
 		 uint32_t *targets, struct market_result *result)
 {
+	struct ramm_bid_step *curves = NULL, *scratch, *more;
+	size_t i, used = 0, room = 0;
 	struct market_guest *effective;
-	struct ramm_bid_step *curves;
+	size_t *offsets;
 	uint32_t *credits;
-	size_t i;
 	int ret = -ENOMEM;
 
 	if (!params || !result || !credit_params ||
@@ -1122,12 +1152,13 @@ int market_round(const struct market_params *params,
 		return -EINVAL;
 	if (n == 0)
 		return market_clear(params, guests, n, targets, result);
-	if (n > SIZE_MAX / (MARKET_MAX_STEPS * sizeof(*curves)))
-		return -ENOMEM;
 	effective = calloc(n, sizeof(*effective));
-	curves = calloc(n * MARKET_MAX_STEPS, sizeof(*curves));
+	offsets = calloc(n, sizeof(*offsets));
 	credits = calloc(n, sizeof(*credits));
-	if (!effective || !curves || !credits)
+	/* One curve at a time at full length, then packed: a budget's
+	 * tail can be long, but few curves have one. */
+	scratch = malloc(MARKET_MAX_STEPS * sizeof(*scratch));
+	if (!effective || !offsets || !credits || !scratch)
 		goto out_free;
 
 	ret = 0;
@@ -1145,14 +1176,29 @@ int market_round(const struct market_params *params,
 		got = market_effective_bid(guests[i].steps, guests[i].n_steps,
 					   credits[i],
 					   conduct ? conduct[i].used_units : 0,
-					   balance, curves + i * MARKET_MAX_STEPS);
+					   balance, scratch);
 		if (got < 0) {
 			ret = got;
 			break;
 		}
-		effective[i].steps = curves + i * MARKET_MAX_STEPS;
+		if (used + (size_t)got > room) {
+			room = 2 * room + (size_t)got + 64;
+			more = realloc(curves, room * sizeof(*curves));
+			if (!more) {
+				ret = -ENOMEM;
+				break;
+			}
+			curves = more;
+		}
+		memcpy(curves + used, scratch, (size_t)got * sizeof(*curves));
+		offsets[i] = used;
 		effective[i].n_steps = (size_t)got;
+		used += (size_t)got;
 	}
+	/* The curves are in place now that they no longer move. */
+	for (i = 0; i < n && !ret; i++)
+		if (!guests[i].frozen)
+			effective[i].steps = curves ? curves + offsets[i] : NULL;
 	if (!ret)
 		ret = market_clear(params, effective, n, targets, result);
 	if (ret)
@@ -1162,7 +1208,9 @@ int market_round(const struct market_params *params,
 	for (i = 0; i < n; i++)
 		accounts[i].credit = credits[i];
 out_free:
+	free(scratch);
 	free(credits);
+	free(offsets);
 	free(curves);
 	free(effective);
 	return ret;

@@ -29,9 +29,16 @@
  * Most steps in a curve market_clear() takes: market_effective_bid() may
  * cut each of an agent's RAMM_MAX_BID_STEPS steps in up to four pieces
  * (used or not, affordable or not), but the used cut falls in one step
- * and so does each budget cut, at most one per piece.
+ * and so does each budget cut, at most one per piece; and the parts the
+ * budget does not afford at their price are cut in MARKET_TAIL_CUTS more
+ * steps, at most, in all: past what its balance affords at its raw price,
+ * a curve is priced balance / k for its k-th unit in steps of at most
+ * 1/MARKET_TAIL_DIV of the units before them (one unit below
+ * MARKET_TAIL_DIV units: exactly balance / k); the last takes the rest.
  */
-#define MARKET_MAX_STEPS (2 * RAMM_MAX_BID_STEPS + 2)
+#define MARKET_TAIL_CUTS 1024
+#define MARKET_TAIL_DIV 4096
+#define MARKET_MAX_STEPS (2 * RAMM_MAX_BID_STEPS + 2 + MARKET_TAIL_CUTS)
 
 /* One guest as the market sees it. The market never writes to it. */
 struct market_guest {
@@ -206,7 +213,8 @@ struct market_account market_account_open(const struct market_budget *budget,
  * rounded down: whatever uniform price at most its k-th unit's bid the
  * guest pays for k units, it can afford it. Units whose price comes to 0
  * are left off the end. Steps are split at @used_units and where the budget
- * starts to bind (a split tail is priced for its last unit), so the result
+ * starts to bind; the unaffordable tail is cut in steps each priced for its
+ * last unit (MARKET_TAIL_DIV, MARKET_TAIL_CUTS), so the result
  * is non-increasing, has at most MARKET_MAX_STEPS steps and never bids
  * above either limit.
  *

@@ -41,9 +41,11 @@ void sim_metrics_step(struct sim_metrics *m, const struct sim_scenario *sc,
 			gm->share_sum += (a - sc->guests[g].floor_mib) / spare;
 		gm->weight_share_sum += (double)weight[g] / (double)weights;
 		gm->weight_sum += weight[g];
-		if (t > 0)
+		if (t > 0 && a != gm->prev_alloc) {
 			m->churn_sum += a > gm->prev_alloc ? a - gm->prev_alloc :
 				       gm->prev_alloc - a;
+			m->last_move_s = t;
+		}
 		gm->prev_alloc = a;
 		if ((uint64_t)a * 100 < (uint64_t)w * SIM_OOM_RISK_PCT) {
 			if (++gm->risk_run == SIM_OOM_RISK_SECONDS + 1)

@@ -47,6 +47,9 @@ struct sim_metrics {
 	uint32_t oom_risk_events; /* episodes, all guests */
 	double saved_pct;         /* time-mean of (static - alloc) / static */
 	double churn_gib;         /* sum of |alloc(t+1) - alloc(t)| */
+	size_t last_move_s;       /* the last second whose allocations differ
+				   * from the second before (0: none did):
+				   * after it, the allocations had settled */
 	double fairness;          /* weighted Jain's index of satisfied */
 	double mean_alloc_gib;    /* time-mean of the sum of allocations */
 	double freed_gib;         /* time-mean of host - sum of allocations:

@@ -179,13 +179,14 @@ int sim_report_json(FILE *f, const struct sim_scenario *sc,
 		fprintf(f, ", \"shortfall_gib_s\": %.3f, "
 			"\"excess_over_oracle_gib_s\": %.3f, \"peak_shortfall_gib\": "
 			"%.3f, \"oom_risk_events\": %" PRIu32 ", \"saved_pct\": "
-			"%.3f, \"churn_gib\": %.3f, \"fairness\": %.4f, "
+			"%.3f, \"churn_gib\": %.3f, \"last_move_s\": %zu, "
+			"\"fairness\": %.4f, "
 			"\"mean_alloc_gib\": %.3f, \"freed_gib\": %.3f, "
 			"\"freed_whole_pages_gib\": %.3f,\n   \"guests\": [",
 			m->shortfall_gib_s, excess_over_oracle(src, m),
 			m->peak_shortfall_gib,
 			m->oom_risk_events, m->saved_pct, m->churn_gib,
-			m->fairness, m->mean_alloc_gib, m->freed_gib,
+			m->last_move_s, m->fairness, m->mean_alloc_gib, m->freed_gib,
 			m->freed_whole_gib);
 		for (size_t g = 0; g < sc->n_guests; g++) {
 			fputs(g ? ",\n    " : "\n    ", f);

@@ -24,6 +24,10 @@ For every built-in scenario, `ramm-sim --json --policies all`, then:
     every baseline's, by the first check.)
   - ramm-sim replays MANY_GUESTS guests (a generated trace): every policy
     reports, and every guest's name is in ramm's JSON.
+  - it settles (issue 13, item 3): on FLAT_TRACES generated traces whose
+    demand never changes and overcommits the host (3-8 guests, 105-140 %,
+    mixed weights), ramm moves no memory in the second half of the run
+    (`last_move_s` below FLAT_SECONDS / 2).
 Prints each scenario's table and one line per check; exits 1 if any check
 fails, 2 if ramm-sim itself fails.
 
@@ -31,6 +35,7 @@ usage: acceptance.py [path/to/ramm-sim]   (default build/ramm-sim)
 """
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -55,6 +60,9 @@ LOST_SHARE = 0.05
 # rammd manages at least this many guests; the simulator replays as many.
 MANY_GUESTS = 4096
 MANY_SECONDS = 30
+# Constant-demand traces for the settling check, and their length.
+FLAT_TRACES = 20
+FLAT_SECONDS = 1800
 
 
 def run_sim(sim, *args):
@@ -193,6 +201,36 @@ def check_many_guests(check, sim):
           f"{MANY_GUESTS} guests: ramm reports every guest ({len(names)})")
 
 
+def check_settles(check, sim):
+    """Unchanged demand: after settling, allocations stop moving."""
+    late, last = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(FLAT_TRACES):
+            rng = random.Random(seed)
+            n = rng.randint(3, 8)
+            over = rng.uniform(1.05, 1.4)
+            wss = [rng.randint(1000, 12000) for _ in range(n)]
+            weight = [rng.choice([100, 100, 100, 50, 200]) for _ in range(n)]
+            path = os.path.join(tmp, f"flat{seed}.csv")
+            with open(path, "w") as f:
+                f.write("t_s,guest,wss_mib,weight\n")
+                for t in range(FLAT_SECONDS):
+                    f.writelines(f"{t},g{g},{wss[g]},{weight[g]}\n"
+                                 for g in range(n))
+            data = json.loads(run_sim(sim, "--trace", path, "--host-mib",
+                                      str(int(sum(wss) / over)), "--policies",
+                                      "ramm", "--json"))
+            ramm = data["policies"][0]
+            if ramm["last_move_s"] >= FLAT_SECONDS // 2:
+                late.append(f"seed {seed} ({n} guests, {over:.0%}): "
+                            f"moved at {ramm['last_move_s']} s")
+            last = max(last, ramm["last_move_s"])
+    check(not late, f"steady overcommit: ramm's allocations settle on all "
+          f"{FLAT_TRACES} flat traces, the last move at "
+          f"{last} s of {FLAT_SECONDS}"
+          f"{': ' + '; '.join(late) if late else ''}")
+
+
 def main():
     sim = sys.argv[1] if len(sys.argv) > 1 else "build/ramm-sim"
     start = time.monotonic()
@@ -206,6 +244,7 @@ def main():
         print_table(name, data)
         check_scenario(check, name, data)
     check_many_guests(check, sim)
+    check_settles(check, sim)
     print(f"{check.run - check.failed}/{check.run} checks passed in "
           f"{time.monotonic() - start:.2f} s")
     return 1 if check.failed else 0

@@ -82,7 +82,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->return_window_ms, 10000);
 	assert_int_equal(cfg->critical_free_mib, 512);
 	assert_int_equal(cfg->default_weight, 100);
-	assert_int_equal(cfg->move_cost, 10);
+	assert_int_equal(cfg->move_cost, 100);
 	assert_int_equal(cfg->quantum_mib, 8);
 	assert_int_equal(cfg->min_floor_mib, 0);
 	assert_int_equal(cfg->stale_report_ms, 5000);
@@ -612,7 +612,7 @@ static void test_load_file(void **state)
 	assert_int_equal(config_load(path, cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->tick_ms, 400);
 	assert_int_equal(cfg->supply_mib, 8192);
-	assert_int_equal(cfg->move_cost, 10); /* a default, not 0x5a... */
+	assert_int_equal(cfg->move_cost, 100); /* a default, not 0x5a... */
 	assert_int_equal(cfg->n_guests, 1);
 	assert_string_equal(cfg->guests[0].name, "vm1");
 	assert_string_equal(cfg->guests[0].agent_path, "/run/vm1.agent");

@@ -93,17 +93,18 @@ static void test_effective_budget_splits(void **state)
 	struct ramm_bid_step out[MARKET_MAX_STEPS];
 
 	(void)state;
-	/* 500 pays 100 for 5 units; units 6..10 at most 500/10 = 50 each;
-	 * 30 for 16 units (480), then units 17..20 at 500/20 = 25. */
-	assert_int_equal(effective_ok(raw, 2, 1000, 0, 500, out), 4);
-	assert_int_equal(out[0].units, 5);
-	assert_int_equal(out[0].price, 100);
-	assert_int_equal(out[1].units, 5);
-	assert_int_equal(out[1].price, 50);
-	assert_int_equal(out[2].units, 6);
-	assert_int_equal(out[2].price, 30);
-	assert_int_equal(out[3].units, 4);
-	assert_int_equal(out[3].price, 25);
+	/* 500 pays 100 for 5 units; unit k of 6..10 at most 500/k; 30 for
+	 * 16 units (480), then unit k of 17..20 at 500/k. */
+	static const struct ramm_bid_step want[] = {
+		{ 5, 100 }, { 1, 83 }, { 1, 71 }, { 1, 62 }, { 1, 55 }, { 1, 50 },
+		{ 6, 30 }, { 1, 29 }, { 1, 27 }, { 1, 26 }, { 1, 25 },
+	};
+
+	assert_int_equal(effective_ok(raw, 2, 1000, 0, 500, out), 11);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(out[i].units, want[i].units);
+		assert_int_equal(out[i].price, want[i].price);
+	}
 	/* Broke: no bid. */
 	assert_int_equal(effective_ok(raw, 2, 1000, 0, 0, out), 0);
 	/* Rich enough: unchanged. */
