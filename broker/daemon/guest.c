@@ -418,6 +418,7 @@ void guest_snapshot(const struct guest *g, struct plan_guest *out)
 		.last_grow_us = g->last_grow_us,
 		.stuck_until_us = g->stuck_until_us,
 		.resize_decided_us = g->resize.decided_us,
+		.shrink_bid = g->state == GUEST_RESIZING ? g->resize.shrink_bid : 0,
 		.shrink_since_us = g->shrink_since_us,
 		.shrink_stopped_us = g->shrink_stopped_us,
 		.claim_peak = g->claim_peak,
@@ -851,7 +852,7 @@ void guest_agent_message(struct guest *g, const struct agent_msg *msg)
 }
 
 int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
-		 int at_once, int64_t now_us)
+		 uint32_t bid, int at_once, int64_t now_us)
 {
 	uint64_t boot = g->dev.boot_bytes, unit = g->unit_bytes;
 	uint64_t requested = boot + g->dev.requested_bytes;
@@ -901,6 +902,7 @@ int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
 		.offered_units = guest_offered_units(g),
 		.set_pending = prepare,
 		.set_us = prepare ? 0 : now_us,
+		.shrink_bid = total_bytes < plugged ? bid : 0,
 		.evict_units = total_bytes < plugged ? (uint32_t)((plugged - total_bytes) / unit) : 0,
 		.evict_id = evict_id,
 	};

@@ -64,6 +64,8 @@ struct guest_resize {
 	int had_offer;        /* the report it was decided on had a histogram */
 	int set_pending;      /* a shrink whose request waits for the guest
 			       * to prepare (evict_prepare_ms) */
+	uint32_t shrink_bid;  /* a shrink: the guest's bid for the first unit
+			       * taken, when decided; 0 otherwise */
 	uint32_t evict_units; /* units its evict notice asked for */
 	uint64_t evict_id;    /* ... and that notice's id */
 	uint32_t offered_units; /* ... and the units it showed free */
@@ -330,13 +332,15 @@ void guest_check_resize(struct guest *g, int64_t now_us);
 /*
  * guest_resize - ask the backend to move @g to @total_bytes (boot included),
  * sending the agent an evict notice first if it shrinks, and a grant with
- * @price once the request is sent. A guest that prepares its unplugs gets
+ * @price once the request is sent. @bid is the guest's bid the market
+ * decided on (plan_action.bid): for a shrink, what it bid for the first
+ * unit taken, against which a later bid is judged (plan_guest.shrink_bid). A guest that prepares its unplugs gets
  * evict_prepare_ms before the request goes out, unless @at_once: another
  * guest is short and waits for the memory. @now_us stamps the decision.
  * Returns 0, -EINVAL if @total_bytes is not a size the device can take, or
  * -errno from the backend (the caller logs it); then nothing was sent.
  */
 int guest_resize(struct guest *g, uint64_t total_bytes, uint32_t price,
-		 int at_once, int64_t now_us);
+		 uint32_t bid, int at_once, int64_t now_us);
 
 #endif /* RAMM_GUEST_H */

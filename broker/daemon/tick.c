@@ -93,7 +93,7 @@ static void tick_carry_out(struct guest *g, const struct plan_action *a,
 	int ret;
 
 	tick_reason(g, a, reason, sizeof(reason));
-	ret = guest_resize(g, a->total_bytes, a->price, a->for_short, now);
+	ret = guest_resize(g, a->total_bytes, a->price, a->bid, a->for_short, now);
 	if (ret) {
 		log_warn("guest %s: resize to %llu MiB failed: %s", g->cfg.name,
 			 (unsigned long long)(a->total_bytes / MIB), strerror(-ret));

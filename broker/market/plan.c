@@ -795,6 +795,26 @@ static int plan_device_unknown(const struct plan_input *in)
 }
 
 /*
+ * Whether the shrink in flight of @g, which this round's target would
+ * undo, is called off: the guest bids more for the first unit taken than
+ * it did when the shrink was decided (plan_guest.shrink_bid), the mark of
+ * a workload that came back; its bid lags such a workload, so stopping
+ * where the device stands is what keeps it from the OOM killer. Not the
+ * target alone: the shrink lowers the guest's bill, so a budget-bound
+ * guest's balance, and the market's target, rise while it is under way.
+ * Nor an urgent report alone: the unplug's own page migration has the
+ * guest's kernel reclaim, which its agent reports urgent. Stopped on
+ * either, a budget-bound guest whose in-use memory the market took was
+ * shrunk again every shrink_delay_ms, for minutes (lab, three kernel-mode
+ * guests under a steady overcommit).
+ */
+static int plan_shrink_called_off(const struct plan_guest *g)
+{
+	return plan_bid_for_unit(g, (uint64_t)plan_requested_units(g) + 1) >
+	       g->shrink_bid;
+}
+
+/*
  * Carry out one pool's targets. Shrinks go first; growth is granted only
  * out of memory that is free now, so the plugged total never exceeds the
  * pool's supply, even for a moment while another guest is still
@@ -863,17 +883,15 @@ static uint64_t plan_actuate(const struct plan_input *in, struct plan_result *ou
 		if (pt->mg[i].frozen)
 			continue;
 		if (plan_shrinking(g)) {
-			/* A guest that bids for any of what is being taken
-			 * is growing again, and its bid lags its workload (a
-			 * report a second, a burst of 80 MiB/s): the whole
+			/* A guest that bids more for what is being taken is
+			 * growing again (plan_shrink_called_off()): the whole
 			 * shrink is called off where the device stands, and
 			 * a new dip must last before it is shrunk again. An
 			 * emergency's unplugs are not called off, nor a shrink
 			 * the market left short only to take another guest's
 			 * units that nobody bids for either. */
 			if (!emergency && target > plan_requested_units(g) &&
-			    (plan_urgent_since_decided(g) ||
-			     plan_bid_for_unit(g, (uint64_t)plan_requested_units(g) + 1)))
+			    plan_shrink_called_off(g))
 				plan_action_add(in, out, pt, i, held, PLAN_STOP_SHRINK);
 			continue;
 		}

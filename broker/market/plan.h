@@ -113,6 +113,9 @@ struct plan_guest {
 	int64_t stuck_until_us;   /* an unplug fell short: until then only
 				   * offered memory is taken */
 	int64_t resize_decided_us; /* the resize in flight was decided */
+	uint32_t shrink_bid;      /* its bid for the first unit the shrink in
+				   * flight takes, when the shrink was decided
+				   * (plan_action.bid); 0 without one */
 	int64_t shrink_since_us;  /* the market has wanted to shrink it on
 				   * end since then; 0: it has not (from
 				   * plan_guest_result) */

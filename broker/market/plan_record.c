@@ -24,7 +24,7 @@
  * fails, a member was added to plan.h or hugepool.h: add it to the tables
  * below (and to the format in plan_record.h), then update the size here.
  */
-_Static_assert(sizeof(struct plan_guest) == 840,
+_Static_assert(sizeof(struct plan_guest) == 848,
 	       "struct plan_guest changed: record the new member in plan_record.c");
 _Static_assert(sizeof(struct plan_input) == 2296,
 	       "struct plan_input changed: record the new member in plan_record.c");
@@ -134,6 +134,7 @@ static const struct rec_field rec_guest_tail[] = {
 	F_TIME(struct plan_guest, last_grow_us, "last_grow_us"),
 	F_TIME(struct plan_guest, stuck_until_us, "stuck_until_us"),
 	F_TIME(struct plan_guest, resize_decided_us, "resize_decided_us"),
+	F_U32(struct plan_guest, shrink_bid, "shrink_bid"),
 	F_TIME(struct plan_guest, shrink_since_us, "shrink_since_us"),
 	F_TIME(struct plan_guest, shrink_stopped_us, "shrink_stopped_us"),
 	F_TIME(struct plan_guest, claim_peak.at_us, "claim_peak.at_us"),

@@ -13,7 +13,7 @@
  * empty). Repeated groups start with their index token (`guest=I`, ...),
  * which must count up from 0.
  *
- *   ramm-plan-record=2 now_us=T elapsed_us=T partial=FLAG urgent=I
+ *   ramm-plan-record=3 now_us=T elapsed_us=T partial=FLAG urgent=I
  *                              (urgent < guests in a partial round, else 0)
  *   cfg.KEY=N ...              every numeric key of struct rammd_config,
  *                              in plan_record_config_keys order; supply_mib
@@ -51,7 +51,7 @@
  * what rammd's snapshot guarantees and plan_tick() needs.
  *
  * A line starts (cut short here):
- *   ramm-plan-record=2 now_us=6643714000 elapsed_us=1000212 partial=0
+ *   ramm-plan-record=3 now_us=6643714000 elapsed_us=1000212 partial=0
  *   urgent=0 cfg.tick_ms=1000 cfg.supply_mib=auto ... guests=2 guest=0
  *   in_market=1 device_unknown=0 pins_memory=0 device_ready=1
  *   ... hist_vmem=12,0,0,0,0,0,0,0,0,0 bid=64:8000,64:300 ...
@@ -65,7 +65,7 @@
 #include "plan.h"
 
 /* The version in the first token; a reader refuses any other. */
-#define PLAN_RECORD_VERSION 2
+#define PLAN_RECORD_VERSION 3
 /* Most guests in one record: rammd's own limit (RAMMD_MAX_GUESTS). */
 #define PLAN_RECORD_MAX_GUESTS 4096
 /* Longest line, newline included: room for PLAN_RECORD_MAX_GUESTS guests

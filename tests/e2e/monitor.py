@@ -19,6 +19,7 @@ class SizeMonitor(threading.Thread):
         self.interval = interval
         self.lock = threading.Lock()
         self.latest = {}        # name -> total MiB (boot + plugged)
+        self.moved = {}         # name -> MiB plugged plus unplugged so far
         self.samples = 0
         self.violations = []
         self.errors = []
@@ -33,6 +34,8 @@ class SizeMonitor(threading.Thread):
                 return
             above = sum(t - self.floor_mib[n] for n, t in totals.items())
             with self.lock:
+                for n, t in totals.items():
+                    self.moved[n] = self.moved.get(n, 0) + abs(t - self.latest.get(n, t))
                 self.latest = totals
                 self.samples += 1
                 for n, t in totals.items():
@@ -47,6 +50,12 @@ class SizeMonitor(threading.Thread):
     def total(self, name):
         with self.lock:
             return self.latest.get(name)
+
+    def churn(self):
+        """MiB each guest's device moved (plugged plus unplugged) between
+        samples so far: ramm-sim's churn, measured."""
+        with self.lock:
+            return dict(self.moved)
 
     def wait_samples(self, n=1, timeout=10):
         deadline = time.time() + timeout

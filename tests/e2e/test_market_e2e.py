@@ -152,3 +152,86 @@ def run_demand_moves_memory(kmod):
                 print("(could not collect state: %r)" % e)
             print(broker.log()[-6000:])
         mon.check()
+
+
+# The steady overcommit: three kernel-mode guests whose working sets never
+# change bid, at the need tier and above, for more than the supply. Long
+# enough for budgets to settle the shares, then as long again to watch.
+STEADY_HOGS_MIB = {"a": 250, "b": 200, "c": 150}
+STEADY_SUPPLY_MIB = 400
+STEADY_SETTLE_S = 150
+STEADY_WATCH_S = 150
+
+
+def test_steady_overcommit_settles():
+    """Unchanged demand, an overcommitted supply: once allocations have
+    settled, no memory moves (issue 13, item 3). Every resize is an unplug
+    that costs a guest page migration, so a market that trades chunks
+    between guests whose demand is flat is a real cost. Kernel-mode guests
+    (ramm_guest.ko's bids), the daemon's market defaults."""
+    with lab.Lab() as L:
+        guests = L.boot_all([(name, dict(boot_mib=BOOT_MIB, vmem_mib=512, kmod=True))
+                             for name in STEADY_HOGS_MIB])
+        broker = Broker(L, vmem_config(scan_dir=L.dir, supply_mib=STEADY_SUPPLY_MIB,
+                                       max_plug_mib=512, max_unplug_mib=256))
+        mon = SizeMonitor(guests, {g.name: BOOT_MIB for g in guests}, STEADY_SUPPLY_MIB)
+        try:
+            for g in guests:
+                g.hog(STEADY_HOGS_MIB[g.name])
+            for g in guests:
+                wait_for("%s's hog to hold %d MiB" % (g.name, STEADY_HOGS_MIB[g.name]),
+                         lambda g=g: g.hog_status().get("held_mib") ==
+                         str(STEADY_HOGS_MIB[g.name]), 90)
+            # The guests boot with more than the supply (512 MiB plugged
+            # each); the monitor checks every sample once rammd has
+            # brought them within it.
+            wait_for("the guests within the supply", lambda: sum(
+                g["size_mib"] - BOOT_MIB for g in broker.state()["guests"]) <=
+                STEADY_SUPPLY_MIB, 60)
+            mon.start()
+            t0 = time.monotonic()
+            # A timeline of the settling, for the log.
+            while time.monotonic() - t0 < STEADY_SETTLE_S:
+                time.sleep(10)
+                print("t=%3.0f s: %s" % (time.monotonic() - t0, ", ".join(
+                    "%s %d MiB" % (g["name"], g["size_mib"]) for g in broker.state()["guests"])))
+            st = broker.state()
+            # Overcommitted: what the guests bid for above the reserve price
+            # is more than the supply.
+            wanted = sum(units * g["bid_unit_bytes"] for g in st["guests"]
+                         for units, price in g["bid"] if price > st.get("reserve_price", 300))
+            print("after %.0f s: supply %d MiB, price %d, bid above the reserve %.0f MiB; %s" %
+                  (time.monotonic() - t0, st["supply_mib"], st["price"], wanted / lab.MIB,
+                   ", ".join("%s %d MiB" % (g["name"], g["size_mib"]) for g in st["guests"])))
+            print(broker.rammctl("bids").stdout)
+            check(wanted > STEADY_SUPPLY_MIB * lab.MIB,
+                  "not overcommitted: the guests bid for %.0f MiB above the reserve, "
+                  "the supply is %d MiB" % (wanted / lab.MIB, STEADY_SUPPLY_MIB))
+            # Churn is memory moved: what every device plugged and
+            # unplugged, read through QMP every 0.3 s, must not grow.
+            # Resizes decided but never carried out (a guest that cannot
+            # free what it is asked for keeps its size) move nothing and
+            # are only counted.
+            mon.wait_samples()
+            churn0, t_watch_us = mon.churn(), time.monotonic() * 1e6
+            time.sleep(STEADY_SETTLE_S + STEADY_WATCH_S - (time.monotonic() - t0))
+            mon.wait_samples()
+            churn = {name: mib - churn0[name] for name, mib in mon.churn().items()}
+            st = broker.state()
+            attempts = {g["name"]: [(r["from_mib"], r["to_mib"],
+                                     round(r["decided_us"] / 1e6 - t0, 1))
+                                    for r in g["earlier_resizes"] + [g["last_resize"]]
+                                    if r["decided_us"] > t_watch_us]
+                        for g in st["guests"]}
+            print("after %.0f s: moved %s MiB while watching; resizes decided "
+                  "(from, to, at s): %s" % (time.monotonic() - t0, churn, attempts))
+            check(not any(churn.values()), "memory moved in the %d s after settling: %s MiB" %
+                  (STEADY_WATCH_S, churn))
+            for g in guests:
+                _, kills = g.run("dmesg | grep -c 'Out of memory'", check=False)
+                check(kills.strip() == "0", "%s: the OOM killer ran %s times" %
+                      (g.name, kills.strip()))
+        finally:
+            mon.stop()
+            print(broker.log()[-4000:])
+        mon.check()
