@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,24 +32,6 @@ struct bb_vm {
 	struct bb_sample *samples; /* in time order */
 	size_t n;
 };
-
-/* Write "FILE:LINE: msg" (line 0: "FILE: msg") to @err; returns -EINVAL. */
-__attribute__((format(printf, 5, 6)))
-static int bb_fail(char *err, size_t errlen, const char *file, size_t line,
-		   const char *fmt, ...)
-{
-	char msg[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (line)
-		snprintf(err, errlen, "%s:%zu: %s", file, line, msg);
-	else
-		snprintf(err, errlen, "%s: %s", file, msg);
-	return -EINVAL;
-}
 
 /* Split @s/@len at ';' into at most @max trimmed fields; returns the count,
  * or max + 1 if there are more. */
@@ -159,39 +140,39 @@ static int bb_parse(const char *path, const char *text, size_t len,
 		if (n && s[n - 1] == '\r')
 			n--;
 		if (n > SIM_BITBRAINS_MAX_LINE)
-			return bb_fail(err, errlen, path, line, "line longer "
-				       "than %d bytes", SIM_BITBRAINS_MAX_LINE);
+			return sim_fail(err, errlen, path, line, "line longer "
+				        "than %d bytes", SIM_BITBRAINS_MAX_LINE);
 		if (memchr(s, '\0', n))
-			return bb_fail(err, errlen, path, line, "NUL byte");
+			return sim_fail(err, errlen, path, line, "NUL byte");
 		if (line == 1) {
 			if (bb_check_header(s, n))
-				return bb_fail(err, errlen, path, 1, "not a "
-					       "GWA-T-12 header: want %d columns "
-					       "separated by ';', with 'Timestamp "
-					       "[ms]', 'Memory capacity provisioned "
-					       "[KB]' and 'Memory usage [KB]' "
-					       "first, sixth and seventh",
-					       BB_COLUMNS);
+				return sim_fail(err, errlen, path, 1, "not a "
+					        "GWA-T-12 header: want %d columns "
+					        "separated by ';', with 'Timestamp "
+					        "[ms]', 'Memory capacity provisioned "
+					        "[KB]' and 'Memory usage [KB]' "
+					        "first, sixth and seventh",
+					        BB_COLUMNS);
 			continue;
 		}
 		if (!n && pos >= len)
 			break; /* the final newline */
 		if (bb_split(s, n, f, fl, BB_COLUMNS) != BB_COLUMNS)
-			return bb_fail(err, errlen, path, line, "want %d "
-				       "columns separated by ';'", BB_COLUMNS);
+			return sim_fail(err, errlen, path, line, "want %d "
+				        "columns separated by ';'", BB_COLUMNS);
 		if (bb_parse_ts(f[BB_COL_TIME], fl[BB_COL_TIME], &smp.ts))
-			return bb_fail(err, errlen, path, line, "bad timestamp: "
-				       "want Unix seconds, a decimal in 1..2^40");
+			return sim_fail(err, errlen, path, line, "bad timestamp: "
+				        "want Unix seconds, a decimal in 1..2^40");
 		if (smp.ts < last_ts)
-			return bb_fail(err, errlen, path, line, "timestamp %"
-				       PRIu64 " is before the previous row's %"
-				       PRIu64, smp.ts, last_ts);
+			return sim_fail(err, errlen, path, line, "timestamp %"
+				        PRIu64 " is before the previous row's %"
+				        PRIu64, smp.ts, last_ts);
 		if (bb_parse_kb(f[BB_COL_PROVISIONED], fl[BB_COL_PROVISIONED],
 				1, &smp.provisioned_mib) ||
 		    bb_parse_kb(f[BB_COL_USAGE], fl[BB_COL_USAGE], 0,
 				&smp.usage_mib))
-			return bb_fail(err, errlen, path, line, "bad memory "
-				       "figure: want KB, a decimal in 0..16 TiB");
+			return sim_fail(err, errlen, path, line, "bad memory "
+				        "figure: want KB, a decimal in 0..16 TiB");
 		last_ts = smp.ts;
 		if (vm->n == cap) {
 			struct bb_sample *more;
@@ -205,7 +186,7 @@ static int bb_parse(const char *path, const char *text, size_t len,
 		vm->samples[vm->n++] = smp;
 	}
 	if (!vm->n)
-		return bb_fail(err, errlen, path, 0, "no data rows");
+		return sim_fail(err, errlen, path, 0, "no data rows");
 	return 0;
 }
 
@@ -267,9 +248,9 @@ int sim_bitbrains_load(const char *const *paths, size_t n_paths,
 
 	*out = NULL;
 	if (!n_paths || n_paths > SIM_MAX_GUESTS || seconds > SIM_MAX_SECONDS)
-		return bb_fail(err, errlen, "bitbrains", 0, "want 1..%d files "
-			       "and at most %d seconds", SIM_MAX_GUESTS,
-			       SIM_MAX_SECONDS);
+		return sim_fail(err, errlen, "bitbrains", 0, "want 1..%d files "
+			        "and at most %d seconds", SIM_MAX_GUESTS,
+			        SIM_MAX_SECONDS);
 	vms = calloc(n_paths, sizeof(*vms));
 	names = calloc(n_paths, sizeof(*names));
 	floors = calloc(n_paths, sizeof(*floors));
@@ -283,16 +264,16 @@ int sim_bitbrains_load(const char *const *paths, size_t n_paths,
 		size_t len;
 
 		if (bb_name(paths[g], names[g])) {
-			ret = bb_fail(err, errlen, paths[g], 0, "file name is "
-				      "not a guest name: want 1..%d of "
-				      "[A-Za-z0-9_.-], then .csv",
-				      SIM_NAME_MAX - 1);
+			ret = sim_fail(err, errlen, paths[g], 0, "file name is "
+				       "not a guest name: want 1..%d of "
+				       "[A-Za-z0-9_.-], then .csv",
+				       SIM_NAME_MAX - 1);
 			goto out_free;
 		}
 		for (size_t h = 0; h < g; h++)
 			if (!strcmp(names[h], names[g])) {
-				ret = bb_fail(err, errlen, paths[g], 0, "a second "
-					      "file for VM '%s'", names[g]);
+				ret = sim_fail(err, errlen, paths[g], 0, "a second "
+					       "file for VM '%s'", names[g]);
 				goto out_free;
 			}
 		ret = sim_read_file(paths[g], SIM_TRACE_MAX_BYTES, &text, &len);
@@ -325,8 +306,8 @@ int sim_bitbrains_load(const char *const *paths, size_t n_paths,
 	ret = sim_trace_size(sc, (const char (*)[SIM_NAME_MAX])names, floors,
 			     caps, host, "bitbrains", err, errlen);
 	if (!ret && sim_scenario_check(sc))
-		ret = bb_fail(err, errlen, "bitbrains", 0, "internal error: "
-			      "sized scenario is invalid");
+		ret = sim_fail(err, errlen, "bitbrains", 0, "internal error: "
+			       "sized scenario is invalid");
 out_free:
 	if (ret == -ENOMEM)
 		snprintf(err, errlen, "bitbrains: %s", strerror(ENOMEM));

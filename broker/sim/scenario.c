@@ -431,21 +431,42 @@ struct reader {
 	size_t last_name;     /* index of the last name found: rows come grouped */
 };
 
-/* Write "FILE:LINE: msg" (line 0: "FILE: msg") to r->err; returns -EINVAL. */
+int sim_vfail(char *err, size_t errlen, const char *file, size_t line,
+	      const char *fmt, va_list ap)
+{
+	char msg[160];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line)
+		snprintf(err, errlen, "%s:%zu: %s", file, line, msg);
+	else
+		snprintf(err, errlen, "%s: %s", file, msg);
+	return -EINVAL;
+}
+
+int sim_fail(char *err, size_t errlen, const char *file, size_t line,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = sim_vfail(err, errlen, file, line, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* sim_fail() into @r's buffer, naming its file. */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct reader *r, size_t line, const char *fmt, ...)
 {
-	char msg[160];
 	va_list ap;
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ret = sim_vfail(r->err, r->errlen, r->filename, line, fmt, ap);
 	va_end(ap);
-	if (line)
-		snprintf(r->err, r->errlen, "%s:%zu: %s", r->filename, line, msg);
-	else
-		snprintf(r->err, r->errlen, "%s: %s", r->filename, msg);
-	return -EINVAL;
+	return ret;
 }
 
 /*
@@ -621,21 +642,6 @@ static uint64_t round_up(uint64_t v, uint32_t unit)
 	return (v + unit - 1) / unit * unit;
 }
 
-/* Write "FILE: msg" to @err; returns -EINVAL. */
-__attribute__((format(printf, 4, 5)))
-static int size_fail(const char *filename, char *err, size_t errlen,
-		     const char *fmt, ...)
-{
-	char msg[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "%s: %s", filename, msg);
-	return -EINVAL;
-}
-
 int sim_trace_size(struct sim_scenario *sc, const char (*names)[SIM_NAME_MAX],
 		   const uint32_t *floor_given, const uint32_t *cap_given,
 		   const struct sim_trace_host *h, const char *filename,
@@ -669,7 +675,7 @@ int sim_trace_size(struct sim_scenario *sc, const char (*names)[SIM_NAME_MAX],
 				s->floor_mib = cap < unit ? unit : cap / unit * unit;
 		}
 		if (cap && cap < s->floor_mib)
-			return size_fail(filename, err, errlen, "guest '%s': "
+			return sim_fail(err, errlen, filename, 0, "guest '%s': "
 					 "floor_mib %" PRIu32 " is above its "
 					 "cap_mib %" PRIu32, names[g],
 					 s->floor_mib, cap);
@@ -683,11 +689,11 @@ int sim_trace_size(struct sim_scenario *sc, const char (*names)[SIM_NAME_MAX],
 	if (!h->host_mib && host < floors)
 		host = floors;
 	if (host > SIM_TRACE_MAX_HOST_MIB)
-		return size_fail(filename, err, errlen, "host of %" PRIu64
+		return sim_fail(err, errlen, filename, 0, "host of %" PRIu64
 				 " MiB is over 1 PiB%s", host,
 				 h->host_mib ? "" : ": give --host-mib");
 	if (host < floors)
-		return size_fail(filename, err, errlen, "host of %" PRIu64
+		return sim_fail(err, errlen, filename, 0, "host of %" PRIu64
 				 " MiB is below the guests' floors (%" PRIu64
 				 " MiB)", host, floors);
 	sc->host_mib = (uint32_t)host;

@@ -8,6 +8,7 @@
 #ifndef RAMM_SIM_SCENARIO_H
 #define RAMM_SIM_SCENARIO_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -111,6 +112,17 @@ int sim_read_file(const char *path, size_t max, char **buf, size_t *len);
  * sim_scenario_free().
  */
 struct sim_scenario *sim_scenario_alloc(size_t n_guests, size_t n_seconds);
+
+/*
+ * sim_fail - write "FILE:LINE: message" (line 0: "FILE: message") into
+ * @err, at most @errlen bytes, for a reader's error. Returns -EINVAL.
+ * sim_vfail - the same with a va_list.
+ */
+__attribute__((format(printf, 5, 6)))
+int sim_fail(char *err, size_t errlen, const char *file, size_t line,
+	     const char *fmt, ...);
+int sim_vfail(char *err, size_t errlen, const char *file, size_t line,
+	      const char *fmt, va_list ap);
 
 /* sim_name_valid - 1 if @s/@len is a valid guest name (sim.h), else 0. */
 int sim_name_valid(const char *s, size_t len);

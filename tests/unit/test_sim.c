@@ -289,6 +289,23 @@ static void expect_bitbrains_error(const char *dir, const char *text,
 
 static void test_bitbrains(void **state)
 {
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad[] = {
+		{ "", "no data rows" },
+		{ "t;a\n", "bad.csv:1: not a GWA-T-12 header" },
+		{ BB_HDR, "bad.csv: no data rows" },
+		{ BB_HDR "1;2;3\n", "bad.csv:2: want 11 columns" },
+		{ BB_HDR BB_ROW("1000", "1", "1") BB_ROW("999", "1", "1"),
+		  "bad.csv:3: timestamp 999 is before" },
+		{ BB_HDR BB_ROW("-5", "1", "1"), "bad timestamp" },
+		{ BB_HDR BB_ROW("0", "1", "1"), "bad timestamp" },
+		{ BB_HDR BB_ROW("1", "nan", "1"), "bad memory figure" },
+		{ BB_HDR BB_ROW("1", "1", "-1.0"), "bad memory figure" },
+		{ BB_HDR BB_ROW("1", "1", "1e300"), "bad memory figure" },
+		{ BB_HDR BB_ROW("1", "1", "0x10"), "bad memory figure" },
+	};
 	char dir[] = "/tmp/test_sim_bb_XXXXXX", p1[128], p2[128], err[256];
 	const char *paths[] = { p1, p2 };
 	struct sim_scenario *sc = NULL;
@@ -348,25 +365,8 @@ static void test_bitbrains(void **state)
 					    &sc, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "a second file for VM '7'"));
 
-	expect_bitbrains_error(dir, "", "no data rows");
-	expect_bitbrains_error(dir, "t;a\n", "bad.csv:1: not a GWA-T-12 header");
-	expect_bitbrains_error(dir, BB_HDR, "bad.csv: no data rows");
-	expect_bitbrains_error(dir, BB_HDR "1;2;3\n", "bad.csv:2: want 11 columns");
-	expect_bitbrains_error(dir, BB_HDR BB_ROW("1000", "1", "1")
-			       BB_ROW("999", "1", "1"),
-			       "bad.csv:3: timestamp 999 is before");
-	expect_bitbrains_error(dir, BB_HDR BB_ROW("-5", "1", "1"),
-			       "bad timestamp");
-	expect_bitbrains_error(dir, BB_HDR BB_ROW("0", "1", "1"),
-			       "bad timestamp");
-	expect_bitbrains_error(dir, BB_HDR BB_ROW("1", "nan", "1"),
-			       "bad memory figure");
-	expect_bitbrains_error(dir, BB_HDR BB_ROW("1", "1", "-1.0"),
-			       "bad memory figure");
-	expect_bitbrains_error(dir, BB_HDR BB_ROW("1", "1", "1e300"),
-			       "bad memory figure");
-	expect_bitbrains_error(dir, BB_HDR BB_ROW("1", "1", "0x10"),
-			       "bad memory figure");
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		expect_bitbrains_error(dir, bad[i].text, bad[i].want);
 	memset(long_line, '1', sizeof(long_line) - 1);
 	long_line[sizeof(long_line) - 1] = '\0';
 	expect_bitbrains_error(dir, long_line, "bad.csv:1: line longer than");
