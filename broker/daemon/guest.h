@@ -334,9 +334,10 @@ void guest_check_resize(struct guest *g, int64_t now_us);
  * sending the agent an evict notice first if it shrinks, and a grant with
  * @price once the request is sent. @bid is the guest's bid the market
  * decided on (plan_action.bid): for a shrink, what it bid for the first
- * unit taken, against which a later bid is judged (plan_guest.shrink_bid). A guest that prepares its unplugs gets
- * evict_prepare_ms before the request goes out, unless @at_once: another
- * guest is short and waits for the memory. @now_us stamps the decision.
+ * unit taken, against which a later bid is judged (plan_guest.shrink_bid).
+ * A guest that prepares its unplugs gets evict_prepare_ms before the
+ * request goes out, unless @at_once: another guest is short and waits for
+ * the memory. @now_us stamps the decision.
  * Returns 0, -EINVAL if @total_bytes is not a size the device can take, or
  * -errno from the backend (the caller logs it); then nothing was sent.
  */

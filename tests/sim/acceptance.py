@@ -130,9 +130,7 @@ def check_scenario(check, name, data):
     ok, text = wins.churn_bounded(rows)
     print(f"INFO {name}: ramm's {text}: {'met' if ok else 'NOT met'} "
           f"(issue 13, item 3)")
-    for other in POLICIES:
-        if other in ("ramm", ORACLE):
-            continue
+    for other in wins.peers(rows):
         p = rows[other]
         check(ramm["shortfall_gib_s"] < p["shortfall_gib_s"],
               f"{name}: ramm shortfall {ramm['shortfall_gib_s']:.1f} < "
@@ -170,8 +168,8 @@ def check_hugepages(check, name, rows):
           f"whole pages = its nominal {ramm['freed_gib']:.2f} GiB")
     lost = {other: (p["freed_gib"] - p["freed_whole_pages_gib"],
                     p["freed_gib"])
-            for other, p in rows.items()
-            if other not in ("ramm", ORACLE) and p["freed_gib"] > 0}
+            for other, p in ((o, rows[o]) for o in wins.peers(rows))
+            if p["freed_gib"] > 0}
     worst = max(lost, key=lambda k: lost[k][0] / lost[k][1])
     gib, nominal = lost[worst]
     check(gib >= LOST_SHARE * nominal,
